@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import urls as core_urls
+from governance.catalog import urls as catalog_urls
+from governance.privacy import urls as privacy_urls
+from serving import urls as serving_urls
+from training import urls as training_urls
+
+_apps = [core_urls, catalog_urls, privacy_urls, training_urls, serving_urls]
+
+api_v1 = [pattern for module in _apps for pattern in module.api_urlpatterns] + [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    *[pattern for module in _apps for pattern in module.page_urlpatterns],
+    *getattr(serving_urls, "root_urlpatterns", []),
+]

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db import connection
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from core.jobs import job_cancel
+from core.models import AuditEvent, Job
+from core.permissions import capability
+from core.serializers import (AuditEventSerializer, JobSerializer, TokenRequestSerializer, TokenSerializer,
+                              UserCreateSerializer, UserSerializer)
+from core.services import user_create
+
+
+def broker_ok(timeout: float = 2.0) -> tuple[bool, str]:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return True, "ok"
+    except Exception as exc:  # any broker failure makes health report it, not crash
+        return False, type(exc).__name__
+
+
+class HealthView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField(),
+                                                          "database": serializers.CharField(),
+                                                          "broker": serializers.CharField()}))
+    def get(self, request: Request) -> Response:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            db = "ok"
+        except Exception as exc:  # reported, not raised
+            db = type(exc).__name__
+        broker, broker_detail = broker_ok()
+        healthy = db == "ok" and broker
+        return Response({"status": "ok" if healthy else "error", "database": db, "broker": broker_detail},
+                        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+class TokenThrottle(AnonRateThrottle):
+    rate = "30/min"
+
+
+class TokenView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [TokenThrottle]
+
+    @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer)
+    def post(self, request: Request) -> Response:
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
+        if user is None:
+            return Response({"detail": "Wrong username or password.", "code": "authentication_failed"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class UserCreateView(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
+    def post(self, request: Request) -> Response:
+        data = UserCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_create(actor=request.user, **data.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class JobListView(generics.ListAPIView):
+    permission_classes = [capability("jobs.read")]
+    serializer_class = JobSerializer
+    filterset_fields = ["kind", "status", "subject_type", "subject_id"]
+
+    def get_queryset(self) -> Any:
+        return Job.objects.select_related("actor").all()
+
+
+class JobDetailView(generics.RetrieveAPIView):
+    permission_classes = [capability("jobs.read")]
+    serializer_class = JobSerializer
+    queryset = Job.objects.select_related("actor")
+
+
+class JobCancelView(APIView):
+    permission_classes = [capability("jobs.read")]
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job, pk=pk)
+        if job.actor_id != request.user.pk and not request.user.is_superuser \
+                and not request.user.groups.filter(name="steward").exists():
+            return Response({"detail": "Only the job's owner or a steward may cancel it.", "code": "permission_denied"},
+                            status=status.HTTP_403_FORBIDDEN)
+        return Response(JobSerializer(job_cancel(job=job, actor=request.user)).data)
+
+
+class AuditEventListView(generics.ListAPIView):
+    permission_classes = [capability("audit.read")]
+    serializer_class = AuditEventSerializer
+    filterset_fields = ["action", "object_type", "object_id"]
+    queryset = AuditEvent.objects.select_related("actor")

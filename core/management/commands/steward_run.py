@@ -1,0 +1,54 @@
+"""Start the Celery worker and the web server together and stop both on Ctrl-C (used by `make run`)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the worker and the web server in the foreground."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host = os.environ.get("STEWARD_HOST", "127.0.0.1")
+        port = os.environ.get("STEWARD_PORT", "8000")
+        bindir = os.path.dirname(sys.executable)
+        worker = subprocess.Popen([
+            os.path.join(bindir, "celery"), "-A", "config", "worker", "-Q", "default,pii,gpu",
+            "--concurrency", os.environ.get("STEWARD_WORKER_CONCURRENCY", "2"), "--loglevel", "INFO",
+            "--hostname", f"steward@{host}",
+        ])
+        web = subprocess.Popen([
+            os.path.join(bindir, "gunicorn"), "config.wsgi:application", "--bind", f"{host}:{port}",
+            "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4", "--timeout", "300",
+            "--access-logfile", "-",
+        ])
+        self.stdout.write(self.style.SUCCESS(
+            f"Steward is running at http://{host}:{port}/ (data in {settings.DATA_DIR}). Press Ctrl-C to stop."))
+        children = [worker, web]
+
+        def stop(*_: Any) -> None:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.time() + 20
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            sys.exit(0)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        name = "worker" if worker.poll() is not None else "web server"
+        self.stderr.write(f"The {name} exited; stopping.")
+        stop()

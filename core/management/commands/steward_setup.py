@@ -1,0 +1,69 @@
+"""First-run set-up for `make run`: roles, the admin user, and the demo datasets. Safe to run again."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+
+from core.services import roles_ensure
+
+DEMO = [
+    ("demo-users", "users", "users", "Demo shop customers: names, e-mails, phones, addresses (personal data)."),
+    ("demo-items", "items", "items", "Demo shop catalogue: titles, categories, brands, prices."),
+    ("demo-interactions", "interactions", "interactions",
+     "Demo shop behaviour log: views, clicks, purchases, ratings and short reviews (some mention personal data)."),
+]
+
+
+class Command(BaseCommand):
+    help = "Create roles, the admin user and the demo datasets (idempotent)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--no-demo", action="store_true", help="skip the demo datasets")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        roles_ensure()
+        admin, password = self._admin()
+        if not options["no_demo"]:
+            self._demo(admin)
+        self.stdout.write(f"login: admin / {password}")
+
+    def _admin(self) -> tuple[User, str]:
+        password_file = Path(settings.DATA_DIR) / "admin_password"
+        configured = settings.STEWARD_ADMIN_PASSWORD
+        admin = User.objects.filter(username="admin").first()
+        if admin is None:
+            password = configured or secrets.token_urlsafe(12)
+            admin = User.objects.create_superuser("admin", "admin@localhost", password)
+            if not configured:
+                password_file.write_text(password)
+                password_file.chmod(0o600)
+            return admin, password
+        if configured:
+            if not admin.check_password(configured):
+                admin.set_password(configured)
+                admin.save(update_fields=["password"])
+            return admin, configured
+        if password_file.exists():
+            return admin, password_file.read_text().strip()
+        return admin, "(unchanged: set STEWARD_ADMIN_PASSWORD to reset it)"
+
+    def _demo(self, admin: User) -> None:
+        from governance.catalog.demo_data import write_demo_data
+        from governance.catalog.models import Dataset
+        from governance.catalog.services import dataset_create, dataset_version_upload
+
+        out = Path(settings.DATA_DIR) / "demo"
+        files = write_demo_data(out)
+        for name, key, kind, description in DEMO:
+            dataset = Dataset.objects.filter(name=name).first() or dataset_create(
+                actor=admin, name=name, description=description, kind=kind, tags=["demo"])
+            with files[key].open("rb") as fh:
+                version, created = dataset_version_upload(actor=admin, dataset=dataset, source=fh,
+                                                          filename=files[key].name)
+            state = "registered" if created else "already registered"
+            self.stdout.write(f"demo dataset {name}: version {version.number} {state} ({version.row_count} rows)")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from rest_framework import serializers
+
+from core.models import AuditEvent, Job
+from core.roles import ROLES
+
+
+class JobSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "progress", "message", "error", "result", "details", "params",
+                  "subject_type", "subject_id", "cancel_requested", "attempts", "actor", "created_at",
+                  "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "actor", "action", "object_type", "object_id", "summary", "created_at"]
+        read_only_fields = fields
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$")
+    password = serializers.CharField(min_length=8, write_only=True, trim_whitespace=False)
+    role = serializers.ChoiceField(choices=ROLES)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "role", "is_superuser"]
+
+    def get_role(self, obj: User) -> str | None:
+        names = [g.name for g in obj.groups.all()]
+        return names[0] if names else None

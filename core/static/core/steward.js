@@ -1,0 +1,37 @@
+// Live job progress: every element with data-job-id polls the jobs API until the job finishes.
+(function () {
+  const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+  function poll(el) {
+    const id = el.dataset.jobId;
+    const status = el.querySelector(".job-status");
+    if (status && FINISHED.has(status.textContent.trim())) return;
+    fetch(`/api/v1/jobs/${id}/`, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((job) => {
+        if (!job) return;
+        const bar = el.querySelector("progress");
+        if (bar) bar.value = job.progress;
+        const msg = el.querySelector(".job-message");
+        if (msg) msg.textContent = job.message;
+        if (status) { status.textContent = job.status; status.className = `job-status status-${job.status}`; }
+        el.dispatchEvent(new CustomEvent("job-update", { detail: job, bubbles: true }));
+        if (FINISHED.has(job.status)) {
+          if (el.dataset.reloadOnFinish) window.location.reload();
+          return;
+        }
+        setTimeout(() => poll(el), 1500);
+      })
+      .catch(() => setTimeout(() => poll(el), 5000));
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-job-id]").forEach(poll);
+    document.querySelectorAll("form.js-cancel").forEach((form) => {
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const token = form.querySelector("[name=csrfmiddlewaretoken]").value;
+        fetch(form.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": token } })
+          .then(() => window.location.reload());
+      });
+    });
+  });
+})();

@@ -1,0 +1,57 @@
+"""File storage behind Django's storage API: local disk by default, S3-compatible with STEWARD_STORAGE=s3.
+
+pyarrow needs a local path; `local_path` gives one (the file itself on disk, or a temporary download).
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+
+def store_file(name: str, local: Path) -> str:
+    """Copy a local file into storage under `name` (a unique name is chosen if taken); returns the stored name."""
+    try:
+        default_storage.path(name)
+    except NotImplementedError:
+        with local.open("rb") as fh:
+            return default_storage.save(name, File(fh, name=Path(name).name))
+    # On local disk a rename beats a copy for multi-GB files; the source lies on the same volume (var/tmp).
+    stored = default_storage.get_available_name(name)
+    target = Path(default_storage.path(stored))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(local), target)
+    return stored
+
+
+def delete_file(name: str) -> None:
+    if name and default_storage.exists(name):
+        default_storage.delete(name)
+
+
+@contextlib.contextmanager
+def local_path(name: str) -> Iterator[Path]:
+    try:
+        on_disk: Path | None = Path(default_storage.path(name))
+    except NotImplementedError:
+        on_disk = None
+    if on_disk is not None:
+        yield on_disk
+        return
+    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        target = Path(tmp) / Path(name).name
+        with default_storage.open(name, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        yield target
+
+
+def scratch_dir() -> Path:
+    path = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import ServiceError
+from core.permissions import capability, capability_by_method
+from core.serializers import JobSerializer
+from governance.catalog.models import Dataset, DatasetVersion
+from governance.catalog.parsers import StrictMultiPartParser
+from governance.catalog.selectors import dataset_list, lineage_graph, version_rows
+from governance.catalog.serializers import (DatasetCreateSerializer, DatasetSerializer, DatasetVersionSerializer,
+                                            LineageSerializer, RowsSerializer, TransformSerializer, UploadSerializer)
+from governance.catalog.services import dataset_create, dataset_version_upload
+from governance.catalog.transform_service import transform_start
+
+
+class DatasetListCreateView(generics.ListAPIView):
+    permission_classes = [capability_by_method("catalog.read", "catalog.write")]
+    serializer_class = DatasetSerializer
+    filterset_fields = ["kind", "name"]
+
+    def get_queryset(self) -> Any:
+        return dataset_list()
+
+    @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
+    def post(self, request: Request) -> Response:
+        data = DatasetCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = dataset_create(actor=request.user, **data.validated_data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailView(generics.RetrieveAPIView):
+    permission_classes = [capability("catalog.read")]
+    serializer_class = DatasetSerializer
+    queryset = Dataset.objects.all()
+
+
+class DatasetVersionListCreateView(generics.ListAPIView):
+    permission_classes = [capability_by_method("catalog.read", "catalog.write")]
+    serializer_class = DatasetVersionSerializer
+    parser_classes = [StrictMultiPartParser]
+
+    def get_queryset(self) -> Any:
+        dataset = get_object_or_404(Dataset, pk=self.kwargs["pk"])
+        return dataset.versions.select_related("created_by").order_by("-number")
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer},
+                   responses={201: DatasetVersionSerializer, 200: DatasetVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        dataset = get_object_or_404(Dataset, pk=pk)
+        data = UploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        if upload.size == 0:
+            raise ServiceError("The file is empty.", field="file")
+        version, created = dataset_version_upload(
+            actor=request.user, dataset=dataset, source=upload, filename=upload.name,
+            fmt=data.validated_data.get("format"), sep=data.validated_data.get("sep"),
+            encoding=data.validated_data.get("encoding"))
+        return Response(DatasetVersionSerializer(version, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class DatasetVersionDetailView(generics.RetrieveAPIView):
+    permission_classes = [capability("catalog.read")]
+    serializer_class = DatasetVersionSerializer
+    queryset = DatasetVersion.objects.select_related("dataset", "created_by")
+
+
+class DatasetVersionRowsView(APIView):
+    permission_classes = [capability("catalog.read")]
+
+    @extend_schema(parameters=[OpenApiParameter("offset", int, required=False),
+                               OpenApiParameter("limit", int, required=False)], responses=RowsSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        try:
+            offset = int(request.query_params.get("offset", 0))
+            limit = int(request.query_params.get("limit", 50))
+        except ValueError:
+            raise ServiceError("`offset` and `limit` must be integers.") from None
+        if offset < 0 or limit < 0 or limit > 1000:
+            raise ServiceError("`offset` must be >= 0 and `limit` between 0 and 1000.")
+        return Response(version_rows(version=version, offset=offset, limit=limit, user=request.user))
+
+
+class DatasetVersionLineageView(APIView):
+    permission_classes = [capability("catalog.read")]
+
+    @extend_schema(responses=LineageSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        return Response(lineage_graph(version=version))
+
+
+class DatasetVersionTransformView(APIView):
+    permission_classes = [capability("catalog.write")]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=TransformSerializer, responses={202: JobSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        data = TransformSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = transform_start(actor=request.user, version=version, operation=data.validated_data["operation"],
+                              params=data.validated_data["params"])
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,85 @@
+"""Row expressions such as `rating >= 4 and event != "view"`, compiled to pyarrow compute expressions.
+
+Only column names, literals, comparisons, arithmetic, `and`/`or`/`not` and `in` lists are allowed: the
+text is parsed with Python's `ast`, never evaluated.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+import pyarrow.compute as pc
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Gt: operator.gt, ast.GtE: operator.ge}
+_ARITH = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
+
+
+def compile_expression(text: str, columns: list[str]) -> pc.Expression:
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("The expression is empty.")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ExpressionError(f"Cannot parse expression {text!r}.") from None
+    return _build(tree.body, set(columns))
+
+
+def _build(node: ast.AST, columns: set[str]) -> Any:
+    if isinstance(node, ast.BoolOp):
+        parts = [_build(v, columns) for v in node.values]
+        out = parts[0]
+        for part in parts[1:]:
+            out = (out & part) if isinstance(node.op, ast.And) else (out | part)
+        return out
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.Not):
+            return ~_build(node.operand, columns)
+        if isinstance(node.op, ast.USub):
+            return pc.negate(_build(node.operand, columns))
+    if isinstance(node, ast.Compare):
+        left = _build(node.left, columns)
+        out = None
+        for op, comparator in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.In, ast.NotIn)):
+                if not isinstance(comparator, (ast.List, ast.Tuple, ast.Set)):
+                    raise ExpressionError("`in` needs a literal list, e.g. event in ['click', 'purchase'].")
+                values = [_literal(e) for e in comparator.elts]
+                part = left.isin(values)
+                if isinstance(op, ast.NotIn):
+                    part = ~part
+            elif type(op) in _COMPARE:
+                right = _build(comparator, columns)
+                part = _COMPARE[type(op)](left, right)
+            else:
+                raise ExpressionError(f"Unsupported comparison {type(op).__name__}.")
+            out = part if out is None else out & part
+            left = _build(comparator, columns) if not isinstance(op, (ast.In, ast.NotIn)) else left
+        return out
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
+        return pc.Expression._call(_ARITH[type(node.op)], [_build(node.left, columns), _build(node.right, columns)])
+    if isinstance(node, ast.Name):
+        if node.id not in columns:
+            raise ExpressionError(f"Unknown column {node.id!r} in expression.")
+        return pc.field(node.id)
+    if isinstance(node, ast.Constant):
+        return pc.scalar(_literal(node))
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "col":
+        name = _literal(node.slice)
+        if name not in columns:
+            raise ExpressionError(f"Unknown column {name!r} in expression.")
+        return pc.field(name)
+    raise ExpressionError(f"Unsupported syntax in expression: {ast.dump(node)[:60]}.")
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)) or (
+            isinstance(node, ast.Constant) and node.value is None):
+        return node.value
+    raise ExpressionError("Only numbers, strings, booleans and None are allowed as values.")

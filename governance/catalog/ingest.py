@@ -1,0 +1,251 @@
+"""Reading uploads into Parquet and profiling them, with pyarrow only (no Django here).
+
+Uploads are streamed: CSV/TSV/JSONL batches go straight into a ParquetWriter, so memory stays bounded
+whatever the file size. Errors are `IngestError`s whose messages name the problem and never quote cell
+values (a bad row could hold personal data).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+FORMATS = ("csv", "tsv", "parquet", "jsonl")
+EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".inter": "tsv", ".item": "tsv", ".user": "tsv",
+              ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+BLOCK_SIZE = 16 * 1024 * 1024
+ROW_GROUP_ROWS = 256 * 1024
+TOP_VALUES = 5
+
+
+class IngestError(ValueError):
+    """The upload cannot become a dataset version; the message says why."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    row_count: int
+    columns: list[dict[str, Any]]  # [{"name", "dtype"}]
+
+
+def detect_format(filename: str, declared: str | None) -> str:
+    if declared:
+        fmt = declared.lower().strip()
+        if fmt not in FORMATS:
+            raise IngestError(f"Unsupported format {declared!r}: use one of {', '.join(FORMATS)}.")
+        return fmt
+    suffix = Path(filename).suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    raise IngestError(
+        f"Unsupported file type {suffix or '(no extension)'!r}: upload CSV, TSV, Parquet or JSONL, or give `format`."
+    )
+
+
+def _check_column_names(names: list[str]) -> None:
+    empty = [i + 1 for i, name in enumerate(names) if not str(name).strip()]
+    if empty:
+        raise IngestError(f"Empty column name at position {', '.join(map(str, empty))}: every column needs a name.")
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise IngestError(f"Duplicate column names: {', '.join(dupes)}.")
+
+
+ENCODING_ERROR = "The file is not valid in its encoding (expected UTF-8): re-save it as UTF-8 or pass `encoding`."
+_RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
+_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
+
+
+def _clean_header(name: str) -> str:
+    # RecBole's atomic files name columns `user_id:token`; keep the name, drop the type tag.
+    return name.split(":", 1)[0] if re.fullmatch(r"[^:]+:(token|token_seq|float|float_seq)", name) else name
+
+
+def _arrow_error_message(exc: Exception, fmt: str) -> str:
+    text = str(exc)
+    ragged = _RAGGED.search(text)
+    if ragged:
+        return (f"Ragged {fmt.upper()} rows: the header has {ragged.group(1)} columns but a row has "
+                f"{ragged.group(2)} fields.")
+    if "invalid UTF8" in text or "UTF-8" in text or "decode" in text.lower():
+        return ENCODING_ERROR
+    if "Empty CSV file" in text or "Empty file" in text:
+        return "The file has no header row."
+    if fmt == "jsonl":
+        return "The file is not valid JSON Lines (one JSON object per line)."
+    if fmt == "parquet":
+        return "The file is not a readable Parquet file."
+    return f"The {fmt.upper()} file could not be parsed."
+
+
+def _write_batches(batches: Any, out: Path) -> tuple[int, pa.Schema]:
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    schema: pa.Schema | None = None
+    try:
+        for batch in batches:
+            if writer is None:
+                schema = batch.schema
+                writer = pq.ParquetWriter(out, schema, compression="zstd")
+            if batch.num_rows:
+                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                rows += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if schema is None:
+        raise IngestError("The file has no columns.")
+    return rows, schema
+
+
+def _csv_batches(src: Path, delimiter: str, encoding: str, column_types: dict[str, pa.DataType]) -> Any:
+    reader = pacsv.open_csv(
+        src,
+        read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+    )
+    names = [_clean_header(n) for n in reader.schema.names]
+    _check_column_names(names)
+    rename = names != reader.schema.names
+    if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in reader.schema.types):
+        raise IngestError(ENCODING_ERROR)
+    for batch in reader:
+        yield batch.rename_columns(names) if rename else batch
+
+
+def _ingest_csv(src: Path, out: Path, delimiter: str, encoding: str) -> tuple[int, pa.Schema]:
+    # Types are inferred from the first block; a later block that disagrees makes that column a string
+    # and the file is read again (at most once per column).
+    column_types: dict[str, pa.DataType] = {}
+    header = pacsv.open_csv(
+        src, read_options=pacsv.ReadOptions(block_size=1 << 16, encoding=encoding),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+    ).schema.names
+    for _ in range(len(header) + 1):
+        try:
+            return _write_batches(_csv_batches(src, delimiter, encoding, column_types), out)
+        except pa.ArrowInvalid as exc:
+            conversion = _CONVERSION.search(str(exc))
+            if conversion is None:
+                raise
+            if conversion.group(2) in ("string", "utf8", "binary"):
+                raise IngestError(ENCODING_ERROR) from None
+            column_types[header[int(conversion.group(1))]] = pa.string()
+    raise IngestError("Column types could not be settled.")
+
+
+def ingest(src: Path, fmt: str, out: Path, *, sep: str | None = None, encoding: str | None = None) -> IngestResult:
+    """Validate `src` and write its rows to Parquet at `out`."""
+    if src.stat().st_size == 0:
+        raise IngestError("The file is empty.")
+    encoding = encoding or "utf8"
+    try:
+        if fmt in ("csv", "tsv"):
+            delimiter = sep or ("\t" if fmt == "tsv" else ",")
+            if len(delimiter) != 1:
+                raise IngestError("`sep` must be a single character.")
+            rows, schema = _ingest_csv(src, out, delimiter, encoding)
+        elif fmt == "jsonl":
+            reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
+            _check_column_names(reader.schema.names)
+            rows, schema = _write_batches(reader, out)
+        elif fmt == "parquet":
+            pfile = pq.ParquetFile(src)
+            _check_column_names(pfile.schema_arrow.names)
+            rows, schema = _write_batches(pfile.iter_batches(batch_size=ROW_GROUP_ROWS), out)
+        else:
+            raise IngestError(f"Unsupported format {fmt!r}.")
+    except IngestError:
+        out.unlink(missing_ok=True)
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        out.unlink(missing_ok=True)
+        raise IngestError(_arrow_error_message(exc, fmt)) from None
+    return IngestResult(row_count=rows, columns=[{"name": f.name, "dtype": str(f.type)} for f in schema])
+
+
+def _scalar(value: pa.Scalar) -> Any:
+    py = value.as_py()
+    if isinstance(py, float) and py != py:  # NaN
+        return None
+    if hasattr(py, "isoformat"):
+        return py.isoformat()
+    if isinstance(py, bytes):
+        return py.hex()[:64]
+    return py
+
+
+def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
+    dtype = column.type
+    stats: dict[str, Any] = {
+        "name": name,
+        "dtype": str(dtype),
+        "null_count": column.null_count,
+        "distinct_count": pc.count_distinct(column, mode="only_valid").as_py() if len(column) else 0,
+    }
+    valid = len(column) - column.null_count
+    if valid == 0:
+        return stats
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        minmax = pc.min_max(column)
+        stats.update(
+            min=_scalar(minmax["min"]), max=_scalar(minmax["max"]),
+            mean=_scalar(pc.mean(column)), std=_scalar(pc.stddev(column)),
+        )
+    elif pa.types.is_temporal(dtype):
+        minmax = pc.min_max(column)
+        stats.update(min=_scalar(minmax["min"]), max=_scalar(minmax["max"]))
+    elif pa.types.is_boolean(dtype):
+        stats.update(true_count=pc.sum(column.cast(pa.int64())).as_py())
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_integer(dtype) \
+            or pa.types.is_boolean(dtype):
+        if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+            lengths = pc.utf8_length(column)
+            mm = pc.min_max(lengths)
+            stats.update(min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]),
+                         mean_length=_scalar(pc.mean(lengths)))
+        # Top values only say something for columns that repeat.
+        if stats["distinct_count"] < valid:
+            counts = pc.value_counts(column.drop_null() if column.null_count else column)
+            order = pc.array_sort_indices(counts.field("counts"), order="descending")
+            top = counts.take(order[:TOP_VALUES])
+            stats["top_values"] = [
+                {"value": _scalar(v["values"]), "count": v["counts"].as_py()} for v in top
+            ]
+    return stats
+
+
+def profile_parquet(path: Path) -> list[dict[str, Any]]:
+    """Profile every column, reading one column at a time so memory holds a single column."""
+    pfile = pq.ParquetFile(path)
+    return [profile_column(name, pfile.read(columns=[name]).column(0)) for name in pfile.schema_arrow.names]
+
+
+def read_rows(path: Path, offset: int, limit: int, columns: list[str] | None = None) -> tuple[int, pa.Table]:
+    """Rows [offset, offset+limit) read from only the row groups that hold them."""
+    pfile = pq.ParquetFile(path)
+    total = pfile.metadata.num_rows
+    if offset >= total or limit <= 0:
+        return total, pa.table({n: pa.array([], type=pfile.schema_arrow.field(n).type)
+                                for n in (columns or pfile.schema_arrow.names)})
+    groups: list[int] = []
+    start_row = 0
+    first_group_start = None
+    for i in range(pfile.num_row_groups):
+        n = pfile.metadata.row_group(i).num_rows
+        if start_row + n > offset and start_row < offset + limit:
+            groups.append(i)
+            if first_group_start is None:
+                first_group_start = start_row
+        start_row += n
+    table = pfile.read_row_groups(groups, columns=columns)
+    return total, table.slice(offset - (first_group_start or 0), limit)

@@ -1,0 +1,84 @@
+"""Reads from the catalog."""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from core.storage import local_path
+from governance.catalog import hooks, ingest
+from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
+
+MAX_ROWS_PAGE = 1000
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    return Dataset.objects.annotate(version_count=Count("versions")).order_by("name")
+
+
+def version_rows(*, version: DatasetVersion, offset: int, limit: int, user: Any) -> dict[str, Any]:
+    """A page of rows; columns whose raw values the user may not see come back masked."""
+    limit = max(0, min(limit, MAX_ROWS_PAGE))
+    with local_path(version.parquet) as path:
+        total, table = ingest.read_rows(path, max(0, offset), limit)
+    hidden = hooks.columns_hidden_from(version, user)
+    rows = table.to_pylist()
+    for row in rows:
+        for name, value in row.items():
+            if name in hidden and value is not None:
+                row[name] = hooks.MASKED
+            elif hasattr(value, "isoformat"):
+                row[name] = value.isoformat()
+    return {"count": total, "results": rows, "masked_columns": sorted(hidden & set(table.column_names))}
+
+
+def version_columns(*, version: DatasetVersion, user: Any) -> list[dict[str, Any]]:
+    """Schema and profile; the sample values (top values, min/max of strings) of hidden columns are dropped."""
+    hidden = hooks.columns_hidden_from(version, user)
+    out = []
+    for col in version.columns:
+        if col["name"] in hidden:
+            col = {k: v for k, v in col.items() if k not in ("top_values", "min", "max")} | {"masked": True}
+        out.append(col)
+    return out
+
+
+def _node(key_type: str, ident: int, label: str) -> dict[str, Any]:
+    return {"key": f"{key_type}:{ident}", "type": key_type, "id": ident, "label": label}
+
+
+def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str, Any]:
+    """The connected component around `version`: follow edges both ways through dataset and model versions."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[int, LineageEdge] = {}
+    queue: deque[tuple[str, int]] = deque([("dataset_version", version.pk)])
+    seen: set[tuple[str, int]] = set()
+    while queue and len(seen) < max_nodes:
+        node_type, ident = queue.popleft()
+        if (node_type, ident) in seen:
+            continue
+        seen.add((node_type, ident))
+        if node_type == "dataset_version":
+            related = LineageEdge.objects.filter(source_id=ident) | LineageEdge.objects.filter(
+                target_type="dataset_version", target_id=ident)
+        else:
+            related = LineageEdge.objects.filter(target_type=node_type, target_id=ident)
+        for edge in related.select_related("source__dataset"):
+            edges[edge.pk] = edge
+            queue.append(("dataset_version", edge.source_id))
+            queue.append((edge.target_type, edge.target_id))
+    dataset_ids = [i for t, i in seen if t == "dataset_version"]
+    for dv in DatasetVersion.objects.filter(pk__in=dataset_ids).select_related("dataset"):
+        nodes[f"dataset_version:{dv.pk}"] = _node("dataset_version", dv.pk, str(dv)) | {
+            "dataset": dv.dataset_id, "operation": dv.operation, "rows": dv.row_count, "pii_status": dv.pii_status}
+    for edge in edges.values():
+        key = f"{edge.target_type}:{edge.target_id}"
+        if key not in nodes:
+            nodes[key] = _node(edge.target_type, edge.target_id, edge.target_label or key)
+    return {
+        "nodes": sorted(nodes.values(), key=lambda n: (n["type"] != "dataset_version", n["id"])),
+        "edges": [{"source": f"dataset_version:{e.source_id}", "target": f"{e.target_type}:{e.target_id}",
+                   "operation": e.operation, "params": e.params, "created_at": e.created_at.isoformat()}
+                  for e in sorted(edges.values(), key=lambda e: e.pk)],
+    }

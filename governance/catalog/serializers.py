@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from governance.catalog import transforms
+from governance.catalog.models import Dataset, DatasetVersion
+from governance.catalog.selectors import version_columns
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", default=None, read_only=True)
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "description", "kind", "tags", "owner", "created_at", "latest_version"]
+        read_only_fields = ["id", "owner", "created_at", "latest_version"]
+
+    def get_latest_version(self, obj: Dataset) -> int | None:
+        latest = obj.latest_version()
+        return latest.pk if latest else None
+
+
+class DatasetCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=Dataset.Kind.choices, default=Dataset.Kind.OTHER)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    dtype = serializers.CharField()
+    null_count = serializers.IntegerField(required=False, allow_null=True)
+    distinct_count = serializers.IntegerField(required=False, allow_null=True)
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    columns = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    parents = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetVersion
+        fields = ["id", "dataset", "number", "sha256", "format", "original_name", "size_bytes", "row_count",
+                  "columns", "profile_status", "pii_status", "quality_status", "operation", "parents",
+                  "created_by", "created_at"]
+        read_only_fields = fields
+
+    def get_columns(self, obj: DatasetVersion) -> list[dict[str, Any]]:
+        request = self.context.get("request")
+        return version_columns(version=obj, user=getattr(request, "user", None))
+
+    def get_parents(self, obj: DatasetVersion) -> list[int]:
+        from governance.catalog.models import LineageEdge
+
+        return list(LineageEdge.objects.filter(target_type="dataset_version", target_id=obj.pk)
+                    .values_list("source_id", flat=True).distinct())
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    format = serializers.ChoiceField(choices=["csv", "tsv", "parquet", "jsonl"], required=False)
+    sep = serializers.CharField(required=False, max_length=1, trim_whitespace=False)
+    encoding = serializers.CharField(required=False, max_length=32)
+
+
+class RowsSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = serializers.ListField(child=serializers.DictField())
+    masked_columns = serializers.ListField(child=serializers.CharField())
+
+
+class TransformSerializer(serializers.Serializer):
+    operation = serializers.ChoiceField(choices=sorted(transforms.OPERATIONS),
+                                        help_text="; ".join(f"{k}: {v[1]}" for k, v in transforms.OPERATIONS.items()))
+    params = serializers.DictField(required=False, default=dict)
+
+
+class LineageNodeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    type = serializers.CharField()
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class LineageEdgeSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    target = serializers.CharField()
+    operation = serializers.CharField()
+
+
+class LineageSerializer(serializers.Serializer):
+    nodes = LineageNodeSerializer(many=True)
+    edges = LineageEdgeSerializer(many=True)

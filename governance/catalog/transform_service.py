@@ -1,0 +1,87 @@
+"""Transforms as jobs: validated when asked for, run by a worker, each output registered as a derived version."""
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow.parquet as pq
+from django.db import transaction
+
+from core.errors import ServiceError
+from core.jobs import Reporter, job_create, job_enqueue
+from core.models import Job
+from core.storage import local_path
+from governance.catalog import transforms
+from governance.catalog.models import Dataset, DatasetVersion
+
+
+def _inputs(version: DatasetVersion, operation: str, params: dict[str, Any]) -> list[DatasetVersion]:
+    if operation != "join":
+        return [version]
+    right = DatasetVersion.objects.filter(pk=params.get("right")).first() if isinstance(params.get("right"), int) else None
+    if right is None:
+        raise ServiceError("`right` must be the id of an existing dataset version.", field="params")
+    return [version, right]
+
+
+def transform_start(*, actor: Any, version: DatasetVersion, operation: str, params: dict[str, Any]) -> Job:
+    if operation not in transforms.OPERATIONS:
+        raise ServiceError(f"Unknown operation {operation!r}: use one of {', '.join(transforms.OPERATIONS)}.",
+                           field="operation")
+    if not isinstance(params, dict):
+        raise ServiceError("`params` must be an object.", field="params")
+    inputs = _inputs(version, operation, params)
+    names = set(version.column_names)
+    for key in ("keys", "columns", "on"):
+        value = params.get(key)
+        listed = list(value) if isinstance(value, (list, dict)) else ([value] if isinstance(value, str) else [])
+        missing = [c for c in listed if isinstance(c, str) and c not in names]
+        if missing and key != "on":
+            raise ServiceError(f"Unknown column(s) in `{key}`: {', '.join(missing)}.", field="params")
+    output = params.get("output_dataset")
+    if output is not None and (not isinstance(output, str) or not output.strip()):
+        raise ServiceError("`output_dataset` must be a dataset name.", field="params")
+    with transaction.atomic():
+        job = job_create(kind="transform", actor=actor, subject_type="dataset_version", subject_id=version.pk,
+                         params={"operation": operation, "params": params, "inputs": [v.pk for v in inputs]},
+                         message=f"{operation} queued")
+        from governance.catalog.tasks import transform_version
+
+        job_enqueue(job, transform_version)
+    return job
+
+
+def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
+    from governance.catalog.services import dataset_create, dataset_version_derive
+
+    inputs = list(DatasetVersion.objects.filter(pk__in=job.params["inputs"]).select_related("dataset"))
+    inputs.sort(key=lambda v: job.params["inputs"].index(v.pk))
+    if len(inputs) != len(job.params["inputs"]):
+        raise ServiceError("An input version no longer exists.")
+    operation, params = job.params["operation"], job.params["params"]
+    reporter.progress(0.1, "reading")
+    tables = []
+    for version in inputs:
+        with local_path(version.parquet) as path:
+            tables.append(pq.read_table(path))
+    reporter.check_cancelled()
+    reporter.progress(0.3, operation)
+    try:
+        outputs = transforms.apply(operation, tables, params)
+    except transforms.TransformError as exc:
+        raise ServiceError(str(exc)) from None
+    reporter.check_cancelled()
+    target = None
+    if params.get("output_dataset"):
+        name = params["output_dataset"].strip()
+        target = Dataset.objects.filter(name=name).first() or dataset_create(
+            actor=job.actor, name=name, kind=inputs[0].dataset.kind,
+            description=f"Derived by {operation} from {inputs[0]}")
+    created = []
+    for i, table in enumerate(outputs):
+        edge_params = dict(params) | ({"part": i} if len(outputs) > 1 else {})
+        created.append(dataset_version_derive(actor=job.actor, parents=inputs, table=table, operation=operation,
+                                              params=edge_params, dataset=target))
+        reporter.progress(0.4 + 0.6 * (i + 1) / len(outputs), f"registered {i + 1}/{len(outputs)}")
+    if operation == "split":
+        return {"dataset_versions": [v.pk for v in created]}
+    return {"dataset_version": created[0].pk}

@@ -1,0 +1,261 @@
+"""Table transforms on pyarrow tables (no Django). Each takes (tables, params) and returns a list of tables:
+one for most operations, one per fraction for `split`. Bad params raise TransformError with a message."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from governance.catalog.expressions import ExpressionError, compile_expression
+
+
+class TransformError(ValueError):
+    pass
+
+
+def _columns(table: pa.Table, names: Any, param: str) -> list[str]:
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise TransformError(f"`{param}` must be a non-empty list of column names.")
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise TransformError(f"Unknown column(s) in `{param}`: {', '.join(missing)}.")
+    return names
+
+
+def _expr(table: pa.Table, text: Any) -> Any:
+    try:
+        return compile_expression(text, table.column_names)
+    except ExpressionError as exc:
+        raise TransformError(str(exc)) from None
+
+
+def _project(table: pa.Table, name: str, expression: Any) -> pa.Table:
+    projection = {n: pc.field(n) for n in table.column_names if n != name} | {name: expression}
+    try:
+        return pads.dataset(table).to_table(columns=projection)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise TransformError(f"The expression cannot be computed on these column types ({str(exc).splitlines()[0][:120]}).") from None
+
+
+def op_label(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    """Add a 0/1 column from a boolean expression, e.g. {"column": "label", "expression": "rating >= 4"}."""
+    table = tables[0]
+    column = params.get("column") or "label"
+    out = _project(table, column, _expr(table, params.get("expression")))
+    values = out.column(column)
+    if not pa.types.is_boolean(values.type):
+        raise TransformError("The label expression must be a comparison (true/false), e.g. rating >= 4.")
+    return [out.set_column(out.column_names.index(column), column, pc.fill_null(values, False).cast(pa.int8()))]
+
+
+def op_filter(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    table = tables[0]
+    try:
+        return [table.filter(_expr(table, params.get("expression")))]
+    except pa.ArrowException as exc:
+        raise TransformError(f"The filter cannot be computed ({str(exc).splitlines()[0][:120]}).") from None
+
+
+def op_dedupe(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    table = tables[0]
+    keys = _columns(table, params.get("keys") or table.column_names, "keys")
+    keep = params.get("keep", "first")
+    if keep not in ("first", "last"):
+        raise TransformError("`keep` must be 'first' or 'last'.")
+    indexed = table.select(keys).append_column("__row", pa.array(np.arange(table.num_rows)))
+    agg = "min" if keep == "first" else "max"
+    rows = indexed.group_by(keys, use_threads=False).aggregate([("__row", agg)]).column(f"__row_{agg}")
+    return [table.take(pa.array(np.sort(rows.to_numpy())))]
+
+
+def op_join(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    left, right = tables[0], tables[1]
+    on = params.get("on")
+    _columns(left, on, "on")
+    keys = _columns(right, on, "on")
+    how = params.get("how", "inner")
+    kinds = {"inner": "inner", "left": "left outer", "right": "right outer", "outer": "full outer"}
+    if how not in kinds:
+        raise TransformError(f"`how` must be one of {', '.join(kinds)}.")
+    try:
+        joined = left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True)
+    except pa.ArrowException as exc:
+        raise TransformError(f"The join failed: the key columns' types differ ({str(exc).splitlines()[0][:120]}).") from None
+    return [joined]
+
+
+def op_select(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    return [tables[0].select(_columns(tables[0], params.get("columns"), "columns"))]
+
+
+def op_drop(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    return [tables[0].drop_columns(_columns(tables[0], params.get("columns"), "columns"))]
+
+
+def op_rename(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    mapping = params.get("columns")
+    if not isinstance(mapping, dict) or not mapping:
+        raise TransformError("`columns` must map old names to new names.")
+    _columns(tables[0], list(mapping), "columns")
+    names = [mapping.get(n, n) for n in tables[0].column_names]
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise TransformError("The new column names must be non-empty and unique.")
+    return [tables[0].rename_columns(names)]
+
+
+CAST_TYPES = {"int": pa.int64(), "float": pa.float64(), "string": pa.string(), "bool": pa.bool_(),
+              "timestamp": pa.timestamp("s"), "date": pa.date32()}
+
+
+def op_cast(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    table = tables[0]
+    mapping = params.get("columns")
+    if not isinstance(mapping, dict) or not mapping:
+        raise TransformError("`columns` must map column names to types (int, float, string, bool, timestamp, date).")
+    _columns(table, list(mapping), "columns")
+    for name, type_name in mapping.items():
+        if type_name not in CAST_TYPES:
+            raise TransformError(f"Unknown type {type_name!r} for {name}: use one of {', '.join(CAST_TYPES)}.")
+        try:
+            cast = pc.cast(table.column(name), CAST_TYPES[type_name], safe=True)
+        except pa.ArrowException:
+            raise TransformError(f"Column {name} has values that cannot become {type_name}.") from None
+        table = table.set_column(table.column_names.index(name), name, cast)
+    return [table]
+
+
+def op_impute(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    table = tables[0]
+    strategy = params.get("strategy", "mean")
+    for name in _columns(table, params.get("columns"), "columns"):
+        col = table.column(name)
+        if strategy == "constant":
+            fill = params.get("value")
+            if fill is None:
+                raise TransformError("strategy 'constant' needs `value`.")
+        elif strategy in ("mean", "median"):
+            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+                raise TransformError(f"Column {name} is not numeric; use strategy 'constant' or 'mode'.")
+            fill = pc.mean(col).as_py() if strategy == "mean" else pc.approximate_median(col).as_py()
+            if pa.types.is_integer(col.type):
+                col = col.cast(pa.float64())
+        elif strategy == "mode":
+            modes = pc.mode(col)
+            fill = modes[0]["mode"].as_py() if len(modes) else None
+        else:
+            raise TransformError("`strategy` must be mean, median, mode or constant.")
+        if fill is not None:
+            try:
+                col = pc.fill_null(col, pa.scalar(fill).cast(col.type))
+            except pa.ArrowException:
+                raise TransformError(f"The fill value does not fit column {name}'s type.") from None
+        table = table.set_column(table.column_names.index(name), name, col)
+    return [table]
+
+
+def op_clip(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    """Clip numeric outliers to quantiles (`lower`, `upper`, default 0.01 and 0.99)."""
+    table = tables[0]
+    lower_q, upper_q = float(params.get("lower", 0.01)), float(params.get("upper", 0.99))
+    if not 0 <= lower_q < upper_q <= 1:
+        raise TransformError("Quantiles must satisfy 0 <= lower < upper <= 1.")
+    for name in _columns(table, params.get("columns"), "columns"):
+        col = table.column(name)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            raise TransformError(f"Column {name} is not numeric.")
+        lo, hi = pc.quantile(col, q=[lower_q, upper_q]).to_pylist()
+        if lo is None:
+            continue
+        clipped = pc.min_element_wise(pc.max_element_wise(col.cast(pa.float64()), lo), hi)
+        table = table.set_column(table.column_names.index(name), name, clipped)
+    return [table]
+
+
+def split_indices(table: pa.Table, params: dict[str, Any]) -> list[np.ndarray]:
+    fractions = params.get("fractions", [0.8, 0.1, 0.1])
+    if (not isinstance(fractions, list) or len(fractions) < 2 or any(not isinstance(f, (int, float)) or f <= 0
+                                                                     for f in fractions)
+            or abs(sum(fractions) - 1.0) > 1e-6):
+        raise TransformError("`fractions` must be 2 or more positive numbers that add up to 1.")
+    strategy = params.get("strategy", "random")
+    rng = np.random.default_rng(int(params.get("seed", 0)))
+    n = table.num_rows
+    bounds = np.cumsum([0.0] + list(fractions))
+    if strategy == "random":
+        order = rng.permutation(n)
+    elif strategy == "time":
+        time_column = _columns(table, params.get("time_column"), "time_column")[0]
+        order = np.asarray(pc.sort_indices(table, sort_keys=[(time_column, "ascending")]))
+    elif strategy == "user":
+        user_column = _columns(table, params.get("user_column"), "user_column")[0]
+        users = pc.dictionary_encode(table.column(user_column)).combine_chunks()
+        codes = np.asarray(users.indices.fill_null(-1))
+        perm = rng.permutation(len(users.dictionary) + 1)
+        user_rank = perm[codes + 1] / max(1, len(perm))
+        return [np.flatnonzero((user_rank >= bounds[i]) & (user_rank < bounds[i + 1] + (i == len(fractions) - 1)))
+                for i in range(len(fractions))]
+    else:
+        raise TransformError("`strategy` must be random, time or user.")
+    cuts = np.round(bounds * n).astype(int)
+    return [np.sort(order[cuts[i]:cuts[i + 1]]) if strategy == "random" else order[cuts[i]:cuts[i + 1]]
+            for i in range(len(fractions))]
+
+
+def op_split(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    return [tables[0].take(pa.array(idx, type=pa.int64())) for idx in split_indices(tables[0], params)]
+
+
+def op_negative_sampling(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    """Add `ratio` unobserved (user, item) pairs per positive with label 0; positives get label 1."""
+    table = tables[0]
+    user_col, item_col = (_columns(table, params.get(k), k)[0] for k in ("user_column", "item_column"))
+    ratio = int(params.get("ratio", 1))
+    label = params.get("label_column", "label")
+    if not 1 <= ratio <= 20:
+        raise TransformError("`ratio` must be between 1 and 20.")
+    rng = np.random.default_rng(int(params.get("seed", 0)))
+    users = np.asarray(table.column(user_col).to_pylist(), dtype=object)
+    items_all = np.asarray(pc.unique(table.column(item_col)).to_pylist(), dtype=object)
+    seen = set(zip(users.tolist(), table.column(item_col).to_pylist()))
+    neg_users, neg_items = [], []
+    for user in users.tolist():
+        for _ in range(ratio):
+            for _try in range(10):
+                item = items_all[rng.integers(len(items_all))]
+                if (user, item) not in seen:
+                    neg_users.append(user)
+                    neg_items.append(item)
+                    break
+    positives = table.select([user_col, item_col]).append_column(label, pa.array(np.ones(table.num_rows, dtype=np.int8)))
+    negatives = pa.table({user_col: pa.array(neg_users, type=table.schema.field(user_col).type),
+                          item_col: pa.array(neg_items, type=table.schema.field(item_col).type),
+                          label: pa.array(np.zeros(len(neg_users), dtype=np.int8))})
+    return [pa.concat_tables([positives, negatives])]
+
+
+OPERATIONS: dict[str, tuple[Callable[[list[pa.Table], dict[str, Any]], list[pa.Table]], str]] = {
+    "label": (op_label, '{"column": "label", "expression": "rating >= 4"}'),
+    "filter": (op_filter, '{"expression": "event != \'view\'"}'),
+    "dedupe": (op_dedupe, '{"keys": ["user_id", "item_id"], "keep": "last"}'),
+    "join": (op_join, '{"right": <version id>, "on": ["item_id"], "how": "inner|left|right|outer"}'),
+    "select": (op_select, '{"columns": ["a", "b"]}'),
+    "drop": (op_drop, '{"columns": ["a"]}'),
+    "rename": (op_rename, '{"columns": {"old": "new"}}'),
+    "cast": (op_cast, '{"columns": {"price": "float"}}'),
+    "impute": (op_impute, '{"columns": ["age"], "strategy": "mean|median|mode|constant", "value": ...}'),
+    "clip": (op_clip, '{"columns": ["price"], "lower": 0.01, "upper": 0.99}'),
+    "split": (op_split, '{"strategy": "random|time|user", "fractions": [0.8, 0.1, 0.1], "seed": 0, "time_column": ...}'),
+    "negative_sampling": (op_negative_sampling, '{"user_column": "user_id", "item_column": "item_id", "ratio": 1}'),
+}
+
+
+def apply(operation: str, tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+    if operation not in OPERATIONS:
+        raise TransformError(f"Unknown operation {operation!r}: use one of {', '.join(OPERATIONS)}.")
+    return OPERATIONS[operation][0](tables, params)

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import DetailView, TemplateView
+
+from core.errors import ServiceError
+from core.models import Job
+from core.permissions import CapabilityRequiredMixin
+from governance.catalog import transforms
+from governance.catalog.lineage_svg import render_lineage_svg
+from governance.catalog.models import Dataset, DatasetVersion
+from governance.catalog.selectors import dataset_list, lineage_graph, version_columns, version_rows
+from governance.catalog.services import dataset_create, dataset_version_upload
+from governance.catalog.transform_service import transform_start
+
+
+class DatasetForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    kind = forms.ChoiceField(choices=Dataset.Kind.choices)
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField()
+    format = forms.ChoiceField(required=False, choices=[("", "detect from name"), ("csv", "CSV"), ("tsv", "TSV"),
+                                                        ("parquet", "Parquet"), ("jsonl", "JSON Lines")])
+    sep = forms.CharField(required=False, max_length=1, strip=False)
+
+
+class TransformForm(forms.Form):
+    operation = forms.ChoiceField(choices=[(k, k) for k in transforms.OPERATIONS])
+    params = forms.JSONField(initial=dict, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class DatasetListPage(CapabilityRequiredMixin, View):
+    required_capability = "catalog.read"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "catalog/datasets.html", {"datasets": dataset_list(), "form": DatasetForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = DatasetForm(request.POST)
+        from core.roles import has_capability
+
+        if not has_capability(request.user, "catalog.write"):
+            return HttpResponse("Your role may not create datasets.", status=403)
+        if form.is_valid():
+            try:
+                dataset = dataset_create(actor=request.user, **form.cleaned_data)
+                return redirect("dataset", pk=dataset.pk)
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return render(request, "catalog/datasets.html", {"datasets": dataset_list(), "form": form}, status=400)
+
+
+class DatasetPage(CapabilityRequiredMixin, DetailView):
+    required_capability = "catalog.read"
+    model = Dataset
+    template_name = "catalog/dataset.html"
+    context_object_name = "dataset"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        versions = self.object.versions.select_related("created_by").order_by("-number")
+        return super().get_context_data(**kwargs) | {"versions": versions, "upload_form": UploadForm(),
+                                                     "latest": versions.first()}
+
+
+class DatasetUploadPage(CapabilityRequiredMixin, View):
+    required_capability = "catalog.write"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        dataset = get_object_or_404(Dataset, pk=pk)
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                version, created = dataset_version_upload(
+                    actor=request.user, dataset=dataset, source=upload, filename=upload.name,
+                    fmt=form.cleaned_data.get("format") or None, sep=form.cleaned_data.get("sep") or None)
+                messages.success(request, f"Registered version {version.number}." if created
+                                 else f"Identical content: version {version.number} already holds it.")
+                return redirect("dataset-version", pk=version.pk)
+            except ServiceError as exc:
+                form.add_error("file", exc.message)
+        versions = dataset.versions.order_by("-number")
+        return render(request, "catalog/dataset.html", {"dataset": dataset, "versions": versions,
+                                                        "upload_form": form, "latest": versions.first()}, status=400)
+
+
+class VersionPage(CapabilityRequiredMixin, DetailView):
+    required_capability = "catalog.read"
+    model = DatasetVersion
+    template_name = "catalog/version.html"
+    context_object_name = "version"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        version = self.object
+        preview = version_rows(version=version, offset=0, limit=20, user=self.request.user)
+        columns = version_columns(version=version, user=self.request.user)
+        jobs = Job.objects.filter(subject_type="dataset_version", subject_id=version.pk)[:10]
+        return super().get_context_data(**kwargs) | {
+            "columns": columns, "preview": preview, "preview_columns": version.column_names, "jobs": jobs,
+            "transform_form": TransformForm(), "operations": transforms.OPERATIONS,
+        }
+
+
+class LineagePage(CapabilityRequiredMixin, TemplateView):
+    required_capability = "catalog.read"
+    template_name = "catalog/lineage.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        version = get_object_or_404(DatasetVersion, pk=kwargs["pk"])
+        graph = lineage_graph(version=version)
+        return super().get_context_data(**kwargs) | {
+            "version": version, "graph": graph, "svg": render_lineage_svg(graph, focus=f"dataset_version:{version.pk}"),
+        }
+
+
+class TransformPage(CapabilityRequiredMixin, View):
+    required_capability = "catalog.write"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        form = TransformForm(request.POST)
+        if form.is_valid():
+            try:
+                job = transform_start(actor=request.user, version=version, operation=form.cleaned_data["operation"],
+                                      params=form.cleaned_data["params"] or {})
+                return redirect("job", pk=job.pk)
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+        else:
+            messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect("dataset-version", pk=version.pk)

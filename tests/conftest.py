@@ -1,0 +1,90 @@
+"""Shared fixtures: one persona per role, API clients authenticated as each, and small data files."""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from core.roles import ROLES
+
+PERSONAS = ("steward", "annotator", "ml_engineer", "viewer", "outsider", "admin")
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., User]:
+    def make(role: str, username: str | None = None) -> User:
+        username = username or f"{role}-user"
+        if role == "admin":
+            return User.objects.create_superuser(username, f"{username}@example.com", "pw-admin-123")
+        user = User.objects.create_user(username, f"{username}@example.com", f"pw-{role}-123")
+        if role in ROLES:
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def personas(make_user: Callable[..., User]) -> dict[str, User]:
+    return {role: make_user(role) for role in PERSONAS}
+
+
+def _client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api_as(personas: dict[str, User]) -> Callable[[str | None], APIClient]:
+    """api_as("steward") -> an APIClient with that persona's token; api_as(None) -> anonymous."""
+    return lambda role: _client_for(personas[role] if role else None)
+
+
+@pytest.fixture
+def steward(personas: dict[str, User]) -> User:
+    return personas["steward"]
+
+
+@pytest.fixture
+def steward_api(api_as: Callable[[str | None], APIClient]) -> APIClient:
+    return api_as("steward")
+
+
+def csv_file(text: str, name: str = "data.csv") -> io.BytesIO:
+    buf = io.BytesIO(text.encode("utf-8"))
+    buf.name = name
+    return buf
+
+
+@pytest.fixture
+def upload(steward: User) -> Callable[..., Any]:
+    """upload(csv_text, name=...) registers a version through the service layer and returns it."""
+    from governance.catalog.services import dataset_create, dataset_version_upload
+
+    def do(text: str, *, name: str = "data.csv", dataset: str = "shop", kind: str = "other") -> Any:
+        from governance.catalog.models import Dataset
+
+        ds = Dataset.objects.filter(name=dataset).first() or dataset_create(actor=steward, name=dataset, kind=kind)
+        version, _ = dataset_version_upload(actor=steward, dataset=ds, source=csv_file(text, name), filename=name)
+        return version
+
+    return do
+
+
+@pytest.fixture
+def run_tasks_eagerly() -> Any:
+    """Celery tasks run in-process; combine with django_capture_on_commit_callbacks(execute=True)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_always_eager = False
