@@ -34,6 +34,11 @@ def _layers(graph: dict[str, Any]) -> dict[str, int]:
     return depth
 
 
+def _part(edge: dict[str, Any]) -> str:
+    part = (edge.get("params") or {}).get("part")
+    return f" #{part + 1}" if isinstance(part, int) else ""
+
+
 def render_lineage_svg(graph: dict[str, Any], *, focus: str | None = None) -> str:
     depth = _layers(graph)
     columns: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -60,7 +65,7 @@ def render_lineage_svg(graph: dict[str, Any], *, focus: str | None = None) -> st
         parts.append(f'<path class="edge" d="M {sx} {sy} C {mx} {sy}, {mx} {ty}, {tx} {ty}" fill="none" '
                      f'stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/>')
         parts.append(f'<text x="{mx}" y="{(sy + ty) / 2 - 4}" font-size="11" text-anchor="middle" fill="#333">'
-                     f'{escape(edge["operation"])}</text>')
+                     f'{escape(edge["operation"])}{_part(edge)}</text>')
     for node in graph["nodes"]:
         x, y = pos[node["key"]]
         stroke = "#d93025" if node["key"] == focus else "#5f6368"
