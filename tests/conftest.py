@@ -15,6 +15,12 @@ from core.roles import ROLES
 PERSONAS = ("steward", "annotator", "ml_engineer", "viewer", "outsider", "admin")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # PBKDF2's million rounds cost about half a second per user here; personas make six users per test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., User]:
     def make(role: str, username: str | None = None) -> User:

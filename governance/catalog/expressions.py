@@ -9,6 +9,7 @@ import ast
 import operator
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 
@@ -26,9 +27,14 @@ def compile_expression(text: str, columns: list[str]) -> pc.Expression:
         raise ExpressionError("The expression is empty.")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise ExpressionError(f"Cannot parse expression {text!r}.") from None
-    return _build(tree.body, set(columns))
+    except (SyntaxError, ValueError):
+        raise ExpressionError(f"Cannot parse expression {text[:200]!r}.") from None
+    except RecursionError:
+        raise ExpressionError("The expression is nested too deeply.") from None
+    try:
+        return _build(tree.body, set(columns))
+    except RecursionError:
+        raise ExpressionError("The expression is nested too deeply.") from None
 
 
 def _build(node: ast.AST, columns: set[str]) -> Any:
@@ -51,7 +57,10 @@ def _build(node: ast.AST, columns: set[str]) -> Any:
                 if not isinstance(comparator, (ast.List, ast.Tuple, ast.Set)):
                     raise ExpressionError("`in` needs a literal list, e.g. event in ['click', 'purchase'].")
                 values = [_literal(e) for e in comparator.elts]
-                part = left.isin(values)
+                try:
+                    part = left.isin(values)
+                except (pa.ArrowException, OverflowError):
+                    raise ExpressionError("The values of an `in` list must be of one type and in range.") from None
                 if isinstance(op, ast.NotIn):
                     part = ~part
             elif type(op) in _COMPARE:
@@ -69,7 +78,10 @@ def _build(node: ast.AST, columns: set[str]) -> Any:
             raise ExpressionError(f"Unknown column {node.id!r} in expression.")
         return pc.field(node.id)
     if isinstance(node, ast.Constant):
-        return pc.scalar(_literal(node))
+        try:
+            return pc.scalar(_literal(node))
+        except OverflowError:
+            raise ExpressionError("A number in the expression is too large.") from None
     if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "col":
         name = _literal(node.slice)
         if name not in columns:

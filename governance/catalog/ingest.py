@@ -6,6 +6,7 @@ values (a bad row could hold personal data).
 """
 from __future__ import annotations
 
+import codecs
 import queue
 import re
 import threading
@@ -65,6 +66,7 @@ def _check_column_names(names: list[str]) -> None:
 
 ENCODING_ERROR = "The file is not valid in its encoding (expected UTF-8): re-save it as UTF-8 or pass `encoding`."
 _RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
+_JSON_TYPE_CHANGE = re.compile(r"Column\(/([^)]*)\) changed from (\w+) to (\w+) in row (\d+)")
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
 
 
@@ -74,13 +76,19 @@ def _clean_header(name: str) -> str:
 
 
 def _arrow_error_message(exc: Exception, fmt: str) -> str:
+    if isinstance(exc, UnicodeError):
+        return ENCODING_ERROR
     text = str(exc)
     ragged = _RAGGED.search(text)
     if ragged:
         return (f"Ragged {fmt.upper()} rows: the header has {ragged.group(1)} columns but a row has "
                 f"{ragged.group(2)} fields.")
-    if "invalid UTF8" in text or "UTF-8" in text or "decode" in text.lower():
+    if "invalid utf8" in text.lower() or "UTF-8" in text or "decode" in text.lower():
         return ENCODING_ERROR
+    changed = _JSON_TYPE_CHANGE.search(text)
+    if changed:
+        return (f"Column {changed.group(1)} changes from {changed.group(2)} to {changed.group(3)} in row "
+                f"{int(changed.group(4)) + 1}: each column needs one type in every row.")
     if "Empty CSV file" in text or "Empty file" in text:
         return "The file has no header row."
     if fmt == "jsonl":
@@ -115,7 +123,8 @@ def _read_ahead(batches: Any, depth: int = 3) -> Iterator[Any]:
     thread.join()
 
 
-def _write_batches(batches: Any, out: Path) -> tuple[int, pa.Schema]:
+def _write_batches(batches: Any, out: Path, *, check_utf8: bool = False) -> tuple[int, pa.Schema]:
+    # pyarrow's CSV reader checks UTF-8 itself; its JSON and Parquet readers pass bad bytes on into strings.
     writer: pq.ParquetWriter | None = None
     rows = 0
     schema: pa.Schema | None = None
@@ -125,12 +134,14 @@ def _write_batches(batches: Any, out: Path) -> tuple[int, pa.Schema]:
                 schema = batch.schema
                 writer = pq.ParquetWriter(out, schema, compression="snappy")
             if batch.num_rows:
+                if check_utf8:
+                    batch.validate(full=True)
                 writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                 rows += batch.num_rows
     finally:
         if writer is not None:
             writer.close()
-    if schema is None:
+    if schema is None or not schema.names:
         raise IngestError("The file has no columns.")
     return rows, schema
 
@@ -172,31 +183,47 @@ def _ingest_csv(src: Path, out: Path, delimiter: str, encoding: str) -> tuple[in
     raise IngestError("Column types could not be settled.")
 
 
+def _check_encoding(encoding: str) -> None:
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, ValueError):
+        raise IngestError(f"Unknown encoding {encoding!r}: give a text encoding such as utf-8 or latin-1.") from None
+    # pyarrow feeds its own buffers to the codec's incremental decoder; bytes-to-bytes codecs (base64, zlib, rot13)
+    # and a few text ones (punycode, undefined) cannot take them.
+    try:
+        if not info._is_text_encoding:
+            raise TypeError
+        codecs.getincrementaldecoder(encoding)().decode(pa.py_buffer(b"a"), final=False)
+    except (TypeError, AttributeError, ValueError, UnicodeError):
+        raise IngestError(f"Encoding {encoding!r} cannot read text files: use one such as utf-8 or latin-1.") from None
+
+
 def ingest(src: Path, fmt: str, out: Path, *, sep: str | None = None, encoding: str | None = None) -> IngestResult:
     """Validate `src` and write its rows to Parquet at `out`."""
     if src.stat().st_size == 0:
         raise IngestError("The file is empty.")
     encoding = encoding or "utf8"
+    _check_encoding(encoding)
     try:
         if fmt in ("csv", "tsv"):
             delimiter = sep or ("\t" if fmt == "tsv" else ",")
-            if len(delimiter) != 1:
-                raise IngestError("`sep` must be a single character.")
+            if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '\r\n"\x00':
+                raise IngestError("`sep` must be a single ASCII character other than a quote or a line break.")
             rows, schema = _ingest_csv(src, out, delimiter, encoding)
         elif fmt == "jsonl":
             reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
             _check_column_names(reader.schema.names)
-            rows, schema = _write_batches(reader, out)
+            rows, schema = _write_batches(reader, out, check_utf8=True)
         elif fmt == "parquet":
             pfile = pq.ParquetFile(src)
             _check_column_names(pfile.schema_arrow.names)
-            rows, schema = _write_batches(pfile.iter_batches(batch_size=ROW_GROUP_ROWS), out)
+            rows, schema = _write_batches(pfile.iter_batches(batch_size=ROW_GROUP_ROWS), out, check_utf8=True)
         else:
             raise IngestError(f"Unsupported format {fmt!r}.")
     except IngestError:
         out.unlink(missing_ok=True)
         raise
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+    except (pa.ArrowException, OSError, UnicodeError) as exc:
         out.unlink(missing_ok=True)
         raise IngestError(_arrow_error_message(exc, fmt)) from None
     return IngestResult(row_count=rows, columns=[{"name": f.name, "dtype": str(f.type)} for f in schema])
@@ -215,11 +242,18 @@ def _scalar(value: pa.Scalar) -> Any:
 
 def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
     dtype = column.type
+    if pa.types.is_null(dtype) or not len(column):  # e.g. a CSV column with no values at all
+        distinct: int | None = 0
+    else:
+        try:
+            distinct = pc.count_distinct(column, mode="only_valid").as_py()
+        except pa.ArrowNotImplementedError:  # nested values (lists, structs) have no distinct count
+            distinct = None
     stats: dict[str, Any] = {
         "name": name,
         "dtype": str(dtype),
         "null_count": column.null_count,
-        "distinct_count": pc.count_distinct(column, mode="only_valid").as_py() if len(column) else 0,
+        "distinct_count": distinct,
     }
     valid = len(column) - column.null_count
     if valid == 0:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
@@ -12,7 +13,9 @@ class _StrictNames(DjangoMultiPartParser):
     """Django quietly strips directories from upload names; Steward refuses them instead."""
 
     def sanitize_file_name(self, file_name: str) -> str | None:
-        if "/" in file_name or "\\" in file_name or file_name.strip() in {".", ".."}:
+        # Django unescapes HTML entities before it strips directories, so `a&#x2f;b.csv` has path parts too.
+        unescaped = html.unescape(file_name)
+        if "/" in unescaped or "\\" in unescaped or unescaped.strip() in {".", ".."}:
             raise MultiPartParserError("The file name must not contain path parts (/, \\ or ..).")
         return super().sanitize_file_name(file_name)
 

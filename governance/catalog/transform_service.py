@@ -23,6 +23,18 @@ def _inputs(version: DatasetVersion, operation: str, params: dict[str, Any]) -> 
     return [version, right]
 
 
+def _check_params(inputs: list[DatasetVersion], operation: str, params: dict[str, Any]) -> None:
+    """Run the transform on empty tables with the inputs' schemas, so bad params are a 400 now, not a failed job."""
+    empty = []
+    for version in inputs:
+        with local_path(version.parquet) as path:
+            empty.append(pq.read_schema(path).empty_table())
+    try:
+        transforms.apply(operation, empty, params)
+    except transforms.TransformError as exc:
+        raise ServiceError(str(exc), field="params") from None
+
+
 def transform_start(*, actor: Any, version: DatasetVersion, operation: str, params: dict[str, Any]) -> Job:
     if operation not in transforms.OPERATIONS:
         raise ServiceError(f"Unknown operation {operation!r}: use one of {', '.join(transforms.OPERATIONS)}.",
@@ -40,6 +52,7 @@ def transform_start(*, actor: Any, version: DatasetVersion, operation: str, para
     output = params.get("output_dataset")
     if output is not None and (not isinstance(output, str) or not output.strip()):
         raise ServiceError("`output_dataset` must be a dataset name.", field="params")
+    _check_params(inputs, operation, params)
     with transaction.atomic():
         job = job_create(kind="transform", actor=actor, subject_type="dataset_version", subject_id=version.pk,
                          params={"operation": operation, "params": params, "inputs": [v.pk for v in inputs]},

@@ -25,7 +25,33 @@ def _columns(table: pa.Table, names: Any, param: str) -> list[str]:
     missing = [n for n in names if n not in table.column_names]
     if missing:
         raise TransformError(f"Unknown column(s) in `{param}`: {', '.join(missing)}.")
+    if len(set(names)) != len(names):
+        raise TransformError(f"`{param}` names a column more than once.")
     return names
+
+
+def _number(params: dict[str, Any], key: str, default: Any, kind: type = float) -> Any:
+    value = params.get(key, default)
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TransformError(f"`{key}` must be a number.") from None
+
+
+def _rng(params: dict[str, Any]) -> np.random.Generator:
+    seed = _number(params, "seed", 0, int)
+    if seed < 0:
+        raise TransformError("`seed` must be a number >= 0.")
+    return np.random.default_rng(seed)
+
+
+def _name(params: dict[str, Any], key: str, default: str) -> str:
+    name = params.get(key) or default
+    if not isinstance(name, str) or not name.strip():
+        raise TransformError(f"`{key}` must be a column name.")
+    return name
 
 
 def _expr(table: pa.Table, text: Any) -> Any:
@@ -46,7 +72,7 @@ def _project(table: pa.Table, name: str, expression: Any) -> pa.Table:
 def op_label(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     """Add a 0/1 column from a boolean expression, e.g. {"column": "label", "expression": "rating >= 4"}."""
     table = tables[0]
-    column = params.get("column") or "label"
+    column = _name(params, "column", "label")
     out = _project(table, column, _expr(table, params.get("expression")))
     values = out.column(column)
     if not pa.types.is_boolean(values.type):
@@ -81,7 +107,7 @@ def op_join(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     keys = _columns(right, on, "on")
     how = params.get("how", "inner")
     kinds = {"inner": "inner", "left": "left outer", "right": "right outer", "outer": "full outer"}
-    if how not in kinds:
+    if not isinstance(how, str) or how not in kinds:
         raise TransformError(f"`how` must be one of {', '.join(kinds)}.")
     try:
         joined = left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True)
@@ -104,7 +130,7 @@ def op_rename(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
         raise TransformError("`columns` must map old names to new names.")
     _columns(tables[0], list(mapping), "columns")
     names = [mapping.get(n, n) for n in tables[0].column_names]
-    if len(set(names)) != len(names) or not all(isinstance(n, str) and n.strip() for n in names):
+    if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
         raise TransformError("The new column names must be non-empty and unique.")
     return [tables[0].rename_columns(names)]
 
@@ -120,7 +146,7 @@ def op_cast(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
         raise TransformError("`columns` must map column names to types (int, float, string, bool, timestamp, date).")
     _columns(table, list(mapping), "columns")
     for name, type_name in mapping.items():
-        if type_name not in CAST_TYPES:
+        if not isinstance(type_name, str) or type_name not in CAST_TYPES:
             raise TransformError(f"Unknown type {type_name!r} for {name}: use one of {', '.join(CAST_TYPES)}.")
         try:
             cast = pc.cast(table.column(name), CAST_TYPES[type_name], safe=True)
@@ -146,8 +172,10 @@ def op_impute(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
             if pa.types.is_integer(col.type):
                 col = col.cast(pa.float64())
         elif strategy == "mode":
-            modes = pc.mode(col)
-            fill = modes[0]["mode"].as_py() if len(modes) else None
+            # pc.mode has no kernel for strings; value counts work for every type.
+            counts = pc.value_counts(col.drop_null())
+            tally = counts.field("counts")
+            fill = counts.field("values")[pc.index(tally, pc.max(tally)).as_py()].as_py() if len(counts) else None
         else:
             raise TransformError("`strategy` must be mean, median, mode or constant.")
         if fill is not None:
@@ -162,7 +190,7 @@ def op_impute(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
 def op_clip(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     """Clip numeric outliers to quantiles (`lower`, `upper`, default 0.01 and 0.99)."""
     table = tables[0]
-    lower_q, upper_q = float(params.get("lower", 0.01)), float(params.get("upper", 0.99))
+    lower_q, upper_q = _number(params, "lower", 0.01), _number(params, "upper", 0.99)
     if not 0 <= lower_q < upper_q <= 1:
         raise TransformError("Quantiles must satisfy 0 <= lower < upper <= 1.")
     for name in _columns(table, params.get("columns"), "columns"):
@@ -184,7 +212,7 @@ def split_indices(table: pa.Table, params: dict[str, Any]) -> list[np.ndarray]:
             or abs(sum(fractions) - 1.0) > 1e-6):
         raise TransformError("`fractions` must be 2 or more positive numbers that add up to 1.")
     strategy = params.get("strategy", "random")
-    rng = np.random.default_rng(int(params.get("seed", 0)))
+    rng = _rng(params)
     n = table.num_rows
     bounds = np.cumsum([0.0] + list(fractions))
     if strategy == "random":
@@ -215,11 +243,11 @@ def op_negative_sampling(tables: list[pa.Table], params: dict[str, Any]) -> list
     """Add `ratio` unobserved (user, item) pairs per positive with label 0; positives get label 1."""
     table = tables[0]
     user_col, item_col = (_columns(table, params.get(k), k)[0] for k in ("user_column", "item_column"))
-    ratio = int(params.get("ratio", 1))
-    label = params.get("label_column", "label")
+    ratio = _number(params, "ratio", 1, int)
+    label = _name(params, "label_column", "label")
     if not 1 <= ratio <= 20:
         raise TransformError("`ratio` must be between 1 and 20.")
-    rng = np.random.default_rng(int(params.get("seed", 0)))
+    rng = _rng(params)
     users = np.asarray(table.column(user_col).to_pylist(), dtype=object)
     items_all = np.asarray(pc.unique(table.column(item_col)).to_pylist(), dtype=object)
     seen = set(zip(users.tolist(), table.column(item_col).to_pylist()))
