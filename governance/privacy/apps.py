@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -8,3 +10,26 @@ class PrivacyConfig(AppConfig):
     label = "privacy"
     verbose_name = "Privacy"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from governance.catalog import hooks
+        from governance.catalog.signals import dataset_version_created
+        from governance.privacy.selectors import hidden_pii_columns
+
+        if hidden_pii_columns not in hooks.hidden_columns:
+            hooks.hidden_columns.append(hidden_pii_columns)
+        dataset_version_created.connect(scan_new_version, dispatch_uid="privacy.scan_new_version")
+
+
+def scan_new_version(sender: Any, version_id: int, actor_id: int | None = None, **kwargs: Any) -> None:
+    """Every new dataset version gets a scan (the masked ones too: their rescan must be clean)."""
+    from django.contrib.auth import get_user_model
+
+    from governance.catalog.models import DatasetVersion
+    from governance.privacy.services import pii_scan_start
+
+    version = DatasetVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    pii_scan_start(version=version, actor=actor, trigger="auto")

@@ -1,0 +1,359 @@
+"""Column classification: which columns of a table hold personal data, and of what kind.
+
+Per column: skip types that cannot hold PII, analyze a sample in one batched pass (distinct
+values once, the column name as Presidio context), aggregate per entity type the share of
+sampled values containing it, the mean score and the recognizers that fired, then decide
+whether the values ARE an entity (an e-mail column) or free text that CONTAINS entities.
+Evidence snippets are masked: no raw value leaves this module.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from governance.privacy.analyzer import StewardAnalyzer
+from governance.privacy.recognizers import luhn_valid
+
+# Column-name hints: token -> entity type. Tokens come from splitting the name on case changes,
+# digits and separators ("EmailAddress" -> email, address; "cc_number" -> cc, number).
+NAME_HINTS: dict[str, str] = {
+    "name": "PERSON", "firstname": "PERSON", "first": "PERSON", "given": "PERSON",
+    "givenname": "PERSON", "surname": "PERSON", "lastname": "PERSON", "last": "PERSON",
+    "maiden": "PERSON", "fullname": "PERSON", "middlename": "PERSON", "forename": "PERSON",
+    "email": "EMAIL_ADDRESS", "mail": "EMAIL_ADDRESS", "e-mail": "EMAIL_ADDRESS",
+    "phone": "PHONE_NUMBER", "telephone": "PHONE_NUMBER", "tel": "PHONE_NUMBER",
+    "mobile": "PHONE_NUMBER", "cell": "PHONE_NUMBER", "fax": "PHONE_NUMBER",
+    "address": "STREET_ADDRESS", "street": "STREET_ADDRESS", "addr": "STREET_ADDRESS",
+    "birthday": "DATE_OF_BIRTH", "birth": "DATE_OF_BIRTH", "dob": "DATE_OF_BIRTH",
+    "birthdate": "DATE_OF_BIRTH",
+    "cc": "CREDIT_CARD", "card": "CREDIT_CARD", "ccnumber": "CREDIT_CARD", "creditcard": "CREDIT_CARD",
+    "ssn": "NATIONAL_ID", "nationalid": "NATIONAL_ID", "national": "NATIONAL_ID",
+    "passport": "NATIONAL_ID", "nin": "NATIONAL_ID", "taxid": "NATIONAL_ID",
+    "iban": "IBAN_CODE", "ip": "IP_ADDRESS",
+    "zip": "ZIP_CODE", "zipcode": "ZIP_CODE", "postcode": "ZIP_CODE", "postal": "ZIP_CODE",
+    "username": "USERNAME", "login": "USERNAME", "userid": "USERNAME",
+}
+# Words a hint must not be combined with ("NameSet", "CCType", "CardType", "company name").
+NAME_HINT_VETO = {"set", "type", "expires", "expiry", "company", "product", "item", "file", "host",
+                  "domain", "brand", "category", "server", "column", "field", "table", "nameset"}
+
+# Entity types that columns get from their name plus the shape of their values (Presidio has no
+# recognizer that fires on an isolated "Marie" or "5706114632083").
+SHAPES: dict[str, re.Pattern[str]] = {
+    "PERSON": re.compile(r"^[^\W\d_][^\W\d_'’.\- ]*(?:[ '’.\-]+[^\W\d_][^\W\d_'’.\-]*){0,3}\.?$"),
+    "NATIONAL_ID": re.compile(r"^(?=(?:\D*\d){5})[A-Za-z0-9][A-Za-z0-9 ./\-]{4,24}$"),
+    "DATE_OF_BIRTH": re.compile(
+        r"^(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{2}|\d{4})|\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2})(?:[ T].*)?$"
+    ),
+    "ZIP_CODE": re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9 \-]{2,9}$"),
+    "PHONE_NUMBER": re.compile(r"^(?=(?:\D*\d){6})\+?[\d ()./\-]{6,24}(?:\s*(?:x|ext\.?)\s*\d{1,5})?$"),
+    "CREDIT_CARD": re.compile(r"^(?:\d[ \-]?){12,19}$"),
+    "USERNAME": re.compile(r"^[\w.\-]{3,40}$"),
+    "STREET_ADDRESS": re.compile(r"^(?=.*\d)(?=.*[^\W\d_]{2}).{4,120}$"),
+}
+
+MIN_ENTITY_SHARE = 0.3      # an entity column: at least this share of values is the entity
+MIN_SHAPE_SHARE = 0.8       # name-hinted columns: this share of values must have the shape
+MIN_FREE_TEXT_SHARE = 0.01  # free text: entities in at least 1 % of values (2 values in big samples)
+FREE_TEXT_MIN_WORDS = 5     # median words per value from which a column counts as prose
+MIN_UNHINTED_SCORE = 0.5    # a bare-threshold guess (e.g. any 10-digit number as a phone) needs a name hint
+MIN_ENTITY_COVERAGE = 0.5   # an entity column's detections cover most of each value
+MIN_PROSE_WORDS = 0.6       # share of purely alphabetic words in prose (a user agent has fewer)
+# In machine text (user agents, tracking numbers, log lines) only validated patterns count.
+MACHINE_TEXT_ENTITIES = {"EMAIL_ADDRESS", "IP_ADDRESS", "IBAN_CODE", "CREDIT_CARD", "CRYPTO"}
+SNIPPETS = 3
+
+
+@dataclass
+class EntityEvidence:
+    entity_type: str
+    count: int
+    share: float
+    score: float
+    recognizers: list[str]
+    coverage: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ColumnReport:
+    name: str
+    dtype: str
+    sampled: int = 0
+    non_empty: int = 0
+    skipped: str | None = None
+    kind: str | None = None
+    entity_type: str | None = None
+    share: float = 0.0
+    score: float = 0.0
+    recognizers: list[str] = field(default_factory=list)
+    entities: list[EntityEvidence] = field(default_factory=list)
+    snippets: list[str] = field(default_factory=list)
+    name_hint: str | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return self.entity_type is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["entities"] = [e.to_dict() for e in self.entities]
+        return data
+
+
+def name_tokens(column: str) -> list[str]:
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)", " ", column)
+    return [t for t in re.split(r"[\s_\-./:]+", spaced.lower()) if t]
+
+
+def name_hint(column: str) -> str | None:
+    tokens = name_tokens(column)
+    joined = "".join(tokens)
+    if any(t in NAME_HINT_VETO for t in tokens) or joined in NAME_HINT_VETO:
+        return None
+    if joined in NAME_HINTS:
+        return NAME_HINTS[joined]
+    for token in tokens:
+        if token in NAME_HINTS:
+            return NAME_HINTS[token]
+    return None
+
+
+def skip_reason(dtype: pa.DataType, hint: str | None) -> str | None:
+    """Why a column of this type cannot hold PII (None: analyze it)."""
+    if pa.types.is_boolean(dtype) or pa.types.is_null(dtype):
+        return "boolean or empty column"
+    if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "fractional numbers"
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return "binary data"
+    if pa.types.is_nested(dtype):
+        return "nested values"
+    if (pa.types.is_temporal(dtype)) and hint != "DATE_OF_BIRTH":
+        return "date or time without a birth-date name"
+    return None
+
+
+def sample_values(column: pa.ChunkedArray | pa.Array, n: int, *, seed: int = 0) -> list[Any]:
+    """Up to n values spread over the column (all of it when it is small), nulls dropped."""
+    length = len(column)
+    if length <= n:
+        picked = column
+    else:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(length, size=n, replace=False))
+        picked = column.take(pa.array(idx))
+    return [v for v in picked.to_pylist() if v is not None]
+
+
+def classify_table(
+    table: pa.Table,
+    *,
+    analyzer: StewardAnalyzer,
+    sample_rows: int = 500,
+    seed: int = 0,
+    ad_hoc_recognizers: Sequence[Any] | None = None,
+    columns: Iterable[str] | None = None,
+) -> list[ColumnReport]:
+    names = list(columns) if columns is not None else table.column_names
+    return [
+        classify_column(
+            name, table.schema.field(name).type,
+            sample_values(table.column(name), sample_rows, seed=seed),
+            analyzer=analyzer, ad_hoc_recognizers=ad_hoc_recognizers,
+        )
+        for name in names
+    ]
+
+
+def classify_column(
+    name: str,
+    dtype: pa.DataType,
+    values: Sequence[Any],
+    *,
+    analyzer: StewardAnalyzer,
+    ad_hoc_recognizers: Sequence[Any] | None = None,
+) -> ColumnReport:
+    hint = name_hint(name)
+    report = ColumnReport(name=name, dtype=str(dtype), sampled=len(values), name_hint=hint)
+    report.skipped = skip_reason(dtype, hint)
+    if report.skipped:
+        return report
+    texts = [_as_text(v) for v in values]
+    texts = [t for t in texts if t.strip()]
+    report.non_empty = len(texts)
+    if not texts:
+        report.skipped = "no non-empty values in the sample"
+        return report
+
+    counts = Counter(texts)
+    distinct = list(counts)
+    context = name_tokens(name) + ([hint.lower().replace("_", " ")] if hint else [])
+    results = analyzer.analyze_batch(distinct, context=context, ad_hoc_recognizers=ad_hoc_recognizers)
+
+    words = statistics.median(len(t.split()) for t in texts)
+    free_text = words >= FREE_TEXT_MIN_WORDS
+    machine_text = free_text and _alphabetic_share(texts) < MIN_PROSE_WORDS
+    per_type: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"count": 0, "score": 0.0, "recognizers": Counter(), "coverage": 0.0}
+    )
+    for text, found in zip(distinct, results):
+        weight = counts[text]
+        by_type: dict[str, list[Any]] = defaultdict(list)
+        for r in found:
+            by_type[r.entity_type].append(r)
+        for entity_type, rs in by_type.items():
+            agg = per_type[entity_type]
+            agg["count"] += weight
+            agg["score"] += weight * max(r.score for r in rs)
+            covered = sum(r.end - r.start for r in rs) / max(1, len(text.strip()))
+            agg["coverage"] += weight * min(1.0, covered)
+            for r in rs:
+                agg["recognizers"][(r.recognition_metadata or {}).get("recognizer_name", "?")] += 1
+
+    total = len(texts)
+    evidence = [
+        EntityEvidence(
+            entity_type=t, count=a["count"], share=round(a["count"] / total, 4),
+            score=round(a["score"] / a["count"], 4),
+            recognizers=[n for n, _ in a["recognizers"].most_common()],
+            coverage=round(a["coverage"] / a["count"], 4),
+        )
+        for t, a in per_type.items()
+    ]
+    shape = _shape_evidence(hint, texts, dtype) if hint and not free_text else None
+    if shape is not None:
+        evidence = [e for e in evidence if e.entity_type != shape.entity_type] + [
+            _combine(shape, next((e for e in evidence if e.entity_type == shape.entity_type), None))
+        ]
+    custom = {r.name for r in ad_hoc_recognizers or []}
+    # The type the column name announces comes first when the values bear it out.
+    evidence.sort(
+        key=lambda e: (e.entity_type == hint and e.share >= MIN_ENTITY_SHARE, e.share * e.score, e.share),
+        reverse=True,
+    )
+    report.entities = evidence
+
+    if free_text:
+        flagged = [
+            e for e in evidence
+            if e.share >= MIN_FREE_TEXT_SHARE and (e.count >= 2 or total < 100)
+            and (not machine_text or e.entity_type in MACHINE_TEXT_ENTITIES or custom & set(e.recognizers))
+        ]
+        if flagged:
+            report.kind = "free_text"
+    else:
+        flagged = [
+            e for e in evidence
+            if e.share >= MIN_ENTITY_SHARE and e.coverage >= MIN_ENTITY_COVERAGE
+            and (e.score >= MIN_UNHINTED_SCORE or e.entity_type == hint)
+        ]
+        if flagged:
+            report.kind = "entity"
+    if flagged:
+        top = flagged[0]
+        report.entity_type = top.entity_type
+        report.share = top.share
+        report.score = top.score
+        report.recognizers = top.recognizers
+        if report.kind == "entity" and top.recognizers == ["ColumnNameHint"]:
+            report.snippets = [mask_for_evidence(t) for t in distinct[:SNIPPETS]]
+        else:
+            report.snippets = _snippets(distinct, results, report.kind, texts_only_with=top.entity_type)
+    return report
+
+
+def _alphabetic_share(texts: list[str]) -> float:
+    words = [w.strip(".,;:!?\"'()[]") for t in texts[:200] for w in t.split()]
+    words = [w for w in words if w]
+    return sum(w.isalpha() for w in words) / max(1, len(words))
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _shape_evidence(hint: str, texts: list[str], dtype: pa.DataType) -> EntityEvidence | None:
+    if hint == "DATE_OF_BIRTH" and pa.types.is_temporal(dtype):
+        return EntityEvidence("DATE_OF_BIRTH", len(texts), 1.0, 0.7, ["ColumnNameHint"], 1.0)
+    pattern = SHAPES.get(hint)
+    if pattern is None:
+        return None
+    ok = [t for t in texts if pattern.match(t.strip())]
+    if hint == "CREDIT_CARD":
+        ok = [t for t in ok if luhn_valid("".join(c for c in t if c.isdigit()))]
+    share = len(ok) / len(texts)
+    if share < MIN_SHAPE_SHARE:
+        return None
+    return EntityEvidence(hint, len(ok), round(share, 4), 0.7, ["ColumnNameHint"], 1.0)
+
+
+def _combine(shape: EntityEvidence, detected: EntityEvidence | None) -> EntityEvidence:
+    if detected is None:
+        return shape
+    return EntityEvidence(
+        shape.entity_type, max(shape.count, detected.count), max(shape.share, detected.share),
+        round(max(shape.score, detected.score), 4),
+        detected.recognizers + [r for r in shape.recognizers if r not in detected.recognizers],
+        max(shape.coverage, detected.coverage),
+    )
+
+
+def mask_for_evidence(value: str, limit: int = 40) -> str:
+    """Keep the first character of each word and punctuation; letters and digits become * and #."""
+    out = []
+    for word in re.split(r"(\s+)", value[:limit]):
+        if not word or word.isspace():
+            out.append(word)
+            continue
+        out.append(word[0] if word[0].isalpha() else ("#" if word[0].isdigit() else word[0]))
+        out.append("".join("#" if c.isdigit() else ("*" if c.isalnum() else c) for c in word[1:]))
+    masked = "".join(out)
+    return masked + ("…" if len(value) > limit else "")
+
+
+def _snippets(texts: list[str], results: list[list[Any]], kind: str, *, texts_only_with: str) -> list[str]:
+    snippets: list[str] = []
+    for text, found in zip(texts, results):
+        spans = [r for r in found if r.entity_type == texts_only_with]
+        if not spans:
+            continue
+        if kind == "entity":
+            snippets.append(mask_for_evidence(text))
+        else:
+            first = min(spans, key=lambda r: r.start)
+            lo, hi = max(0, first.start - 30), min(len(text), first.end + 30)
+            pieces, pos = [], lo
+            for r in sorted(found, key=lambda r: r.start):
+                if r.end <= lo or r.start >= hi:
+                    continue
+                pieces.append(_mask_plain(text[pos:max(pos, r.start)]))
+                pieces.append(f"<{r.entity_type}>")
+                pos = max(pos, r.end)
+            pieces.append(_mask_plain(text[pos:hi]))
+            snippets.append(("…" if lo else "") + "".join(pieces) + ("…" if hi < len(text) else ""))
+        if len(snippets) >= SNIPPETS:
+            break
+    return snippets
+
+
+def _mask_plain(text: str) -> str:
+    # Undetected PII may hide in the surrounding words: digits and capitalised words are masked.
+    text = re.sub(r"\d", "#", text)
+    return re.sub(r"\b([A-Z])[\w'’-]+", lambda m: m.group(1) + "*" * (len(m.group(0)) - 1), text)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class PiiScan(models.Model):
+    """One classification pass over a dataset version (a sample per column)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    version = models.ForeignKey("catalog.DatasetVersion", related_name="pii_scans", on_delete=models.CASCADE)
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, default="manual")  # manual | auto
+    sample_rows = models.PositiveIntegerField(default=500)
+    # Per column: ColumnReport.to_dict() (masked snippets only; never a raw value).
+    columns = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"PII scan {self.pk} of {self.version}"
+
+
+class PiiFinding(models.Model):
+    """A column flagged by a scan, with its evidence and the steward's decision."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"   # it is PII: mask it before training
+        REJECTED = "rejected"   # not PII: remembered for this column of the dataset
+        MASKED = "masked"       # the column was masked by the policy that produced this version
+
+    RESOLVED = (Decision.REJECTED, Decision.MASKED)
+
+    scan = models.ForeignKey(PiiScan, related_name="findings", on_delete=models.CASCADE)
+    version = models.ForeignKey("catalog.DatasetVersion", related_name="pii_findings", on_delete=models.CASCADE)
+    column = models.CharField(max_length=300)
+    entity_type = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)  # entity | free_text
+    share = models.FloatField()
+    score = models.FloatField()
+    recognizers = models.JSONField(default=list)
+    # Other entity types seen in the column and masked snippets (no raw value).
+    evidence = models.JSONField(default=dict)
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PENDING)
+    decision_note = models.CharField(max_length=300, blank=True, default="")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scan_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["scan", "column"], name="one_finding_per_scan_column")]
+
+    def __str__(self) -> str:
+        return f"{self.column}: {self.entity_type} ({self.decision})"
+
+    @property
+    def resolved(self) -> bool:
+        return self.decision in self.RESOLVED
+
+
+class PiiColumnDecision(models.Model):
+    """A steward's rejection remembered for a column of a dataset, applied to later versions."""
+
+    dataset = models.ForeignKey("catalog.Dataset", related_name="pii_column_decisions", on_delete=models.CASCADE)
+    column = models.CharField(max_length=300)
+    decision = models.CharField(max_length=16, default=PiiFinding.Decision.REJECTED)
+    entity_type = models.CharField(max_length=64, blank=True, default="")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "column"], name="one_decision_per_dataset_column")]
+
+
+class CustomRecognizer(models.Model):
+    """A per-dataset recognizer (regex with context words, or a deny list) from a JSON spec."""
+
+    dataset = models.ForeignKey("catalog.Dataset", related_name="pii_recognizers", on_delete=models.CASCADE)
+    name = models.CharField(max_length=100)
+    spec = models.JSONField()
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="unique_recognizer_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.dataset})"
+
+
+class MaskingPolicy(models.Model):
+    """A saved policy (as recorded in lineage: operators and params, never a key or salt)."""
+
+    dataset = models.ForeignKey("catalog.Dataset", related_name="masking_policies", on_delete=models.CASCADE)
+    name = models.CharField(max_length=100, default="default")
+    policy = models.JSONField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="unique_policy_name")]
+
+
+class MaskChunk(models.Model):
+    """One bounded slice of rows of a masking job; chunks run in parallel on `pii` workers and
+    the worker that finishes the last one assembles the masked version."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+
+    job = models.ForeignKey("core.Job", related_name="mask_chunks", on_delete=models.CASCADE)
+    index = models.PositiveIntegerField()
+    start = models.BigIntegerField()
+    stop = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    part = models.CharField(max_length=500, blank=True, default="")
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["job_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_mask_chunk")]

@@ -1,0 +1,461 @@
+"""Writes of the privacy app: scans, steward decisions, custom recognizers, masking, decryption.
+
+Every write runs in a transaction with its audit row. Raw cell values never reach an audit
+summary, a job message or a log line: findings carry masked snippets only.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audit_log
+from core.errors import ServiceError
+from core.jobs import Reporter, job_create, job_enqueue
+from core.models import Job
+from core.storage import delete_file, local_path, scratch_dir, store_file
+from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
+from governance.privacy.analyzer import DEFAULT_ENTITIES, AnalyzerConfig, StewardAnalyzer, get_analyzer
+from governance.privacy.models import (
+    CustomRecognizer,
+    MaskChunk,
+    MaskingPolicy,
+    PiiColumnDecision,
+    PiiFinding,
+    PiiScan,
+)
+from governance.privacy.recognizers import RecognizerSpecError, recognizer_from_spec
+
+MAX_ANALYZE_TEXTS = 1000
+MAX_ANALYZE_CHARS = 10_000        # per text
+MAX_ANALYZE_TOTAL_CHARS = 1_000_000
+RAW_EXAMPLES = 5
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def analyzer() -> StewardAnalyzer:
+    entities = tuple(settings.STEWARD_PII_ENTITIES) or DEFAULT_ENTITIES
+    return get_analyzer(AnalyzerConfig(spacy_model=settings.STEWARD_SPACY_MODEL, entities=entities))
+
+
+def masking_secrets():
+    from governance.privacy.masking import MaskingSecrets
+
+    return MaskingSecrets(
+        hash_salt=settings.STEWARD_PII_HASH_SALT, encryption_key=settings.STEWARD_PII_ENCRYPTION_KEY or ""
+    )
+
+
+def dataset_recognizers(dataset: Dataset) -> list[Any]:
+    return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
+
+
+def read_version_table(version: DatasetVersion, columns: list[str] | None = None) -> pa.Table:
+    with local_path(version.parquet) as path:
+        return pq.read_table(path, columns=columns, memory_map=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scans
+# ---------------------------------------------------------------------------------------------
+
+
+def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manual") -> PiiScan:
+    from governance.privacy.tasks import scan_version
+
+    with transaction.atomic():
+        scan = PiiScan.objects.create(
+            version=version, trigger=trigger, sample_rows=settings.STEWARD_PII_SAMPLE_ROWS,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        job = job_create(kind="pii_scan", actor=actor, subject_type="dataset_version", subject_id=version.pk,
+                         params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger})
+        scan.job = job
+        scan.save(update_fields=["job"])
+        DatasetVersion.objects.filter(pk=version.pk).update(pii_status=DatasetVersion.PiiStatus.SCANNING)
+        audit_log(actor=actor, action="pii.scan.start", obj=scan,
+                  summary={"dataset_version": version.pk, "trigger": trigger})
+        job_enqueue(job, scan_version, scan.pk)
+    return scan
+
+
+def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
+    """The scan job's work: classify every column on a sample and record the findings."""
+    from governance.privacy.classify import classify_column, sample_values
+
+    version = scan.version
+    PiiScan.objects.filter(pk=scan.pk).update(status=PiiScan.Status.RUNNING)
+    table = read_version_table(version)
+    engine = analyzer()
+    recognizers = dataset_recognizers(version.dataset)
+    reports = []
+    for i, name in enumerate(table.column_names):
+        reporter.check_cancelled()
+        reporter.progress(i / max(1, table.num_columns), f"column {i + 1} of {table.num_columns}")
+        values = sample_values(table.column(name), scan.sample_rows, seed=version.pk)
+        reports.append(classify_column(name, table.schema.field(name).type, values, analyzer=engine,
+                                       ad_hoc_recognizers=recognizers))
+    masked = masked_columns(version)
+    remembered = {d.column: d for d in PiiColumnDecision.objects.filter(dataset=version.dataset)}
+    with transaction.atomic():
+        scan.columns = [r.to_dict() for r in reports]
+        scan.status = PiiScan.Status.SUCCEEDED
+        scan.finished_at = timezone.now()
+        scan.save(update_fields=["columns", "status", "finished_at"])
+        for report in reports:
+            if not report.flagged:
+                continue
+            decision, note = PiiFinding.Decision.PENDING, ""
+            if report.name in masked:
+                decision, note = PiiFinding.Decision.MASKED, f"masked by policy ({masked[report.name]})"
+            elif report.name in remembered:
+                decision, note = PiiFinding.Decision.REJECTED, "rejected for this column in an earlier version"
+            PiiFinding.objects.create(
+                scan=scan, version=version, column=report.name, entity_type=report.entity_type,
+                kind=report.kind, share=report.share, score=report.score, recognizers=report.recognizers,
+                evidence={"entities": [e.to_dict() for e in report.entities[:6]], "snippets": report.snippets,
+                          "sampled": report.sampled, "non_empty": report.non_empty},
+                decision=decision, decision_note=note,
+            )
+        status = version_pii_status_refresh(version)
+        audit_log(actor=scan.created_by, action="pii.scan.finish", obj=scan, summary={
+            "dataset_version": version.pk, "flagged": [r.name for r in reports if r.flagged], "status": status})
+    return {
+        "scan": scan.pk,
+        "dataset_version": version.pk,
+        "pii_status": status,
+        "columns": [
+            {"name": r.name, "entity_type": r.entity_type, "share": r.share, "score": r.score, "kind": r.kind}
+            for r in reports
+        ],
+    }
+
+
+def masked_columns(version: DatasetVersion) -> dict[str, str]:
+    """Columns this version got masked by the policy that produced it (column -> operator)."""
+    out: dict[str, str] = {}
+    for edge in LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk, operation="mask"):
+        for column, rule in (edge.params.get("policy", {}).get("columns") or {}).items():
+            out[column] = rule.get("operator", "")
+    return out
+
+
+def version_pii_status_refresh(version: DatasetVersion) -> str:
+    scan = version.pii_scans.filter(status=PiiScan.Status.SUCCEEDED).order_by("-created_at", "-id").first()
+    if scan is None:
+        status = DatasetVersion.PiiStatus.NOT_SCANNED
+    else:
+        findings = list(scan.findings.all())
+        if not findings:
+            status = DatasetVersion.PiiStatus.CLEAN
+        elif all(f.resolved for f in findings):
+            status = DatasetVersion.PiiStatus.RESOLVED
+        else:
+            status = DatasetVersion.PiiStatus.UNRESOLVED
+    if version.pii_scans.filter(status__in=[PiiScan.Status.QUEUED, PiiScan.Status.RUNNING]).exists():
+        status = DatasetVersion.PiiStatus.SCANNING
+    DatasetVersion.objects.filter(pk=version.pk).update(pii_status=status)
+    version.pii_status = status
+    return status
+
+
+def pii_scan_fail(*, scan_id: int) -> None:
+    scan = PiiScan.objects.filter(pk=scan_id).select_related("version").first()
+    if scan is None:
+        return
+    PiiScan.objects.filter(pk=scan_id).update(status=PiiScan.Status.FAILED, finished_at=timezone.now())
+    version_pii_status_refresh(scan.version)
+
+
+# ---------------------------------------------------------------------------------------------
+# Review
+# ---------------------------------------------------------------------------------------------
+
+
+def pii_finding_decide(*, finding: PiiFinding, actor: Any, decision: str) -> PiiFinding:
+    if decision not in (PiiFinding.Decision.ACCEPTED, PiiFinding.Decision.REJECTED):
+        raise ServiceError("decision must be 'accepted' (it is PII) or 'rejected' (not PII)", field="decision")
+    with transaction.atomic():
+        finding = PiiFinding.objects.select_for_update().select_related("version__dataset").get(pk=finding.pk)
+        if finding.decision == PiiFinding.Decision.MASKED:
+            raise ServiceError("this column was already masked in this version", field="decision", status_code=409)
+        previous = finding.decision
+        finding.decision = decision
+        finding.decision_note = ""
+        finding.decided_by = actor
+        finding.decided_at = timezone.now()
+        finding.save(update_fields=["decision", "decision_note", "decided_by", "decided_at"])
+        dataset = finding.version.dataset
+        if decision == PiiFinding.Decision.REJECTED:
+            PiiColumnDecision.objects.update_or_create(
+                dataset=dataset, column=finding.column,
+                defaults={"decision": decision, "entity_type": finding.entity_type, "decided_by": actor},
+            )
+        else:
+            PiiColumnDecision.objects.filter(dataset=dataset, column=finding.column).delete()
+        status = version_pii_status_refresh(finding.version)
+        audit_log(actor=actor, action="pii.finding.decide", obj=finding, summary={
+            "column": finding.column, "entity_type": finding.entity_type, "from": previous, "to": decision,
+            "dataset_version": finding.version_id, "pii_status": status})
+    return finding
+
+
+def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RAW_EXAMPLES) -> list[str]:
+    """Raw values behind a finding, for a steward; the access itself is audited."""
+    version = finding.version
+    table = read_version_table(version, columns=[finding.column])
+    values = [v for v in table.column(0).to_pylist() if v is not None and str(v).strip()]
+    if finding.kind == "free_text":
+        engine = analyzer()
+        recognizers = dataset_recognizers(version.dataset)
+        examples: list[str] = []
+        for start in range(0, min(len(values), 2000), 200):
+            batch = [str(v) for v in values[start:start + 200]]
+            for text, found in zip(batch, engine.analyze_batch(batch, ad_hoc_recognizers=recognizers)):
+                if any(r.entity_type == finding.entity_type for r in found):
+                    examples.append(text)
+            if len(examples) >= limit:
+                break
+    else:
+        examples = [str(v) for v in values[: limit * 4]]
+    examples = list(dict.fromkeys(examples))[:limit]
+    with transaction.atomic():
+        audit_log(actor=actor, action="pii.finding.raw_examples", obj=finding, summary={
+            "column": finding.column, "dataset_version": version.pk, "examples": len(examples)})
+    return examples
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom recognizers
+# ---------------------------------------------------------------------------------------------
+
+
+def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, Any]) -> CustomRecognizer:
+    try:
+        recognizer = recognizer_from_spec(spec)
+    except RecognizerSpecError as exc:
+        raise ServiceError(str(exc), field="spec") from None
+    with transaction.atomic():
+        if CustomRecognizer.objects.filter(dataset=dataset, name=recognizer.name).exists():
+            raise ServiceError(f"dataset {dataset.name!r} already has a recognizer named {recognizer.name!r}",
+                               field="spec")
+        obj = CustomRecognizer.objects.create(dataset=dataset, name=recognizer.name, spec=spec,
+                                              created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        audit_log(actor=actor, action="pii.recognizer.create", obj=obj,
+                  summary={"dataset": dataset.pk, "entity_type": spec.get("entity_type"), "name": obj.name})
+    return obj
+
+
+def custom_recognizer_delete(*, recognizer: CustomRecognizer, actor: Any) -> None:
+    with transaction.atomic():
+        audit_log(actor=actor, action="pii.recognizer.delete", obj=recognizer,
+                  summary={"dataset": recognizer.dataset_id, "name": recognizer.name})
+        recognizer.delete()
+
+
+# ---------------------------------------------------------------------------------------------
+# Masking
+# ---------------------------------------------------------------------------------------------
+
+
+def scan_column_kinds(version: DatasetVersion) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Column kinds and entity types from the version's latest scan (for default scopes)."""
+    scan = version.pii_scans.filter(status=PiiScan.Status.SUCCEEDED).order_by("-created_at", "-id").first()
+    kinds: dict[str, str] = {}
+    types: dict[str, str | None] = {}
+    for column in scan.columns if scan else []:
+        if column.get("kind"):
+            kinds[column["name"]] = column["kind"]
+            types[column["name"]] = column.get("entity_type")
+    return kinds, types
+
+
+def masking_rules(*, version: DatasetVersion, policy: Any) -> list[Any]:
+    """Validate a policy against the version; ServiceError (400) names the problem."""
+    from governance.privacy.masking import PolicyError, validate_policy
+
+    if isinstance(policy, dict):
+        for name, spec in (policy.get("columns") or {}).items() if isinstance(policy.get("columns"), dict) else []:
+            if isinstance(spec, dict) and isinstance(spec.get("params"), dict) and "key" in spec["params"]:
+                raise ServiceError("a policy never carries a key: the encryption key comes from "
+                                   "STEWARD_PII_ENCRYPTION_KEY", field=f"columns.{name}.params.key")
+    with local_path(version.parquet) as path:
+        schema = pq.read_schema(path)
+    kinds, types = scan_column_kinds(version)
+    try:
+        return validate_policy(policy, schema=schema, secrets=masking_secrets(), column_kinds=kinds,
+                               entity_types=types)
+    except PolicyError as exc:
+        raise ServiceError(exc.message, field=exc.field) from None
+
+
+def mask_start(*, version: DatasetVersion, actor: Any, policy: Any, save_as: str | None = None) -> Job:
+    from governance.privacy.masking import public_policy
+    from governance.privacy.tasks import mask_version
+
+    rules = masking_rules(version=version, policy=policy)
+    recorded = public_policy(rules)
+    with transaction.atomic():
+        job = job_create(kind="pii_mask", actor=actor, subject_type="dataset_version", subject_id=version.pk,
+                         params={"dataset_version": version.pk, "policy": recorded})
+        if save_as:
+            MaskingPolicy.objects.update_or_create(
+                dataset=version.dataset, name=save_as[:100],
+                defaults={"policy": recorded, "updated_by": actor if getattr(actor, "is_authenticated", False) else None})
+        audit_log(actor=actor, action="pii.mask.start", obj=job, summary={
+            "dataset_version": version.pk, "columns": {c: r["operator"] for c, r in recorded["columns"].items()}})
+        job_enqueue(job, mask_version)
+    return job
+
+
+def mask_preview(*, version: DatasetVersion, policy: Any, rows: int = 20) -> tuple[list[str], list[dict], list[dict]]:
+    """(columns, before, after) for the first `rows` rows; for the policy editor (stewards only)."""
+    from governance.privacy.masking import mask_table
+
+    rules = masking_rules(version=version, policy=policy)
+    table = read_version_table(version).slice(0, rows)
+    _, types = scan_column_kinds(version)
+    masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=_span_finder(version), entity_types=types)
+    return table.column_names, _rows(table), _rows(masked)
+
+
+def _rows(table: pa.Table) -> list[dict]:
+    rows = table.to_pylist()
+    for row in rows:
+        for key, value in row.items():
+            if hasattr(value, "isoformat"):
+                row[key] = value.isoformat()
+    return rows
+
+
+def _span_finder(version: DatasetVersion):
+    engine = analyzer()
+    recognizers = dataset_recognizers(version.dataset)
+
+    def find(texts: list[str], entities: Any) -> list[list[Any]]:
+        return engine.analyze_batch(texts, entities=entities, ad_hoc_recognizers=recognizers)
+
+    return find
+
+
+def mask_plan(*, job: Job) -> list[MaskChunk]:
+    version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
+    size = settings.STEWARD_PII_CHUNK_ROWS
+    rows = max(1, version.row_count)
+    with transaction.atomic():
+        if not job.mask_chunks.exists():
+            MaskChunk.objects.bulk_create([
+                MaskChunk(job=job, index=i, start=start, stop=min(rows, start + size))
+                for i, start in enumerate(range(0, rows, size))
+            ])
+    return list(job.mask_chunks.order_by("index"))
+
+
+def mask_chunk_execute(*, job: Job, chunk: MaskChunk) -> bool:
+    """Mask one slice of rows into a Parquet part. Returns True when this was the last chunk."""
+    from governance.privacy.masking import mask_table
+
+    started = time.perf_counter()
+    version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
+    rules = masking_rules(version=version, policy=job.params["policy"])
+    table = read_version_table(version).slice(chunk.start, chunk.stop - chunk.start)
+    _, types = scan_column_kinds(version)
+    masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=_span_finder(version), entity_types=types)
+    tmp = scratch_dir() / f"mask-{job.pk}-{chunk.index}-{uuid.uuid4().hex[:8]}.parquet"
+    pq.write_table(masked, tmp)
+    stored = store_file(f"tmp/mask/{job.pk}/part-{chunk.index:05d}.parquet", tmp)
+    seconds = time.perf_counter() - started
+    with transaction.atomic():
+        # The job row lock serializes chunk completions, so exactly one worker sees the last one.
+        Job.objects.select_for_update().filter(pk=job.pk).first()
+        updated = MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
+            status=MaskChunk.Status.DONE, part=stored, seconds=seconds)
+        if not updated:  # a redelivered message: another worker already did this chunk
+            transaction.on_commit(lambda: delete_file(stored))
+            return False
+        total = job.mask_chunks.count()
+        done = job.mask_chunks.filter(status=MaskChunk.Status.DONE).count()
+        Reporter(job.pk).progress(done / total * 0.95, f"masked {done} of {total} chunks",
+                                  chunks_done=done, chunks=total)
+        return done == total and Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).exclude(
+            message="assembling").update(message="assembling") == 1
+
+
+def mask_finalize(*, job: Job) -> dict[str, Any]:
+    from governance.catalog.services import dataset_version_derive
+
+    version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
+    chunks = list(job.mask_chunks.order_by("index"))
+    tables = []
+    for chunk in chunks:
+        with local_path(chunk.part) as path:
+            tables.append(pq.read_table(path))
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    actor = job.actor
+    masked = dataset_version_derive(actor=actor, parents=[version], table=table, operation="mask",
+                                    params={"policy": job.params["policy"], "job": job.pk})
+    for chunk in chunks:
+        delete_file(chunk.part)
+    seconds = sum(c.seconds for c in chunks)
+    return {"dataset_version": masked.pk, "chunks": len(chunks), "chunk_seconds": round(seconds, 3),
+            "rows": table.num_rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Decryption and ad-hoc analysis
+# ---------------------------------------------------------------------------------------------
+
+
+def pii_decrypt(*, actor: Any, values: list[str], dataset_version: DatasetVersion | None = None,
+                column: str = "") -> list[str]:
+    from governance.privacy.masking import PolicyError, decrypt_value
+
+    key = settings.STEWARD_PII_ENCRYPTION_KEY or ""
+    if not key:
+        raise ServiceError("no encryption key is configured (STEWARD_PII_ENCRYPTION_KEY)")
+    try:
+        plain = [decrypt_value(v, key) for v in values]
+    except PolicyError as exc:
+        raise ServiceError(exc.message, field="values") from None
+    with transaction.atomic():
+        audit_log(actor=actor, action="pii.decrypt", object_type="privacy.decrypt",
+                  object_id=dataset_version.pk if dataset_version else "",
+                  summary={"values": len(values), "column": column,
+                           "dataset_version": dataset_version.pk if dataset_version else None})
+    return plain
+
+
+def analyze_texts(*, texts: list[str], language: str = "en", entities: list[str] | None = None,
+                  score_threshold: float | None = None) -> list[list[dict[str, Any]]]:
+    engine = analyzer()
+    if len(texts) > MAX_ANALYZE_TEXTS:
+        raise ServiceError(f"at most {MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})", field="texts")
+    for i, text in enumerate(texts):
+        if len(text) > MAX_ANALYZE_CHARS:
+            raise ServiceError(f"texts[{i}] is {len(text)} characters long; the limit is {MAX_ANALYZE_CHARS}",
+                               field="texts")
+    if sum(len(t) for t in texts) > MAX_ANALYZE_TOTAL_CHARS:
+        raise ServiceError(f"the texts exceed {MAX_ANALYZE_TOTAL_CHARS} characters in all", field="texts")
+    if language != engine.config.language:
+        raise ServiceError(f"language {language!r} is not configured; use {engine.config.language!r}",
+                           field="language")
+    if entities:
+        unknown = sorted(set(entities) - set(engine.supported_entities))
+        if unknown:
+            raise ServiceError(f"unknown entities: {', '.join(unknown)}", field="entities")
+    results = engine.analyze_batch(texts, entities=entities or None, score_threshold=score_threshold)
+    return [
+        [{"entity_type": r.entity_type, "start": r.start, "end": r.end, "score": round(r.score, 4)} for r in found]
+        for found in results
+    ]

@@ -1,0 +1,192 @@
+"""Pages: the review queue, the scan report with its chart, raw examples, the policy editor."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+
+from core.errors import ServiceError
+from core.permissions import CapabilityRequiredMixin
+from core.roles import has_capability
+from governance.catalog.models import DatasetVersion
+from governance.privacy import services
+from governance.privacy.masking import OPERATORS
+from governance.privacy.models import MaskingPolicy, PiiFinding, PiiScan
+from governance.privacy.selectors import latest_scan, pii_gate_reasons, review_queue, scan_columns
+
+# What the policy editor proposes for a flagged column, by entity type.
+SUGGESTED = {
+    "EMAIL_ADDRESS": ("hash", {}), "PERSON": ("pseudonymize", {}), "PHONE_NUMBER": ("mask", {"chars_to_keep": 2}),
+    "STREET_ADDRESS": ("replace", {}), "CREDIT_CARD": ("mask", {"chars_to_keep": 4}),
+    "NATIONAL_ID": ("hash", {}), "US_SSN": ("hash", {}), "DATE_OF_BIRTH": ("generalize", {"kind": "date"}),
+    "ZIP_CODE": ("generalize", {"kind": "zip"}), "IBAN_CODE": ("encrypt", {}), "USERNAME": ("hash", {}),
+    "LOCATION": ("replace", {}), "IP_ADDRESS": ("hash", {}),
+}
+
+
+def chart_svg(columns: list[dict[str, Any]]) -> str:
+    """A horizontal bar per column: share of sampled values holding its entity, coloured by decision."""
+    colours = {"pending": "#f9ab00", "accepted": "#d93025", "rejected": "#80868b", "masked": "#1e8e3e", None: "#dadce0"}
+    rows = [c for c in columns if not c.get("skipped")]
+    height = 22 * len(rows) + 30
+    parts = [f'<svg class="pii-chart" xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" '
+             f'role="img" aria-label="share of sampled values with personal data per column">']
+    for i, c in enumerate(rows):
+        y = 10 + i * 22
+        share = float(c.get("share") or 0) if c.get("entity_type") else 0.0
+        width = max(1, int(share * 400))
+        label = _esc(c["name"])[:28]
+        entity = _esc(c.get("entity_type") or "clean")
+        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{label}</text>')
+        parts.append(f'<rect x="200" y="{y}" width="{width}" height="16" fill="{colours.get(c.get("decision"), "#dadce0")}">'
+                     f'<title>{label}: {entity} in {share:.0%} of sampled values</title></rect>')
+        parts.append(f'<text x="{205 + width}" y="{y + 13}" font-size="11" fill="#5f6368">{entity} {share:.0%}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+class ReviewQueuePage(CapabilityRequiredMixin, View):
+    required_capability = "pii.manage"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "privacy/queue.html", {
+            "findings": review_queue()[:200],
+            "scans": PiiScan.objects.select_related("version__dataset")[:20],
+            "unresolved": DatasetVersion.objects.filter(pii_status=DatasetVersion.PiiStatus.UNRESOLVED)
+            .select_related("dataset")[:50],
+        })
+
+
+class ScanReportPage(CapabilityRequiredMixin, View):
+    required_capability = "catalog.read"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        scan = get_object_or_404(PiiScan.objects.select_related("version__dataset", "job"), pk=pk)
+        columns = scan_columns(scan)
+        return render(request, "privacy/scan.html", {
+            "scan": scan, "version": scan.version, "columns": columns, "chart": chart_svg(columns),
+            "gate": pii_gate_reasons(scan.version), "decisions": PiiFinding.Decision,
+        })
+
+
+class FindingDecidePage(CapabilityRequiredMixin, View):
+    required_capability = "pii.manage"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        finding = get_object_or_404(PiiFinding, pk=pk)
+        try:
+            services.pii_finding_decide(finding=finding, actor=request.user, decision=request.POST.get("decision", ""))
+            messages.success(request, f"{finding.column}: {request.POST.get('decision')}")
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        target = request.POST.get("next", "")
+        if target.startswith("/") and not target.startswith("//"):
+            return redirect(target)
+        return redirect("pii-scan", pk=finding.scan_id)
+
+
+class FindingRawPage(CapabilityRequiredMixin, View):
+    required_capability = "pii.manage"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        finding = get_object_or_404(PiiFinding.objects.select_related("version__dataset"), pk=pk)
+        examples = services.pii_finding_raw_examples(finding=finding, actor=request.user)
+        return render(request, "privacy/raw.html", {"finding": finding, "examples": examples})
+
+
+class VersionPiiPage(CapabilityRequiredMixin, View):
+    """The version's latest scan (or an offer to scan it)."""
+
+    required_capability = "catalog.read"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        scan = latest_scan(version)
+        if scan is not None:
+            return redirect("pii-scan", pk=scan.pk)
+        return render(request, "privacy/not_scanned.html", {
+            "version": version, "scans": version.pii_scans.select_related("job")[:5]})
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not has_capability(request.user, "catalog.write"):
+            return HttpResponse("Your role may not start scans.", status=403)
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        scan = services.pii_scan_start(version=version, actor=request.user)
+        return redirect("job", pk=scan.job_id)
+
+
+class PolicyEditorPage(CapabilityRequiredMixin, View):
+    required_capability = "pii.manage"
+
+    def _context(self, version: DatasetVersion, policy: dict[str, Any]) -> dict[str, Any]:
+        scan = latest_scan(version)
+        flagged = {c["name"]: c for c in (scan_columns(scan) if scan else [])}
+        rows = []
+        for name in version.column_names:
+            rule = policy.get("columns", {}).get(name) or {}
+            info = flagged.get(name, {})
+            rows.append({"name": name, "entity_type": info.get("entity_type"), "kind": info.get("kind"),
+                         "decision": info.get("decision"), "operator": rule.get("operator", ""),
+                         "params": json.dumps({k: v for k, v in (rule.get("params") or {}).items() if k != "scope"})
+                         if rule else "{}"})
+        return {"version": version, "rows": rows, "operators": OPERATORS, "scan": scan,
+                "saved": version.dataset.masking_policies.all()}
+
+    def _suggested(self, version: DatasetVersion) -> dict[str, Any]:
+        saved = MaskingPolicy.objects.filter(dataset=version.dataset).order_by("-updated_at").first()
+        if saved is not None:
+            return {"columns": {c: r for c, r in saved.policy.get("columns", {}).items() if c in version.column_names}}
+        scan = latest_scan(version)
+        columns = {}
+        for c in scan_columns(scan) if scan else []:
+            if c["entity_type"] and c["decision"] in ("pending", "accepted"):
+                if c["kind"] == "free_text":
+                    columns[c["name"]] = {"operator": "replace", "params": {}}
+                else:
+                    op, params = SUGGESTED.get(c["entity_type"], ("hash", {}))
+                    columns[c["name"]] = {"operator": op, "params": params}
+        return {"columns": columns}
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        return render(request, "privacy/policy.html", self._context(version, self._suggested(version)))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = get_object_or_404(DatasetVersion, pk=pk)
+        policy: dict[str, Any] = {"columns": {}}
+        error = None
+        for name in version.column_names:
+            operator = request.POST.get(f"op:{name}", "")
+            if not operator:
+                continue
+            raw = request.POST.get(f"params:{name}", "") or "{}"
+            try:
+                params = json.loads(raw)
+            except json.JSONDecodeError:
+                error = f"params of {name!r} are not valid JSON"
+                params = {}
+            policy["columns"][name] = {"operator": operator, "params": params}
+        context = self._context(version, policy)
+        if error is None and not policy["columns"]:
+            error = "choose an operator for at least one column"
+        if error is None:
+            try:
+                if request.POST.get("action") == "run":
+                    job = services.mask_start(version=version, actor=request.user, policy=policy,
+                                              save_as=request.POST.get("save_as") or "default")
+                    return redirect("job", pk=job.pk)
+                columns, before, after = services.mask_preview(version=version, policy=policy)
+                context.update({"preview_columns": columns, "before": before, "after": after,
+                                "after_columns": list(after[0].keys()) if after else []})
+            except ServiceError as exc:
+                error = exc.message
+        context["error"] = error
+        return render(request, "privacy/policy.html", context, status=400 if error else 200)
