@@ -42,4 +42,5 @@ USER steward
 VOLUME ["/data"]
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+ENV STEWARD_BIND=0.0.0.0:8000
+CMD ["gunicorn", "-c", "serving/gunicorn_conf.py", "config.wsgi:application"]

@@ -24,11 +24,13 @@ class Command(BaseCommand):
             "--concurrency", os.environ.get("STEWARD_WORKER_CONCURRENCY", "2"), "--loglevel", "INFO",
             "--hostname", f"steward@{host}",
         ])
-        web = subprocess.Popen([
-            os.path.join(bindir, "gunicorn"), "config.wsgi:application", "--bind", f"{host}:{port}",
-            "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4", "--timeout", "300",
-            "--access-logfile", "-",
-        ])
+        # serving/gunicorn_conf.py sets up multi-process Prometheus metrics and warms up served models.
+        web_env = dict(os.environ, STEWARD_BIND=f"{host}:{port}",
+                       STEWARD_WEB_WORKERS=os.environ.get("WEB_CONCURRENCY", "2"),
+                       STEWARD_WEB_THREADS=os.environ.get("STEWARD_WEB_THREADS", "4"),
+                       STEWARD_ACCESS_LOG=os.environ.get("STEWARD_ACCESS_LOG", "-"))
+        web = subprocess.Popen([os.path.join(bindir, "gunicorn"), "-c", "serving/gunicorn_conf.py",
+                                "config.wsgi:application"], env=web_env, cwd=settings.BASE_DIR)
         self.stdout.write(self.style.SUCCESS(
             f"Steward is running at http://{host}:{port}/ (data in {settings.DATA_DIR}). Press Ctrl-C to stop."))
         children = [worker, web]

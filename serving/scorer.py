@@ -1,0 +1,439 @@
+"""Per-request scoring of one loaded model version, running only the light part of the model.
+
+The model's head (training/ml/model.py) is additive over feature fields: the first-order terms
+are a sum over fields; the pairwise interactions (a factorization machine over all fields, or
+two-tower: the item side's sum dotted with the rest) split into terms within the item's fields,
+terms within the user's and context's fields, and one dot product across; and the optional
+MLP's first Linear is a sum of one block per field. Everything that depends on the item alone
+(its id and genre embeddings, the projection of its cached title embedding, its share of the
+first dense layer) is computed once per model version into tensors indexed by item position, the
+user's share once per request (and remembered for repeat users), so a request for 1,000 known
+items costs a gather, a dot product and, with an MLP, its remaining layers.
+
+Correctness does not rest on this algebra alone: at load time the scorer compares its answers
+with the artifact's own `Predictor` on sample rows and falls back to the plain head ("full") or to
+the predictor itself when they disagree, so a change in the model's layout cannot silently change
+scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from serving.encoding import FeatureEncoder, InputError, check_features, value_key
+from training.ml.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+# Largest disagreement (in probability) with the predictor tolerated by the load-time check;
+# float32 sums in another order differ by ~1e-7.
+_CHECK_TOLERANCE = 1e-4
+_ID_TYPES = (str, int)  # exact types: bool, a subclass of int, is not an id
+_USER_CACHE_SIZE = 4096
+
+
+@dataclass
+class _Parts:
+    """Per-row contributions of one side's fields (see Scorer._parts)."""
+
+    const: torch.Tensor  # [n]
+    x: torch.Tensor  # [n, k] (fm) or [n, 2k] (two_tower)
+    h: torch.Tensor | None  # [n, H], None without an MLP
+
+
+class Scorer:
+    """Scores candidates for users with one model version; thread-safe for concurrent reads."""
+
+    def __init__(self, predictor: Predictor, *, users: Mapping[str, Mapping[str, Any]] | None = None,
+                 check: bool = True) -> None:
+        spec = predictor.spec
+        if not spec.item_column:
+            raise ValueError("this model was trained without an item column; it cannot rank items")
+        self.predictor = predictor
+        self.spec = spec
+        self.model = predictor.model.eval()
+        self.device = predictor.device
+        self.encoder = FeatureEncoder(spec)
+        self.item_column: str = spec.item_column
+        self.user_column = spec.user_column
+        self.item_level = frozenset([spec.item_column, *predictor.item_columns])
+        self.users = {str(k): dict(v) for k, v in (users or {}).items()}
+        self._user_cache: OrderedDict[tuple, _Parts] = OrderedDict()
+        self._user_lock = threading.Lock()
+        self._text_lock = threading.Lock()
+
+        self._cat_item = [j for j, c in enumerate(self.encoder.categorical) if c in self.item_level]
+        self._cat_user = [j for j, c in enumerate(self.encoder.categorical) if c not in self.item_level]
+        self._text_item = [j for j, c in enumerate(self.encoder.text) if c in self.item_level]
+        self._text_user = [j for j, c in enumerate(self.encoder.text) if c not in self.item_level]
+        self._num_item = [j for j, c in enumerate(self.encoder.numeric) if c in self.item_level]
+        self._num_user = [j for j, c in enumerate(self.encoder.numeric) if c not in self.item_level]
+
+        items = predictor.items
+        ids = [] if items is None else items.column(spec.item_column).to_pylist()
+        self.item_index: dict[str, int] = {str(v): i for i, v in enumerate(ids)}
+        self._lookup: dict[str | int, int] = dict(self.item_index)
+        for key, pos in self.item_index.items():
+            if key.lstrip("-").isdigit() and str(int(key)) == key:
+                self._lookup[int(key)] = pos
+        self._item_rows: list[dict[str, Any]] | None = None
+        if items is not None and len(ids):
+            _, emb = predictor.item_embeddings()  # [items, item text columns, hidden]
+            self._item_text = torch.from_numpy(np.ascontiguousarray(emb)).to(self.device)
+            self._item_cat = torch.from_numpy(spec.categorical_ids(items)[:, self._cat_item]).to(self.device)
+            self._item_num = torch.from_numpy(spec.numeric_values(items)[:, self._num_item]).to(self.device)
+        else:
+            hidden = self.model.head_config.text_dim
+            self._item_text = torch.zeros(0, len(self._text_item), hidden, device=self.device)
+            self._item_cat = torch.zeros(0, len(self._cat_item), dtype=torch.long, device=self.device)
+            self._item_num = torch.zeros(0, len(self._num_item), device=self.device)
+
+        self.mode = "full"
+        self._items: _Parts | None = None
+        try:
+            self._prepare_fast()
+            self.mode = "fast"
+        except (AttributeError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            log.warning("serving: fast scoring disabled for this model layout (%s)", exc)
+        if check:
+            self.mode = self._check_against_predictor()
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_index)
+
+    def rank(self, user: Any, candidates: Sequence[Any], k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of the best candidates, best first, at most k; every candidate's score)."""
+        scores = self.score([user], candidates, None)
+        n = len(scores)
+        if k is not None and k < n:
+            top = np.argpartition(-scores, k - 1)[:k]
+            order = top[np.argsort(-scores[top], kind="stable")]
+        else:
+            order = np.argsort(-scores, kind="stable")
+        return order, scores
+
+    def score(self, users: Sequence[Any], candidates: Sequence[Any],
+              user_of: np.ndarray | None) -> np.ndarray:
+        """Click probabilities (float64) for each candidate; candidate i belongs to users[user_of[i]]
+        (all to users[0] when user_of is None)."""
+        users = [self._user_features(u, f"user[{i}]" if len(users) > 1 else "user")
+                 for i, u in enumerate(users)]
+        n = len(candidates)
+        if user_of is None:
+            user_of = np.zeros(n, dtype=np.int64)
+        # Ids given as JSON strings or integers resolve with one dict lookup each (the lookup table
+        # holds both spellings); everything else (objects, floats, unknown ids) takes the slow loop.
+        lookup = self._lookup.get
+        known = np.fromiter((lookup(c, -1) if type(c) in _ID_TYPES else -1 for c in candidates),
+                            dtype=np.int64, count=n)
+        given: dict[int, dict[str, Any]] = {}
+        for i in np.flatnonzero(known < 0).tolist():
+            cand = candidates[i]
+            if isinstance(cand, Mapping):
+                where = f"candidates[{i}]"
+                feats = check_features(cand, where)
+                if feats.get(self.item_column) is None:
+                    raise InputError(f"{where}: missing '{self.item_column}'")
+                key = value_key(feats[self.item_column])
+                if len(feats) == 1 and key in self.item_index:
+                    known[i] = self.item_index[key]
+                else:
+                    given[i] = feats
+            else:
+                try:
+                    key = value_key(cand)
+                except InputError as exc:
+                    raise InputError(f"candidates[{i}]: {exc}") from None
+                if isinstance(cand, bool) or key is None:
+                    raise InputError(f"candidates[{i}]: expected an item id or an object with "
+                                     f"'{self.item_column}'")
+                pos = self.item_index.get(key)
+                if pos is None:
+                    given[i] = {self.item_column: cand}
+                else:
+                    known[i] = pos
+        with torch.inference_mode():
+            if self.mode == "predictor":
+                rows = [self._merge(users[user_of[i]], given.get(i) or self._candidate_dict(candidates[i]))
+                        for i in range(n)]
+                return self._predictor_scores(rows)
+            out = np.empty(n, dtype=np.float64)
+            use_fast = known >= 0 if self.mode == "fast" else np.zeros(n, dtype=bool)
+            fast = np.flatnonzero(use_fast)
+            if len(fast):
+                out[fast] = self._score_fast(users, known[fast], user_of[fast])
+            slow = np.flatnonzero(~use_fast)
+            if len(slow):
+                rows = [self._merge(users[user_of[i]], given.get(i) or self._candidate_dict(candidates[i]))
+                        for i in slow]
+                out[slow] = self._score_full(rows, [f"candidates[{i}]" for i in slow])
+        return out
+
+    # -- user features --------------------------------------------------------------------------
+
+    def _user_features(self, user: Any, where: str) -> dict[str, Any]:
+        if user is None:
+            return {}
+        if not isinstance(user, Mapping):
+            if self.user_column is None:
+                raise InputError(f"{where}: expected an object of feature values")
+            user = {self.user_column: user}
+        feats = check_features(user, where)
+        if self.user_column and self.users and feats.get(self.user_column) is not None:
+            stored = self.users.get(value_key(feats[self.user_column]) or "")
+            if stored:
+                feats = {**stored, **feats}
+        return feats
+
+    # -- fast path: precomputed item parts + per-request user parts ------------------------------
+
+    def _prepare_fast(self) -> None:
+        m = self.model
+        head = m.head_config
+        n_cat, n_text, n_num = len(head.vocab_sizes), head.n_text, head.n_numeric
+        if (n_cat, n_text, n_num) != (len(self.encoder.categorical), len(self.encoder.text),
+                                      len(self.encoder.numeric)):
+            raise ValueError("head config and feature spec disagree")
+        self._interaction = getattr(head, "interaction", "fm")
+        if self._interaction not in ("fm", "two_tower"):
+            raise ValueError(f"interaction {self._interaction!r} has no precomputed form")
+        k = head.embedding_dim
+        n_fields = n_cat + n_text + n_num
+        self._k = k
+        # The model's item side for two-tower interactions (a 0/1 weight per field).
+        mask = getattr(m, "item_field_mask", None)
+        self._item_side = (mask.detach().reshape(-1) if mask is not None
+                           else torch.zeros(n_fields, device=self.device))
+        deep = getattr(m, "deep", None)
+        self._w_fields = self._w_raw = self._rest = None
+        h_bias: torch.Tensor | float = 0.0
+        if deep is not None:
+            first_dense = deep[0]
+            if not isinstance(first_dense, nn.Linear):
+                raise TypeError("the deep part does not start with a Linear layer")
+            if first_dense.in_features != n_fields * k + n_num:
+                raise ValueError("unexpected width of the first dense layer")
+            weight = first_dense.weight.detach()
+            self._w_fields = weight[:, : n_fields * k].reshape(weight.shape[0], n_fields, k)
+            self._w_raw = weight[:, n_fields * k:]
+            self._rest = deep[1:]
+            h_bias = first_dense.bias.detach() if first_dense.bias is not None else 0.0
+        with torch.inference_mode():
+            n_items = self._item_cat.shape[0]
+            self._items = self._parts(
+                cat=self._cat_item, cat_ids=self._item_cat,
+                text=self._text_item, text_emb=self._item_text,
+                num=self._num_item, nums=self._item_num, n=n_items, item_side=True,
+            )
+            # Constants that belong to no field ride on the user side.
+            const = m.bias.detach().reshape(()) * 1.0
+            if n_num:
+                const = const + m.numeric_linear.bias.detach().reshape(())
+            self._const = const
+            self._h_bias = h_bias
+
+    def _parts(self, *, cat: list[int], cat_ids: torch.Tensor, text: list[int], text_emb: torch.Tensor,
+               num: list[int], nums: torch.Tensor, n: int, item_side: bool) -> _Parts:
+        """Contributions of the named fields (indices into each feature group) for n rows.
+
+        `const` holds the first-order terms and the interactions among these fields; `x` is the
+        vector whose dot product with the other side's `x` gives the interactions across sides;
+        `h` is these fields' share of the first dense layer (None without an MLP).
+        """
+        m = self.model
+        n_cat = len(self.encoder.categorical)
+        n_text = len(self.encoder.text)
+        vectors: list[torch.Tensor] = []
+        positions: list[int] = []
+        first = torch.zeros(n, device=self.device)
+        if cat:
+            flat = cat_ids + m.cat_offsets[cat]
+            vectors.append(m.cat_embedding(flat))
+            first = first + m.cat_bias(flat).sum(dim=(1, 2))
+            positions += cat
+        for slot, j in enumerate(text):
+            projected = m.text_proj[j](m.text_norm[j](text_emb[:, slot]))
+            vectors.append(projected.unsqueeze(1))
+            first = first + m.text_linear[j](projected).squeeze(-1)
+            positions.append(n_cat + j)
+        if num:
+            vectors.append(nums.unsqueeze(-1) * m.numeric_vectors[num])
+            first = first + nums @ m.numeric_linear.weight[0, num]
+            positions += [n_cat + n_text + j for j in num]
+        stacked = (torch.cat(vectors, dim=1) if vectors
+                   else torch.zeros(n, 0, self._k, device=self.device))  # [n, fields, k]
+        total = stacked.sum(dim=1)
+        if self._interaction == "fm":
+            # 0.5 * (|sum|^2 - sum of squares) splits into within-side terms and total_I . total_U.
+            within = 0.5 * (total.pow(2).sum(dim=1) - stacked.pow(2).sum(dim=(1, 2)))
+            x = total
+        else:
+            # item_side . (all - item_side): with A / B the item-side / other sums of each side,
+            # (A_I + A_U) . (B_I + B_U) = A_I.B_I + A_U.B_U + [A_I, B_I] . [B_U, A_U].
+            a = (stacked * self._item_side[positions].reshape(1, -1, 1)).sum(dim=1)
+            b = total - a
+            within = (a * b).sum(dim=1)
+            x = torch.cat([a, b], dim=1) if item_side else torch.cat([b, a], dim=1)
+        h = None
+        if self._w_fields is not None:
+            h = torch.einsum("nfk,hfk->nh", stacked, self._w_fields[:, positions])
+            if num:
+                h = h + nums @ self._w_raw[:, num].T
+        return _Parts(first + within, x, h)
+
+    def _user_parts(self, users: Sequence[Mapping[str, Any]]) -> _Parts:
+        enc = self.encoder
+        n = len(users)
+        where = [f"user[{i}]" if n > 1 else "user" for i in range(n)]
+        cat_ids = torch.tensor(
+            [[enc.category_id(enc.categorical[j], u.get(enc.categorical[j]), w) for j in self._cat_user]
+             for u, w in zip(users, where, strict=True)], dtype=torch.long, device=self.device,
+        ).reshape(n, len(self._cat_user))
+        nums = torch.tensor(
+            [[enc.numeric_value(enc.numeric[j], u.get(enc.numeric[j]), w) for j in self._num_user]
+             for u, w in zip(users, where, strict=True)], dtype=torch.float32, device=self.device,
+        ).reshape(n, len(self._num_user))
+        if self._text_user:
+            texts = [[enc.text_value(enc.text[j], u.get(enc.text[j]), w) for j in self._text_user]
+                     for u, w in zip(users, where, strict=True)]
+            flat = self._text_embeddings([t for row in texts for t in row])
+            text_emb = flat.reshape(n, len(self._text_user), -1)
+        else:
+            text_emb = torch.zeros(n, 0, 0, device=self.device)
+        parts = self._parts(cat=self._cat_user, cat_ids=cat_ids, text=self._text_user, text_emb=text_emb,
+                            num=self._num_user, nums=nums, n=n, item_side=False)
+        h = None if parts.h is None else parts.h + self._h_bias
+        return _Parts(parts.const + self._const, parts.x, h)
+
+    def _cached_user_parts(self, user: Mapping[str, Any]) -> _Parts:
+        """One user's parts, remembered: the same users come back request after request."""
+        key = tuple(sorted(user.items()))
+        with self._user_lock:
+            hit = self._user_cache.get(key)
+            if hit is not None:
+                self._user_cache.move_to_end(key)
+                return hit
+        parts = self._user_parts([user])
+        with self._user_lock:
+            self._user_cache[key] = parts
+            while len(self._user_cache) > _USER_CACHE_SIZE:
+                self._user_cache.popitem(last=False)
+        return parts
+
+    def _score_fast(self, users: Sequence[Mapping[str, Any]], positions: np.ndarray,
+                    user_of: np.ndarray) -> np.ndarray:
+        assert self._items is not None
+        u = self._cached_user_parts(users[0]) if len(users) == 1 else self._user_parts(users)
+        pos = torch.from_numpy(positions).to(self.device)
+        items = self._items
+        if len(users) == 1:
+            logits = items.const.index_select(0, pos) + u.const + items.x.index_select(0, pos) @ u.x[0]
+            h = None if items.h is None else items.h.index_select(0, pos) + u.h
+        else:
+            who = torch.from_numpy(user_of).to(self.device)
+            logits = (items.const.index_select(0, pos) + u.const.index_select(0, who)
+                      + (items.x.index_select(0, pos) * u.x.index_select(0, who)).sum(dim=1))
+            h = None if items.h is None else items.h.index_select(0, pos) + u.h.index_select(0, who)
+        if h is not None:
+            logits = logits + self._rest(h).squeeze(-1)
+        return torch.sigmoid(logits.double()).cpu().numpy()
+
+    # -- full path: any feature given per candidate --------------------------------------------
+
+    def _candidate_dict(self, cand: Any) -> dict[str, Any]:
+        if isinstance(cand, Mapping):
+            return dict(cand)
+        return {self.item_column: cand}
+
+    def _merge(self, user: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+        """The row the model sees: user features, then the stored item's, then the candidate's own."""
+        row = dict(user)
+        pos = self.item_index.get(value_key(given.get(self.item_column)) or "")
+        if pos is not None:
+            row.update(self._stored_item(pos))
+        row.update(given)
+        return row
+
+    def _stored_item(self, pos: int) -> dict[str, Any]:
+        if self._item_rows is None:
+            items = self.predictor.items
+            assert items is not None
+            self._item_rows = items.select([c for c in items.column_names if c in self.item_level]).to_pylist()
+        return self._item_rows[pos]
+
+    def _text_embeddings(self, texts: list[str]) -> torch.Tensor:
+        # The predictor's text cache is a plain OrderedDict: one writer at a time (threaded servers).
+        with self._text_lock:
+            return self.predictor.text_embeddings(texts)
+
+    def _score_full(self, rows: list[dict[str, Any]], where: list[str]) -> np.ndarray:
+        enc = self.encoder
+        cat, num, texts = enc.encode_rows(rows, where)
+        text_emb = None
+        if enc.text:
+            flat = self._text_embeddings([t for row in texts for t in row])
+            text_emb = flat.reshape(len(rows), len(enc.text), -1)
+        logits = self.model.score_from_parts(
+            text_emb, torch.from_numpy(cat).to(self.device), torch.from_numpy(num).to(self.device)
+        )
+        return torch.sigmoid(logits.double()).cpu().numpy()
+
+    def _predictor_scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        import pyarrow as pa
+
+        clean = [{c: r.get(c) for c in self.spec.feature_columns} for r in rows]
+        try:
+            return self.predictor.predict(clean)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+            raise InputError(f"features could not be read: {exc}") from None
+
+    # -- load-time check ------------------------------------------------------------------------
+
+    def sample_user(self) -> dict[str, Any]:
+        """A plausible request: the most frequent value of each user-side categorical feature."""
+        spec = self.spec
+        user: dict[str, Any] = {}
+        for col in spec.categorical_features:
+            if col not in self.item_level and spec.vocabularies.get(col):
+                user[col] = spec.vocabularies[col][0]
+        for col in spec.numeric_columns:
+            if col not in self.item_level:
+                st = spec.numeric_stats[col]
+                user[col] = st["mean"] + st["std"]
+        for col in spec.text_columns:
+            if col not in self.item_level:
+                user[col] = "a sample request text"
+        return user
+
+    def _check_against_predictor(self) -> str:
+        ids = list(self.item_index)[:16]
+        if not ids:
+            return self.mode
+        users = [self.sample_user(), {}]
+        with torch.inference_mode():
+            for user in users:
+                rows = [self._merge(user, {self.item_column: i}) for i in ids]
+                expected = self._predictor_scores(rows)
+                full = self._score_full(rows, ["check"] * len(rows))
+                if not np.allclose(full, expected, atol=_CHECK_TOLERANCE, rtol=0):
+                    log.warning("serving: head scores differ from the predictor's; using the predictor")
+                    return "predictor"
+                if self.mode == "fast":
+                    pos = np.array([self.item_index[i] for i in ids], dtype=np.int64)
+                    fast = self._score_fast([user], pos, np.zeros(len(ids), dtype=np.int64))
+                    if not np.allclose(fast, expected, atol=_CHECK_TOLERANCE, rtol=0):
+                        log.warning("serving: precomputed item parts disagree with the model; fast path off")
+                        self.mode = "full"
+        return self.mode

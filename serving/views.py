@@ -1,0 +1,121 @@
+"""The monitoring page of a model: traffic, latency and score drift per version, as inline SVG."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views import View
+from django.views.decorators.http import require_GET
+
+from core.errors import NotFound
+from core.permissions import CapabilityRequiredMixin
+from serving import charts, metrics, registry, selectors
+from serving.loading import read_reference
+from serving.stats import SCORE_BINS
+
+WINDOWS = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440}
+
+
+class MonitoringPage(CapabilityRequiredMixin, View):
+    required_capability = "models.read"
+
+    def get(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not registry.model_exists(name):
+            raise Http404(f"No model named {name!r}.")
+        window = request.GET.get("window", "1h")
+        minutes = WINDOWS.get(window, 60)
+        now = timezone.now()
+        start = (now - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+        by_version = selectors.traffic(name, minutes=minutes, now=now)
+        aliases = registry.alias_versions(name)
+        versions = sorted(by_version, reverse=True)
+
+        rate_series, latency_series = [], []
+        for i, number in enumerate(versions):
+            color = charts.PALETTE[i % len(charts.PALETTE)]
+            mins = by_version[number].minutes
+            rate_series.append(charts.Series(f"v{number}", _per_minute(mins, start, now, lambda m: m.requests, quiet=0.0),
+                                             color))
+            for q, dashed in ((50, False), (99, True)):
+                latency_series.append(charts.Series(
+                    f"v{number} p{q}",
+                    _per_minute(mins, start, now,
+                                lambda m, q=q: selectors.latency_percentile(m.latency_counts, q)),
+                    color, dashed))
+
+        rows = []
+        bins = [f"{i / SCORE_BINS:.2f}" for i in range(SCORE_BINS)]
+        for i, number in enumerate(versions):
+            traffic = by_version[number]
+            reference = _reference(name, number)
+            live = traffic.score_counts
+            value = selectors.psi(reference, live) if reference is not None else None
+            groups = [("live", (live / max(live.sum(), 1)).tolist())]
+            if reference is not None:
+                groups.append(("test split", (reference / max(reference.sum(), 1)).tolist()))
+            rows.append({
+                "version": number,
+                "aliases": sorted(a for a, v in aliases.items() if v == number),
+                "requests": traffic.requests,
+                "errors": traffic.errors,
+                "rate": traffic.requests / minutes,
+                "mean": traffic.mean_latency_ms,
+                "p50": traffic.percentile(50),
+                "p95": traffic.percentile(95),
+                "p99": traffic.percentile(99),
+                "scored": int(live.sum()),
+                "psi": value,
+                "psi_reading": selectors.psi_reading(value) if reference is not None else "no test-split reference",
+                "chart": charts.bar_chart(bins, groups, y_label="share of scores",
+                                          title=f"Score distribution of v{number}",
+                                          colors=(charts.PALETTE[i % len(charts.PALETTE)], charts.REFERENCE)),
+            })
+        context: dict[str, Any] = {
+            "name": name,
+            "window": window,
+            "windows": list(WINDOWS),
+            "aliases": sorted(aliases.items()),
+            "rows": rows,
+            "rate_chart": charts.line_chart(rate_series, start=start, end=now, y_label="requests / min",
+                                            title="Requests per minute") if rate_series else None,
+            "latency_chart": charts.line_chart(latency_series, start=start, end=now, y_label="ms",
+                                               title="Latency p50 and p99") if latency_series else None,
+            "recent": selectors.recent_predictions(name),
+            "psi_stable": selectors.PSI_STABLE,
+            "psi_shift": selectors.PSI_SHIFT,
+            "flush_s": settings.STEWARD_SERVING_STATS_FLUSH_S,
+        }
+        return render(request, "serving/monitoring.html", context)
+
+
+def _per_minute(minutes: dict, start: Any, end: Any, value: Any, *, quiet: float | None = None
+                ) -> list[tuple[Any, float | None]]:
+    """One point per minute of the window; a minute without traffic gets `quiet` (0 requests, or no
+    latency at all, which breaks the line)."""
+    points = []
+    t = start
+    while t <= end:
+        m = minutes.get(t)
+        points.append((t, value(m) if m is not None else quiet))
+        t += timedelta(minutes=1)
+    return points
+
+
+def _reference(name: str, number: int) -> np.ndarray | None:
+    try:
+        ref = registry.resolve_version(name, number)
+    except NotFound:
+        return None
+    return read_reference(ref.pk, registry.artifact_dir(ref))
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
