@@ -8,3 +8,9 @@ class TrainingConfig(AppConfig):
     label = "training"
     verbose_name = "Training"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from governance.catalog import hooks
+
+        # Lineage graphs link model-version nodes to their page.
+        hooks.node_urls["model_version"] = lambda ident: f"/model-versions/{ident}/"

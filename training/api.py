@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.permissions import capability, capability_by_method
+from core.serializers import JobSerializer
+from training import selectors
+from training.serializers import (
+    AliasSetSerializer,
+    ModelAliasEventSerializer,
+    ModelAliasSerializer,
+    ModelVersionDetailSerializer,
+    ModelVersionSerializer,
+    RegisteredModelSerializer,
+    TrainingJobRequestSerializer,
+    as_request,
+)
+from training.services import model_alias_set, training_job_start
+
+
+class TrainingJobCreateView(APIView):
+    permission_classes = [capability("models.train")]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=TrainingJobRequestSerializer, responses={202: JobSerializer})
+    def post(self, request: Request) -> Response:
+        data = TrainingJobRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = training_job_start(actor=request.user, request=as_request(data.validated_data))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ModelListView(generics.ListAPIView):
+    permission_classes = [capability("models.read")]
+    serializer_class = RegisteredModelSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.model_list()
+
+
+class ModelDetailView(APIView):
+    permission_classes = [capability("models.read")]
+
+    @extend_schema(responses=RegisteredModelSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        return Response(RegisteredModelSerializer(selectors.model_get(name)).data)
+
+
+class ModelVersionListView(generics.ListAPIView):
+    permission_classes = [capability("models.read")]
+    serializer_class = ModelVersionSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            from training.models import ModelVersion
+
+            return ModelVersion.objects.none()
+        return selectors.version_list(selectors.model_get(self.kwargs["name"]))
+
+
+class ModelVersionDetailView(APIView):
+    permission_classes = [capability("models.read")]
+
+    @extend_schema(responses=ModelVersionDetailSerializer)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        mv = selectors.version_get(selectors.model_get(name), number)
+        return Response(ModelVersionDetailSerializer(mv).data)
+
+
+class ModelAliasView(APIView):
+    permission_classes = [capability_by_method("models.read", "models.manage")]
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=ModelAliasSerializer)
+    def get(self, request: Request, name: str, alias: str) -> Response:
+        model = selectors.model_get(name)
+        row = model.aliases.select_related("version", "updated_by").filter(name=alias).first()
+        if row is None:
+            from core.errors import NotFound
+
+            raise NotFound(f"Model {name!r} has no alias {alias!r}.", field="alias")
+        return Response(ModelAliasSerializer(row).data)
+
+    @extend_schema(request=AliasSetSerializer, responses=ModelAliasSerializer)
+    def put(self, request: Request, name: str, alias: str) -> Response:
+        model = selectors.model_get(name)
+        data = AliasSetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = model_alias_set(actor=request.user, model=model, alias=alias,
+                              version=data.validated_data["version"])
+        return Response(ModelAliasSerializer(row).data)
+
+
+class ModelAliasHistoryView(generics.ListAPIView):
+    permission_classes = [capability("models.read")]
+    serializer_class = ModelAliasEventSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            from training.models import ModelAliasEvent
+
+            return ModelAliasEvent.objects.none()
+        return selectors.alias_history(selectors.model_get(self.kwargs["name"]))

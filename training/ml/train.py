@@ -1,0 +1,739 @@
+"""Fine-tune a CTR model on train / valid / test tables; no database, no Django.
+
+`train(...)` fits the feature spec on the train split, tokenizes each distinct text once, trains
+with BCEWithLogitsLoss and AdamW (linear warmup and decay, decoupled weight decay), evaluates on
+the valid split for early stopping, checkpoints so a killed job resumes where it was, and scores
+the test split with the best state. While the encoder is frozen (the first
+`freeze_encoder_steps`), text embeddings are computed once and the head trains on them alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+import torch.nn.functional as F
+
+from training.ml import device as devices
+from training.ml.base_model import load_encoder, load_tokenizer, resolve_base_model
+from training.ml.batches import (
+    Batch,
+    DeviceSplit,
+    EncodedSplit,
+    EpochPlan,
+    encode_split,
+)
+from training.ml.features import FeatureSpec, SpecError
+from training.ml.items import item_feature_table, item_level_columns
+from training.ml.metrics import binary_metrics, segment_auc
+from training.ml.model import CTRModel, HeadConfig
+from training.ml.params import TrainParams
+from training.ml.tables import TableLike, as_table
+from training.ml.text import (
+    TextPool,
+    TokenStore,
+    length_batches,
+    length_groups,
+    tokenize_texts,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[dict[str, Any]], None]
+StopFn = Callable[[], bool]
+
+_EVAL_ROWS = 16_384
+
+
+class TrainingCancelled(Exception):
+    """`should_stop()` said stop; raised between steps."""
+
+
+@dataclass
+class TrainResult:
+    model: CTRModel
+    spec: FeatureSpec
+    params: TrainParams
+    head_config: HeadConfig
+    tokenizer: Any | None
+    base_model: str | None
+    metrics: dict[str, Any]  # on the test split
+    valid_metrics: dict[str, Any]
+    segment_auc: list[dict[str, Any]] | None
+    history: dict[str, list[dict[str, Any]]]
+    test_predictions: np.ndarray
+    item_table: pa.Table | None
+    item_columns: list[str]
+    device: str
+    steps: int
+    best_step: int
+    stopped_early: bool
+    resumed_from_step: int | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def train(
+    *,
+    train_table: TableLike,
+    valid_table: TableLike,
+    test_table: TableLike,
+    spec: FeatureSpec,
+    base_model: str | None = None,
+    params: TrainParams | dict[str, Any] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    text_cache_dir: str | os.PathLike | None = None,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    device: str | torch.device | None = None,
+) -> TrainResult:
+    t_start = time.perf_counter()
+    params = params if isinstance(params, TrainParams) else TrainParams.from_dict(params)
+    tables = {
+        "train": as_table(train_table),
+        "valid": as_table(valid_table),
+        "test": as_table(test_table),
+    }
+    fitted = check_inputs(spec, tables, params)
+    dev = devices.pick_device(device)
+    devices.configure(dev)
+    torch.manual_seed(params.seed)
+    np.random.seed(params.seed)
+
+    tokenizer = encoder = None
+    resolved = None
+    if fitted.text_columns:
+        resolved = resolve_base_model(base_model)
+        tokenizer = load_tokenizer(resolved)
+        encoder = load_encoder(resolved)
+        limit = getattr(encoder.config, "max_position_embeddings", None)
+        if limit and params.max_seq_len > limit:
+            raise SpecError(f"max_seq_len {params.max_seq_len} exceeds the base model's {limit}")
+
+    t0 = time.perf_counter()
+    pool = TextPool()
+    encoded = {name: encode_split(fitted, t, pool) for name, t in tables.items()}
+    store = None
+    if tokenizer is not None:
+        tokens = tokenize_texts(
+            pool.texts, tokenizer, max_length=params.max_seq_len, cache_dir=text_cache_dir
+        )
+        store = TokenStore(tokens, dev)
+    prep_s = time.perf_counter() - t0
+
+    interaction, item_fields = _interaction(fitted, tables["train"], params)
+    head = HeadConfig(
+        vocab_sizes=[len(fitted.vocabularies[c]) + 1 for c in fitted.categorical_features],
+        n_text=len(fitted.text_columns),
+        n_numeric=len(fitted.numeric_columns),
+        text_dim=int(encoder.config.hidden_size) if encoder is not None else 0,
+        embedding_dim=params.embedding_dim,
+        hidden_units=list(params.hidden_units),
+        dropout=params.dropout,
+        interaction=interaction,
+        item_fields=item_fields,
+    )
+    model = CTRModel(encoder, head).to(dev)
+    splits = {name: DeviceSplit(e, dev) for name, e in encoded.items()}
+
+    loop = _Loop(
+        model=model,
+        splits=splits,
+        store=store,
+        params=params,
+        device=dev,
+        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+        fingerprint=_fingerprint(fitted, params, pool, encoded, resolved),
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
+    loop.run()
+
+    # Final scoring with the best state, exactly as a loaded artifact scores.
+    model.load_state_dict(loop.best_state or model.state_dict())
+    model.eval()
+    pool_emb = loop.pool_embeddings(fresh=True)
+    valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
+    test_pred = predict_split(model, splits["test"], pool_emb, dev)
+    valid_metrics = _metrics(encoded["valid"], valid_pred, params)
+    test_metrics = _metrics(encoded["test"], test_pred, params)
+    segments = None
+    if params.segment_column:
+        seg_values = tables["test"].column(params.segment_column).to_pylist()
+        segments = segment_auc(
+            encoded["test"].labels, test_pred, seg_values, min_count=params.segment_min_count
+        )
+    items, item_cols = (None, [])
+    if fitted.item_column:
+        items, item_cols = item_feature_table(fitted, list(tables.values()))
+
+    wall = time.perf_counter() - t_start
+    return TrainResult(
+        model=model,
+        spec=fitted,
+        params=params,
+        head_config=head,
+        tokenizer=tokenizer,
+        base_model=resolved,
+        metrics=test_metrics,
+        valid_metrics=valid_metrics,
+        segment_auc=segments,
+        history=loop.history,
+        test_predictions=test_pred,
+        item_table=items,
+        item_columns=item_cols,
+        device=devices.describe(dev),
+        steps=loop.step,
+        best_step=loop.best_step,
+        stopped_early=loop.stopped_early,
+        resumed_from_step=loop.resumed_from,
+        timings={
+            "wall_s": wall,
+            "prepare_s": prep_s,
+            "train_s": loop.train_seconds,
+            "train_samples_per_second": loop.samples / max(loop.train_seconds, 1e-9),
+            "samples": float(loop.samples),
+        },
+    )
+
+
+def _interaction(
+    spec: FeatureSpec, train_table: pa.Table, params: TrainParams
+) -> tuple[str, list[int]]:
+    """The head's interaction mode and which field positions belong to the item side."""
+    if params.interaction == "fm" or not spec.item_column:
+        if params.interaction == "two_tower":
+            raise SpecError("interaction 'two_tower' needs item_column")
+        return "fm", []
+    item_level = {spec.item_column, *item_level_columns(spec, train_table)}
+    ordered = [*spec.categorical_features, *spec.text_columns, *spec.numeric_columns]
+    fields = [i for i, col in enumerate(ordered) if col in item_level]
+    if len(fields) == len(ordered):
+        if params.interaction == "two_tower":
+            raise SpecError("interaction 'two_tower' needs a user or context feature")
+        return "fm", []
+    return "two_tower", fields
+
+
+def field_penalty_weights(head: HeadConfig, params: TrainParams, device: torch.device) -> torch.Tensor:
+    weights = torch.ones(head.n_fields, device=device)
+    n_cat = len(head.vocab_sizes)
+    weights[n_cat : n_cat + head.n_text] = params.text_l2_factor
+    return weights * params.embedding_l2
+
+
+def check_inputs(
+    spec: FeatureSpec, tables: dict[str, pa.Table], params: TrainParams
+) -> FeatureSpec:
+    """Every check that can refuse a job before it runs; returns the spec fitted on train."""
+    spec.check_definition()
+    for name, table in tables.items():
+        try:
+            spec.check_columns(table.column_names)
+        except SpecError as exc:
+            raise SpecError(f"{name} split: {exc}") from exc
+    for name in ("train", "test"):
+        if tables[name].num_rows == 0:
+            raise SpecError(f"the {name} split is empty")
+    if params.segment_column and params.segment_column not in tables["test"].column_names:
+        raise SpecError(f"segment column '{params.segment_column}' not found")
+    for name, table in tables.items():
+        spec.labels(table)
+    train_labels = spec.labels(tables["train"])
+    if len(np.unique(train_labels)) < 2:
+        raise SpecError("the train split has only one label class; a CTR model needs both")
+    return spec.fit(tables["train"], min_count=params.min_count, max_vocab_size=params.max_vocab_size)
+
+
+def make_optimizer(
+    model: CTRModel, params: TrainParams, device: torch.device
+) -> torch.optim.AdamW:
+    """AdamW with decoupled weight decay on weights only (not biases or LayerNorm)."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    encoder_ids = {id(p) for p in model.encoder_parameters()}
+    for name, p in model.named_parameters():
+        no_decay = p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias")
+        groups.setdefault((id(p) in encoder_ids, no_decay), []).append(p)
+    param_groups = []
+    for (is_encoder, no_decay), ps in sorted(groups.items()):
+        param_groups.append(
+            {
+                "params": ps,
+                "lr": params.encoder_lr if is_encoder else params.lr,
+                "weight_decay": 0.0 if no_decay else params.weight_decay,
+                "is_encoder": is_encoder,
+            }
+        )
+    return torch.optim.AdamW(param_groups, fused=device.type == "cuda")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, params: TrainParams, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup then linear decay; the encoder's warmup starts when it is unfrozen."""
+
+    def schedule(start: int) -> Callable[[int], float]:
+        span = max(total_steps - start, 1)
+        warm = max(math.ceil(params.warmup_ratio * span), 1) if params.warmup_ratio else 0
+
+        def factor(step: int) -> float:
+            local = step - start
+            if local < 0:
+                return 0.0
+            if warm and local < warm:
+                return (local + 1) / warm
+            return max(0.0, (span - local) / max(span - warm, 1))
+
+        return factor
+
+    freeze = min(params.freeze_encoder_steps, total_steps)
+    lambdas = [schedule(freeze if g["is_encoder"] else 0) for g in optimizer.param_groups]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
+
+
+def batch_loss(
+    model: torch.nn.Module,
+    split: DeviceSplit,
+    batch: Batch,
+    store: TokenStore | None,
+    frozen_embeddings: torch.Tensor | None,
+    device: torch.device,
+    penalty_weights: torch.Tensor | None = None,
+    *,
+    fresh_positions: np.ndarray | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss to minimize, BCE alone) of one batch: mean BCE-with-logits plus the field-vector L2
+    penalty. This is the platform's whole per-step data path.
+
+    Text embeddings come from `frozen_embeddings` (pool-sized, no gradient) while the encoder is
+    frozen; otherwise the batch's distinct texts go through the encoder. With `fresh_positions`,
+    only those of the batch's distinct texts do, and the rest take `frozen_embeddings` (the cache
+    of the last evaluation), which bounds the encoder's cost per step.
+    """
+    rows = batch.rows
+    cat = split.categorical.index_select(0, rows)
+    num = split.numeric.index_select(0, rows)
+    y = split.labels.index_select(0, rows)
+    core = model._orig_mod if hasattr(model, "_orig_mod") else model
+    with devices.autocast(device):
+        if not core.head_config.n_text:
+            logits, fields = core.score_from_parts(None, cat, num, return_fields=True)
+        elif frozen_embeddings is not None and fresh_positions is None:
+            text_emb = frozen_embeddings[split.text_ids.index_select(0, rows)]
+            logits, fields = core.score_from_parts(text_emb, cat, num, return_fields=True)
+        elif fresh_positions is not None:
+            assert store is not None and batch.unique_texts is not None
+            assert frozen_embeddings is not None
+            fresh = _encode(core, store, batch.unique_texts[fresh_positions], device)
+            unique = frozen_embeddings.index_select(0, batch.unique_texts_device)
+            unique = unique.index_put((torch.from_numpy(fresh_positions).to(device),), fresh)
+            logits, fields = core.score_from_parts(
+                unique[batch.text_index], cat, num, return_fields=True
+            )
+        elif device.type == "cpu":
+            assert store is not None and batch.unique_texts is not None
+            unique = _encode(core, store, batch.unique_texts, device)
+            logits, fields = core.score_from_parts(
+                unique[batch.text_index], cat, num, return_fields=True
+            )
+        else:
+            # One padded batch through the (possibly compiled) full model: what GPUs like.
+            assert store is not None and batch.unique_texts is not None
+            input_ids, mask = store.batch(batch.unique_texts, batch.unique_texts_device)
+            logits, fields = model(input_ids, mask, batch.text_index, cat, num)
+    bce = F.binary_cross_entropy_with_logits(logits.float(), y)
+    loss = bce
+    if penalty_weights is not None:
+        per_field = fields.float().pow(2).sum(dim=2)  # [b, fields]
+        loss = bce + (per_field * penalty_weights).sum(dim=1).mean()
+    return loss, bce.detach()
+
+
+def _encode(core: CTRModel, store: TokenStore, ids: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Pooled embeddings (with gradient) of pool positions `ids`, in their order."""
+    grouped = length_groups(store.lengths[ids]) if device.type == "cpu" else None
+    if grouped is None:
+        return core.encode_texts(*store.batch(ids))
+    # On CPU padding costs in proportion; short and long texts go in separate runs.
+    runs, inverse = grouped
+    parts = [core.encode_texts(*store.batch(ids[r])) for r in runs]
+    return torch.cat(parts)[torch.from_numpy(inverse).to(device)]
+
+
+def optimize(
+    loss: torch.Tensor,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    max_grad_norm: float,
+) -> None:
+    """One optimizer step: backward, gradient clipping, AdamW, schedule."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+
+
+@torch.no_grad()
+def embed_texts(
+    model: CTRModel,
+    store: TokenStore,
+    ids: np.ndarray,
+    device: torch.device,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Pooled embeddings of pool positions `ids`, in length-sorted batches to keep padding small.
+
+    Written into `out` (pool-sized) at those positions, or a new [pool, hidden] tensor.
+    """
+    was_training = model.training
+    model.eval()
+    hidden = model.head_config.text_dim
+    if out is None:
+        out = torch.zeros(len(store), hidden, device=device)
+    max_tokens = 262_144 if device.type == "cuda" else 8_192
+    ids = np.asarray(ids, dtype=np.int64)
+    for part in length_batches(store.lengths[ids], max_tokens=max_tokens):
+        chosen = ids[part]
+        input_ids, mask = store.batch(chosen)
+        with devices.autocast(device):
+            emb = model.encode_texts(input_ids, mask)
+        out[torch.from_numpy(chosen).to(device)] = emb.float()
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def predict_split(
+    model: CTRModel,
+    split: DeviceSplit,
+    pool_embeddings: torch.Tensor | None,
+    device: torch.device,
+) -> np.ndarray:
+    """Probabilities for every row of a split, from precomputed pool text embeddings."""
+    was_training = model.training
+    model.eval()
+    outs = []
+    for s in range(0, len(split), _EVAL_ROWS):
+        rows = slice(s, s + _EVAL_ROWS)
+        text_emb = None
+        if model.head_config.n_text:
+            assert pool_embeddings is not None
+            text_emb = pool_embeddings[split.text_ids[rows]]
+        with devices.autocast(device):
+            logits = model.score_from_parts(text_emb, split.categorical[rows], split.numeric[rows])
+        outs.append(torch.sigmoid(logits.float()).cpu())
+    model.train(was_training)
+    if not outs:
+        return np.zeros(0, dtype=np.float64)
+    return torch.cat(outs).numpy().astype(np.float64)
+
+
+def _metrics(split: EncodedSplit, pred: np.ndarray, params: TrainParams) -> dict[str, Any]:
+    if len(split) == 0:
+        return {}
+    return binary_metrics(split.labels, pred, threshold=params.threshold)
+
+
+def _fingerprint(
+    spec: FeatureSpec,
+    params: TrainParams,
+    pool: TextPool,
+    encoded: dict[str, EncodedSplit],
+    base_model: str | None,
+) -> str:
+    """Identifies the job's inputs, so a checkpoint is resumed only by the same job."""
+    h = hashlib.sha256()
+    h.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
+    h.update(json.dumps(params.to_dict(), sort_keys=True).encode())
+    h.update(pool.fingerprint().encode())
+    h.update(str(base_model).encode())
+    for name in sorted(encoded):
+        e = encoded[name]
+        for arr in (e.categorical, e.numeric, e.text_ids, e.labels):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+class _Loop:
+    def __init__(
+        self,
+        *,
+        model: CTRModel,
+        splits: dict[str, DeviceSplit],
+        store: TokenStore | None,
+        params: TrainParams,
+        device: torch.device,
+        checkpoint_dir: Path | None,
+        fingerprint: str,
+        on_progress: ProgressFn | None,
+        should_stop: StopFn | None,
+    ) -> None:
+        self.model = model
+        self.splits = splits
+        self.store = store
+        self.params = params
+        self.device = device
+        self.checkpoint_dir = checkpoint_dir
+        self.fingerprint = fingerprint
+        self.on_progress = on_progress or (lambda event: None)
+        self.should_stop = should_stop or (lambda: False)
+
+        self.steps_per_epoch = math.ceil(len(splits["train"]) / params.batch_size)
+        self.total_steps = self.steps_per_epoch * params.epochs
+        self.optimizer = make_optimizer(model, params, device)
+        self.scheduler = make_scheduler(self.optimizer, params, self.total_steps)
+        self.step_fn = torch.compile(model) if params.compile and device.type == "cuda" else model
+        self.penalty = field_penalty_weights(model.head_config, params, device)
+
+        self.step = 0
+        self.history: dict[str, list[dict[str, Any]]] = {"loss": [], "val": []}
+        self.best_auc = -math.inf
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_evals = 0
+        self.stopped_early = False
+        self.resumed_from: int | None = None
+        self.samples = 0
+        self.train_seconds = 0.0
+        self._clock: float | None = None
+        self._pool_emb: torch.Tensor | None = None
+        self._encoder_changed = True
+
+    # -- text embeddings of the whole pool, valid until the encoder changes ---------------------
+
+    def pool_embeddings(self, *, fresh: bool = False) -> torch.Tensor | None:
+        if self.store is None:
+            return None
+        if fresh or self._pool_emb is None or self._encoder_changed:
+            ids = np.arange(len(self.store))
+            self._pool_emb = embed_texts(self.model, self.store, ids, self.device)
+            self._encoder_changed = False
+        return self._pool_emb
+
+    def cached_pool_embeddings(self) -> torch.Tensor | None:
+        """The last computed pool embeddings, even if the encoder moved on since (a cache)."""
+        if self._pool_emb is None:
+            return self.pool_embeddings()
+        return self._pool_emb
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        p = self.params
+        self._resume()
+        train = self.splits["train"]
+        start_epoch = self.step // self.steps_per_epoch
+        has_valid = len(self.splits["valid"]) > 0
+        eval_every = p.eval_every_steps or self.steps_per_epoch
+        window_loss = torch.zeros((), device=self.device)
+        window_steps = 0
+        window_t = time.perf_counter()
+        self.model.train()
+        self._resume_clock()
+        for epoch in range(start_epoch, p.epochs):
+            frozen_whole_epoch = (epoch + 1) * self.steps_per_epoch <= p.freeze_encoder_steps
+            plan = EpochPlan(
+                train,
+                batch_size=p.batch_size,
+                seed=p.seed,
+                epoch=epoch,
+                dedupe_texts=self.store is not None and not frozen_whole_epoch,
+            )
+            first = self.step - epoch * self.steps_per_epoch
+            for i in range(first, len(plan)):
+                if self.should_stop():
+                    raise TrainingCancelled(f"cancelled at step {self.step}")
+                frozen = self.step < p.freeze_encoder_steps
+                frozen_emb = None
+                fresh = None
+                batch = plan.batch(i)
+                if self.store is not None and frozen:
+                    frozen_emb = self.pool_embeddings()
+                    if self.model.encoder is not None:
+                        self.model.encoder.eval()
+                elif self.model.encoder is not None:
+                    self.model.encoder.train()
+                    n_unique = len(batch.unique_texts) if batch.unique_texts is not None else 0
+                    if p.encoder_texts_per_step and n_unique > p.encoder_texts_per_step:
+                        frozen_emb = self.cached_pool_embeddings()
+                        rng = np.random.default_rng([p.seed, self.step])
+                        fresh = np.sort(rng.choice(n_unique, p.encoder_texts_per_step, replace=False))
+                loss, bce = batch_loss(
+                    self.step_fn, train, batch, self.store, frozen_emb, self.device, self.penalty,
+                    fresh_positions=fresh,
+                )
+                optimize(loss, self.model, self.optimizer, self.scheduler, p.max_grad_norm)
+                if not frozen and self.store is not None:
+                    self._encoder_changed = True
+                self.step += 1
+                self.samples += len(batch.rows)
+                window_loss += bce
+                window_steps += 1
+
+                if self.step % p.progress_every_steps == 0 or i == len(plan) - 1:
+                    self._pause_clock()
+                    mean_loss = float(window_loss.item()) / window_steps
+                    elapsed = time.perf_counter() - window_t
+                    point = {"step": self.step, "epoch": epoch, "loss": mean_loss}
+                    self.history["loss"].append(point)
+                    self.on_progress(
+                        {
+                            "event": "step",
+                            **point,
+                            "total_steps": self.total_steps,
+                            "progress": self.step / self.total_steps,
+                            **self._learning_rates(),
+                            "encoder_frozen": frozen,
+                            "samples_per_second": window_steps * p.batch_size / max(elapsed, 1e-9),
+                        }
+                    )
+                    window_loss.zero_()
+                    window_steps = 0
+                    window_t = time.perf_counter()
+                    self._resume_clock()
+
+                if has_valid and (self.step % eval_every == 0 or i == len(plan) - 1):
+                    self._pause_clock()
+                    stop = self._evaluate(epoch)
+                    if stop:
+                        self.stopped_early = True
+                        self._checkpoint(epoch)
+                        return
+                    self._resume_clock()
+                if p.checkpoint_every_steps and self.step % p.checkpoint_every_steps == 0:
+                    self._pause_clock()
+                    self._checkpoint(epoch)
+                    self._resume_clock()
+            self._pause_clock()
+            self._checkpoint(epoch)
+            self._resume_clock()
+        self._pause_clock()
+
+    # Training time excludes evaluation, checkpoints and progress reports; the device is synced
+    # first, since queued GPU work would otherwise be counted in whichever block waits for it.
+
+    def _pause_clock(self) -> None:
+        if self._clock is not None:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.train_seconds += time.perf_counter() - self._clock
+            self._clock = None
+
+    def _resume_clock(self) -> None:
+        self._clock = time.perf_counter()
+
+    def _learning_rates(self) -> dict[str, float]:
+        rates = {}
+        for group, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr(), strict=True):
+            rates["encoder_lr" if group["is_encoder"] else "lr"] = float(lr)
+        return rates
+
+    def _evaluate(self, epoch: int) -> bool:
+        """Validation metrics into the history; True when early stopping says stop."""
+        valid = self.splits["valid"]
+        pred = predict_split(self.model, valid, self.pool_embeddings(), self.device)
+        m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
+        point = {"step": self.step, "epoch": epoch, "auc": m["auc"], "logloss": m["logloss"]}
+        self.history["val"].append(point)
+        self.on_progress(
+            {"event": "eval", **point, "total_steps": self.total_steps, "metrics": m}
+        )
+        score = m["auc"] if m["auc"] is not None else -float(m["logloss"] or 0.0)
+        if score > self.best_auc + 1e-6:
+            self.best_auc = score
+            self.best_step = self.step
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
+            self.bad_evals = 0
+            if self.checkpoint_dir is not None:
+                _atomic_save({"fingerprint": self.fingerprint, "model": self.best_state},
+                             self.checkpoint_dir / "best.pt")
+        else:
+            self.bad_evals += 1
+        return bool(self.params.patience) and self.bad_evals >= self.params.patience
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _checkpoint(self, epoch: int) -> None:
+        if self.checkpoint_dir is None:
+            return
+        state = {
+            "fingerprint": self.fingerprint,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "history": copy.deepcopy(self.history),
+            "best_auc": self.best_auc,
+            "best_step": self.best_step,
+            "bad_evals": self.bad_evals,
+            "samples": self.samples,
+            "train_seconds": self.train_seconds,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+        }
+        _atomic_save(state, self.checkpoint_dir / "last.pt")
+
+    def _resume(self) -> None:
+        if self.checkpoint_dir is None:
+            return
+        last = self.checkpoint_dir / "last.pt"
+        if not last.is_file():
+            return
+        # On the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest over.
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") != self.fingerprint:
+            log.warning("checkpoint %s belongs to other inputs; starting fresh", last)
+            return
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state["step"])
+        self.history = state["history"]
+        self.best_auc = float(state["best_auc"])
+        self.best_step = int(state["best_step"])
+        self.bad_evals = int(state["bad_evals"])
+        self.samples = int(state["samples"])
+        self.train_seconds = float(state["train_seconds"])
+        torch.set_rng_state(state["rng_cpu"])
+        if state.get("rng_cuda") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        best = self.checkpoint_dir / "best.pt"
+        if best.is_file():
+            saved = torch.load(best, map_location="cpu", weights_only=False)
+            if saved.get("fingerprint") == self.fingerprint:
+                self.best_state = saved["model"]
+        self._encoder_changed = True
+        self.resumed_from = self.step
+        self.on_progress(
+            {"event": "resumed", "step": self.step, "total_steps": self.total_steps}
+        )
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)  # a worker killed mid-save leaves the previous checkpoint intact
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

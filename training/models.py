@@ -1,0 +1,131 @@
+"""The model registry: registered models, their immutable versions, and aliases with history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class RegisteredModel(models.Model):
+    """A name that versions are added to (created by the first training job that names it)."""
+
+    name = models.CharField(
+        max_length=100, unique=True, validators=[RegexValidator(MODEL_NAME_PATTERN)]
+    )
+    description = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def latest_version(self) -> ModelVersion | None:
+        return self.versions.order_by("-version").first()
+
+
+class ImmutableError(Exception):
+    pass
+
+
+class ModelVersion(models.Model):
+    """One trained model. Never updated: a new training run is a new version."""
+
+    model = models.ForeignKey(RegisteredModel, related_name="versions", on_delete=models.PROTECT)
+    version = models.PositiveIntegerField()
+    artifact = models.CharField(max_length=500, help_text="artifact directory in storage")
+    metrics = models.JSONField(default=dict, help_text="test split: auc, logloss, accuracy, ...")
+    valid_metrics = models.JSONField(default=dict, blank=True)
+    segment_metrics = models.JSONField(default=list, blank=True, help_text="AUC per segment")
+    history = models.JSONField(default=dict, blank=True, help_text="loss and validation curves")
+    config = models.JSONField(default=dict, help_text="the full training config")
+    feature_spec = models.JSONField(default=dict, help_text="columns by role (no vocabularies)")
+    dataset_versions = models.ManyToManyField(
+        "catalog.DatasetVersion", related_name="model_versions", blank=True
+    )
+    job = models.ForeignKey(
+        "core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "version"], name="unique_model_version"),
+            models.UniqueConstraint(fields=["job"], name="one_version_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableError("model versions are immutable; train a new version instead")
+        super().save(*args, **kwargs)
+
+    def artifact_path(self) -> Path:
+        """A local directory holding the artifact (downloaded first when storage is remote)."""
+        from training.artifacts import artifact_local_path
+
+        return artifact_local_path(self.artifact)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+
+class ModelAlias(models.Model):
+    """A movable name (production, staging, ...) pointing at one version of a model."""
+
+    model = models.ForeignKey(RegisteredModel, related_name="aliases", on_delete=models.CASCADE)
+    name = models.CharField(max_length=64, validators=[RegexValidator(ALIAS_PATTERN)])
+    version = models.ForeignKey(ModelVersion, related_name="aliases", on_delete=models.PROTECT)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "name"], name="unique_alias_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}@{self.name} -> v{self.version.version}"
+
+
+class ModelAliasEvent(models.Model):
+    """History of an alias: who pointed it from which version to which, when."""
+
+    model = models.ForeignKey(RegisteredModel, related_name="alias_events", on_delete=models.CASCADE)
+    alias = models.CharField(max_length=64)
+    from_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, related_name="+", on_delete=models.PROTECT
+    )
+    to_version = models.ForeignKey(ModelVersion, related_name="+", on_delete=models.PROTECT)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        before = f"v{self.from_version.version}" if self.from_version_id else "-"
+        return f"{self.model.name}@{self.alias}: {before} -> v{self.to_version.version}"

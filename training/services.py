@@ -1,0 +1,546 @@
+"""Writes of the training app: start a training job (with the governance gate), register the
+model version it produces (with lineage), move aliases."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from core.audit import audit_log
+from core.errors import ServiceError
+from core.jobs import JobCancelled, Reporter, job_create, job_enqueue
+from core.models import Job
+from core.roles import has_capability
+from core.storage import local_path, scratch_dir
+from governance.catalog.models import DatasetVersion
+from governance.catalog.services import lineage_edge_create
+from training.artifacts import artifact_delete, artifact_store
+from training.models import (
+    ALIAS_PATTERN,
+    MODEL_NAME_PATTERN,
+    ModelAlias,
+    ModelAliasEvent,
+    ModelVersion,
+    RegisteredModel,
+)
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "training"
+MAX_ATTEMPTS = 3
+SPLIT_STRATEGIES = ("random", "time", "user")
+# Quality states that block training, when a quality feature sets them.
+BLOCKING_QUALITY = {"failed", "failing", "blocked"}
+
+
+@dataclass
+class TrainingRequest:
+    model_name: str
+    dataset_version: int
+    label_column: str
+    text_columns: list[str] = field(default_factory=list)
+    categorical_columns: list[str] = field(default_factory=list)
+    numeric_columns: list[str] = field(default_factory=list)
+    user_column: str | None = None
+    item_column: str | None = None
+    base_model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    split: dict[str, Any] = field(default_factory=dict)
+    valid_version: int | None = None
+    test_version: int | None = None
+    time_limit_s: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting a job
+# ---------------------------------------------------------------------------------------------
+
+
+def training_job_start(*, actor: Any, request: TrainingRequest) -> Job:
+    """Validate everything that can be known before training, then queue the job on "gpu".
+
+    Any problem is a ServiceError (400) naming it, and no job is created.
+    """
+    from training.ml import FeatureSpec, SpecError, TrainParams
+    from training.ml.base_model import resolve_base_model
+
+    name = _check_model_name(request.model_name)
+    versions = _versions(actor, request)
+    _gate(list(versions.values()))
+    spec = FeatureSpec(
+        label_column=request.label_column,
+        text_columns=request.text_columns,
+        categorical_columns=request.categorical_columns,
+        numeric_columns=request.numeric_columns,
+        user_column=request.user_column,
+        item_column=request.item_column,
+    )
+    base_model = request.base_model or settings.STEWARD_BASE_MODEL
+    try:
+        params = TrainParams.from_dict(request.params)
+        spec.check_definition()
+        for role, version in versions.items():
+            _check_version_columns(spec, version, role)
+        split = _check_split(request, spec, versions, params)
+        scored = versions.get("test") or versions["source"]
+        if params.segment_column and params.segment_column not in scored.column_names:
+            raise SpecError(f"segment column '{params.segment_column}' not found")
+        resolved = resolve_base_model(base_model) if spec.text_columns else None
+        if resolved is not None:
+            _check_seq_len(resolved, params.max_seq_len)
+    except SpecError as exc:
+        raise ServiceError(str(exc)) from None
+    time_limit = _check_time_limit(request.time_limit_s)
+
+    job_params = {
+        "model_name": name,
+        "dataset_versions": {role: v.pk for role, v in versions.items()},
+        "spec": spec.to_dict(),
+        "base_model": base_model if spec.text_columns else None,
+        "params": params.to_dict(),
+        "split": split,
+        "time_limit_s": time_limit,
+    }
+    with transaction.atomic():
+        source = versions.get("source") or versions["train"]
+        job = job_create(kind=JOB_KIND, actor=actor, params=job_params,
+                         subject_type="dataset_version", subject_id=source.pk,
+                         message="waiting for a GPU worker")
+        audit_log(actor=actor, action="training.start", obj=job, summary={
+            "model": name, "dataset_versions": job_params["dataset_versions"],
+            "base_model": job_params["base_model"]})
+        from training.tasks import train_model
+
+        job_enqueue(job, train_model, queue="gpu")
+    return job
+
+
+def _check_model_name(name: str) -> str:
+    import re
+
+    name = (name or "").strip()
+    if not re.match(MODEL_NAME_PATTERN, name):
+        raise ServiceError(
+            "model_name must be 1-100 characters of letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit", field="model_name")
+    return name
+
+
+def _versions(actor: Any, request: TrainingRequest) -> dict[str, DatasetVersion]:
+    if not has_capability(actor, "catalog.read"):
+        raise ServiceError("You may not read dataset versions, so you may not train on them.",
+                           field="dataset_version")
+    wanted = {"source": request.dataset_version}
+    if request.valid_version is not None or request.test_version is not None:
+        if request.valid_version is None or request.test_version is None:
+            raise ServiceError("Give both valid_version and test_version, or neither.",
+                               field="valid_version")
+        wanted = {"train": request.dataset_version, "valid": request.valid_version,
+                  "test": request.test_version}
+    found = DatasetVersion.objects.select_related("dataset").in_bulk(list(wanted.values()))
+    out = {}
+    for role, pk in wanted.items():
+        if pk not in found:
+            field_name = "dataset_version" if role in ("source", "train") else f"{role}_version"
+            raise ServiceError(f"Dataset version {pk} does not exist.", field=field_name)
+        out[role] = found[pk]
+    return out
+
+
+def training_gate_reasons(version: DatasetVersion) -> list[str]:
+    """Why a version may not be trained on: unresolved PII (an unscanned version counts as
+    unresolved) and failing blocking quality rules."""
+    from governance.privacy.selectors import pii_gate_reasons
+
+    reasons = list(pii_gate_reasons(version))
+    if str(version.quality_status).lower() in BLOCKING_QUALITY:
+        reasons.append(f"{version} fails its blocking quality rules")
+    return reasons
+
+
+def _gate(versions: list[DatasetVersion]) -> None:
+    reasons = [r for v in dict.fromkeys(versions) for r in training_gate_reasons(v)]
+    if reasons:
+        raise ServiceError("Training refused: " + "; ".join(reasons), field="dataset_version",
+                           code="gate")
+
+
+def _check_version_columns(spec: Any, version: DatasetVersion, role: str) -> None:
+    from training.ml import SpecError
+    from training.ml.features import binary_labels
+
+    try:
+        spec.check_columns(version.column_names)
+    except SpecError as exc:
+        raise SpecError(f"dataset version {version.pk}: {exc}") from None
+    with local_path(version.parquet) as path:
+        schema = pq.read_schema(path)
+        for col in spec.numeric_columns:
+            typ = schema.field(col).type
+            if not (pa.types.is_integer(typ) or pa.types.is_floating(typ)
+                    or pa.types.is_boolean(typ) or pa.types.is_decimal(typ)):
+                raise SpecError(f"numeric column '{col}' has type {typ} in dataset version "
+                                f"{version.pk}")
+        # The label decides everything; read it (one column) rather than trust the profile.
+        label = pq.read_table(path, columns=[spec.label_column]).column(0)
+    binary_labels(spec.label_column, label)
+
+
+def _check_split(request: TrainingRequest, spec: Any, versions: dict[str, DatasetVersion],
+                 params: Any) -> dict[str, Any]:
+    from training.ml import SpecError
+    from training.ml.splits import check_fractions
+
+    if "source" not in versions:
+        if request.split:
+            raise SpecError("give either split or explicit valid/test versions, not both")
+        return {"strategy": "explicit"}
+    split = dict(request.split or {})
+    unknown = set(split) - {"strategy", "fractions", "seed", "time_column"}
+    if unknown:
+        raise SpecError(f"unknown split option(s): {', '.join(sorted(unknown))}")
+    strategy = split.get("strategy", "random")
+    if strategy not in SPLIT_STRATEGIES:
+        raise SpecError(f"split strategy must be one of {', '.join(SPLIT_STRATEGIES)}")
+    fractions = list(check_fractions(split.get("fractions", [0.8, 0.1, 0.1])))
+    seed = split.get("seed", params.seed)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise SpecError("split seed must be a non-negative integer")
+    out: dict[str, Any] = {"strategy": strategy, "fractions": fractions, "seed": seed}
+    if strategy == "time":
+        time_column = split.get("time_column")
+        if not time_column or time_column not in versions["source"].column_names:
+            raise SpecError("a time split needs time_column, a column of the dataset version")
+        out["time_column"] = time_column
+    if strategy == "user" and not spec.user_column:
+        raise SpecError("a by-user split needs user_column")
+    return out
+
+
+def _check_seq_len(base_model: str, max_seq_len: int) -> None:
+    from transformers import AutoConfig
+
+    from training.ml import SpecError
+
+    config = AutoConfig.from_pretrained(base_model, local_files_only=True)
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit and max_seq_len > limit:
+        raise SpecError(f"max_seq_len {max_seq_len} exceeds the base model's {limit}")
+
+
+def _check_time_limit(value: int | None) -> int:
+    ceiling = int(settings.CELERY_TASK_SOFT_TIME_LIMIT)
+    default = int(getattr(settings, "STEWARD_TRAINING_TIME_LIMIT_S", ceiling))
+    if value is None:
+        return min(default, ceiling)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ceiling:
+        raise ServiceError(f"time_limit_s must be an integer in 1..{ceiling}", field="time_limit_s")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a job (in the worker)
+# ---------------------------------------------------------------------------------------------
+
+
+def checkpoint_dir(job_id: int) -> Path:
+    return Path(settings.DATA_DIR) / "checkpoints" / f"training-job-{job_id}"
+
+
+def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
+    """Train, save the artifact, register the version. Resumes from the job's last checkpoint
+    when a worker died mid-way and the job was delivered again."""
+    from training.ml import (
+        FeatureSpec,
+        SpecError,
+        TrainingCancelled,
+        save_artifact,
+        train,
+    )
+    from training.ml.splits import split_table
+
+    done = ModelVersion.objects.filter(job=job).select_related("model").first()
+    if done is not None:  # registered before the worker died; nothing left to do
+        return {"model_version": {"model": done.model.name, "version": done.version}}
+    if job.attempts > MAX_ATTEMPTS:
+        raise ServiceError(f"gave up after {job.attempts - 1} interrupted attempts")
+
+    p = job.params
+    ids = p["dataset_versions"]
+    found = DatasetVersion.objects.select_related("dataset").in_bulk(list(ids.values()))
+    missing = [pk for pk in ids.values() if pk not in found]
+    if missing:
+        raise ServiceError(f"dataset version(s) {missing} no longer exist")
+    versions = {role: found[pk] for role, pk in ids.items()}
+    # The gate is checked again: a finding may have been reopened since the job was queued.
+    _gate(list(versions.values()))
+
+    spec = FeatureSpec.from_dict(p["spec"])
+    params = p["params"]
+    columns = _needed_columns(spec, params, p["split"])
+    reporter.progress(0.01, "reading data")
+    if "source" in versions:
+        table = _read(versions["source"], columns)
+        split = p["split"]
+        try:
+            tables = split_table(table, strategy=split["strategy"], fractions=split["fractions"],
+                                 seed=split["seed"], time_column=split.get("time_column"),
+                                 user_column=spec.user_column)
+        except SpecError as exc:
+            raise ServiceError(str(exc)) from None
+    else:
+        tables = tuple(_read(versions[r], columns) for r in ("train", "valid", "test"))
+
+    progress = _ProgressWriter(reporter)
+    deadline = time.monotonic() + float(p.get("time_limit_s") or 6 * 3600)
+
+    def should_stop() -> bool:
+        if time.monotonic() > deadline:
+            raise ServiceError(f"time limit of {p.get('time_limit_s')} s exceeded")
+        return progress.cancel_requested()
+
+    ckpt = checkpoint_dir(job.pk)
+    try:
+        result = train(
+            train_table=tables[0], valid_table=tables[1], test_table=tables[2], spec=spec,
+            base_model=p.get("base_model"), params=params, checkpoint_dir=ckpt,
+            text_cache_dir=Path(settings.DATA_DIR) / "cache" / "tokens",
+            on_progress=progress, should_stop=should_stop,
+        )
+    except TrainingCancelled:
+        shutil.rmtree(ckpt, ignore_errors=True)
+        raise JobCancelled() from None
+    except SpecError as exc:
+        shutil.rmtree(ckpt, ignore_errors=True)
+        raise ServiceError(str(exc)) from None
+    except Exception:
+        # The job fails for good (failures are not retried); only a dead worker, which runs no
+        # code here, leaves its checkpoint behind for the redelivery.
+        shutil.rmtree(ckpt, ignore_errors=True)
+        raise
+
+    reporter.progress(0.98, "saving the model version", **progress.details())
+    work = scratch_dir() / f"artifact-{uuid.uuid4().hex}"
+    work.mkdir(parents=True)
+    stored = None
+    try:
+        artifact_dir = save_artifact(result, work / "artifact", extra_config={
+            "model_name": p["model_name"], "job": job.pk, "dataset_versions": ids,
+            "split": p["split"], "split_rows": [t.num_rows for t in tables],
+        })
+        np.save(artifact_dir / "test_predictions.npy", result.test_predictions)
+        stored = artifact_store(artifact_dir, f"models/{p['model_name']}/job-{job.pk}-"
+                                              f"{uuid.uuid4().hex[:8]}")
+        mv = model_version_create(
+            actor=job.actor, model_name=p["model_name"], job=job, artifact=stored, result=result,
+            versions=versions, config=_version_config(job, result, tables),
+        )
+    except BaseException:
+        if stored is not None:
+            artifact_delete(stored)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return {"model_version": {"model": mv.model.name, "version": mv.version}}
+
+
+def _needed_columns(spec: Any, params: dict[str, Any], split: dict[str, Any]) -> list[str]:
+    cols = [spec.label_column, *spec.feature_columns]
+    for extra in (params.get("segment_column"), split.get("time_column")):
+        if extra:
+            cols.append(extra)
+    return list(dict.fromkeys(cols))
+
+
+def _read(version: DatasetVersion, columns: list[str]) -> pa.Table:
+    with local_path(version.parquet) as path:
+        return pq.read_table(path, columns=columns)
+
+
+def _version_config(job: Job, result: Any, tables: tuple[pa.Table, ...]) -> dict[str, Any]:
+    from training.ml.artifact import library_versions, training_code_version
+
+    return {
+        "params": result.params.to_dict(),
+        "base_model": job.params.get("base_model"),
+        "base_model_path": result.base_model,
+        "split": job.params["split"],
+        "split_rows": {"train": tables[0].num_rows, "valid": tables[1].num_rows,
+                       "test": tables[2].num_rows},
+        "head": result.head_config.to_dict() | {"vocab_sizes": len(result.head_config.vocab_sizes)},
+        "item_columns": result.item_columns,
+        "device": result.device,
+        "steps": result.steps,
+        "best_step": result.best_step,
+        "stopped_early": result.stopped_early,
+        "resumed_from_step": result.resumed_from_step,
+        "timings": result.timings,
+        "versions": library_versions(),
+        "code_version": training_code_version(),
+        "job": job.pk,
+        "attempts": job.attempts,
+    }
+
+
+class _ProgressWriter:
+    """Turns training events into Job progress and live curves, writing at most once a second
+    (evaluations always), and answers cancellation at most every two seconds."""
+
+    MAX_POINTS = 400
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.loss: list[list[float]] = []
+        self.val_auc: list[list[float]] = []
+        self.last: dict[str, Any] = {}
+        self._written = 0.0
+        self._checked = 0.0
+        self._cancel = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "step":
+            self.loss.append([event["step"], round(float(event["loss"]), 5)])
+            self.last = {k: event[k] for k in ("step", "total_steps", "epoch", "encoder_frozen",
+                                               "samples_per_second") if k in event}
+        elif kind == "eval" and event.get("auc") is not None:
+            self.val_auc.append([event["step"], round(float(event["auc"]), 5)])
+        elif kind == "resumed":
+            self.last = {"step": event["step"], "total_steps": event["total_steps"]}
+            self.loss.clear()
+            self.val_auc.clear()
+        self._thin()
+        now = time.monotonic()
+        if kind == "step" and now - self._written < 1.0:
+            return
+        self._written = now
+        total = max(int(self.last.get("total_steps") or event.get("total_steps") or 1), 1)
+        step = int(event.get("step") or 0)
+        fraction = 0.02 + 0.95 * step / total
+        if kind == "eval" and event.get("auc") is not None:
+            message = f"step {step}/{total}: validation AUC {event['auc']:.4f}"
+        elif kind == "resumed":
+            message = f"resumed from the checkpoint at step {step}"
+        else:
+            message = f"step {step}/{total}, loss {event.get('loss', 0):.4f}"
+        self.reporter.progress(fraction, message, **self.details())
+
+    def details(self) -> dict[str, Any]:
+        return {"curves": {"loss": self.loss, "val_auc": self.val_auc}, "training": self.last}
+
+    def _thin(self) -> None:
+        # Long runs keep every other point once a curve is long; the page needs a shape, not all.
+        for curve in (self.loss, self.val_auc):
+            if len(curve) > self.MAX_POINTS:
+                del curve[1:-1:2]
+
+    def cancel_requested(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked >= 2.0:
+            self._checked = now
+            self._cancel = self.reporter.cancelled()
+        return self._cancel
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry writes
+# ---------------------------------------------------------------------------------------------
+
+
+def model_version_create(*, actor: Any, model_name: str, job: Job | None, artifact: str,
+                         result: Any, versions: dict[str, DatasetVersion],
+                         config: dict[str, Any]) -> ModelVersion:
+    """Register a trained model as the next version of `model_name` (created on first use),
+    with a lineage edge from every dataset version it learned from, in one transaction."""
+    spec = result.spec.to_dict()
+    definition = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        model, created = RegisteredModel.objects.get_or_create(
+            name=model_name, defaults={"created_by": user})
+        # Lock the model row so two jobs finishing together get different numbers.
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        number = (model.versions.aggregate(m=Max("version"))["m"] or 0) + 1
+        mv = ModelVersion.objects.create(
+            model=model, version=number, artifact=artifact, metrics=_clean(result.metrics),
+            valid_metrics=_clean(result.valid_metrics), segment_metrics=_clean(result.segment_auc or []),
+            history=_clean(result.history), config=_clean(config), feature_spec=definition,
+            job=job, created_by=user,
+        )
+        mv.dataset_versions.set(list(dict.fromkeys(versions.values())))
+        for role, version in versions.items():
+            lineage_edge_create(
+                actor=actor, source=version, target_type="model_version", target_id=mv.pk,
+                operation="train", target_label=mv.label,
+                params={"model": model.name, "version": number, "role": role})
+        if created:
+            audit_log(actor=actor, action="model.create", obj=model, summary={"name": model.name})
+        audit_log(actor=actor, action="model_version.create", obj=mv, summary={
+            "model": model.name, "version": number, "job": job.pk if job else None,
+            "dataset_versions": {r: v.pk for r, v in versions.items()},
+            "auc": result.metrics.get("auc")})
+    return mv
+
+
+def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: int) -> ModelAlias:
+    """Point `alias` (production, staging, any name) at a version; the move is kept in history."""
+    import re
+
+    if not isinstance(alias, str) or not re.match(ALIAS_PATTERN, alias):
+        raise ServiceError("alias must be 1-64 characters of letters, digits, '.', '_' or '-'",
+                           field="alias")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ServiceError("version must be a version number", field="version")
+    target = model.versions.filter(version=version).first()
+    if target is None:
+        raise ServiceError(f"Model {model.name!r} has no version {version}.", field="version")
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    for _ in range(2):  # a concurrent first creation of the same alias retries as an update
+        try:
+            with transaction.atomic():
+                row = ModelAlias.objects.select_for_update().filter(model=model, name=alias).first()
+                before = row.version if row else None
+                if row is None:
+                    row = ModelAlias.objects.create(model=model, name=alias, version=target,
+                                                    updated_by=user)
+                elif row.version_id != target.pk:
+                    row.version = target
+                    row.updated_by = user
+                    row.save(update_fields=["version", "updated_by", "updated_at"])
+                if before is None or before.pk != target.pk:
+                    ModelAliasEvent.objects.create(model=model, alias=alias, from_version=before,
+                                                   to_version=target, actor=user)
+                    audit_log(actor=actor, action="model_alias.set", obj=row, summary={
+                        "model": model.name, "alias": alias, "version": version,
+                        "from": before.version if before else None})
+                return row
+        except IntegrityError:
+            continue
+    raise ServiceError("the alias was changed concurrently; try again", status_code=409,
+                       code="conflict")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
