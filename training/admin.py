@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
@@ -68,14 +69,55 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False
 
 
+class AliasForm(forms.ModelForm):
+    class Meta:
+        model = ModelAlias
+        fields = ["model", "name", "version"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        model = data.get("model") or getattr(self.instance, "model", None)
+        version = data.get("version")
+        if model is not None and version is not None and version.model_id != model.pk:
+            raise forms.ValidationError(f"Version {version.version} belongs to {version.model.name}, not {model.name}.")
+        return data
+
+
 @admin.register(ModelAlias)
 class ModelAliasAdmin(admin.ModelAdmin):
+    """Stewards and ML engineers move `production` here; the move goes through model_alias_set, so it is
+    validated, kept in the alias history and audited, and serving picks it up within seconds."""
+
     list_display = ["model", "name", "version", "updated_by", "updated_at"]
     list_filter = ["model", "name"]
-    readonly_fields = ["model", "name", "version", "updated_by", "updated_at"]
+    search_fields = ["model__name", "name"]
+    fields = ["model", "name", "version"]
+    form = AliasForm
 
-    def has_add_permission(self, request) -> bool:  # moves go through the service (history, audit)
-        return False
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        # An existing alias keeps its model and name; only the version it points to moves.
+        return ["model", "name", "updated_by", "updated_at"] if obj else ["updated_by", "updated_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        if db_field.name == "version":
+            alias_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            alias = ModelAlias.objects.filter(pk=alias_id).first() if alias_id else None
+            if alias is not None:
+                kwargs["queryset"] = ModelVersion.objects.filter(model=alias.model).order_by("-version")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
+        from training.services import model_alias_set
+
+        saved = model_alias_set(actor=request.user, model=obj.model, alias=obj.name, version=obj.version.version)
+        obj.pk = saved.pk
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        from core.roles import has_capability
+
+        return has_capability(request.user, "models.manage") and request.user.is_staff
+
+    has_add_permission = has_change_permission
 
 
 @admin.register(ModelAliasEvent)
