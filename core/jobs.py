@@ -42,11 +42,15 @@ def job_enqueue(job: Job, task: Any, *args: Any, queue: str | None = None) -> No
     transaction.on_commit(lambda: task.apply_async(args=(job.pk, *args), **options))
 
 
-def job_claim(job_id: int, *, allow_running: bool = False) -> Job | None:
-    """Move queued -> running exactly once. With allow_running, a redelivered job (worker lost) is taken over."""
+def job_claim(job_id: int, *, allow_running: bool = False, kind: str | None = None) -> Job | None:
+    """Move queued -> running exactly once. With allow_running, a redelivered job (worker lost) is taken over.
+    With `kind`, a message naming a job of another kind (a stale message after a database reset) claims nothing."""
     statuses = [Job.Status.QUEUED] + ([Job.Status.RUNNING] if allow_running else [])
     now = timezone.now()
-    updated = Job.objects.filter(pk=job_id, status__in=statuses, cancel_requested=False).update(
+    rows = Job.objects.filter(pk=job_id, status__in=statuses, cancel_requested=False)
+    if kind is not None:
+        rows = rows.filter(kind=kind)
+    updated = rows.update(
         status=Job.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, message="running"
     )
     if not updated:
@@ -95,8 +99,9 @@ def job_fail(job_id: int, error: str) -> None:
     )
 
 
-def run_job(job_id: int, work: Callable[[Job, Reporter], dict[str, Any]], *, allow_running: bool = False) -> None:
-    job = job_claim(job_id, allow_running=allow_running)
+def run_job(job_id: int, work: Callable[[Job, Reporter], dict[str, Any]], *, allow_running: bool = False,
+            kind: str | None = None) -> None:
+    job = job_claim(job_id, allow_running=allow_running, kind=kind)
     if job is None:
         return
     reporter = Reporter(job_id)

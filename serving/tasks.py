@@ -17,4 +17,4 @@ def batch_score(job_id: int) -> None:
 
     # A redelivered job (worker lost) starts over: its output is written to a fresh scratch file and
     # registered only at the end, so a half-done run leaves nothing behind.
-    run_job(job_id, work, allow_running=True)
+    run_job(job_id, work, allow_running=True, kind="batch_score")

@@ -94,3 +94,12 @@ def run_tasks_eagerly() -> Any:
     app.conf.task_eager_propagates = False
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_broker() -> None:
+    """A shared broker (Redis in CI) may hold messages of an earlier run whose job ids name other rows of this
+    run's new test database; drop them before any test enqueues."""
+    from tests.worker import purge_broker
+
+    purge_broker()

@@ -46,6 +46,19 @@ def start_worker(queues: str = "default,pii,gpu", *, concurrency: int = 1,
     proc.log_path = log  # type: ignore[attr-defined]
 
 
+def purge_broker(queues: str = "default,pii,gpu") -> None:
+    """Drop messages left on the broker by earlier runs: their job ids may name other rows of this test database."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in queues.split(","):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # a queue nobody declared yet has nothing to purge
+                pass
+
+
 def wait_for(predicate: Callable[[], bool], *, timeout: float = 60, interval: float = 0.25,
              proc: subprocess.Popen | None = None) -> None:
     deadline = time.time() + timeout

@@ -20,4 +20,4 @@ def train_model(job_id: int) -> None:
 
         return training_run(job=job, reporter=reporter)
 
-    run_job(job_id, work, allow_running=True)
+    run_job(job_id, work, allow_running=True, kind="training")

@@ -28,7 +28,7 @@ def profile_version(job_id: int) -> None:
         dataset_version_profile(version=version)
         return {"dataset_version": version.pk}
 
-    run_job(job_id, work)
+    run_job(job_id, work, kind="profile")
 
 
 @shared_task(name="catalog.transform", acks_late=True, max_retries=3, default_retry_delay=10)
@@ -38,4 +38,4 @@ def transform_version(job_id: int) -> None:
 
         return transform_run(job=job, reporter=reporter)
 
-    run_job(job_id, work)
+    run_job(job_id, work, kind="transform")
