@@ -7,13 +7,19 @@ generator put PII into; Steward predicts positive when masking changed the cell,
 loop when analyze returned any result).
 
 Run: .venv/bin/python bench/pii_scan.py [--rows 100000] [--workers 1,2] [--sample-rows 300]
-It uses a throw-away data dir (SQLite + filesystem broker); CPU timings on a shared machine
-are noisy.
+         [--database-url postgres://postgres@127.0.0.1:5432/pii_bench] [--broker-url redis://127.0.0.1:6379/14]
+By default it uses a throw-away data dir with the embedded setup (SQLite + filesystem broker);
+--database-url / --broker-url point workers and bench at PostgreSQL / Redis instead (the
+database must exist and is migrated; its tables are shared with nothing else you care about).
+Each worker is one `celery worker --pool solo` process, so N workers can run N chunks at once;
+the chunk timeline (which process ran which chunk, and how many ran at the same time) is
+printed to show it. CPU timings on a shared machine are noisy: the load average is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import subprocess
 import sys
@@ -76,16 +82,14 @@ def warm_workers(n: int) -> None:
 
     for i in range(n * 2):
         ds = dataset_create(actor=None, name=f"warmup-{n}-{i}-{time.time_ns()}")
-        import io
-
         src = io.BytesIO(f"name,email\nAnn Lee,ann{i}@example.com\n".encode())
-        version, _ = dataset_version_upload(actor=None, dataset=ds, source=src, filename="w.csv")
+        dataset_version_upload(actor=None, dataset=ds, source=src, filename="w.csv")
     deadline = time.time() + 300
     while PiiScan.objects.exclude(status__in=["succeeded", "failed"]).exists() and time.time() < deadline:
         time.sleep(0.5)
 
 
-def wait_job(job_id: int, timeout: float = 3600) -> "object":
+def wait_job(job_id: int, timeout: float = 3600) -> object:
     from core.models import Job
 
     deadline = time.time() + timeout
@@ -95,6 +99,24 @@ def wait_job(job_id: int, timeout: float = 3600) -> "object":
             return job
         time.sleep(0.2)
     raise TimeoutError(f"job {job_id} did not finish")
+
+
+def chunk_timeline(job_id: int) -> dict:
+    """Worker processes used, chunks per process, and the most chunks running at one time."""
+    from governance.privacy.models import MaskChunk
+
+    chunks = list(MaskChunk.objects.filter(job_id=job_id).order_by("started_at"))
+    per_worker: dict[str, int] = {}
+    for c in chunks:
+        per_worker[c.worker] = per_worker.get(c.worker, 0) + 1
+    events = sorted([(c.started_at, 1) for c in chunks if c.started_at] +
+                    [(c.finished_at, -1) for c in chunks if c.finished_at])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return {"processes": len(per_worker), "per_process": sorted(per_worker.values(), reverse=True),
+            "peak_parallel": peak, "chunk_seconds": [round(c.seconds, 1) for c in chunks]}
 
 
 def run_once(workers: int, csv_path: Path, table, rows, env, log_dir) -> dict:
@@ -146,7 +168,8 @@ def run_once(workers: int, csv_path: Path, table, rows, env, log_dir) -> dict:
         cells = table.num_rows * table.num_columns
         return {"workers": workers, "scan_s": t_scan, "mask_s": t_mask, "cells": cells,
                 "cells_per_s": cells / (t_scan + t_mask), "predicted": predicted, "policy": policy,
-                "scan_status": scan_job.status, "chunks": job.result.get("chunks")}
+                "scan_status": scan_job.status, "chunks": job.result.get("chunks"),
+                "timeline": chunk_timeline(job.pk), "load": os.getloadavg()}
     finally:
         for p in procs:
             p.terminate()
@@ -163,17 +186,23 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--sample-rows", type=int, default=300)
     parser.add_argument("--chunk-rows", type=int, default=10_000)
+    parser.add_argument("--database-url", default="", help="e.g. postgres://postgres@127.0.0.1:5432/pii_bench")
+    parser.add_argument("--broker-url", default="", help="e.g. redis://127.0.0.1:6379/14")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="steward-bench-pii-"))
     env = dict(os.environ, STEWARD_DATA_DIR=str(data_dir), STEWARD_PII_CHUNK_ROWS=str(args.chunk_rows),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DJANGO_SETTINGS_MODULE="config.settings")
     env.pop("PYTEST_VERSION", None)
-    env.pop("DATABASE_URL", None)
-    env.pop("CELERY_BROKER_URL", None)
+    for name, value in (("DATABASE_URL", args.database_url), ("CELERY_BROKER_URL", args.broker_url)):
+        if value:
+            env[name] = os.environ[name] = value
+        else:
+            env.pop(name, None)
+            os.environ.pop(name, None)
     os.environ.update({k: env[k] for k in ("STEWARD_DATA_DIR", "STEWARD_PII_CHUNK_ROWS", "DJANGO_SETTINGS_MODULE")})
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("CELERY_BROKER_URL", None)
+    if args.broker_url.startswith("redis://"):
+        _purge_redis_queues(args.broker_url)
     import django
 
     django.setup()
@@ -183,7 +212,6 @@ def main() -> None:
 
     import numpy as np
     import pyarrow.csv as pacsv
-
     from customer_table import generate
 
     table, has_pii = generate(args.rows, seed=7)
@@ -195,6 +223,9 @@ def main() -> None:
 
     plain_pred, plain_rate = plain_loop(table, rows)
     pp, pr, pf = prf(truth, plain_pred)
+    print(f"setup: database {'PostgreSQL' if args.database_url else 'SQLite'}, broker "
+          f"{'Redis' if args.broker_url else 'filesystem'}; {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)")
     print(f"table: {args.rows} rows x {table.num_columns} columns = {args.rows * table.num_columns} cells; "
           f"{int(has_pii.sum())} reviews carry PII ({has_pii.mean():.1%})")
     print(f"plain AnalyzerEngine.analyze per cell, {len(plain_pred)} sampled cells: {plain_rate:.0f} cells/s; "
@@ -206,8 +237,19 @@ def main() -> None:
               f"scan {res['scan_s']:.1f} s + mask {res['mask_s']:.1f} s -> {res['cells_per_s']:.0f} cells/s "
               f"= {res['cells_per_s'] / plain_rate:.1f}x the plain loop; cell P/R/F1 on the same sample "
               f"{sp:.3f}/{sr:.3f}/{sf:.3f} ({'>=' if sf >= pf else '<'} plain {pf:.3f})")
+        tl = res["timeline"]
+        print(f"  chunks ran in {tl['processes']} worker process(es) {tl['per_process']}, at most "
+              f"{tl['peak_parallel']} at once; seconds per chunk {tl['chunk_seconds']}; load average after "
+              f"{' '.join(f'{x:.2f}' for x in res['load'])}")
         print(f"  policy: {res['policy']}")
     print(f"(data dir {data_dir}; shared 2-core machine: timings are noisy)")
+
+
+def _purge_redis_queues(url: str) -> None:
+    """Start from an empty broker database (leftover messages of an earlier run would be run)."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
 
 
 if __name__ == "__main__":

@@ -4,25 +4,32 @@ A policy maps columns to operators: ``{"columns": {"email": {"operator": "hash"}
 Entity columns (the value IS the entity) are masked value by value: each distinct value is
 transformed once and the column rebuilt with ``take``, so a 100k-row column with 20k distinct
 values costs 20k operator calls. Free-text columns get span-level anonymization: every distinct
-text is analyzed (batched) and Presidio's AnonymizerEngine rewrites the entity spans.
-Presidio's operators do the work where they exist (Replace, Redact, Mask, Hash, Encrypt).
+text is analyzed (batched) and its entity spans are rewritten as Presidio's AnonymizerEngine
+does (same merging of same-type spans separated by spaces, same operators), by a direct
+replacement when the spans do not overlap (the analyzer's never do), else by the engine.
+Presidio's operators do the work where they exist (Replace, Redact, Mask, Hash, Encrypt); they
+are imported on first use so that importing this module (the policy editor's constants) stays
+light.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from presidio_anonymizer import AnonymizerEngine, DeanonymizeEngine
-from presidio_anonymizer.entities import InvalidParamError, OperatorConfig, OperatorResult
-from presidio_anonymizer.operators import AESCipher, Hash, Mask
+
+if TYPE_CHECKING:
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import OperatorConfig, OperatorResult
 
 OPERATORS = ("redact", "replace", "mask", "hash", "encrypt", "pseudonymize", "generalize", "drop")
 SCOPES = ("value", "spans")
@@ -180,7 +187,7 @@ def _validate_operator_params(
         key = params.get("key", secrets.encryption_key)
         if not key:
             raise PolicyError("encrypt needs a key: set STEWARD_PII_ENCRYPTION_KEY (16, 24 or 32 characters)", where)
-        if not isinstance(key, str) or not AESCipher.is_valid_key_size(key.encode("utf8")):
+        if not isinstance(key, str) or not _valid_key(key):
             raise PolicyError(
                 "the encryption key must be 16, 24 or 32 bytes long (AES-128/192/256)", f"{where}.key"
             )
@@ -290,6 +297,8 @@ def mask_values(
 
 def value_operator(rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: str | None = None) -> Callable[[str], str | None]:
     """A function original text -> masked text for one rule (used for values and for spans)."""
+    from presidio_anonymizer.operators import AESCipher, Hash, Mask
+
     op, params = rule.operator, rule.params
     if op == "redact":
         return lambda text: ""
@@ -331,7 +340,7 @@ def mask_spans(
     texts = [v if isinstance(v, str) else "" for v in distinct]
     entities = rule.params.get("entities")
     results = find_spans(texts, entities)
-    engine = _anonymizer()
+    functions: dict[str, Callable[[str], str]] = {}
     new_values: list[str | None] = []
     for original, text, found in zip(distinct, texts, results):
         if original is None:
@@ -339,12 +348,19 @@ def mask_spans(
         elif not found:
             new_values.append(text)
         else:
-            new_values.append(anonymize_text(text, found, rule, secrets=secrets, engine=engine))
+            new_values.append(anonymize_text(text, found, rule, secrets=secrets, functions=functions))
     return pa.array(new_values, type=pa.string()).take(encoded.indices)
 
 
 def anonymize_text(text: str, results: Sequence[Any], rule: ColumnRule, *, secrets: MaskingSecrets,
-                   engine: AnonymizerEngine | None = None) -> str:
+                   engine: AnonymizerEngine | None = None,
+                   functions: dict[str, Callable[[str], str]] | None = None) -> str:
+    """Rewrite the entity spans of ``text`` as AnonymizerEngine.anonymize would (the engine
+    itself runs when one is given or when spans overlap)."""
+    spans = sorted(((r.start, r.end, r.entity_type) for r in results), key=lambda s: (s[0], s[1]))
+    if engine is None and all(a[1] <= b[0] for a, b in itertools.pairwise(spans)):
+        functions = {} if functions is None else functions
+        return _replace_spans(text, spans, lambda t: _span_function(rule, t, secrets, functions))
     engine = engine or _anonymizer()
     operators = {}
     for entity_type in {r.entity_type for r in results}:
@@ -352,7 +368,61 @@ def anonymize_text(text: str, results: Sequence[Any], rule: ColumnRule, *, secre
     return engine.anonymize(text=text, analyzer_results=list(results), operators=operators).text
 
 
+def _replace_spans(text: str, spans: list[tuple[int, int, str]],
+                   function_for: Callable[[str], Callable[[str], str]]) -> str:
+    # The engine's merge_entities_with_spaces: same-type neighbours with only spaces between
+    # become one span ("John Smith" found as two names is replaced once).
+    merged: list[list[Any]] = []
+    for start, end, entity_type in spans:
+        if merged and merged[-1][2] == entity_type and _only_spaces(text[merged[-1][1]:start]):
+            merged[-1][1] = end
+        else:
+            merged.append([start, end, entity_type])
+    pieces: list[str] = []
+    position = 0
+    for start, end, entity_type in merged:
+        pieces.append(text[position:start])
+        pieces.append(function_for(entity_type)(text[start:end]))
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _only_spaces(gap: str) -> bool:
+    return bool(gap) and gap.strip(" ") == ""
+
+
+def _span_function(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets,
+                   cache: dict[str, Callable[[str], str]]) -> Callable[[str], str]:
+    """The transformation _span_operator configures, as a plain function."""
+    function = cache.get(entity_type)
+    if function is not None:
+        return function
+    from presidio_anonymizer.operators import Encrypt, Hash
+
+    op, params = rule.operator, rule.params
+    if op == "redact":
+        function = lambda t: ""
+    elif op == "replace":
+        new_value = params.get("new_value") or f"<{entity_type}>"
+        function = lambda t: new_value
+    elif op == "hash":
+        hash_params = {"hash_type": "sha256", "salt": secrets.hash_salt}
+        function = lambda t: Hash().operate(t, hash_params)
+    elif op == "encrypt":
+        encrypt_params = {"key": params.get("key") or secrets.encryption_key}
+        function = lambda t: Encrypt().operate(t, encrypt_params)
+    else:
+        # mask and pseudonymize are "custom" operators: their lambda is the function.
+        function = _span_operator(rule, entity_type, secrets).params["lambda"]
+    cache[entity_type] = function
+    return function
+
+
 def _span_operator(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets) -> OperatorConfig:
+    from presidio_anonymizer.entities import OperatorConfig
+    from presidio_anonymizer.operators import Mask
+
     op, params = rule.operator, rule.params
     if op == "redact":
         return OperatorConfig("redact", {})
@@ -378,14 +448,25 @@ _local = threading.local()
 
 
 def _anonymizer() -> AnonymizerEngine:
+    from presidio_anonymizer import AnonymizerEngine
+
     if not hasattr(_local, "anonymizer"):
         _local.anonymizer = AnonymizerEngine()
     return _local.anonymizer
 
 
+def _valid_key(key: str) -> bool:
+    from presidio_anonymizer.operators import AESCipher
+
+    return AESCipher.is_valid_key_size(key.encode("utf8"))
+
+
 def decrypt_value(token: str, key: str) -> str:
     """Undo ``encrypt`` for one value (stewards only, audited: the caller's job)."""
-    if not AESCipher.is_valid_key_size(key.encode("utf8")):
+    from presidio_anonymizer.entities import InvalidParamError
+    from presidio_anonymizer.operators import AESCipher
+
+    if not _valid_key(key):
         raise PolicyError("the encryption key must be 16, 24 or 32 bytes long")
     try:
         return AESCipher.decrypt(key.encode("utf8"), token)
@@ -395,6 +476,9 @@ def decrypt_value(token: str, key: str) -> str:
 
 def decrypt_text(text: str, spans: Sequence[OperatorResult], key: str) -> str:
     """Undo span-level ``encrypt`` in free text given the anonymizer's items."""
+    from presidio_anonymizer import DeanonymizeEngine
+    from presidio_anonymizer.entities import OperatorConfig
+
     return DeanonymizeEngine().deanonymize(
         text=text, entities=list(spans), operators={"DEFAULT": OperatorConfig("decrypt", {"key": key})}
     ).text
@@ -403,6 +487,13 @@ def decrypt_text(text: str, spans: Sequence[OperatorResult], key: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Pseudonyms and generalization
 # ---------------------------------------------------------------------------------------------
+
+
+# Faker takes ~150 us per fake value, and a masking job meets the same originals in every
+# chunk: fakes are remembered per process by salted digest (never by original value), bounded.
+_PSEUDONYM_CACHE_SIZE = 200_000
+_pseudonyms: OrderedDict[bytes, str] = OrderedDict()
+_pseudonyms_lock = threading.Lock()
 
 
 class Pseudonymizer:
@@ -417,6 +508,17 @@ class Pseudonymizer:
 
     def __call__(self, text: str) -> str:
         digest = hashlib.sha256(self.salt + self.kind.encode() + b"\0" + text.encode()).digest()
+        with _pseudonyms_lock:
+            fake = _pseudonyms.get(digest)
+        if fake is None:
+            fake = self._fake(digest)
+            with _pseudonyms_lock:
+                _pseudonyms[digest] = fake
+                if len(_pseudonyms) > _PSEUDONYM_CACHE_SIZE:
+                    _pseudonyms.popitem(last=False)
+        return fake
+
+    def _fake(self, digest: bytes) -> str:
         self.faker.seed_instance(int.from_bytes(digest[:8], "big"))
         f = self.faker
         kind = self.kind

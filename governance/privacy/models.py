@@ -130,6 +130,10 @@ class MaskChunk(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     part = models.CharField(max_length=500, blank=True, default="")
     seconds = models.FloatField(default=0.0)
+    # Which worker process ran the chunk, and when: shows whether chunks really ran in parallel.
+    worker = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["job_id", "index"]

@@ -62,12 +62,14 @@ class StewardSpacyNlpEngine(SpacyNlpEngine):
             self.nlp[model["lang_code"]] = nlp
 
     def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
-        artifacts = super()._doc_to_nlp_artifact(doc, language)
-        if self.ner_only:
-            lemmas = [t.lemma_ or t.lower_ for t in doc]
-            artifacts.lemmas = lemmas
-            artifacts.keywords = artifacts.set_keywords(self, lemmas, language)
-        return artifacts
+        if not self.ner_only:
+            return super()._doc_to_nlp_artifact(doc, language)
+        # As the parent does, with lemmas that exist (keywords are computed once, from them).
+        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities, tokens=doc, tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lemma_ or t.lower_ for t in doc], nlp_engine=self, language=language, scores=scores,
+        )
 
 
 def _listened_components(nlp: spacy.language.Language) -> set[str]:

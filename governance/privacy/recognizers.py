@@ -6,6 +6,12 @@ street addresses (spaCy only sees some cities), names introduced by a title or a
 label in formats phonenumbers does not know, card numbers of issuers missing from Presidio's
 regex, and an e-mail recognizer whose domain check never touches the network.
 Per-dataset recognizers (regex with context words, deny lists) are built from a JSON-able spec.
+
+Two are about speed, not coverage, and find exactly what the code they replace finds (tests in
+tests/privacy/test_fast_paths.py): the street-address patterns run only where a cheap necessary
+substring occurs (GuardedPatternRecognizer), and the phone recognizer stops trying regions once
+every number-like candidate is matched and skips regions whose number lengths rule a candidate
+out (StewardPhoneRecognizer).
 """
 
 from __future__ import annotations
@@ -17,8 +23,13 @@ import re as std_re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import phonenumbers
 import regex as re
 import tldextract
+from phonenumbers import PhoneMetadata, phonenumbermatcher
+from phonenumbers.phonenumberutil import _PLUS_CHARS as _PLUS_SIGNS
+from phonenumbers.phonenumberutil import _extract_possible_number
+from phonenumbers.phonenumberutil import _maybe_strip_extension as _strip_extension
 from presidio_analyzer import (
     AnalysisExplanation,
     EntityRecognizer,
@@ -27,7 +38,8 @@ from presidio_analyzer import (
     PatternRecognizer,
     RecognizerResult,
 )
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
 # One extractor for the process: suffix_list_urls=() forbids the HTTP fetch of the public
 # suffix list, cache_dir=None forbids writing a cache; the snapshot shipped in the wheel is used.
@@ -54,6 +66,180 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return OFFLINE_TLD_EXTRACTOR(pattern_text).fqdn != ""
+
+
+class GuardedPatternRecognizer(PatternRecognizer):
+    """A PatternRecognizer that tries a costly pattern only when a cheap guard regex matches.
+
+    ``guards`` maps a pattern name to a regex that occurs inside every match of that pattern (a
+    necessary condition), so skipping the pattern when the guard is absent changes no result.
+    The matching itself is Presidio's: same scores, validation, explanation and de-duplication.
+    """
+
+    def __init__(self, *args: Any, guards: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._guards = {
+            name: g if callable(g) else re.compile(g, self.global_regex_flags).search
+            for name, g in (guards or {}).items()
+        }
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
+        flags = regex_flags if regex_flags else self.global_regex_flags
+        if not self._guards or flags != self.global_regex_flags:
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+        results: list[RecognizerResult] = []
+        for pattern in self.patterns:
+            guard = self._guards.get(pattern.name)
+            if guard is not None and not guard(text):
+                continue
+            if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+                pattern.compiled_with_flags = flags
+                pattern.compiled_regex = re.compile(pattern.regex, flags=flags)
+            for match in pattern.compiled_regex.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, end = match.span()
+                if start == end:
+                    continue
+                current = text[start:end]
+                validation = self.validate_result(current)
+                explanation = self.build_regex_explanation(
+                    self.name, pattern.name, pattern.regex, pattern.score, validation, flags)
+                result = RecognizerResult(
+                    entity_type=self.supported_entities[0], start=start, end=end, score=pattern.score,
+                    analysis_explanation=explanation,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    },
+                )
+                if validation is not None:
+                    result.score = EntityRecognizer.MAX_SCORE if validation else EntityRecognizer.MIN_SCORE
+                if self.invalidate_result(current):
+                    result.score = EntityRecognizer.MIN_SCORE
+                if result.score > EntityRecognizer.MIN_SCORE:
+                    results.append(result)
+                explanation.score = result.score
+        return EntityRecognizer.remove_duplicates(results)
+
+
+class StewardPhoneRecognizer(PhoneRecognizer):
+    """Presidio's PhoneRecognizer (same name, score and matches) that stops trying regions early.
+
+    python-phonenumbers finds number candidates with one region-independent regex and then, per
+    region, parses each candidate (or a part of it). Once the matches found so far cover every
+    candidate, further regions can only report spans inside them, which the analyzer merges into
+    the same spans; so the remaining regions are skipped. A text without any candidate skips all
+    of them. With many regions configured this is most of the recognizer's time.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("name", "PhoneRecognizer")
+        super().__init__(**kwargs)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        candidates = phone_candidates(text)
+        if not candidates:
+            return []
+        results: list[RecognizerResult] = []
+        for region in self.supported_regions:
+            for match in _RegionMatcher(text, region, leniency=self.leniency):
+                results.append(self._get_recognizer_result(match, text, region, nlp_artifacts))
+            if results and _all_covered(candidates, [(r.start, r.end) for r in results]):
+                break
+        return EntityRecognizer.remove_duplicates(results)
+
+
+class _RegionMatcher(phonenumbers.PhoneNumberMatcher):
+    """PhoneNumberMatcher that skips parsing a piece of text that cannot be a valid number of
+    its region by length alone (a 10-digit national number is no Danish number): most of the
+    time spent on invalid numbers tried against many regions. Same matches otherwise."""
+
+    def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+        if not _may_be_valid(candidate, self.preferred_region):
+            return None
+        return super()._parse_and_verify(candidate, offset)
+
+
+@functools.lru_cache(maxsize=512)
+def _region_rules(region: str) -> tuple[str, int, int, tuple[str, ...] | None, Any] | None:
+    """(country code, shortest and longest national number, literal national prefixes or None
+    when they are patterns, international-prefix regex) of a region."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return None
+    lengths = set()
+    for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, (region,)):
+        other_metadata = PhoneMetadata.metadata_for_region(other)
+        if other_metadata is not None:
+            lengths.update(n for n in other_metadata.general_desc.possible_length or () if n > 0)
+    if not lengths:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and (metadata.national_prefix_transform_rule or not std_re.fullmatch(r"\d+(?:\|\d+)*", prefix)):
+        prefixes = None
+    else:
+        prefixes = tuple(prefix.split("|")) if prefix else ()
+    idd = std_re.compile(metadata.international_prefix) if metadata.international_prefix else None
+    return str(metadata.country_code), min(lengths), max(lengths), prefixes, idd
+
+
+def _may_be_valid(candidate: str, region: str) -> bool:
+    """False only when no parse of ``candidate`` for ``region`` can give a valid number: its
+    national significant number would be shorter or longer than any of the country's."""
+    rules = _region_rules(region)
+    if rules is None or any(c in candidate for c in _PLUS_SIGNS):
+        return True  # "+": the country comes from the number itself
+    code, shortest, longest, prefixes, idd = rules
+    digits = phonenumbers.normalize_digits_only(candidate)
+    if len(digits) + 1 < shortest:  # +1: Argentina's prefix rule inserts a 9
+        return False
+    if prefixes is None or sum(c.isascii() and c.isalpha() for c in candidate) >= 3:
+        return True  # prefix patterns with carrier codes, or a vanity number ("1-800-FLOWERS")
+    if idd is not None and idd.match(digits):
+        return True  # an international number dialled from the region: any country
+    _, national = _strip_extension(_extract_possible_number(candidate))
+    national = phonenumbers.normalize_digits_only(national)
+    strip = len(code) if national.startswith(code) else 0
+    strip += max((len(p) for p in prefixes if national.startswith(p) or national[strip:].startswith(p)),
+                 default=0)
+    return len(national) - strip <= longest
+
+
+# No valid number has fewer digits: the shortest national significant numbers of any region
+# have 4 digits and national-prefix rules add at most one (Argentina's "9").
+MIN_PHONE_DIGITS = 3
+
+
+def phone_candidates(text: str) -> list[tuple[int, int]]:
+    """The spans python-phonenumbers' matcher considers, whatever the region (its own regexes),
+    less those too short to be any valid number ("5 minutes")."""
+    spans: list[tuple[int, int]] = []
+    pattern = phonenumbermatcher._PATTERN
+    second = phonenumbermatcher._SECOND_NUMBER_START_PATTERN
+    match = pattern.search(text)
+    while match is not None:
+        start = match.start()
+        candidate = text[start:match.end()]
+        trailing = second.search(candidate)
+        end = start + (trailing.start() if trailing else len(candidate))
+        if sum(c.isdigit() for c in text[start:end]) >= MIN_PHONE_DIGITS:
+            spans.append((start, end))
+        match = pattern.search(text, max(end, start + 1))
+    return spans
+
+
+def _all_covered(candidates: list[tuple[int, int]], spans: list[tuple[int, int]]) -> bool:
+    ordered = sorted(spans)
+    for start, end in candidates:
+        reach = start
+        for s, e in ordered:
+            if s <= reach < e:
+                reach = e
+            if reach >= end:
+                break
+        if reach < end:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +378,7 @@ _PARTICLES = r"(?:de|da|do|dos|das|del|della|delle|dei|di|du|des|la|le|les|van|v
 _STREET_WORD = rf"(?:{_CAP}|{_PARTICLES})"
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class StreetAddressRecognizer(GuardedPatternRecognizer):
     """Street lines, unit and post-box lines, military addresses and "City, ST 12345"."""
 
     CONTEXT = ["address", "street", "live", "lives", "located", "ship", "deliver", "billing",
@@ -202,6 +388,8 @@ class StreetAddressRecognizer(PatternRecognizer):
         suffixes = _alternation(STREET_SUFFIXES + USPS_SUFFIXES)
         prefixes = _alternation(STREET_PREFIXES)
         endings = _alternation(STREET_ENDINGS)
+        # A house number then a capitalised word or a particle ("12 Main", "4 de la").
+        number_then_word = rf"\d[A-Za-z]?[ \t]+(?:[\p{{Lu}}\p{{Lt}}]|{_PARTICLES}[ \t])"
         patterns = [
             # 1659 Hoog St / 3369 24 Clarke Avenue / 11 Botley Road St.
             Pattern(
@@ -258,7 +446,32 @@ class StreetAddressRecognizer(PatternRecognizer):
             context=self.CONTEXT,
             # Case matters here: capitalisation is most of what tells a street from prose.
             global_regex_flags=re.MULTILINE,
+            # Necessary substrings of the patterns (the ending scan alone tries every letter).
+            guards={
+                "number street suffix": number_then_word,
+                "number name number": number_then_word,
+                "prefix street number": _has_prefix,
+                "street ending number": _has_ending_before_number,
+                "hungarian street": r"u\.[ \t]+\d",
+                "city state zip": r"[A-Z]{2}[ \t]+\d{4}",
+            },
         )
+
+
+_STREET_PREFIXES_LOWER = tuple(sorted({p.lower() for p in STREET_PREFIXES}))
+_STREET_ENDINGS = tuple(sorted(set(STREET_ENDINGS)))
+_GAP_THEN_DIGIT = std_re.compile(r"[ \t]+\d")
+
+
+def _has_ending_before_number(text: str) -> bool:
+    """Some street ending ("katu", "straße") right before spacing and a digit."""
+    return any(text.endswith(_STREET_ENDINGS, 0, m.start()) for m in _GAP_THEN_DIGIT.finditer(text))
+
+
+def _has_prefix(text: str) -> bool:
+    """Some street prefix ("Rua", "ul.") followed by spacing, in any case."""
+    lower = text.lower()
+    return any(p + " " in lower or p + "\t" in lower for p in _STREET_PREFIXES_LOWER)
 
 
 class CountryRecognizer(PatternRecognizer):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +22,6 @@ from core.jobs import Reporter, job_create, job_enqueue
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
-from governance.privacy.analyzer import DEFAULT_ENTITIES, AnalyzerConfig, StewardAnalyzer, get_analyzer
 from governance.privacy.models import (
     CustomRecognizer,
     MaskChunk,
@@ -31,7 +30,9 @@ from governance.privacy.models import (
     PiiFinding,
     PiiScan,
 )
-from governance.privacy.recognizers import RecognizerSpecError, recognizer_from_spec
+
+if TYPE_CHECKING:
+    from governance.privacy.analyzer import StewardAnalyzer
 
 MAX_ANALYZE_TEXTS = 1000
 MAX_ANALYZE_CHARS = 10_000        # per text
@@ -45,6 +46,14 @@ RAW_EXAMPLES = 5
 
 
 def analyzer() -> StewardAnalyzer:
+    # Presidio and spaCy (and through them torch) take seconds to import: they are loaded where
+    # the analyzer is needed, never when the URL configuration imports this module.
+    from governance.privacy.analyzer import (
+        DEFAULT_ENTITIES,
+        AnalyzerConfig,
+        get_analyzer,
+    )
+
     entities = tuple(settings.STEWARD_PII_ENTITIES) or DEFAULT_ENTITIES
     return get_analyzer(AnalyzerConfig(spacy_model=settings.STEWARD_SPACY_MODEL, entities=entities))
 
@@ -58,6 +67,8 @@ def masking_secrets():
 
 
 def dataset_recognizers(dataset: Dataset) -> list[Any]:
+    from governance.privacy.recognizers import recognizer_from_spec
+
     return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
 
 
@@ -242,6 +253,8 @@ def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RA
 
 
 def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, Any]) -> CustomRecognizer:
+    from governance.privacy.recognizers import RecognizerSpecError, recognizer_from_spec
+
     try:
         recognizer = recognizer_from_spec(spec)
     except RecognizerSpecError as exc:
@@ -362,11 +375,13 @@ def mask_plan(*, job: Job) -> list[MaskChunk]:
     return list(job.mask_chunks.order_by("index"))
 
 
-def mask_chunk_execute(*, job: Job, chunk: MaskChunk) -> bool:
+def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
     """Mask one slice of rows into a Parquet part. Returns True when this was the last chunk."""
     from governance.privacy.masking import mask_table
 
     started = time.perf_counter()
+    MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
+        started_at=timezone.now(), worker=worker[:200])
     version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
     rules = masking_rules(version=version, policy=job.params["policy"])
     table = read_version_table(version).slice(chunk.start, chunk.stop - chunk.start)
@@ -380,7 +395,7 @@ def mask_chunk_execute(*, job: Job, chunk: MaskChunk) -> bool:
         # The job row lock serializes chunk completions, so exactly one worker sees the last one.
         Job.objects.select_for_update().filter(pk=job.pk).first()
         updated = MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
-            status=MaskChunk.Status.DONE, part=stored, seconds=seconds)
+            status=MaskChunk.Status.DONE, part=stored, seconds=seconds, finished_at=timezone.now())
         if not updated:  # a redelivered message: another worker already did this chunk
             transaction.on_commit(lambda: delete_file(stored))
             return False

@@ -7,6 +7,7 @@ completes the last chunk assembles the masked version and finishes the job.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from typing import Any
 
@@ -25,13 +26,18 @@ def scan_version(job_id: int, scan_id: int) -> None:
     from governance.privacy.services import pii_scan_execute, pii_scan_fail
 
     def work(job: Job, reporter: Reporter) -> dict[str, Any]:
-        scan = PiiScan.objects.select_related("version__dataset").filter(pk=scan_id).first()
+        scan = PiiScan.objects.select_related("version__dataset").filter(pk=scan_id, job_id=job_id).first()
         if scan is None:
             return {"scan": None}
         return pii_scan_execute(scan=scan, reporter=reporter)
 
-    run_job(job_id, work, allow_running=True)
-    job = Job.objects.filter(pk=job_id).only("status").first()
+    # A stale message (after a database reset) may name a job or scan that is now another one's:
+    # it must neither claim that job nor touch that scan.
+    job = Job.objects.filter(pk=job_id, kind="pii_scan").only("params").first()
+    if job is None or job.params.get("scan") != scan_id:
+        return
+    run_job(job_id, work, allow_running=True, kind="pii_scan")
+    job = Job.objects.filter(pk=job_id, kind="pii_scan").only("status").first()
     if job is not None and job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
         pii_scan_fail(scan_id=scan_id)
 
@@ -40,7 +46,7 @@ def scan_version(job_id: int, scan_id: int) -> None:
 def mask_version(job_id: int) -> None:
     from governance.privacy.services import mask_plan
 
-    job = job_claim(job_id, allow_running=True)
+    job = job_claim(job_id, allow_running=True, kind="pii_mask")
     if job is None:
         return
     try:
@@ -61,7 +67,7 @@ def mask_chunk(job_id: int, index: int) -> None:
     from governance.privacy.models import MaskChunk
     from governance.privacy.services import mask_chunk_execute, mask_finalize
 
-    job = Job.objects.filter(pk=job_id).first()
+    job = Job.objects.filter(pk=job_id, kind="pii_mask").first()
     if job is None or job.status != Job.Status.RUNNING:
         return
     chunk = MaskChunk.objects.filter(job=job, index=index).first()
@@ -70,7 +76,7 @@ def mask_chunk(job_id: int, index: int) -> None:
     reporter = Reporter(job_id)
     try:
         reporter.check_cancelled()
-        last = mask_chunk_execute(job=job, chunk=chunk)
+        last = mask_chunk_execute(job=job, chunk=chunk, worker=_worker_name())
         if last:
             result = mask_finalize(job=job)
             job_succeed(job_id, result, message="masked version created")
@@ -82,3 +88,8 @@ def mask_chunk(job_id: int, index: int) -> None:
     except Exception as exc:  # noqa: BLE001
         log.exception("mask chunk %s of job %s failed", index, job_id)
         job_fail(job_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+
+
+def _worker_name() -> str:
+    hostname = getattr(mask_chunk.request, "hostname", None) or "local"
+    return f"{hostname} pid {os.getpid()}"

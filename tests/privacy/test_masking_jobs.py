@@ -40,6 +40,8 @@ def test_masking_in_chunks_makes_a_new_version_with_mask_lineage_and_a_clean_res
     job = Job.objects.get(pk=response.json()["id"])
     assert job.status == "succeeded", job.error
     assert job.result["chunks"] == 3
+    # Each chunk records which worker process ran it and when (the benchmark's parallelism check).
+    assert all(c.worker and c.started_at and c.finished_at >= c.started_at for c in job.mask_chunks.all())
     masked = DatasetVersion.objects.get(pk=job.result["dataset_version"])
     assert masked.row_count == 250 and masked.operation == "mask"
     edge = LineageEdge.objects.get(source=version, target_id=masked.pk, operation="mask")
