@@ -109,11 +109,18 @@ def op_join(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     kinds = {"inner": "inner", "left": "left outer", "right": "right outer", "outer": "full outer"}
     if not isinstance(how, str) or how not in kinds:
         raise TransformError(f"`how` must be one of {', '.join(kinds)}.")
+    # Arrow's hash join emits rows in no fixed order; keep the left table's order (then the right's) so the
+    # same join gives the same version and a seeded split of it the same rows.
+    lrow, rrow = "__steward_left_row", "__steward_right_row"
+    left = left.append_column(lrow, pa.array(np.arange(left.num_rows)))
+    right = right.append_column(rrow, pa.array(np.arange(right.num_rows)))
     try:
         joined = left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True)
     except pa.ArrowException as exc:
         raise TransformError(f"The join failed: the key columns' types differ ({str(exc).splitlines()[0][:120]}).") from None
-    return [joined]
+    order = pc.sort_indices(joined.select([lrow, rrow]), sort_keys=[(lrow, "ascending"), (rrow, "ascending")],
+                            null_placement="at_end")
+    return [joined.take(order).drop_columns([lrow, rrow])]
 
 
 def op_select(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:

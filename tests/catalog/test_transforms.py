@@ -136,6 +136,18 @@ def test_join_matches_rows_on_the_keys(how: str, rows: int, titles: set[str | No
     assert "price_right" in out.column_names
 
 
+def test_join_keeps_the_left_tables_row_order_so_it_is_reproducible() -> None:
+    # Enough rows that Arrow's multi-threaded hash join would emit them in a varying order.
+    n = 200_000
+    left = pa.table({"row": pa.array(range(n)), "item_id": pa.array([i % 1000 for i in range(n)])})
+    right = pa.table({"item_id": pa.array(range(999, -1, -1)), "name": [f"item {i}" for i in range(999, -1, -1)]})
+    outs = [one("join", {"on": ["item_id"]}, left, right) for _ in range(3)]
+    assert col(outs[0], "row") == list(range(n))
+    assert col(outs[0], "name")[:3] == ["item 0", "item 1", "item 2"]
+    assert outs[0].column_names == ["row", "item_id", "name"]
+    assert outs[1].equals(outs[0]) and outs[2].equals(outs[0])
+
+
 def test_join_refuses_keys_of_different_types() -> None:
     other = ITEMS.set_column(0, "item_id", pa.array(["10", "11", "13"]))
     with pytest.raises(TransformError, match="types differ"):
