@@ -6,6 +6,8 @@ candidate objects costs more than scoring them. Every check names the offending 
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from django.conf import settings
 
 from core.errors import ServiceError
 from serving import metrics
+from training.models import ALIAS_PATTERN
 from serving.encoding import InputError
 from serving.loading import LoadedVersion
 from serving.runtime import get_cache
@@ -48,6 +51,8 @@ def parse_selector(params: Mapping[str, Any]) -> Selector:
             raise ServiceError(f"version must be a positive integer, got {version}.", field="version")
     if alias is not None and not alias.strip():
         raise ServiceError("alias must not be empty.", field="alias")
+    if alias is not None and not re.match(ALIAS_PATTERN, alias.strip()):
+        raise ServiceError("alias must be 1-64 characters of letters, digits, '.', '_' or '-'.", field="alias")
     return Selector(alias=alias.strip() if alias else None, version=version)
 
 

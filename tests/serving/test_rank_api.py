@@ -199,3 +199,9 @@ def test_no_candidates_rank_to_an_empty_list(shop: Any, engineer: APIClient) -> 
     resp = rank(engineer, {"user": USER, "candidates": [], "k": 3})
     assert resp.status_code == 200
     assert resp.json() == {"model_version": {"model": "shop", "version": 1}, "items": []}
+
+
+def test_an_alias_with_characters_no_alias_can_have_is_a_400(shop: Any, engineer: APIClient) -> None:
+    resp = rank(engineer, {"candidates": IDS}, query="?alias=prod%00uction")
+    assert resp.status_code == 400
+    assert "alias must be" in resp.json()["detail"]
