@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
 from django.views import View
 
 from core.errors import ServiceError
@@ -16,7 +17,12 @@ from governance.catalog.models import DatasetVersion
 from governance.privacy import services
 from governance.privacy.masking import OPERATORS
 from governance.privacy.models import MaskingPolicy, PiiFinding, PiiScan
-from governance.privacy.selectors import latest_scan, pii_gate_reasons, review_queue, scan_columns
+from governance.privacy.selectors import (
+    latest_scan,
+    pii_gate_reasons,
+    review_queue,
+    scan_columns,
+)
 
 # What the policy editor proposes for a flagged column, by entity type.
 SUGGESTED = {
@@ -39,18 +45,15 @@ def chart_svg(columns: list[dict[str, Any]]) -> str:
         y = 10 + i * 22
         share = float(c.get("share") or 0) if c.get("entity_type") else 0.0
         width = max(1, int(share * 400))
-        label = _esc(c["name"])[:28]
-        entity = _esc(c.get("entity_type") or "clean")
+        # Cut before escaping, so an entity such as &amp; is never split.
+        label = escape(str(c["name"])[:28])
+        entity = escape(c.get("entity_type") or "clean")
         parts.append(f'<text x="0" y="{y + 13}" font-size="12">{label}</text>')
         parts.append(f'<rect x="200" y="{y}" width="{width}" height="16" fill="{colours.get(c.get("decision"), "#dadce0")}">'
                      f'<title>{label}: {entity} in {share:.0%} of sampled values</title></rect>')
         parts.append(f'<text x="{205 + width}" y="{y + 13}" font-size="11" fill="#5f6368">{entity} {share:.0%}</text>')
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _esc(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 class ReviewQueuePage(CapabilityRequiredMixin, View):
