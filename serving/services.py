@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.db import transaction
 
 from core.errors import NotFound, ServiceError
-from core.jobs import Reporter, job_create, job_enqueue
+from core.jobs import Reporter, job_start
 from core.models import Job
 from core.roles import has_capability
 from core.storage import local_path, scratch_dir
@@ -41,17 +40,12 @@ def batch_score_start(*, actor: Any, model_name: str, alias: str | None, version
     if item_column and item_column not in dataset_version.column_names:
         raise ServiceError(f"Dataset version {dataset_version.pk} has no column '{item_column}', the model's "
                            "item column.", field="dataset_version")
-    with transaction.atomic():
-        job = job_create(
-            kind="batch_score", actor=actor, subject_type="dataset_version", subject_id=dataset_version.pk,
-            params={"dataset_version": dataset_version.pk, "model": ref.model, "model_version": ref.version,
-                    "model_version_id": ref.pk, "column": column},
-            message=f"score with {ref.model} v{ref.version} queued",
-        )
-        from serving.tasks import batch_score
-
-        job_enqueue(job, batch_score)
-    return job
+    return job_start(
+        kind="batch_score", task="serving.batch_score", actor=actor, subject_type="dataset_version",
+        subject_id=dataset_version.pk, message=f"score with {ref.model} v{ref.version} queued",
+        params={"dataset_version": dataset_version.pk, "model": ref.model, "model_version": ref.version,
+                "model_version_id": ref.pk, "column": column},
+    )
 
 
 def batch_score_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:

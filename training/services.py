@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from core.audit import audit_log
+from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
-from core.jobs import JobCancelled, Reporter, job_create, job_enqueue
+from core.jobs import JobCancelled, Reporter, job_start
 from core.models import Job
 from core.roles import has_capability
 from core.storage import local_path, scratch_dir
@@ -115,15 +115,11 @@ def training_job_start(*, actor: Any, request: TrainingRequest) -> Job:
     }
     with transaction.atomic():
         source = versions.get("source") or versions["train"]
-        job = job_create(kind=JOB_KIND, actor=actor, params=job_params,
-                         subject_type="dataset_version", subject_id=source.pk,
-                         message="waiting for a GPU worker")
+        job = job_start(kind=JOB_KIND, task="training.train", actor=actor, params=job_params, queue="gpu",
+                        subject_type="dataset_version", subject_id=source.pk, message="waiting for a GPU worker")
         audit_log(actor=actor, action="training.start", obj=job, summary={
             "model": name, "dataset_versions": job_params["dataset_versions"],
             "base_model": job_params["base_model"]})
-        from training.tasks import train_model
-
-        job_enqueue(job, train_model, queue="gpu")
     return job
 
 
@@ -467,7 +463,7 @@ def model_version_create(*, actor: Any, model_name: str, job: Job | None, artifa
     with a lineage edge from every dataset version it learned from, in one transaction."""
     spec = result.spec.to_dict()
     definition = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = user_or_none(actor)
     with transaction.atomic():
         model, created = RegisteredModel.objects.get_or_create(
             name=model_name, defaults={"created_by": user})
@@ -507,7 +503,7 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
     target = model.versions.filter(version=version).first()
     if target is None:
         raise ServiceError(f"Model {model.name!r} has no version {version}.", field="version")
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = user_or_none(actor)
     for _ in range(2):  # a concurrent first creation of the same alias retries as an update
         try:
             with transaction.atomic():

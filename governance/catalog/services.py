@@ -17,7 +17,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.html import strip_tags
 
-from core.audit import audit_log
+from core.audit import audit_log, user_or_none
+from core.jobs import job_start
+from core.models import Job
 from core.errors import ServiceError
 from core.storage import delete_file, scratch_dir, store_file
 from governance.catalog import ingest
@@ -39,7 +41,7 @@ def dataset_create(*, actor: Any, name: str, description: str = "", kind: str = 
         if Dataset.objects.filter(name=name).exists():
             raise ServiceError(f"A dataset named {name!r} already exists.", field="name", status_code=409, code="exists")
         dataset = Dataset.objects.create(name=name, description=description, kind=kind, tags=tags or [],
-                                         owner=actor if getattr(actor, "is_authenticated", False) else None)
+                                         owner=user_or_none(actor))
         # The name may hold markup (templates escape it); the audit summary keeps a plain-text copy.
         audit_log(actor=actor, action="dataset.create", obj=dataset, summary={"name": strip_tags(name), "kind": kind})
     return dataset
@@ -87,7 +89,7 @@ def _next_number(dataset: Dataset) -> int:
 
 
 def _announce(version: DatasetVersion, actor: Any) -> None:
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    actor_id = user.pk if (user := user_or_none(actor)) else None
     transaction.on_commit(lambda: dataset_version_created.send(
         sender=DatasetVersion, version_id=version.pk, actor_id=actor_id))
 
@@ -130,14 +132,12 @@ def dataset_version_upload(*, actor: Any, dataset: Dataset, source: IO[bytes] | 
                 original_name=filename, file=stored[0], parquet=stored[1], size_bytes=spooled.size,
                 row_count=result.row_count, columns=columns,
                 profile_status=DatasetVersion.ProfileStatus.DONE if profile_inline else DatasetVersion.ProfileStatus.PENDING,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=user_or_none(actor),
             )
             audit_log(actor=actor, action="dataset_version.create", obj=version, summary={
                 "dataset": dataset.pk, "number": version.number, "sha256": spooled.sha256, "format": fmt,
                 "rows": result.row_count, "columns": [c["name"] for c in result.columns]})
             if not profile_inline:
-                from governance.catalog.tasks import profile_job_start
-
                 profile_job_start(version=version, actor=actor)
             _announce(version, actor)
         return version, True
@@ -188,7 +188,7 @@ def dataset_version_derive(*, actor: Any, parents: list[DatasetVersion], table: 
                     dataset=dataset, number=_next_number(dataset), sha256=sha, format="parquet",
                     original_name=f"{operation}.parquet", file="", parquet=stored[0], size_bytes=size,
                     row_count=row_count, columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE,
-                    operation=operation, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                    operation=operation, created_by=user_or_none(actor),
                 )
             for parent in parents:
                 lineage_edge_create(actor=actor, source=parent, target_type="dataset_version", target_id=version.pk,
@@ -211,9 +211,14 @@ def lineage_edge_create(*, actor: Any, source: DatasetVersion, target_type: str,
     edge, _ = LineageEdge.objects.get_or_create(
         source=source, target_type=target_type, target_id=target_id, operation=operation,
         defaults={"params": params or {}, "target_label": target_label,
-                  "actor": actor if getattr(actor, "is_authenticated", False) else None},
+                  "actor": user_or_none(actor)},
     )
     return edge
+
+
+def profile_job_start(*, version: DatasetVersion, actor: Any) -> Job:
+    return job_start(kind="profile", task="catalog.profile_version", actor=actor, subject_type="dataset_version",
+                     subject_id=version.pk, params={"dataset_version": version.pk})
 
 
 def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
@@ -228,5 +233,5 @@ def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
 
 __all__ = [
     "dataset_create", "dataset_version_upload", "dataset_version_derive",
-    "lineage_edge_create", "dataset_version_profile",
+    "lineage_edge_create", "dataset_version_profile", "profile_job_start",
 ]

@@ -4,10 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow.parquet as pq
-from django.db import transaction
 
 from core.errors import ServiceError
-from core.jobs import Reporter, job_create, job_enqueue
+from core.jobs import Reporter, job_start
 from core.models import Job
 from core.storage import local_path
 from governance.catalog import transforms
@@ -53,14 +52,9 @@ def transform_start(*, actor: Any, version: DatasetVersion, operation: str, para
     if output is not None and (not isinstance(output, str) or not output.strip()):
         raise ServiceError("`output_dataset` must be a dataset name.", field="params")
     _check_params(inputs, operation, params)
-    with transaction.atomic():
-        job = job_create(kind="transform", actor=actor, subject_type="dataset_version", subject_id=version.pk,
-                         params={"operation": operation, "params": params, "inputs": [v.pk for v in inputs]},
-                         message=f"{operation} queued")
-        from governance.catalog.tasks import transform_version
-
-        job_enqueue(job, transform_version)
-    return job
+    return job_start(kind="transform", task="catalog.transform", actor=actor, subject_type="dataset_version",
+                     subject_id=version.pk, message=f"{operation} queued",
+                     params={"operation": operation, "params": params, "inputs": [v.pk for v in inputs]})
 
 
 def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:

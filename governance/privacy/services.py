@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import audit_log
+from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
-from core.jobs import Reporter, job_create, job_enqueue
+from core.jobs import Reporter, job_start
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
@@ -83,22 +83,32 @@ def read_version_table(version: DatasetVersion, columns: list[str] | None = None
 
 
 def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manual") -> PiiScan:
-    from governance.privacy.tasks import scan_version
-
     with transaction.atomic():
         scan = PiiScan.objects.create(
             version=version, trigger=trigger, sample_rows=settings.STEWARD_PII_SAMPLE_ROWS,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=user_or_none(actor),
         )
-        job = job_create(kind="pii_scan", actor=actor, subject_type="dataset_version", subject_id=version.pk,
-                         params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger})
+        job = job_start(kind="pii_scan", task="privacy.scan_version", actor=actor, subject_type="dataset_version",
+                        subject_id=version.pk, task_args=(scan.pk,),
+                        params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger})
         scan.job = job
         scan.save(update_fields=["job"])
         DatasetVersion.objects.filter(pk=version.pk).update(pii_status=DatasetVersion.PiiStatus.SCANNING)
         audit_log(actor=actor, action="pii.scan.start", obj=scan,
                   summary={"dataset_version": version.pk, "trigger": trigger})
-        job_enqueue(job, scan_version, scan.pk)
     return scan
+
+
+def pii_scan_run(*, job: Job, scan_id: int, reporter: Reporter) -> dict[str, Any]:
+    """The scan task's body: run the scan; a scan whose job fails or is cancelled is marked failed."""
+    scan = PiiScan.objects.select_related("version__dataset").filter(pk=scan_id, job_id=job.pk).first()
+    if scan is None:
+        return {"scan": None}
+    try:
+        return pii_scan_execute(scan=scan, reporter=reporter)
+    except BaseException:
+        pii_scan_fail(scan_id=scan_id)
+        raise
 
 
 def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
@@ -264,7 +274,7 @@ def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, An
             raise ServiceError(f"dataset {dataset.name!r} already has a recognizer named {recognizer.name!r}",
                                field="spec")
         obj = CustomRecognizer.objects.create(dataset=dataset, name=recognizer.name, spec=spec,
-                                              created_by=actor if getattr(actor, "is_authenticated", False) else None)
+                                              created_by=user_or_none(actor))
         audit_log(actor=actor, action="pii.recognizer.create", obj=obj,
                   summary={"dataset": dataset.pk, "entity_type": spec.get("entity_type"), "name": obj.name})
     return obj
@@ -315,20 +325,18 @@ def masking_rules(*, version: DatasetVersion, policy: Any) -> list[Any]:
 
 def mask_start(*, version: DatasetVersion, actor: Any, policy: Any, save_as: str | None = None) -> Job:
     from governance.privacy.masking import public_policy
-    from governance.privacy.tasks import mask_version
 
     rules = masking_rules(version=version, policy=policy)
     recorded = public_policy(rules)
     with transaction.atomic():
-        job = job_create(kind="pii_mask", actor=actor, subject_type="dataset_version", subject_id=version.pk,
-                         params={"dataset_version": version.pk, "policy": recorded})
+        job = job_start(kind="pii_mask", task="privacy.mask_version", actor=actor, subject_type="dataset_version",
+                        subject_id=version.pk, params={"dataset_version": version.pk, "policy": recorded})
         if save_as:
             MaskingPolicy.objects.update_or_create(
                 dataset=version.dataset, name=save_as[:100],
-                defaults={"policy": recorded, "updated_by": actor if getattr(actor, "is_authenticated", False) else None})
+                defaults={"policy": recorded, "updated_by": user_or_none(actor)})
         audit_log(actor=actor, action="pii.mask.start", obj=job, summary={
             "dataset_version": version.pk, "columns": {c: r["operator"] for c, r in recorded["columns"].items()}})
-        job_enqueue(job, mask_version)
     return job
 
 
@@ -405,6 +413,17 @@ def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
                                   chunks_done=done, chunks=total)
         return done == total and Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).exclude(
             message="assembling").update(message="assembling") == 1
+
+
+def mask_chunk_run(*, job: Job, index: int, worker: str = "") -> dict[str, Any] | None:
+    """One chunk task's body: mask the chunk; the worker that completes the last one assembles the version and
+    returns the job's result."""
+    chunk = MaskChunk.objects.filter(job=job, index=index).first()
+    if chunk is None or chunk.status == MaskChunk.Status.DONE:
+        return None
+    if not mask_chunk_execute(job=job, chunk=chunk, worker=worker):
+        return None
+    return mask_finalize(job=job)
 
 
 def mask_finalize(*, job: Job) -> dict[str, Any]:

@@ -6,88 +6,44 @@ completes the last chunk assembles the masked version and finishes the job.
 """
 from __future__ import annotations
 
-import logging
 import os
-import traceback
 from typing import Any
 
 from celery import shared_task
-from django.db import transaction
 
-from core.jobs import JobCancelled, Reporter, job_claim, job_fail, job_succeed, run_job
+from core.jobs import Reporter, job_enqueue, job_step, job_task
 from core.models import Job
 
-log = logging.getLogger(__name__)
+
+# A stale message (after a database reset) may name a job whose scan is another one's: params_match makes
+# it claim nothing.
+@job_task("privacy.scan_version", kind="pii_scan", allow_running=True, params_match=("scan",))
+def scan_version(job: Job, reporter: Reporter, scan_id: int) -> dict[str, Any]:
+    from governance.privacy.services import pii_scan_run
+
+    return pii_scan_run(job=job, scan_id=scan_id, reporter=reporter)
 
 
-@shared_task(name="privacy.scan_version", acks_late=True, max_retries=3, default_retry_delay=10)
-def scan_version(job_id: int, scan_id: int) -> None:
-    from governance.privacy.models import PiiScan
-    from governance.privacy.services import pii_scan_execute, pii_scan_fail
-
-    def work(job: Job, reporter: Reporter) -> dict[str, Any]:
-        scan = PiiScan.objects.select_related("version__dataset").filter(pk=scan_id, job_id=job_id).first()
-        if scan is None:
-            return {"scan": None}
-        return pii_scan_execute(scan=scan, reporter=reporter)
-
-    # A stale message (after a database reset) may name a job or scan that is now another one's:
-    # it must neither claim that job nor touch that scan.
-    job = Job.objects.filter(pk=job_id, kind="pii_scan").only("params").first()
-    if job is None or job.params.get("scan") != scan_id:
-        return
-    run_job(job_id, work, allow_running=True, kind="pii_scan")
-    job = Job.objects.filter(pk=job_id, kind="pii_scan").only("status").first()
-    if job is not None and job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
-        pii_scan_fail(scan_id=scan_id)
-
-
-@shared_task(name="privacy.mask_version", acks_late=True, max_retries=3, default_retry_delay=10)
-def mask_version(job_id: int) -> None:
+@job_task("privacy.mask_version", kind="pii_mask", allow_running=True, finish=False)
+def mask_version(job: Job, reporter: Reporter) -> None:
     from governance.privacy.services import mask_plan
 
-    job = job_claim(job_id, allow_running=True, kind="pii_mask")
-    if job is None:
-        return
-    try:
-        chunks = mask_plan(job=job)
-    except Exception as exc:  # noqa: BLE001 - the job must say why it failed
-        log.exception("planning mask job %s failed", job_id)
-        job_fail(job_id, f"{type(exc).__name__}: {exc}")
-        return
-    Reporter(job_id).progress(0.0, f"masking in {len(chunks)} chunk(s)", chunks=len(chunks), chunks_done=0)
-    pending = [c for c in chunks if c.status == c.Status.PENDING]
-    for chunk in pending:
-        transaction.on_commit(lambda i=chunk.index: mask_chunk.apply_async(args=(job_id, i)))
+    chunks = mask_plan(job=job)
+    reporter.progress(0.0, f"masking in {len(chunks)} chunk(s)", chunks=len(chunks), chunks_done=0)
+    for chunk in chunks:
+        if chunk.status == chunk.Status.PENDING:
+            job_enqueue(job, "privacy.mask_chunk", chunk.index)
+    return None  # the chunk that finishes last ends the job
 
 
-@shared_task(name="privacy.mask_chunk", acks_late=True, max_retries=3, default_retry_delay=10)
+@shared_task(name="privacy.mask_chunk", acks_late=True)
 def mask_chunk(job_id: int, index: int) -> None:
-    from core.errors import ServiceError
-    from governance.privacy.models import MaskChunk
-    from governance.privacy.services import mask_chunk_execute, mask_finalize
+    def work(job: Job, reporter: Reporter) -> dict[str, Any] | None:
+        from governance.privacy.services import mask_chunk_run
 
-    job = Job.objects.filter(pk=job_id, kind="pii_mask").first()
-    if job is None or job.status != Job.Status.RUNNING:
-        return
-    chunk = MaskChunk.objects.filter(job=job, index=index).first()
-    if chunk is None or chunk.status == MaskChunk.Status.DONE:
-        return
-    reporter = Reporter(job_id)
-    try:
-        reporter.check_cancelled()
-        last = mask_chunk_execute(job=job, chunk=chunk, worker=_worker_name())
-        if last:
-            result = mask_finalize(job=job)
-            job_succeed(job_id, result, message="masked version created")
-    except JobCancelled:
-        Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(
-            status=Job.Status.CANCELLED, message="cancelled")
-    except ServiceError as exc:
-        job_fail(job_id, exc.message)
-    except Exception as exc:  # noqa: BLE001
-        log.exception("mask chunk %s of job %s failed", index, job_id)
-        job_fail(job_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        return mask_chunk_run(job=job, index=index, worker=_worker_name())
+
+    job_step(job_id, work, kind="pii_mask")
 
 
 def _worker_name() -> str:

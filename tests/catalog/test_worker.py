@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from core.models import Job
 from governance.catalog.models import DatasetVersion
 from governance.catalog.services import dataset_create, dataset_version_upload
-from governance.catalog.tasks import profile_job_start
+from governance.catalog.services import profile_job_start
 from governance.catalog.transform_service import transform_start
 from tests.conftest import csv_file
 from tests.worker import start_worker, wait_for
