@@ -11,19 +11,71 @@ import numpy as np
 import pyarrow as pa
 
 CATEGORIES = ["kitchen", "garden", "toys", "books", "electronics", "beauty", "sports", "home", "pets", "office"]
-PRODUCTS = ["blender", "kettle", "toaster", "lamp", "backpack", "drill", "novel", "headphones", "mixer",
-            "vacuum", "phone case", "yoga mat", "desk chair", "water bottle", "board game", "scarf",
-            "coffee grinder", "air fryer", "monitor", "keyboard", "tent", "dog bed", "candle", "mug"]
-OPENERS = ["I bought this {p} for my {who}", "Ordered the {p} last {when}", "This {p} is {adj}",
-           "Honestly the {p} was {adj}", "We use the {p} every day", "Got the {p} as a gift",
-           "After two weeks with this {p}", "The {p} arrived {speed}", "Second {p} from this shop"]
-MIDDLES = ["and it works {adv} well", "but the lid feels {adj2}", "the colour is exactly as pictured",
-           "setup took {n} minutes", "the battery lasts about {n} hours", "packaging was {adj2}",
-           "it is a bit louder than expected", "customer service answered within a day",
-           "the instructions could be clearer", "quality is {adj} for the price", "it stopped working after {n} days",
-           "my {who} loves it", "would buy again", "not worth {n} dollars"]
-CLOSERS = ["Five stars.", "Recommended.", "Would not buy again.", "Three stars for now.", "Happy overall.",
-           "Returning it.", "Great value.", "Meh.", "Love it!", "Solid purchase."]
+PRODUCTS = [
+    "blender",
+    "kettle",
+    "toaster",
+    "lamp",
+    "backpack",
+    "drill",
+    "novel",
+    "headphones",
+    "mixer",
+    "vacuum",
+    "phone case",
+    "yoga mat",
+    "desk chair",
+    "water bottle",
+    "board game",
+    "scarf",
+    "coffee grinder",
+    "air fryer",
+    "monitor",
+    "keyboard",
+    "tent",
+    "dog bed",
+    "candle",
+    "mug",
+]
+OPENERS = [
+    "I bought this {p} for my {who}",
+    "Ordered the {p} last {when}",
+    "This {p} is {adj}",
+    "Honestly the {p} was {adj}",
+    "We use the {p} every day",
+    "Got the {p} as a gift",
+    "After two weeks with this {p}",
+    "The {p} arrived {speed}",
+    "Second {p} from this shop",
+]
+MIDDLES = [
+    "and it works {adv} well",
+    "but the lid feels {adj2}",
+    "the colour is exactly as pictured",
+    "setup took {n} minutes",
+    "the battery lasts about {n} hours",
+    "packaging was {adj2}",
+    "it is a bit louder than expected",
+    "customer service answered within a day",
+    "the instructions could be clearer",
+    "quality is {adj} for the price",
+    "it stopped working after {n} days",
+    "my {who} loves it",
+    "would buy again",
+    "not worth {n} dollars",
+]
+CLOSERS = [
+    "Five stars.",
+    "Recommended.",
+    "Would not buy again.",
+    "Three stars for now.",
+    "Happy overall.",
+    "Returning it.",
+    "Great value.",
+    "Meh.",
+    "Love it!",
+    "Solid purchase.",
+]
 WORDS = {
     "who": ["son", "daughter", "wife", "husband", "mother", "father", "office", "kitchen", "friend", "team"],
     "when": ["week", "month", "Tuesday", "spring", "year", "weekend"],
@@ -52,8 +104,10 @@ def generate(rows: int, *, seed: int = 0, pii_share: float = 0.2) -> tuple[pa.Ta
     fake.seed_instance(seed)
     people = max(1000, rows // 5)
     names = [fake.name() for _ in range(people)]
-    emails = [f"{n.lower().replace(' ', '.').replace('..', '.')}{i % 97}@{fake.free_email_domain()}"
-              for i, n in enumerate(names)]
+    emails = [
+        f"{n.lower().replace(' ', '.').replace('..', '.')}{i % 97}@{fake.free_email_domain()}"
+        for i, n in enumerate(names)
+    ]
     phones = [fake.phone_number() for _ in range(people)]
     addresses = [fake.street_address() for _ in range(people)]
     who = rng.integers(0, people, rows)
@@ -64,18 +118,21 @@ def generate(rows: int, *, seed: int = 0, pii_share: float = 0.2) -> tuple[pa.Ta
         if has_pii[i]:
             j = int(rng.integers(people))
             sentence = PII_SENTENCES[rng.integers(len(PII_SENTENCES))].format(
-                email=emails[j], phone=phones[j], address=addresses[j], name=names[j])
+                email=emails[j], phone=phones[j], address=addresses[j], name=names[j]
+            )
             parts.insert(int(rng.integers(0, 2)) + 1, sentence)
         reviews.append(" ".join(parts))
-    table = pa.table({
-        "name": [names[k] for k in who],
-        "email": [emails[k] for k in who],
-        "phone": [phones[k] for k in who],
-        "street_address": [addresses[k] for k in who],
-        "review": reviews,
-        "price": np.round(rng.gamma(2.0, 15.0, rows) + 0.99, 2),
-        "category": [CATEGORIES[k] for k in rng.integers(0, len(CATEGORIES), rows)],
-    })
+    table = pa.table(
+        {
+            "name": [names[k] for k in who],
+            "email": [emails[k] for k in who],
+            "phone": [phones[k] for k in who],
+            "street_address": [addresses[k] for k in who],
+            "review": reviews,
+            "price": np.round(rng.gamma(2.0, 15.0, rows) + 0.99, 2),
+            "category": [CATEGORIES[k] for k in rng.integers(0, len(CATEGORIES), rows)],
+        }
+    )
     return table, has_pii
 
 

@@ -7,6 +7,7 @@ lineage, and (optionally) takes screenshots of the pages with Playwright. Prints
     .venv/bin/python bench/e2e_ml100k.py http://127.0.0.1:8020 "$(cat /tmp/e2e/admin_password)" \
         [--epochs 20] [--screenshots /tmp/e2e-shots]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,16 +27,39 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 MODEL = "ml100k-ctr"
 # bench/train.py's DEFAULT_PARAMS and FINETUNE_STEPS, reproduced through the API.
 TRAIN_PARAMS: dict[str, Any] = {
-    "epochs": 20, "batch_size": 512, "lr": 2e-3, "encoder_lr": 3e-5, "weight_decay": 0.01,
-    "embedding_dim": 64, "embedding_l2": 0.03, "text_l2_factor": 3.0, "interaction": "auto",
-    "hidden_units": [], "warmup_ratio": 0.02, "patience": 3, "max_seq_len": 32, "seed": 0,
-    "checkpoint_every_steps": 0, "encoder_texts_per_step": 64,
+    "epochs": 20,
+    "batch_size": 512,
+    "lr": 2e-3,
+    "encoder_lr": 3e-5,
+    "weight_decay": 0.01,
+    "embedding_dim": 64,
+    "embedding_l2": 0.03,
+    "text_l2_factor": 3.0,
+    "interaction": "auto",
+    "hidden_units": [],
+    "warmup_ratio": 0.02,
+    "patience": 3,
+    "max_seq_len": 32,
+    "seed": 0,
+    "checkpoint_every_steps": 0,
+    "encoder_texts_per_step": 64,
     "segment_column": "class",  # bench/train.py's "genres" is called "class" in the raw .item file
 }
 FINETUNE_STEPS = 30
 # Columns a steward knows are not personal data in ml-100k, whatever a recognizer guessed.
-NOT_PII = {"movie_title", "class", "occupation", "gender", "age", "item_id", "user_id", "rating", "timestamp",
-           "release_year", "label"}
+NOT_PII = {
+    "movie_title",
+    "class",
+    "occupation",
+    "gender",
+    "age",
+    "item_id",
+    "user_id",
+    "rating",
+    "timestamp",
+    "release_year",
+    "label",
+}
 
 T0 = time.perf_counter()
 
@@ -71,7 +95,9 @@ class Api:
         last = ""
         while True:
             job = self.call("GET", f"jobs/{job['id']}/")
-            line = f"job {job['id']} {job['kind']} {job['status']} {job.get('progress', 0):.0%} {job.get('message', '')}"
+            line = (
+                f"job {job['id']} {job['kind']} {job['status']} {job.get('progress', 0):.0%} {job.get('message', '')}"
+            )
             if show and line != last:
                 log("   " + line)
                 last = line
@@ -87,14 +113,15 @@ class Api:
 def upload(api: Api, name: str, kind: str, path: Path) -> dict:
     ds = api.call("POST", "datasets/", json={"name": name, "kind": kind, "description": f"ml-100k {path.name}"})
     with path.open("rb") as fh:
-        v = api.call("POST", f"datasets/{ds['id']}/versions/", files={"file": (path.name, fh)},
-                     data={"format": "tsv"})
+        v = api.call("POST", f"datasets/{ds['id']}/versions/", files={"file": (path.name, fh)}, data={"format": "tsv"})
     log(f"   {name}: version {v['id']}, {v['row_count']} rows, columns {[c['name'] for c in v['columns']]}")
     return v
 
 
 def transform(api: Api, version_id: int, operation: str, params: dict) -> dict:
-    job = api.call("POST", f"dataset-versions/{version_id}/transforms/", json={"operation": operation, "params": params})
+    job = api.call(
+        "POST", f"dataset-versions/{version_id}/transforms/", json={"operation": operation, "params": params}
+    )
     job = api.wait_job(job)
     v = api.call("GET", f"dataset-versions/{job['result']['dataset_version']}/")
     log(f"   {operation} -> version {v['id']}: {v['row_count']} rows, columns {[c['name'] for c in v['columns']]}")
@@ -126,9 +153,11 @@ def train(api: Api, spec: dict, params: dict, label: str) -> dict:
                 last_print = time.monotonic()
                 tr = details.get("training") or {}
                 auc = (details.get("curves") or {}).get("val_auc") or []
-                log(f"   job {job['id']} {job['status']} {job['progress']:.0%} {job['message']}"
+                log(
+                    f"   job {job['id']} {job['status']} {job['progress']:.0%} {job['message']}"
                     + (f" | epoch {tr.get('epoch')}, {tr.get('samples_per_second', 0):.0f} samples/s" if tr else "")
-                    + (f" | val auc (step, auc) {auc[-1]}" if auc else ""))
+                    + (f" | val auc (step, auc) {auc[-1]}" if auc else "")
+                )
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 break
             if time.monotonic() > deadline:
@@ -139,8 +168,10 @@ def train(api: Api, spec: dict, params: dict, label: str) -> dict:
         ref = job["result"]["model_version"]
         mv = api.call("GET", f"models/{MODEL}/versions/{ref['version']}/")
         m = mv["metrics"]
-        log(f"   {MODEL} v{mv['version']} (job {job['id']}): test "
-            + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, (int, float))))
+        log(
+            f"   {MODEL} v{mv['version']} (job {job['id']}): test "
+            + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, (int, float)))
+        )
         return {"job": job, "version": mv}
 
 
@@ -154,8 +185,10 @@ def screenshots(base: str, password: str, out: Path, pages: dict[str, str]) -> N
 
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{base}/login/")
         page.fill("input[name=username]", "admin")
@@ -196,44 +229,69 @@ def main() -> int:
         inter = upload(api, f"ml100k-ratings-{suffix}", "interactions", args.data_dir / "ml-100k.inter")
         item = upload(api, f"ml100k-items-{suffix}", "items", args.data_dir / "ml-100k.item")
         user = upload(api, f"ml100k-users-{suffix}", "users", args.data_dir / "ml-100k.user")
-        check([c["name"] for c in item["columns"]] == ["item_id", "movie_title", "release_year", "class"],
-              "item columns have their RecBole type tags stripped")
+        check(
+            [c["name"] for c in item["columns"]] == ["item_id", "movie_title", "release_year", "class"],
+            "item columns have their RecBole type tags stripped",
+        )
 
     with step("join ratings+items, +users; label rating >= 4"):
-        j1 = transform(api, inter["id"], "join", {"right": item["id"], "on": ["item_id"], "how": "inner",
-                                                  "output_dataset": f"ml100k-joined-{suffix}"})
+        j1 = transform(
+            api,
+            inter["id"],
+            "join",
+            {"right": item["id"], "on": ["item_id"], "how": "inner", "output_dataset": f"ml100k-joined-{suffix}"},
+        )
         cols = [c["name"] for c in j1["columns"]]
-        check(set(cols) == {"user_id", "item_id", "rating", "timestamp", "movie_title", "release_year", "class"},
-              f"ratings+items columns {cols}")
-        again = transform(api, inter["id"], "join", {"right": item["id"], "on": ["item_id"], "how": "inner",
-                                                     "output_dataset": f"ml100k-joined-{suffix}"})
+        check(
+            set(cols) == {"user_id", "item_id", "rating", "timestamp", "movie_title", "release_year", "class"},
+            f"ratings+items columns {cols}",
+        )
+        again = transform(
+            api,
+            inter["id"],
+            "join",
+            {"right": item["id"], "on": ["item_id"], "how": "inner", "output_dataset": f"ml100k-joined-{suffix}"},
+        )
         check(again["id"] == j1["id"], "the same join again gives the same version (rows in a fixed order)")
-        j2 = transform(api, j1["id"], "join", {"right": user["id"], "on": ["user_id"], "how": "inner",
-                                               "output_dataset": f"ml100k-joined-{suffix}"})
+        j2 = transform(
+            api,
+            j1["id"],
+            "join",
+            {"right": user["id"], "on": ["user_id"], "how": "inner", "output_dataset": f"ml100k-joined-{suffix}"},
+        )
         cols = [c["name"] for c in j2["columns"]]
-        check(not any(c.endswith("_right") for c in cols) and {"age", "gender", "occupation", "zip_code"} <= set(cols),
-              f"+users columns {cols}")
+        check(
+            not any(c.endswith("_right") for c in cols) and {"age", "gender", "occupation", "zip_code"} <= set(cols),
+            f"+users columns {cols}",
+        )
         check(j2["row_count"] == inter["row_count"], f"joined rows {j2['row_count']} == ratings {inter['row_count']}")
         labeled = transform(api, j2["id"], "label", {"column": "label", "expression": "rating >= 4"})
 
     spec = {
-        "model_name": MODEL, "dataset_version": labeled["id"], "label_column": "label",
+        "model_name": MODEL,
+        "dataset_version": labeled["id"],
+        "label_column": "label",
         "text_columns": ["movie_title"],
         "categorical_columns": ["user_id", "item_id", "age", "gender", "occupation", "class"],
-        "user_column": "user_id", "item_column": "item_id",
+        "user_column": "user_id",
+        "item_column": "item_id",
         "split": {"strategy": "random", "fractions": [0.8, 0.1, 0.1], "seed": 0},
     }
     with step("PII: automatic scan of the labeled version; training refused before review"):
         scan = latest_scan(api, labeled["id"])
         flagged = [c for c in scan["columns"] if c["finding"]]
         for c in flagged:
-            log(f"   finding {c['finding']}: {c['name']} {c['entity_type']} ({c['kind']}) share {c['share']:.2f} "
-                f"score {c['score']:.2f} recognizers {c['recognizers']}")
+            log(
+                f"   finding {c['finding']}: {c['name']} {c['entity_type']} ({c['kind']}) share {c['share']:.2f} "
+                f"score {c['score']:.2f} recognizers {c['recognizers']}"
+            )
         check(scan["status"] == "succeeded", f"scan {scan['id']} status {scan['status']}")
         r = api.s.post(f"{base}/api/v1/training-jobs/", json={**spec, "params": TRAIN_PARAMS}, timeout=60)
         log(f"   POST training-jobs before review -> {r.status_code}: {r.text[:600]}")
-        check(r.status_code == 400 if flagged else r.status_code == 202,
-              "training refused (400) while findings are unresolved")
+        check(
+            r.status_code == 400 if flagged else r.status_code == 202,
+            "training refused (400) while findings are unresolved",
+        )
 
     train_version = labeled
     with step("PII review as steward: reject non-PII, accept + mask the rest"):
@@ -245,8 +303,14 @@ def main() -> int:
             if decision == "accepted":
                 accepted.append(c["name"])
         if accepted:
-            policy = {name: ({"operator": "generalize", "params": {"kind": "zip", "digits": 3}}
-                             if name == "zip_code" else {"operator": "drop"}) for name in accepted}
+            policy = {
+                name: (
+                    {"operator": "generalize", "params": {"kind": "zip", "digits": 3}}
+                    if name == "zip_code"
+                    else {"operator": "drop"}
+                )
+                for name in accepted
+            }
             job = api.call("POST", f"dataset-versions/{labeled['id']}/mask/", json={"columns": policy})
             job = api.wait_job(job, show=True)
             train_version = api.call("GET", f"dataset-versions/{job['result']['dataset_version']}/")
@@ -277,8 +341,10 @@ def main() -> int:
         candidates = rng.sample(range(1, 1683), 100)
         t = time.perf_counter()
         served, items = rank_version(api, 196, candidates)
-        log(f"   rank (first call, loads the model) {1000 * (time.perf_counter() - t):.0f} ms; "
-            f"version {served}; top 3 {items[:3]}")
+        log(
+            f"   rank (first call, loads the model) {1000 * (time.perf_counter() - t):.0f} ms; "
+            f"version {served}; top 3 {items[:3]}"
+        )
         check(served == v1["version"]["version"] and len(items) == 100, "rank answers with production (v1), 100 items")
         lat = []
         for _ in range(20):
@@ -309,16 +375,23 @@ def main() -> int:
 
     if args.screenshots:
         with step("screenshots"):
-            screenshots(base, args.password, args.screenshots, {
-                "training_job": f"/training-jobs/{v1['job']['id']}/",
-                "compare": f"/models/{MODEL}/compare/?v={v1['version']['version']}&v={v2['version']['version']}",
-                "lineage": f"/dataset-versions/{train_version['id']}/lineage/",
-                "pii_scan": f"/privacy/scans/{scan['id']}/",
-                "monitoring": f"/models/{MODEL}/monitoring/",
-            })
+            screenshots(
+                base,
+                args.password,
+                args.screenshots,
+                {
+                    "training_job": f"/training-jobs/{v1['job']['id']}/",
+                    "compare": f"/models/{MODEL}/compare/?v={v1['version']['version']}&v={v2['version']['version']}",
+                    "lineage": f"/dataset-versions/{train_version['id']}/lineage/",
+                    "pii_scan": f"/privacy/scans/{scan['id']}/",
+                    "monitoring": f"/models/{MODEL}/monitoring/",
+                },
+            )
 
-    log(f"summary: v1 test auc {auc1}; v2 test auc {v2['version']['metrics'].get('auc')}; "
-        f"{len(failures)} failed check(s)" + (": " + "; ".join(failures) if failures else ""))
+    log(
+        f"summary: v1 test auc {auc1}; v2 test auc {v2['version']['metrics'].get('auc')}; "
+        f"{len(failures)} failed check(s)" + (": " + "; ".join(failures) if failures else "")
+    )
     print(json.dumps({"v1": v1["version"]["metrics"], "v2": v2["version"]["metrics"]}, indent=None)[:2000])
     return 1 if failures else 0
 

@@ -30,9 +30,15 @@ DATA = ROOT.parent / "shared" / "data" / "pii"
 
 # FakeNameGenerator columns that hold the PII the issue names.
 REQUIRED = {
-    "GivenName": "name", "Surname": "name", "MothersMaiden": "name", "StreetAddress": "address",
-    "EmailAddress": "e-mail", "TelephoneNumber": "phone", "Birthday": "birthday",
-    "CCNumber": "card number", "NationalID": "national id",
+    "GivenName": "name",
+    "Surname": "name",
+    "MothersMaiden": "name",
+    "StreetAddress": "address",
+    "EmailAddress": "e-mail",
+    "TelephoneNumber": "phone",
+    "Birthday": "birthday",
+    "CCNumber": "card number",
+    "NationalID": "national id",
 }
 
 
@@ -44,8 +50,7 @@ def evaluate_spans(records, analyze_all, label):
     predictions = analyze_all(texts)
     seconds = time.perf_counter() - start
     gold = [gold_spans(r) for r in records]
-    scores = score_spans([g for g, _ in gold], [predicted_spans(p) for p in predictions],
-                         ignored=[i for _, i in gold])
+    scores = score_spans([g for g, _ in gold], [predicted_spans(p) for p in predictions], ignored=[i for _, i in gold])
     return scores, seconds
 
 
@@ -69,16 +74,23 @@ def main() -> None:
     for entity in sorted(set(s_scores.entity_types) | set(p_scores.entity_types)):
         pp, pr, pf = p_scores.prf(entity)
         sp, sr, sf = s_scores.prf(entity)
-        print(f"{entity:<18} {s_scores.n_gold[entity]:>5} | {pp:>7.3f} {pr:>6.3f} {pf:>6.3f} |"
-              f" {sp:>9.3f} {sr:>6.3f} {sf:>6.3f}")
+        print(
+            f"{entity:<18} {s_scores.n_gold[entity]:>5} | {pp:>7.3f} {pr:>6.3f} {pf:>6.3f} |"
+            f" {sp:>9.3f} {sr:>6.3f} {sf:>6.3f}"
+        )
     pp, pr, pf = p_scores.prf()
     sp, sr, sf = s_scores.prf()
-    print(f"{'OVERALL':<18} {sum(s_scores.n_gold.values()):>5} | {pp:>7.3f} {pr:>6.3f} {pf:>6.3f} |"
-          f" {sp:>9.3f} {sr:>6.3f} {sf:>6.3f}")
-    print(f"time: plain {p_time:.1f} s, Steward {s_time:.1f} s "
-          f"({len(records) / p_time:.0f} vs {len(records) / s_time:.0f} texts/s; noisy shared CPU)")
-    print(f"Steward overall F1 {sf:.3f} vs plain {pf:.3f}: "
-          + ("target met (>= plain)" if sf >= pf else "TARGET MISSED"))
+    print(
+        f"{'OVERALL':<18} {sum(s_scores.n_gold.values()):>5} | {pp:>7.3f} {pr:>6.3f} {pf:>6.3f} |"
+        f" {sp:>9.3f} {sr:>6.3f} {sf:>6.3f}"
+    )
+    print(
+        f"time: plain {p_time:.1f} s, Steward {s_time:.1f} s "
+        f"({len(records) / p_time:.0f} vs {len(records) / s_time:.0f} texts/s; noisy shared CPU)"
+    )
+    print(
+        f"Steward overall F1 {sf:.3f} vs plain {pf:.3f}: " + ("target met (>= plain)" if sf >= pf else "TARGET MISSED")
+    )
 
     classify_fake_names(steward)
 
@@ -93,18 +105,24 @@ def classify_fake_names(analyzer) -> None:
     reports = classify_table(table, analyzer=analyzer)
     seconds = time.perf_counter() - start
     print()
-    print(f"FakeNameGenerator.com_100.csv: {table.num_rows} rows x {table.num_columns} columns, "
-          f"classified in {seconds:.1f} s")
+    print(
+        f"FakeNameGenerator.com_100.csv: {table.num_rows} rows x {table.num_columns} columns, "
+        f"classified in {seconds:.1f} s"
+    )
     print(f"{'column':<22} {'kind':<9} {'entity':<15} {'share':>5} {'score':>5}  recognizers")
     for r in reports:
         if r.flagged:
-            print(f"{r.name:<22} {r.kind:<9} {r.entity_type:<15} {r.share:>5.2f} {r.score:>5.2f}  "
-                  f"{', '.join(r.recognizers[:3])}")
+            print(
+                f"{r.name:<22} {r.kind:<9} {r.entity_type:<15} {r.share:>5.2f} {r.score:>5.2f}  "
+                f"{', '.join(r.recognizers[:3])}"
+            )
     flagged = {r.name for r in reports if r.flagged}
     missed = [c for c in REQUIRED if c not in flagged]
     extra = [r for r in reports if r.flagged and r.name not in REQUIRED]
-    print(f"required columns flagged: {len(REQUIRED) - len(missed)}/{len(REQUIRED)}"
-          + (f"; MISSED: {', '.join(missed)}" if missed else " (all)"))
+    print(
+        f"required columns flagged: {len(REQUIRED) - len(missed)}/{len(REQUIRED)}"
+        + (f"; MISSED: {', '.join(missed)}" if missed else " (all)")
+    )
     print("flagged beyond the required set (review these):")
     for r in extra:
         print(f"  {r.name}: {r.entity_type} (share {r.share:.2f}, score {r.score:.2f})")

@@ -67,11 +67,33 @@ def start_workers(n: int, env: dict[str, str], log_dir: Path) -> list[subprocess
     procs = []
     for i in range(n):
         log = (log_dir / f"worker-{n}-{i}.log").open("wb")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "pii", "--pool", "solo",
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--hostname", f"bench{n}-{i}-{os.getpid()}@localhost"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-Q",
+                    "pii",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--hostname",
+                    f"bench{n}-{i}-{os.getpid()}@localhost",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     return procs
 
 
@@ -109,14 +131,19 @@ def chunk_timeline(job_id: int) -> dict:
     per_worker: dict[str, int] = {}
     for c in chunks:
         per_worker[c.worker] = per_worker.get(c.worker, 0) + 1
-    events = sorted([(c.started_at, 1) for c in chunks if c.started_at] +
-                    [(c.finished_at, -1) for c in chunks if c.finished_at])
+    events = sorted(
+        [(c.started_at, 1) for c in chunks if c.started_at] + [(c.finished_at, -1) for c in chunks if c.finished_at]
+    )
     running = peak = 0
     for _, step in events:
         running += step
         peak = max(peak, running)
-    return {"processes": len(per_worker), "per_process": sorted(per_worker.values(), reverse=True),
-            "peak_parallel": peak, "chunk_seconds": [round(c.seconds, 1) for c in chunks]}
+    return {
+        "processes": len(per_worker),
+        "per_process": sorted(per_worker.values(), reverse=True),
+        "peak_parallel": peak,
+        "chunk_seconds": [round(c.seconds, 1) for c in chunks],
+    }
 
 
 def run_once(workers: int, csv_path: Path, table, rows, env, log_dir) -> dict:
@@ -166,10 +193,19 @@ def run_once(workers: int, csv_path: Path, table, rows, env, log_dir) -> dict:
                 after = out.column(c)[r].as_py() if c in out.column_names else None
                 predicted[(r, c)] = after != before
         cells = table.num_rows * table.num_columns
-        return {"workers": workers, "scan_s": t_scan, "mask_s": t_mask, "cells": cells,
-                "cells_per_s": cells / (t_scan + t_mask), "predicted": predicted, "policy": policy,
-                "scan_status": scan_job.status, "chunks": job.result.get("chunks"),
-                "timeline": chunk_timeline(job.pk), "load": os.getloadavg()}
+        return {
+            "workers": workers,
+            "scan_s": t_scan,
+            "mask_s": t_mask,
+            "cells": cells,
+            "cells_per_s": cells / (t_scan + t_mask),
+            "predicted": predicted,
+            "policy": policy,
+            "scan_status": scan_job.status,
+            "chunks": job.result.get("chunks"),
+            "timeline": chunk_timeline(job.pk),
+            "load": os.getloadavg(),
+        }
     finally:
         for p in procs:
             p.terminate()
@@ -191,8 +227,14 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="steward-bench-pii-"))
-    env = dict(os.environ, STEWARD_DATA_DIR=str(data_dir), STEWARD_PII_CHUNK_ROWS=str(args.chunk_rows),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DJANGO_SETTINGS_MODULE="config.settings")
+    env = dict(
+        os.environ,
+        STEWARD_DATA_DIR=str(data_dir),
+        STEWARD_PII_CHUNK_ROWS=str(args.chunk_rows),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
     env.pop("PYTEST_VERSION", None)
     for name, value in (("DATABASE_URL", args.database_url), ("CELERY_BROKER_URL", args.broker_url)):
         if value:
@@ -223,24 +265,34 @@ def main() -> None:
 
     plain_pred, plain_rate = plain_loop(table, rows)
     pp, pr, pf = prf(truth, plain_pred)
-    print(f"setup: database {'PostgreSQL' if args.database_url else 'SQLite'}, broker "
-          f"{'Redis' if args.broker_url else 'filesystem'}; {os.cpu_count()} CPUs, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)")
-    print(f"table: {args.rows} rows x {table.num_columns} columns = {args.rows * table.num_columns} cells; "
-          f"{int(has_pii.sum())} reviews carry PII ({has_pii.mean():.1%})")
-    print(f"plain AnalyzerEngine.analyze per cell, {len(plain_pred)} sampled cells: {plain_rate:.0f} cells/s; "
-          f"cell P/R/F1 {pp:.3f}/{pr:.3f}/{pf:.3f}")
+    print(
+        f"setup: database {'PostgreSQL' if args.database_url else 'SQLite'}, broker "
+        f"{'Redis' if args.broker_url else 'filesystem'}; {os.cpu_count()} CPUs, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)"
+    )
+    print(
+        f"table: {args.rows} rows x {table.num_columns} columns = {args.rows * table.num_columns} cells; "
+        f"{int(has_pii.sum())} reviews carry PII ({has_pii.mean():.1%})"
+    )
+    print(
+        f"plain AnalyzerEngine.analyze per cell, {len(plain_pred)} sampled cells: {plain_rate:.0f} cells/s; "
+        f"cell P/R/F1 {pp:.3f}/{pr:.3f}/{pf:.3f}"
+    )
     for n in [int(w) for w in args.workers.split(",")]:
         res = run_once(n, csv_path, table, rows, env, data_dir)
         sp, sr, sf = prf(truth, res["predicted"])
-        print(f"Steward, {n} pii worker(s), chunks of {args.chunk_rows} rows ({res['chunks']} chunks): "
-              f"scan {res['scan_s']:.1f} s + mask {res['mask_s']:.1f} s -> {res['cells_per_s']:.0f} cells/s "
-              f"= {res['cells_per_s'] / plain_rate:.1f}x the plain loop; cell P/R/F1 on the same sample "
-              f"{sp:.3f}/{sr:.3f}/{sf:.3f} ({'>=' if sf >= pf else '<'} plain {pf:.3f})")
+        print(
+            f"Steward, {n} pii worker(s), chunks of {args.chunk_rows} rows ({res['chunks']} chunks): "
+            f"scan {res['scan_s']:.1f} s + mask {res['mask_s']:.1f} s -> {res['cells_per_s']:.0f} cells/s "
+            f"= {res['cells_per_s'] / plain_rate:.1f}x the plain loop; cell P/R/F1 on the same sample "
+            f"{sp:.3f}/{sr:.3f}/{sf:.3f} ({'>=' if sf >= pf else '<'} plain {pf:.3f})"
+        )
         tl = res["timeline"]
-        print(f"  chunks ran in {tl['processes']} worker process(es) {tl['per_process']}, at most "
-              f"{tl['peak_parallel']} at once; seconds per chunk {tl['chunk_seconds']}; load average after "
-              f"{' '.join(f'{x:.2f}' for x in res['load'])}")
+        print(
+            f"  chunks ran in {tl['processes']} worker process(es) {tl['per_process']}, at most "
+            f"{tl['peak_parallel']} at once; seconds per chunk {tl['chunk_seconds']}; load average after "
+            f"{' '.join(f'{x:.2f}' for x in res['load'])}"
+        )
         print(f"  policy: {res['policy']}")
     print(f"(data dir {data_dir}; shared 2-core machine: timings are noisy)")
 

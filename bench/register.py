@@ -4,6 +4,7 @@ the same file in the same run. Each phase runs in its own process so its peak RS
 
     .venv/bin/python bench/register.py [--rows 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,13 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
                 rng.integers(1, 5, n).astype(str),
                 np.where(rng.random(n) < 0.2, "", rng.integers(1, 6, n).astype(str)),
                 (rng.random(n) < 0.1).astype(int).astype(str),
-                np.char.add("2024-03-", np.char.add(np.char.zfill(rng.integers(1, 29, n).astype(str), 2),
-                                                    np.char.add("T12:", np.char.zfill(rng.integers(0, 60, n).astype(str), 2)))),
+                np.char.add(
+                    "2024-03-",
+                    np.char.add(
+                        np.char.zfill(rng.integers(1, 29, n).astype(str), 2),
+                        np.char.add("T12:", np.char.zfill(rng.integers(0, 60, n).astype(str), 2)),
+                    ),
+                ),
                 np.char.add(words[rng.integers(0, 10, n)], np.char.add(" ", words[rng.integers(0, 10, n)])),
             ]
             lines = cols[0]
@@ -90,8 +96,13 @@ def phase_register(path: Path) -> dict:
         version, created = dataset_version_upload(actor=user, dataset=dataset, source=fh, filename=path.name)
     seconds = time.perf_counter() - start
     assert created and version.profile_status == "done"
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": rss_before,
-            "rows": version.row_count, "columns": len(version.columns)}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+        "rows": version.row_count,
+        "columns": len(version.columns),
+    }
 
 
 def main() -> None:
@@ -113,15 +124,25 @@ def main() -> None:
         env = dict(os.environ, STEWARD_DATA_DIR=str(Path(tmp) / "data"))
         results = {}
         for phase in ("pyarrow", "register"):
-            out = subprocess.run([sys.executable, __file__, "--phase", phase, str(csv_path)], env=env, cwd=ROOT,
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, str(csv_path)],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             results[phase] = json.loads(out.strip().splitlines()[-1])
         bare, reg = results["pyarrow"], results["register"]
         print(f"pyarrow read_csv + write_table : {bare['seconds']:6.2f} s   peak RSS {bare['peak_rss_mb']:7.1f} MB")
-        print(f"steward registration           : {reg['seconds']:6.2f} s   peak RSS {reg['peak_rss_mb']:7.1f} MB "
-              f"(process before upload: {reg['rss_before_mb']:.1f} MB; hash + streamed Parquet copy + profile)")
+        print(
+            f"steward registration           : {reg['seconds']:6.2f} s   peak RSS {reg['peak_rss_mb']:7.1f} MB "
+            f"(process before upload: {reg['rss_before_mb']:.1f} MB; hash + streamed Parquet copy + profile)"
+        )
         ratio = reg["seconds"] / bare["seconds"]
-        print(f"ratio {ratio:.2f}x (target <= 2x); peak memory {'under' if reg['peak_rss_mb'] < 1024 else 'OVER'} 1 GiB")
+        print(
+            f"ratio {ratio:.2f}x (target <= 2x); peak memory {'under' if reg['peak_rss_mb'] < 1024 else 'OVER'} 1 GiB"
+        )
 
 
 if __name__ == "__main__":

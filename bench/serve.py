@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import numpy as np
+import numpy as np  # noqa: E402  (after the sys.path set-up)
 
 CACHE = ROOT / "var" / "bench"
 MODEL = "ml100k"
@@ -106,8 +106,10 @@ def in_process(path: Path, requests: int, n_candidates: int) -> None:
     ids = [int(i) for i in scorer.item_index]
     users = user_rows()
     rng = np.random.default_rng(0)
-    plans = [(users[rng.integers(len(users))], [ids[j] for j in rng.choice(len(ids), n_candidates, replace=False)])
-             for _ in range(requests + 50)]
+    plans = [
+        (users[rng.integers(len(users))], [ids[j] for j in rng.choice(len(ids), n_candidates, replace=False)])
+        for _ in range(requests + 50)
+    ]
     for user, cands in plans[:50]:  # warm-up
         scorer.rank(user, cands, 10)
     times = []
@@ -115,8 +117,10 @@ def in_process(path: Path, requests: int, n_candidates: int) -> None:
         t = time.perf_counter()
         scorer.rank(user, cands, 10)
         times.append((time.perf_counter() - t) * 1000)
-    print(f"in-process rank, {n_candidates} candidates by id + user features, k=10, {requests} requests, "
-          f"1 torch thread, scoring path '{scorer.mode}': {percentiles(times)}")
+    print(
+        f"in-process rank, {n_candidates} candidates by id + user features, k=10, {requests} requests, "
+        f"1 torch thread, scoring path '{scorer.mode}': {percentiles(times)}"
+    )
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
@@ -168,16 +172,21 @@ def register_versions(*, actor: object, artifacts: list[Path]) -> None:
         spec = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
         metrics = json.loads((path / "metrics.json").read_text())["test"]
         # Registered directly (the artifact was trained outside a job); the alias moves go through the API.
-        ModelVersion.objects.create(model=model, version=number, artifact=stored, metrics=metrics,
-                                    feature_spec=spec, created_by=actor)
+        ModelVersion.objects.create(
+            model=model, version=number, artifact=stored, metrics=metrics, feature_spec=spec, created_by=actor
+        )
     model_alias_set(actor=actor, model=model, alias="production", version=1)
 
 
 def move_production(port: int, token: str, version: int) -> int:
     """PUT /api/v1/models/<model>/aliases/production/ on the running server, as a user would."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("PUT", f"/api/v1/models/{MODEL}/aliases/production/", body=json.dumps({"version": version}),
-                 headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+    conn.request(
+        "PUT",
+        f"/api/v1/models/{MODEL}/aliases/production/",
+        body=json.dumps({"version": version}),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
     resp = conn.getresponse()
     resp.read()
     conn.close()
@@ -213,26 +222,44 @@ class Client(threading.Thread):
             self.results.append((start, (time.perf_counter() - start) * 1000, status, version))
 
 
-def http_bench(paths: tuple[Path, Path], *, seconds: float, clients: int, n_candidates: int, workers: int,
-               threads: int) -> None:
+def http_bench(
+    paths: tuple[Path, Path], *, seconds: float, clients: int, n_candidates: int, workers: int, threads: int
+) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="steward-bench-serve-"))
     django_setup(data_dir)
     token = register(paths)
     port = free_port()
-    env = {**os.environ, "STEWARD_DATA_DIR": str(data_dir), "STEWARD_BIND": f"127.0.0.1:{port}",
-           "STEWARD_WEB_WORKERS": str(workers), "STEWARD_WEB_THREADS": str(threads),
-           "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus")}
+    env = {
+        **os.environ,
+        "STEWARD_DATA_DIR": str(data_dir),
+        "STEWARD_BIND": f"127.0.0.1:{port}",
+        "STEWARD_WEB_WORKERS": str(workers),
+        "STEWARD_WEB_THREADS": str(threads),
+        "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus"),
+    }
     log = (data_dir / "gunicorn.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "serving" / "gunicorn_conf.py"),
-                               "config.wsgi"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "serving" / "gunicorn_conf.py"), "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         ids = [int(i) for i in _item_ids(paths[0])]
         users = user_rows()
         rng = np.random.default_rng(1)
-        bodies = [json.dumps({"user": users[rng.integers(len(users))],
-                              "candidates": [ids[j] for j in rng.choice(len(ids), n_candidates, replace=False)],
-                              "k": 10}).encode() for _ in range(200)]
+        bodies = [
+            json.dumps(
+                {
+                    "user": users[rng.integers(len(users))],
+                    "candidates": [ids[j] for j in rng.choice(len(ids), n_candidates, replace=False)],
+                    "k": 10,
+                }
+            ).encode()
+            for _ in range(200)
+        ]
         _wait_ready(port, token, bodies[0], workers)
         warm = threading.Event()  # a few seconds of the same load first, so every worker is warm
         warmers = [Client(port, token, bodies, warm) for _ in range(clients)]
@@ -267,20 +294,26 @@ def http_bench(paths: tuple[Path, Path], *, seconds: float, clients: int, n_cand
     errors = len(rows) - len(ok)
     after = [r for r in ok if r[0] > swap_at]
     first_v2 = min((r[0] for r in after if r[3] == 2), default=None)
-    print(f"HTTP rank under gunicorn ({workers} sync workers x {threads} thread(s), 127.0.0.1), {clients} clients, "
-          f"{n_candidates} candidates by id + user features, k=10, {wall:.1f} s:")
+    print(
+        f"HTTP rank under gunicorn ({workers} sync workers x {threads} thread(s), 127.0.0.1), {clients} clients, "
+        f"{n_candidates} candidates by id + user features, k=10, {wall:.1f} s:"
+    )
     print(f"  {len(rows)} requests, {len(rows) / wall:.1f} req/s, {percentiles([r[1] for r in ok])}")
-    print(f"  alias swap v1 -> v2 at {swap_at - t0:.1f} s: errors during the run {errors} "
-          f"(non-200 or connection failures); answers before the swap "
-          f"{_versions(r for r in ok if r[0] <= swap_at)}, after {_versions(after)}; first v2 answer "
-          + (f"{first_v2 - swap_at:.2f} s after the swap" if first_v2 else "never"))
+    print(
+        f"  alias swap v1 -> v2 at {swap_at - t0:.1f} s: errors during the run {errors} "
+        f"(non-200 or connection failures); answers before the swap "
+        f"{_versions(r for r in ok if r[0] <= swap_at)}, after {_versions(after)}; first v2 answer "
+        + (f"{first_v2 - swap_at:.2f} s after the swap" if first_v2 else "never")
+    )
     from django.db.models import Sum
 
     from serving.models import ServingStat
 
     counted = ServingStat.objects.filter(model_name=MODEL).aggregate(n=Sum("requests"))["n"] or 0
-    print(f"  monitoring: /metrics (all workers) counted {scraped:.0f} rank requests, the per-minute counters "
-          f"{counted} (both include the warm-up requests)")
+    print(
+        f"  monitoring: /metrics (all workers) counted {scraped:.0f} rank requests, the per-minute counters "
+        f"{counted} (both include the warm-up requests)"
+    )
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -290,8 +323,11 @@ def scrape_requests(port: int) -> float:
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("steward_serving_requests_total{") and f'model="{MODEL}"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("steward_serving_requests_total{") and f'model="{MODEL}"' in line
+    )
 
 
 def _versions(rows) -> dict:
@@ -314,8 +350,12 @@ def _wait_ready(port: int, token: str, body: bytes, workers: int) -> None:
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("POST", f"/api/v1/serving/{MODEL}/rank/", body=body,
-                         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                f"/api/v1/serving/{MODEL}/rank/",
+                body=body,
+                headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            )
             resp = conn.getresponse()
             resp.read()
             conn.close()
@@ -346,8 +386,14 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: figures are noisy)")
     in_process(paths[0], args.requests, args.candidates)
     if not args.skip_http:
-        http_bench(paths, seconds=args.seconds, clients=args.clients, n_candidates=args.candidates,
-                   workers=args.workers, threads=args.threads)
+        http_bench(
+            paths,
+            seconds=args.seconds,
+            clients=args.clients,
+            n_candidates=args.candidates,
+            workers=args.workers,
+            threads=args.threads,
+        )
 
 
 if __name__ == "__main__":

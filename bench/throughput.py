@@ -59,18 +59,30 @@ def synthetic(n_rows: int, tokenizer, seed: int = 0) -> pa.Table:
     words = [w for w in tokenizer.get_vocab() if w.isalpha() and w.isascii() and len(w) > 2]
     words = np.array(sorted(words))
     texts = [" ".join(rng.choice(words, SEQ_LEN + 8)) for _ in range(n_rows)]
-    return pa.table({
-        "user": rng.integers(0, 2_000, n_rows), "item": rng.integers(0, 20_000, n_rows),
-        "category": rng.integers(0, 50, n_rows), "price": rng.random(n_rows) * 100,
-        "text": texts, "label": rng.integers(0, 2, n_rows),
-    })
+    return pa.table(
+        {
+            "user": rng.integers(0, 2_000, n_rows),
+            "item": rng.integers(0, 20_000, n_rows),
+            "category": rng.integers(0, 50, n_rows),
+            "price": rng.random(n_rows) * 100,
+            "text": texts,
+            "label": rng.integers(0, 2, n_rows),
+        }
+    )
 
 
-def measure(batch: int, *, compiled: bool, table: pa.Table, tokenizer, cfg: str, device: torch.device,
-            steps: int, warmup: int) -> dict:
+def measure(
+    batch: int, *, compiled: bool, table: pa.Table, tokenizer, cfg: str, device: torch.device, steps: int, warmup: int
+) -> dict:
     torch.manual_seed(0)
-    spec = FeatureSpec(label_column="label", text_columns=["text"], categorical_columns=["category"],
-                       numeric_columns=["price"], user_column="user", item_column="item").fit(table)
+    spec = FeatureSpec(
+        label_column="label",
+        text_columns=["text"],
+        categorical_columns=["category"],
+        numeric_columns=["price"],
+        user_column="user",
+        item_column="item",
+    ).fit(table)
     pool = TextPool()
     split = encode_split(spec, table, pool)
     t0 = time.perf_counter()
@@ -81,9 +93,15 @@ def measure(batch: int, *, compiled: bool, table: pa.Table, tokenizer, cfg: str,
     store = TokenStore(tokens, device)
     data = DeviceSplit(split, device)
     encoder = random_encoder(cfg)
-    head = HeadConfig(vocab_sizes=[len(spec.vocabularies[c]) + 1 for c in spec.categorical_features],
-                      n_text=1, n_numeric=1, text_dim=int(encoder.config.hidden_size), embedding_dim=64,
-                      interaction="two_tower", item_fields=[0, 2, 3])  # category, item, text
+    head = HeadConfig(
+        vocab_sizes=[len(spec.vocabularies[c]) + 1 for c in spec.categorical_features],
+        n_text=1,
+        n_numeric=1,
+        text_dim=int(encoder.config.hidden_size),
+        embedding_dim=64,
+        interaction="two_tower",
+        item_fields=[0, 2, 3],
+    )  # category, item, text
     model = CTRModel(encoder, head).to(device).train()
     params = TrainParams(batch_size=batch, epochs=1)
     optimizer = make_optimizer(model, params, device)
@@ -110,11 +128,17 @@ def measure(batch: int, *, compiled: bool, table: pa.Table, tokenizer, cfg: str,
     torch.cuda.synchronize(device) if device.type == "cuda" else None
     elapsed = time.perf_counter() - t0
     timed = n - warmup
-    return {"batch": batch, "compiled": compiled, "steps": timed, "seconds": elapsed,
-            "samples_per_second": timed * batch / elapsed, "warmup_s": warmup_s,
-            "tokenize_s": tokenize_s, "final_bce": float(last) if last is not None else None,
-            "peak_memory_gib": (torch.cuda.max_memory_allocated(device) / 2**30
-                                if device.type == "cuda" else None)}
+    return {
+        "batch": batch,
+        "compiled": compiled,
+        "steps": timed,
+        "seconds": elapsed,
+        "samples_per_second": timed * batch / elapsed,
+        "warmup_s": warmup_s,
+        "tokenize_s": tokenize_s,
+        "final_bce": float(last) if last is not None else None,
+        "peak_memory_gib": (torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None),
+    }
 
 
 def main(json_out: str | None = None) -> None:
@@ -134,12 +158,23 @@ def main(json_out: str | None = None) -> None:
     for compiled in modes:
         for batch in batches:
             torch.cuda.reset_peak_memory_stats(device) if gpu else None
-            r = measure(batch, compiled=compiled, table=table, tokenizer=tokenizer, cfg=cfg,
-                        device=device, steps=steps, warmup=warmup)
+            r = measure(
+                batch,
+                compiled=compiled,
+                table=table,
+                tokenizer=tokenizer,
+                cfg=cfg,
+                device=device,
+                steps=steps,
+                warmup=warmup,
+            )
             r["device"] = name
             results.append(r)
-            print(f"{'torch.compile' if compiled else 'plain loop':>13} batch {batch:5d}: "
-                  f"{r['samples_per_second']:10,.0f} samples/s ({r['steps']} steps in {r['seconds']:.2f}s; "
-                  f"warm-up {r['warmup_s']:.1f}s; peak {r['peak_memory_gib'] or 0:.1f} GiB)", flush=True)
+            print(
+                f"{'torch.compile' if compiled else 'plain loop':>13} batch {batch:5d}: "
+                f"{r['samples_per_second']:10,.0f} samples/s ({r['steps']} steps in {r['seconds']:.2f}s; "
+                f"warm-up {r['warmup_s']:.1f}s; peak {r['peak_memory_gib'] or 0:.1f} GiB)",
+                flush=True,
+            )
             if json_out:
                 Path(json_out).write_text(json.dumps(results, indent=2))

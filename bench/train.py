@@ -61,9 +61,7 @@ SPEC = FeatureSpec(
 )
 
 
-def run_split(
-    name: str, table, params: dict, base_model: str | None, finetune_steps: int
-) -> dict:
+def run_split(name: str, table, params: dict, base_model: str | None, finetune_steps: int) -> dict:
     if name == "random":
         parts = split_random(table, (0.8, 0.1, 0.1), seed=params.get("seed", 0))
     else:
@@ -107,10 +105,8 @@ def run_split(
         flush=True,
     )
     if result.segment_auc:
-        worst = sorted((s for s in result.segment_auc if s["auc"] is not None),
-                       key=lambda s: s["auc"])[:3]
-        print("        weakest genres: " + ", ".join(
-            f"{s['segment']} {s['auc']:.3f} (n={s['count']})" for s in worst))
+        worst = sorted((s for s in result.segment_auc if s["auc"] is not None), key=lambda s: s["auc"])[:3]
+        print("        weakest genres: " + ", ".join(f"{s['segment']} {s['auc']:.3f} (n={s['count']})" for s in worst))
     return {"split": name, "wall_s": wall, "metrics": m, "timings": result.timings}
 
 
@@ -122,8 +118,12 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--gpu-throughput", action="store_true")
     ap.add_argument("--json-out", default=None)
-    ap.add_argument("--finetune-steps", type=int, default=FINETUNE_STEPS,
-                    help="fine-tune the encoder in the last N steps (earlier: frozen, cached)")
+    ap.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=FINETUNE_STEPS,
+        help="fine-tune the encoder in the last N steps (earlier: frozen, cached)",
+    )
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
 
@@ -143,7 +143,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table = load_ml100k(Path(args.data_dir) if args.data_dir else DEFAULT_DIR)
     results = []
-    for name in (["random", "time"] if args.split == "both" else [args.split]):
+    for name in ["random", "time"] if args.split == "both" else [args.split]:
         results.append(run_split(name, table, params, args.base_model, args.finetune_steps))
     total = time.perf_counter() - t0
     print(f"total wall time {total:.1f}s")

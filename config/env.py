@@ -1,4 +1,5 @@
 """Strict helpers for reading settings from environment variables: bad values fail loudly at start-up."""
+
 from __future__ import annotations
 
 import os

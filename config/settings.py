@@ -1,4 +1,5 @@
 """Steward's one settings module. Every value comes from an environment variable (see .env.example)."""
+
 from __future__ import annotations
 
 import os

@@ -16,8 +16,14 @@ from rest_framework.views import APIView
 from core.jobs import job_cancel
 from core.models import AuditEvent, Job
 from core.permissions import capability
-from core.serializers import (AuditEventSerializer, JobSerializer, TokenRequestSerializer, TokenSerializer,
-                              UserCreateSerializer, UserSerializer)
+from core.serializers import (
+    AuditEventSerializer,
+    JobSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+)
 from core.services import user_create
 
 
@@ -28,7 +34,7 @@ def broker_ok(timeout: float = 2.0) -> tuple[bool, str]:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
         return True, "ok"
-    except Exception as exc:  # any broker failure makes health report it, not crash
+    except Exception as exc:  # noqa: BLE001  (any broker failure makes health report it, not crash)
         return False, type(exc).__name__
 
 
@@ -36,20 +42,25 @@ class HealthView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField(),
-                                                          "database": serializers.CharField(),
-                                                          "broker": serializers.CharField()}))
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {"status": serializers.CharField(), "database": serializers.CharField(), "broker": serializers.CharField()},
+        )
+    )
     def get(self, request: Request) -> Response:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
             db = "ok"
-        except Exception as exc:  # reported, not raised
+        except Exception as exc:  # noqa: BLE001  (reported, not raised)
             db = type(exc).__name__
         broker, broker_detail = broker_ok()
         healthy = db == "ok" and broker
-        return Response({"status": "ok" if healthy else "error", "database": db, "broker": broker_detail},
-                        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            {"status": "ok" if healthy else "error", "database": db, "broker": broker_detail},
+            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
 
 
 class TokenThrottle(AnonRateThrottle):
@@ -67,8 +78,10 @@ class TokenView(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
         if user is None:
-            return Response({"detail": "Wrong username or password.", "code": "authentication_failed"},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": "Wrong username or password.", "code": "authentication_failed"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
@@ -105,10 +118,15 @@ class JobCancelView(APIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(Job, pk=pk)
-        if job.actor_id != request.user.pk and not request.user.is_superuser \
-                and not request.user.groups.filter(name="steward").exists():
-            return Response({"detail": "Only the job's owner or a steward may cancel it.", "code": "permission_denied"},
-                            status=status.HTTP_403_FORBIDDEN)
+        if (
+            job.actor_id != request.user.pk
+            and not request.user.is_superuser
+            and not request.user.groups.filter(name="steward").exists()
+        ):
+            return Response(
+                {"detail": "Only the job's owner or a steward may cancel it.", "code": "permission_denied"},
+                status=status.HTTP_403_FORBIDDEN,
+            )
         return Response(JobSerializer(job_cancel(job=job, actor=request.user)).data)
 
 

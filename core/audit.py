@@ -12,12 +12,23 @@ def user_or_none(actor: Any) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
-def audit_log(*, actor: Any, action: str, obj: models.Model | None = None, object_type: str = "",
-              object_id: str | int = "", summary: dict[str, Any] | None = None) -> AuditEvent:
+def audit_log(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    summary: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Record a write. Call inside the writing transaction so the event and the change commit together."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
     return AuditEvent.objects.create(
-        actor=user_or_none(actor), action=action, object_type=object_type, object_id=str(object_id), summary=summary or {}
+        actor=user_or_none(actor),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        summary=summary or {},
     )

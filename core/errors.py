@@ -1,4 +1,5 @@
 """One error shape for the whole API: {"detail": "<message naming the problem>", "code": ..., "errors": {...}}."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,9 @@ class ServiceError(Exception):
     status_code = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, status_code: int | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, status_code: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

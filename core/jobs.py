@@ -9,6 +9,7 @@
 - A part of a job that is already running (a masking chunk) runs through `job_step`, with the same failure and
   cancellation handling but no claim.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,13 +36,26 @@ class JobCancelled(Exception):
     """Raised inside work when the user asked to cancel; the job ends as `cancelled`."""
 
 
-def job_create(*, kind: str, actor: Any, params: dict[str, Any] | None = None, subject_type: str = "",
-               subject_id: int | None = None, message: str = "waiting for a worker") -> Job:
+def job_create(
+    *,
+    kind: str,
+    actor: Any,
+    params: dict[str, Any] | None = None,
+    subject_type: str = "",
+    subject_id: int | None = None,
+    message: str = "waiting for a worker",
+) -> Job:
     job = Job.objects.create(
-        kind=kind, params=params or {}, subject_type=subject_type, subject_id=subject_id,
-        actor=user_or_none(actor), message=message,
+        kind=kind,
+        params=params or {},
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor=user_or_none(actor),
+        message=message,
     )
-    audit_log(actor=actor, action="job.create", obj=job, summary={"kind": kind, "subject": f"{subject_type}:{subject_id}"})
+    audit_log(
+        actor=actor, action="job.create", obj=job, summary={"kind": kind, "subject": f"{subject_type}:{subject_id}"}
+    )
     return job
 
 
@@ -62,19 +76,30 @@ def job_enqueue(job: Job | int, task: str, *args: Any, queue: str | None = None)
     transaction.on_commit(send)
 
 
-def job_start(*, kind: str, task: str, actor: Any, params: dict[str, Any] | None = None, subject_type: str = "",
-              subject_id: int | None = None, message: str = "waiting for a worker", task_args: tuple[Any, ...] = (),
-              queue: str | None = None) -> Job:
+def job_start(
+    *,
+    kind: str,
+    task: str,
+    actor: Any,
+    params: dict[str, Any] | None = None,
+    subject_type: str = "",
+    subject_id: int | None = None,
+    message: str = "waiting for a worker",
+    task_args: tuple[Any, ...] = (),
+    queue: str | None = None,
+) -> Job:
     """Create a job and enqueue its task on commit: the one way services start background work."""
     with transaction.atomic():
-        job = job_create(kind=kind, actor=actor, params=params, subject_type=subject_type, subject_id=subject_id,
-                         message=message)
+        job = job_create(
+            kind=kind, actor=actor, params=params, subject_type=subject_type, subject_id=subject_id, message=message
+        )
         job_enqueue(job, task, *task_args, queue=queue)
     return job
 
 
-def job_claim(job_id: int, *, allow_running: bool = False, kind: str | None = None,
-              params_match: dict[str, Any] | None = None) -> Job | None:
+def job_claim(
+    job_id: int, *, allow_running: bool = False, kind: str | None = None, params_match: dict[str, Any] | None = None
+) -> Job | None:
     """Move queued -> running exactly once. With allow_running, a redelivered job (worker lost) is taken over.
     With `kind` (and `params_match`), a stale message naming a job of another kind or with other parameters
     (after a database reset) claims nothing."""
@@ -85,9 +110,7 @@ def job_claim(job_id: int, *, allow_running: bool = False, kind: str | None = No
         rows = rows.filter(kind=kind)
     for key, value in (params_match or {}).items():
         rows = rows.filter(**{f"params__{key}": value})
-    updated = rows.update(
-        status=Job.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, message="running"
-    )
+    updated = rows.update(status=Job.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, message="running")
     if not updated:
         # Cancelled before it started: close it without running.
         Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=True).update(
@@ -124,15 +147,19 @@ class Reporter:
 
 def job_succeed(job_id: int, result: dict[str, Any], message: str = "done") -> bool:
     """Running -> succeeded; False (and nothing written) when the job is not running any more."""
-    return bool(Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-        status=Job.Status.SUCCEEDED, progress=1.0, result=result, message=message, finished_at=timezone.now()
-    ))
+    return bool(
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.SUCCEEDED, progress=1.0, result=result, message=message, finished_at=timezone.now()
+        )
+    )
 
 
 def job_fail(job_id: int, error: str) -> bool:
-    return bool(Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(
-        status=Job.Status.FAILED, error=error[:10000], message="failed", finished_at=timezone.now()
-    ))
+    return bool(
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=Job.FINISHED)
+        .update(status=Job.Status.FAILED, error=error[:10000], message="failed", finished_at=timezone.now())
+    )
 
 
 def _job_cancelled(job_id: int) -> None:
@@ -160,8 +187,15 @@ def _settle(job_id: int, label: str, call: Callable[[], dict[str, Any] | None], 
         job_succeed(job_id, result or {})
 
 
-def run_job(job_id: int, work: Callable[[Job, Reporter], dict[str, Any] | None], *, allow_running: bool = False,
-            kind: str | None = None, params_match: dict[str, Any] | None = None, finish: bool = True) -> Job | None:
+def run_job(
+    job_id: int,
+    work: Callable[[Job, Reporter], dict[str, Any] | None],
+    *,
+    allow_running: bool = False,
+    kind: str | None = None,
+    params_match: dict[str, Any] | None = None,
+    finish: bool = True,
+) -> Job | None:
     """Claim the job, run `work(job, reporter)`, record the outcome. Returns the claimed job (None if not claimed).
     With finish=False the work only starts the job (fans out steps) and a returned None leaves it running."""
     job = job_claim(job_id, allow_running=allow_running, kind=kind, params_match=params_match)
@@ -186,21 +220,35 @@ def job_step(job_id: int, work: Callable[[Job, Reporter], dict[str, Any] | None]
     _settle(job_id, f"step of job {job_id} ({kind})", call, finish=False)
 
 
-def job_task(name: str, *, kind: str, allow_running: bool = False, params_match: tuple[str, ...] = (),
-             finish: bool = True, **options: Any) -> Callable[[JobBody], Any]:
+def job_task(
+    name: str,
+    *,
+    kind: str,
+    allow_running: bool = False,
+    params_match: tuple[str, ...] = (),
+    finish: bool = True,
+    **options: Any,
+) -> Callable[[JobBody], Any]:
     """Declare the Celery task `name` whose body runs a `kind` job: `body(job, reporter, *args) -> result dict`.
 
     The task is called with `(job_id, *args)`. `allow_running` lets a redelivered message (worker lost) take
     over a running job; `params_match` names job params that the extra args must equal (stale-message guard);
     `finish=False` is for a body that fans the work out to steps (`job_step`), the last of which ends the job.
     """
+
     def decorate(body: JobBody) -> Any:
         @shared_task(name=name, acks_late=True, **options)
         @functools.wraps(body)
         def task(job_id: int, *args: Any) -> None:
             match = dict(zip(params_match, args, strict=False)) if params_match else None
-            run_job(job_id, lambda job, reporter: body(job, reporter, *args), allow_running=allow_running,
-                    kind=kind, params_match=match, finish=finish)
+            run_job(
+                job_id,
+                lambda job, reporter: body(job, reporter, *args),
+                allow_running=allow_running,
+                kind=kind,
+                params_match=match,
+                finish=finish,
+            )
 
         return task
 

@@ -1,4 +1,5 @@
 """Roles are Django groups; what each may do is one table, enforced by API permissions and page mixins."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -12,9 +12,25 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "status", "progress", "message", "error", "result", "details", "params",
-                  "subject_type", "subject_id", "cancel_requested", "attempts", "actor", "created_at",
-                  "started_at", "finished_at"]
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "result",
+            "details",
+            "params",
+            "subject_type",
+            "subject_id",
+            "cancel_requested",
+            "attempts",
+            "actor",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
 

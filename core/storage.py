@@ -2,6 +2,7 @@
 
 pyarrow needs a local path; `local_path` gives one (the file itself on disk, or a temporary download).
 """
+
 from __future__ import annotations
 
 import contextlib

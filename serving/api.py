@@ -15,13 +15,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from core.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ServiceError
+from core.parsers import JSONParser
 from core.permissions import capability
 from core.roles import has_capability, user_roles
 from core.serializers import JobSerializer
@@ -70,13 +70,15 @@ _UNKNOWN_BUCKET = (
     "not features of the model are ignored."
 )
 _SELECT = [
-    OpenApiParameter("alias", OpenApiTypes.STR, description="Answer with the version this alias points to "
-                     "(default `production`)."),
+    OpenApiParameter(
+        "alias", OpenApiTypes.STR, description="Answer with the version this alias points to (default `production`)."
+    ),
     OpenApiParameter("version", OpenApiTypes.INT, description="Answer with this version number instead of an alias."),
 ]
 _ERRORS = {
-    400: OpenApiResponse(description="A malformed body, a missing field or a value of the wrong type; the "
-                         "message names the field."),
+    400: OpenApiResponse(
+        description="A malformed body, a missing field or a value of the wrong type; the message names the field."
+    ),
     404: OpenApiResponse(description="Unknown model, alias or version."),
     413: OpenApiResponse(description="More candidates (or pairs) than STEWARD_MAX_CANDIDATES (default 10,000)."),
 }
@@ -88,14 +90,22 @@ class ModelVersionRef(serializers.Serializer):
 
 
 class RankRequest(serializers.Serializer):
-    user = serializers.JSONField(required=False, help_text=(
-        "The user (or request context): an object of feature values such as `{\"user_id\": 42, \"age\": 30}`, "
-        "or the user id alone. Features not given come from the user table kept with the model version, when "
-        "there is one, else they are missing."))
-    candidates = serializers.ListField(child=serializers.JSONField(), help_text=(
-        "Items to rank: item ids (`[12, 7, 301]`), whose features come from the item table kept with the model "
-        "version, or objects with the item id and feature values (`{\"item_id\": 12, \"genres\": \"Drama\"}`) "
-        "that override the stored ones. At most STEWARD_MAX_CANDIDATES."))
+    user = serializers.JSONField(
+        required=False,
+        help_text=(
+            'The user (or request context): an object of feature values such as `{"user_id": 42, "age": 30}`, '
+            "or the user id alone. Features not given come from the user table kept with the model version, when "
+            "there is one, else they are missing."
+        ),
+    )
+    candidates = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text=(
+            "Items to rank: item ids (`[12, 7, 301]`), whose features come from the item table kept with the model "
+            'version, or objects with the item id and feature values (`{"item_id": 12, "genres": "Drama"}`) '
+            "that override the stored ones. At most STEWARD_MAX_CANDIDATES."
+        ),
+    )
     k = serializers.IntegerField(required=False, min_value=1, help_text="Return the best k only (default: all).")
 
 
@@ -140,8 +150,9 @@ class _ScoringView(APIView):
         outcome = scoring.Outcome(model_name, self.endpoint)
         try:
             selector = scoring.parse_selector(request.query_params)
-            body = run(model=model_name, selector=selector, data=request.data, actor_id=request.user.pk,
-                       outcome=outcome)
+            body = run(
+                model=model_name, selector=selector, data=request.data, actor_id=request.user.pk, outcome=outcome
+            )
         except ServiceError as exc:
             outcome.done(status=exc.status_code, code=exc.code)
             raise
@@ -161,10 +172,11 @@ class RankView(_ScoringView):
     @extend_schema(
         summary="Rank candidate items for a user",
         description="Scores every candidate with the model version the alias (default `production`) points to, "
-                    "and returns them best first, with the version that answered. Moving an alias takes effect "
-                    "within a few seconds; the previous version answers until the new one is loaded.\n\n"
-                    + _UNKNOWN_BUCKET,
-        parameters=_SELECT, request=RankRequest, responses={200: RankResponse, **_ERRORS},
+        "and returns them best first, with the version that answered. Moving an alias takes effect "
+        "within a few seconds; the previous version answers until the new one is loaded.\n\n" + _UNKNOWN_BUCKET,
+        parameters=_SELECT,
+        request=RankRequest,
+        responses={200: RankResponse, **_ERRORS},
     )
     def post(self, request: Request, model_name: str) -> Response:
         return self.handle(request, model_name, scoring.rank)
@@ -176,7 +188,9 @@ class ScoreView(_ScoringView):
     @extend_schema(
         summary="Score user-item pairs",
         description="Click probabilities for user-item pairs, in request order.\n\n" + _UNKNOWN_BUCKET,
-        parameters=_SELECT, request=ScoreRequest, responses={200: ScoreResponse, **_ERRORS},
+        parameters=_SELECT,
+        request=ScoreRequest,
+        responses={200: ScoreResponse, **_ERRORS},
     )
     def post(self, request: Request, model_name: str) -> Response:
         return self.handle(request, model_name, scoring.score)
@@ -184,8 +198,12 @@ class ScoreView(_ScoringView):
 
 class BatchScoreRequest(serializers.Serializer):
     dataset_version = serializers.IntegerField(help_text="The dataset version to score.")
-    column = serializers.CharField(required=False, default="score", max_length=200,
-                                   help_text="Name of the new column (default `score`); must not exist yet.")
+    column = serializers.CharField(
+        required=False,
+        default="score",
+        max_length=200,
+        help_text="Name of the new column (default `score`); must not exist yet.",
+    )
 
 
 class BatchScoreView(APIView):
@@ -194,12 +212,12 @@ class BatchScoreView(APIView):
     @extend_schema(
         summary="Score a dataset version with a model version (a job)",
         description="Starts a job that scores every row of the dataset version with the selected model version "
-                    "and writes a new dataset version with the score column added. Its lineage edge from the "
-                    "scored version names the model version in its parameters. Rows need the model's item "
-                    "column; item features they lack come from the item table kept with the model version.\n\n"
-                    + _UNKNOWN_BUCKET,
-        parameters=_SELECT, request=BatchScoreRequest, responses={202: JobSerializer, 400: _ERRORS[400],
-                                                                  404: _ERRORS[404]},
+        "and writes a new dataset version with the score column added. Its lineage edge from the "
+        "scored version names the model version in its parameters. Rows need the model's item "
+        "column; item features they lack come from the item table kept with the model version.\n\n" + _UNKNOWN_BUCKET,
+        parameters=_SELECT,
+        request=BatchScoreRequest,
+        responses={202: JobSerializer, 400: _ERRORS[400], 404: _ERRORS[404]},
     )
     def post(self, request: Request, model_name: str) -> Response:
         if not has_capability(request.user, "catalog.write"):
@@ -207,7 +225,12 @@ class BatchScoreView(APIView):
         data = BatchScoreRequest(data=request.data)
         data.is_valid(raise_exception=True)
         selector = scoring.parse_selector(request.query_params)
-        job = batch_score_start(actor=request.user, model_name=model_name, alias=selector.alias,
-                                version=selector.version, dataset_version_id=data.validated_data["dataset_version"],
-                                column=data.validated_data["column"])
+        job = batch_score_start(
+            actor=request.user,
+            model_name=model_name,
+            alias=selector.alias,
+            version=selector.version,
+            dataset_version_id=data.validated_data["dataset_version"],
+            column=data.validated_data["column"],
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -127,8 +127,12 @@ class ModelCache:
             binding.current, binding.wanted = ready, None
             log.info("serving: %s/%s now answers with version %s", key[0], key[1], ref.version)
             return
-        if binding.wanted is not None and binding.wanted.pk == ref.pk and binding.failed_at is not None \
-                and now - binding.failed_at < self.retry_after:
+        if (
+            binding.wanted is not None
+            and binding.wanted.pk == ref.pk
+            and binding.failed_at is not None
+            and now - binding.failed_at < self.retry_after
+        ):
             return
         binding.wanted, binding.failed_at = ref, None
         self._load_in_background(key, ref)
@@ -152,8 +156,13 @@ class ModelCache:
             return future.result()
         return self._run_load(ref, future)
 
-    def _run_load(self, ref: VersionRef, future: Future, on_failure: Callable[[], None] | None = None,
-                  on_success: Callable[[Any], None] | None = None) -> Any:
+    def _run_load(
+        self,
+        ref: VersionRef,
+        future: Future,
+        on_failure: Callable[[], None] | None = None,
+        on_success: Callable[[Any], None] | None = None,
+    ) -> Any:
         try:
             loaded = self._load(ref)
         except BaseException as exc:
@@ -184,8 +193,9 @@ class ModelCache:
             self._loading[ref.pk] = future
 
         def failed() -> None:
-            log.exception("serving: loading %s v%s failed; %s/%s keeps its current version",
-                          ref.model, ref.version, *key)
+            log.exception(
+                "serving: loading %s v%s failed; %s/%s keeps its current version", ref.model, ref.version, *key
+            )
             binding = self._bindings.get(key)
             if binding is not None:
                 binding.failed_at = self._clock()

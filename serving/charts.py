@@ -50,8 +50,10 @@ def _frame(ymax: float, y_label: str) -> list[str]:
         y = _H - _B - (_H - _T - _B) * i / 4
         parts.append(f'<line x1="{_L}" x2="{_W - _R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
         parts.append(f'<text x="{_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_fmt(value)}</text>')
-    parts.append(f'<text x="12" y="{_T + (_H - _T - _B) / 2:.0f}" font-size="11" '
-                 f'transform="rotate(-90 12 {_T + (_H - _T - _B) / 2:.0f})" text-anchor="middle">{escape(y_label)}</text>')
+    parts.append(
+        f'<text x="12" y="{_T + (_H - _T - _B) / 2:.0f}" font-size="11" '
+        f'transform="rotate(-90 12 {_T + (_H - _T - _B) / 2:.0f})" text-anchor="middle">{escape(y_label)}</text>'
+    )
     return parts
 
 
@@ -59,7 +61,9 @@ def _legend(items: Sequence[tuple[str, str, bool]]) -> list[str]:
     parts, x = [], _L
     for label, color, dashed in items:
         dash = ' stroke-dasharray="4 3"' if dashed else ""
-        parts.append(f'<line x1="{x}" x2="{x + 18}" y1="{_H - 10}" y2="{_H - 10}" stroke="{color}" stroke-width="2"{dash}/>')
+        parts.append(
+            f'<line x1="{x}" x2="{x + 18}" y1="{_H - 10}" y2="{_H - 10}" stroke="{color}" stroke-width="2"{dash}/>'
+        )
         parts.append(f'<text x="{x + 22}" y="{_H - 6}" font-size="11">{escape(label)}</text>')
         x += 30 + 7 * len(label)
     return parts
@@ -82,8 +86,9 @@ def line_chart(series: Sequence[Series], *, start: datetime, end: datetime, y_la
     for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
         x = _L + plot_w * frac
         moment = start + (end - start) * frac
-        parts.append(f'<text x="{x:.1f}" y="{_H - _B + 14}" text-anchor="{anchor}" font-size="11">'
-                     f'{moment:%H:%M}</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{_H - _B + 14}" text-anchor="{anchor}" font-size="11">{moment:%H:%M}</text>'
+        )
     for s in series:
         segments: list[list[str]] = [[]]
         for t, v in s.points:
@@ -99,14 +104,21 @@ def line_chart(series: Sequence[Series], *, start: datetime, end: datetime, y_la
                 x, y = seg[0].split(",")
                 parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{s.color}"/>')
             elif seg:
-                parts.append(f'<polyline fill="none" stroke="{s.color}" stroke-width="2"{dash} '
-                             f'points="{" ".join(seg)}"/>')
+                parts.append(
+                    f'<polyline fill="none" stroke="{s.color}" stroke-width="2"{dash} points="{" ".join(seg)}"/>'
+                )
     parts += _legend([(s.label, s.color, s.dashed) for s in series])
     return _svg(parts, title)
 
 
-def bar_chart(bins: Sequence[str], groups: Sequence[tuple[str, Sequence[float]]], *, y_label: str,
-              title: str, colors: Sequence[str] = PALETTE) -> SafeString:
+def bar_chart(
+    bins: Sequence[str],
+    groups: Sequence[tuple[str, Sequence[float]]],
+    *,
+    y_label: str,
+    title: str,
+    colors: Sequence[str] = PALETTE,
+) -> SafeString:
     """Side-by-side bars per bin, one colour per group (e.g. live traffic vs the test split)."""
     values = [v for _, vs in groups for v in vs]
     ymax = _nice_max(max(values) if values else 1.0)
@@ -119,12 +131,16 @@ def bar_chart(bins: Sequence[str], groups: Sequence[tuple[str, Sequence[float]]]
         for i, v in enumerate(vs):
             h = plot_h * min(v / ymax, 1.0)
             x = _L + slot * i + slot * 0.1 + width * g
-            parts.append(f'<rect x="{x:.1f}" y="{_H - _B - h:.1f}" width="{width:.1f}" height="{h:.1f}" '
-                         f'fill="{color}" fill-opacity="0.75"><title>{escape(label)} {escape(bins[i])}: '
-                         f'{v:.3f}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{_H - _B - h:.1f}" width="{width:.1f}" height="{h:.1f}" '
+                f'fill="{color}" fill-opacity="0.75"><title>{escape(label)} {escape(bins[i])}: '
+                f"{v:.3f}</title></rect>"
+            )
     step = max(1, len(bins) // 5)
     for i in range(0, len(bins), step):
-        parts.append(f'<text x="{_L + slot * i + slot / 2:.1f}" y="{_H - _B + 14}" text-anchor="middle" '
-                     f'font-size="11">{escape(bins[i])}</text>')
+        parts.append(
+            f'<text x="{_L + slot * i + slot / 2:.1f}" y="{_H - _B + 14}" text-anchor="middle" '
+            f'font-size="11">{escape(bins[i])}</text>'
+        )
     parts += _legend([(label, colors[g % len(colors)], False) for g, (label, _) in enumerate(groups)])
     return _svg(parts, title)

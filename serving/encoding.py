@@ -58,9 +58,7 @@ class FeatureEncoder:
         self._vocab: dict[str, dict[str, int]] = {
             col: {v: i + 1 for i, v in enumerate(spec.vocabularies[col])} for col in self.categorical
         }
-        self._stats = {
-            col: (float(s["mean"]), float(s["std"])) for col, s in spec.numeric_stats.items()
-        }
+        self._stats = {col: (float(s["mean"]), float(s["std"])) for col, s in spec.numeric_stats.items()}
         self.columns = frozenset([*self.categorical, *self.numeric, *self.text])
 
     def category_id(self, column: str, value: Any, where: str) -> int:
@@ -120,9 +118,7 @@ def check_features(value: Any, where: str) -> dict[str, Any]:
         raise InputError(f"{where}: expected an object of feature values, got {_json_type(value)}")
     for key, v in value.items():
         if v is not None and not isinstance(v, _SCALARS):
-            raise InputError(
-                f"{where}.{key}: expected a string, number, boolean or null, got {_json_type(v)}"
-            )
+            raise InputError(f"{where}.{key}: expected a string, number, boolean or null, got {_json_type(v)}")
     return dict(value)
 
 

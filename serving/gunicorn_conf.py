@@ -6,8 +6,8 @@ here: PROMETHEUS_MULTIPROC_DIR if given, else DATA_DIR/prometheus; it is emptied
 server starts and a dead worker's live gauges are dropped.
 
 Each worker loads the versions `production` points to before it accepts requests
-(STEWARD_SERVING_WARM_UP=0 turns that off) and runs torch with STEWARD_SERVING_TORCH_THREADS intra-op threads (default 1), so the
-default of one worker per core keeps the cores busy without oversubscribing them.
+(STEWARD_SERVING_WARM_UP=0 turns that off) and runs torch with STEWARD_SERVING_TORCH_THREADS intra-op threads
+(default 1), so the default of one worker per core keeps the cores busy without oversubscribing them.
 """
 
 from __future__ import annotations

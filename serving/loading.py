@@ -53,18 +53,28 @@ def load_version(ref: VersionRef) -> LoadedVersion:
     path = artifact_dir(ref)
     predictor = load_artifact(path, device="cpu")
     if not predictor.spec.item_column:
-        raise ServiceError(f"Model {ref.model!r} v{ref.version} was trained without an item column, so it cannot "
-                           "score items by id; serving needs a model trained with item_column.",
-                           status_code=409, code="not_servable")
+        raise ServiceError(
+            f"Model {ref.model!r} v{ref.version} was trained without an item column, so it cannot "
+            "score items by id; serving needs a model trained with item_column.",
+            status_code=409,
+            code="not_servable",
+        )
     try:
         ensure_user_table(ref, predictor.spec, version_dir(ref.pk))
     except Exception:  # the model still serves; callers then send user features explicitly
         log.exception("serving: could not build the user table of %s v%s", ref.model, ref.version)
     scorer = Scorer(predictor, users=read_users(ref.pk, predictor.spec.user_column))
-    loaded = LoadedVersion(ref=ref, scorer=scorer, reference_counts=read_reference(ref.pk, path),
-                           load_seconds=time.perf_counter() - start)
-    log.info("serving: loaded %s v%s in %.2fs (%d items, %s path)", ref.model, ref.version,
-             loaded.load_seconds, scorer.n_items, scorer.mode)
+    loaded = LoadedVersion(
+        ref=ref, scorer=scorer, reference_counts=read_reference(ref.pk, path), load_seconds=time.perf_counter() - start
+    )
+    log.info(
+        "serving: loaded %s v%s in %.2fs (%d items, %s path)",
+        ref.model,
+        ref.version,
+        loaded.load_seconds,
+        scorer.n_items,
+        scorer.mode,
+    )
     return loaded
 
 

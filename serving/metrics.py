@@ -26,37 +26,47 @@ from prometheus_client import (
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 REQUESTS = Counter(
-    "steward_serving_requests", "Scoring requests answered, by model version, endpoint and HTTP status.",
+    "steward_serving_requests",
+    "Scoring requests answered, by model version, endpoint and HTTP status.",
     ["model", "version", "endpoint", "status"],
 )
 ERRORS = Counter(
-    "steward_serving_errors", "Scoring requests that failed (4xx or 5xx), by model version and error code.",
+    "steward_serving_errors",
+    "Scoring requests that failed (4xx or 5xx), by model version and error code.",
     ["model", "version", "endpoint", "code"],
 )
 LATENCY = Histogram(
-    "steward_serving_latency_seconds", "Time to answer a scoring request, by model version and endpoint.",
-    ["model", "version", "endpoint"], buckets=LATENCY_BUCKETS,
+    "steward_serving_latency_seconds",
+    "Time to answer a scoring request, by model version and endpoint.",
+    ["model", "version", "endpoint"],
+    buckets=LATENCY_BUCKETS,
 )
 CANDIDATES = Counter(
-    "steward_serving_candidates", "Candidates (rank) or pairs (score) scored, by model version.",
+    "steward_serving_candidates",
+    "Candidates (rank) or pairs (score) scored, by model version.",
     ["model", "version", "endpoint"],
 )
 LOADS = Counter(
-    "steward_serving_model_loads", "Model versions loaded into a serving process, by outcome.",
+    "steward_serving_model_loads",
+    "Model versions loaded into a serving process, by outcome.",
     ["model", "version", "outcome"],
 )
 LOAD_SECONDS = Histogram(
-    "steward_serving_model_load_seconds", "Time to load a model version into a serving process.",
-    ["model"], buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    "steward_serving_model_load_seconds",
+    "Time to load a model version into a serving process.",
+    ["model"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
 LOADED = Gauge(
-    "steward_serving_loaded_versions", "Model versions loaded, summed over serving processes.",
+    "steward_serving_loaded_versions",
+    "Model versions loaded, summed over serving processes.",
     multiprocess_mode="livesum",
 )
 
 
-def observe(*, model: str, version: str, endpoint: str, status: int, seconds: float, code: str = "",
-            candidates: int = 0) -> None:
+def observe(
+    *, model: str, version: str, endpoint: str, status: int, seconds: float, code: str = "", candidates: int = 0
+) -> None:
     REQUESTS.labels(model, version, endpoint, str(status)).inc()
     LATENCY.labels(model, version, endpoint).observe(seconds)
     if status >= 400:

@@ -58,6 +58,11 @@ def ensure_user_table(ref: VersionRef, spec: FeatureSpec, folder: Path) -> Path 
     os.close(fd)
     pq.write_table(table, tmp)
     os.replace(tmp, target)  # several workers may race to build it: each sees a whole file
-    log.info("serving: user table for %s v%s: %d users, columns %s", ref.model, ref.version, table.num_rows,
-             ", ".join(columns) or "(none)")
+    log.info(
+        "serving: user table for %s v%s: %d users, columns %s",
+        ref.model,
+        ref.version,
+        table.num_rows,
+        ", ".join(columns) or "(none)",
+    )
     return target

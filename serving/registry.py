@@ -21,7 +21,10 @@ def _models():
 def _ref(mv) -> VersionRef:
     spec = mv.feature_spec or {}
     return VersionRef(
-        pk=mv.pk, model=mv.model.name, version=mv.version, artifact=mv.artifact,
+        pk=mv.pk,
+        model=mv.model.name,
+        version=mv.version,
+        artifact=mv.artifact,
         extra={"item_column": spec.get("item_column"), "user_column": spec.get("user_column")},
     )
 
@@ -48,8 +51,12 @@ def resolve_version(name: str, number: int) -> VersionRef:
 
 
 def resolve_alias(name: str, alias: str) -> VersionRef:
-    row = (_models().ModelAlias.objects.select_related("version", "version__model")
-           .filter(model__name=name, name=alias).first())
+    row = (
+        _models()
+        .ModelAlias.objects.select_related("version", "version__model")
+        .filter(model__name=name, name=alias)
+        .first()
+    )
     if row is None:
         if not model_exists(name):
             raise NotFound(f"No model named {name!r}.")
@@ -66,8 +73,12 @@ def training_data(ref: VersionRef) -> list[str]:
     """Storage names of the Parquet files of the dataset versions the version was trained on."""
     from governance.catalog.models import DatasetVersion
 
-    return list(DatasetVersion.objects.filter(model_versions__pk=ref.pk).exclude(parquet="")
-                .order_by("pk").values_list("parquet", flat=True))
+    return list(
+        DatasetVersion.objects.filter(model_versions__pk=ref.pk)
+        .exclude(parquet="")
+        .order_by("pk")
+        .values_list("parquet", flat=True)
+    )
 
 
 def alias_targets(aliases: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -53,8 +53,9 @@ class _Parts:
 class Scorer:
     """Scores candidates for users with one model version; thread-safe for concurrent reads."""
 
-    def __init__(self, predictor: Predictor, *, users: Mapping[str, Mapping[str, Any]] | None = None,
-                 check: bool = True) -> None:
+    def __init__(
+        self, predictor: Predictor, *, users: Mapping[str, Mapping[str, Any]] | None = None, check: bool = True
+    ) -> None:
         spec = predictor.spec
         if not spec.item_column:
             raise ValueError("this model was trained without an item column; it cannot rank items")
@@ -124,20 +125,19 @@ class Scorer:
             order = np.argsort(-scores, kind="stable")
         return order, scores
 
-    def score(self, users: Sequence[Any], candidates: Sequence[Any],
-              user_of: np.ndarray | None) -> np.ndarray:
+    def score(self, users: Sequence[Any], candidates: Sequence[Any], user_of: np.ndarray | None) -> np.ndarray:
         """Click probabilities (float64) for each candidate; candidate i belongs to users[user_of[i]]
         (all to users[0] when user_of is None)."""
-        users = [self._user_features(u, f"user[{i}]" if len(users) > 1 else "user")
-                 for i, u in enumerate(users)]
+        users = [self._user_features(u, f"user[{i}]" if len(users) > 1 else "user") for i, u in enumerate(users)]
         n = len(candidates)
         if user_of is None:
             user_of = np.zeros(n, dtype=np.int64)
         # Ids given as JSON strings or integers resolve with one dict lookup each (the lookup table
         # holds both spellings); everything else (objects, floats, unknown ids) takes the slow loop.
         lookup = self._lookup.get
-        known = np.fromiter((lookup(c, -1) if type(c) in _ID_TYPES else -1 for c in candidates),
-                            dtype=np.int64, count=n)
+        known = np.fromiter(
+            (lookup(c, -1) if type(c) in _ID_TYPES else -1 for c in candidates), dtype=np.int64, count=n
+        )
         given: dict[int, dict[str, Any]] = {}
         for i in np.flatnonzero(known < 0).tolist():
             cand = candidates[i]
@@ -157,8 +157,7 @@ class Scorer:
                 except InputError as exc:
                     raise InputError(f"candidates[{i}]: {exc}") from None
                 if isinstance(cand, bool) or key is None:
-                    raise InputError(f"candidates[{i}]: expected an item id or an object with "
-                                     f"'{self.item_column}'")
+                    raise InputError(f"candidates[{i}]: expected an item id or an object with '{self.item_column}'")
                 pos = self.item_index.get(key)
                 if pos is None:
                     given[i] = {self.item_column: cand}
@@ -166,8 +165,10 @@ class Scorer:
                     known[i] = pos
         with torch.inference_mode():
             if self.mode == "predictor":
-                rows = [self._merge(users[user_of[i]], given.get(i) or self._candidate_dict(candidates[i]))
-                        for i in range(n)]
+                rows = [
+                    self._merge(users[user_of[i]], given.get(i) or self._candidate_dict(candidates[i]))
+                    for i in range(n)
+                ]
                 return self._predictor_scores(rows)
             out = np.empty(n, dtype=np.float64)
             use_fast = known >= 0 if self.mode == "fast" else np.zeros(n, dtype=bool)
@@ -176,8 +177,9 @@ class Scorer:
                 out[fast] = self._score_fast(users, known[fast], user_of[fast])
             slow = np.flatnonzero(~use_fast)
             if len(slow):
-                rows = [self._merge(users[user_of[i]], given.get(i) or self._candidate_dict(candidates[i]))
-                        for i in slow]
+                rows = [
+                    self._merge(users[user_of[i]], given.get(i) or self._candidate_dict(candidates[i])) for i in slow
+                ]
                 out[slow] = self._score_full(rows, [f"candidates[{i}]" for i in slow])
         return out
 
@@ -203,8 +205,7 @@ class Scorer:
         m = self.model
         head = m.head_config
         n_cat, n_text, n_num = len(head.vocab_sizes), head.n_text, head.n_numeric
-        if (n_cat, n_text, n_num) != (len(self.encoder.categorical), len(self.encoder.text),
-                                      len(self.encoder.numeric)):
+        if (n_cat, n_text, n_num) != (len(self.encoder.categorical), len(self.encoder.text), len(self.encoder.numeric)):
             raise ValueError("head config and feature spec disagree")
         self._interaction = getattr(head, "interaction", "fm")
         if self._interaction not in ("fm", "two_tower"):
@@ -214,8 +215,7 @@ class Scorer:
         self._k = k
         # The model's item side for two-tower interactions (a 0/1 weight per field).
         mask = getattr(m, "item_field_mask", None)
-        self._item_side = (mask.detach().reshape(-1) if mask is not None
-                           else torch.zeros(n_fields, device=self.device))
+        self._item_side = mask.detach().reshape(-1) if mask is not None else torch.zeros(n_fields, device=self.device)
         deep = getattr(m, "deep", None)
         self._w_fields = self._w_raw = self._rest = None
         h_bias: torch.Tensor | float = 0.0
@@ -227,15 +227,20 @@ class Scorer:
                 raise ValueError("unexpected width of the first dense layer")
             weight = first_dense.weight.detach()
             self._w_fields = weight[:, : n_fields * k].reshape(weight.shape[0], n_fields, k)
-            self._w_raw = weight[:, n_fields * k:]
+            self._w_raw = weight[:, n_fields * k :]
             self._rest = deep[1:]
             h_bias = first_dense.bias.detach() if first_dense.bias is not None else 0.0
         with torch.inference_mode():
             n_items = self._item_cat.shape[0]
             self._items = self._parts(
-                cat=self._cat_item, cat_ids=self._item_cat,
-                text=self._text_item, text_emb=self._item_text,
-                num=self._num_item, nums=self._item_num, n=n_items, item_side=True,
+                cat=self._cat_item,
+                cat_ids=self._item_cat,
+                text=self._text_item,
+                text_emb=self._item_text,
+                num=self._num_item,
+                nums=self._item_num,
+                n=n_items,
+                item_side=True,
             )
             # Constants that belong to no field ride on the user side.
             const = m.bias.detach().reshape(()) * 1.0
@@ -244,8 +249,18 @@ class Scorer:
             self._const = const
             self._h_bias = h_bias
 
-    def _parts(self, *, cat: list[int], cat_ids: torch.Tensor, text: list[int], text_emb: torch.Tensor,
-               num: list[int], nums: torch.Tensor, n: int, item_side: bool) -> _Parts:
+    def _parts(
+        self,
+        *,
+        cat: list[int],
+        cat_ids: torch.Tensor,
+        text: list[int],
+        text_emb: torch.Tensor,
+        num: list[int],
+        nums: torch.Tensor,
+        n: int,
+        item_side: bool,
+    ) -> _Parts:
         """Contributions of the named fields (indices into each feature group) for n rows.
 
         `const` holds the first-order terms and the interactions among these fields; `x` is the
@@ -272,8 +287,9 @@ class Scorer:
             vectors.append(nums.unsqueeze(-1) * m.numeric_vectors[num])
             first = first + nums @ m.numeric_linear.weight[0, num]
             positions += [n_cat + n_text + j for j in num]
-        stacked = (torch.cat(vectors, dim=1) if vectors
-                   else torch.zeros(n, 0, self._k, device=self.device))  # [n, fields, k]
+        stacked = (
+            torch.cat(vectors, dim=1) if vectors else torch.zeros(n, 0, self._k, device=self.device)
+        )  # [n, fields, k]
         total = stacked.sum(dim=1)
         if self._interaction == "fm":
             # 0.5 * (|sum|^2 - sum of squares) splits into within-side terms and total_I . total_U.
@@ -298,22 +314,40 @@ class Scorer:
         n = len(users)
         where = [f"user[{i}]" if n > 1 else "user" for i in range(n)]
         cat_ids = torch.tensor(
-            [[enc.category_id(enc.categorical[j], u.get(enc.categorical[j]), w) for j in self._cat_user]
-             for u, w in zip(users, where, strict=True)], dtype=torch.long, device=self.device,
+            [
+                [enc.category_id(enc.categorical[j], u.get(enc.categorical[j]), w) for j in self._cat_user]
+                for u, w in zip(users, where, strict=True)
+            ],
+            dtype=torch.long,
+            device=self.device,
         ).reshape(n, len(self._cat_user))
         nums = torch.tensor(
-            [[enc.numeric_value(enc.numeric[j], u.get(enc.numeric[j]), w) for j in self._num_user]
-             for u, w in zip(users, where, strict=True)], dtype=torch.float32, device=self.device,
+            [
+                [enc.numeric_value(enc.numeric[j], u.get(enc.numeric[j]), w) for j in self._num_user]
+                for u, w in zip(users, where, strict=True)
+            ],
+            dtype=torch.float32,
+            device=self.device,
         ).reshape(n, len(self._num_user))
         if self._text_user:
-            texts = [[enc.text_value(enc.text[j], u.get(enc.text[j]), w) for j in self._text_user]
-                     for u, w in zip(users, where, strict=True)]
+            texts = [
+                [enc.text_value(enc.text[j], u.get(enc.text[j]), w) for j in self._text_user]
+                for u, w in zip(users, where, strict=True)
+            ]
             flat = self._text_embeddings([t for row in texts for t in row])
             text_emb = flat.reshape(n, len(self._text_user), -1)
         else:
             text_emb = torch.zeros(n, 0, 0, device=self.device)
-        parts = self._parts(cat=self._cat_user, cat_ids=cat_ids, text=self._text_user, text_emb=text_emb,
-                            num=self._num_user, nums=nums, n=n, item_side=False)
+        parts = self._parts(
+            cat=self._cat_user,
+            cat_ids=cat_ids,
+            text=self._text_user,
+            text_emb=text_emb,
+            num=self._num_user,
+            nums=nums,
+            n=n,
+            item_side=False,
+        )
         h = None if parts.h is None else parts.h + self._h_bias
         return _Parts(parts.const + self._const, parts.x, h)
 
@@ -332,8 +366,7 @@ class Scorer:
                 self._user_cache.popitem(last=False)
         return parts
 
-    def _score_fast(self, users: Sequence[Mapping[str, Any]], positions: np.ndarray,
-                    user_of: np.ndarray) -> np.ndarray:
+    def _score_fast(self, users: Sequence[Mapping[str, Any]], positions: np.ndarray, user_of: np.ndarray) -> np.ndarray:
         assert self._items is not None
         u = self._cached_user_parts(users[0]) if len(users) == 1 else self._user_parts(users)
         pos = torch.from_numpy(positions).to(self.device)
@@ -343,8 +376,11 @@ class Scorer:
             h = None if items.h is None else items.h.index_select(0, pos) + u.h
         else:
             who = torch.from_numpy(user_of).to(self.device)
-            logits = (items.const.index_select(0, pos) + u.const.index_select(0, who)
-                      + (items.x.index_select(0, pos) * u.x.index_select(0, who)).sum(dim=1))
+            logits = (
+                items.const.index_select(0, pos)
+                + u.const.index_select(0, who)
+                + (items.x.index_select(0, pos) * u.x.index_select(0, who)).sum(dim=1)
+            )
             h = None if items.h is None else items.h.index_select(0, pos) + u.h.index_select(0, who)
         if h is not None:
             logits = logits + self._rest(h).squeeze(-1)

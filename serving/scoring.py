@@ -7,7 +7,6 @@ candidate objects costs more than scoring them. Every check names the offending 
 from __future__ import annotations
 
 import re
-
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from django.conf import settings
 
 from core.errors import ServiceError
 from serving import metrics
-from training.models import ALIAS_PATTERN
 from serving.encoding import InputError
 from serving.loading import LoadedVersion
 from serving.runtime import get_cache
 from serving.stats import LOG_MAX_ITEMS, recorder
+from training.models import ALIAS_PATTERN
 
 
 class TooManyCandidates(ServiceError):
@@ -59,8 +58,7 @@ def parse_selector(params: Mapping[str, Any]) -> Selector:
 def _check_count(n: int, what: str) -> None:
     limit = settings.STEWARD_MAX_CANDIDATES
     if n > limit:
-        raise TooManyCandidates(f"{n} {what} is more than the limit of {limit} (STEWARD_MAX_CANDIDATES).",
-                                field=what)
+        raise TooManyCandidates(f"{n} {what} is more than the limit of {limit} (STEWARD_MAX_CANDIDATES).", field=what)
 
 
 def _body(data: Any) -> Mapping[str, Any]:
@@ -101,11 +99,24 @@ class Outcome:
         loaded = self.loaded
         model = loaded.ref.model if loaded else "_unknown"
         version = str(loaded.ref.version) if loaded else ""
-        metrics.observe(model=model, version=version, endpoint=self.endpoint, status=status, seconds=seconds,
-                        code=code, candidates=0 if self.scores is None else len(self.scores))
+        metrics.observe(
+            model=model,
+            version=version,
+            endpoint=self.endpoint,
+            status=status,
+            seconds=seconds,
+            code=code,
+            candidates=0 if self.scores is None else len(self.scores),
+        )
         if loaded is not None:
-            recorder.record(model=model, version=loaded.ref.version, endpoint=self.endpoint,
-                            latency_ms=seconds * 1000, error=status >= 400, scores=self.scores)
+            recorder.record(
+                model=model,
+                version=loaded.ref.version,
+                endpoint=self.endpoint,
+                latency_ms=seconds * 1000,
+                error=status >= 400,
+                scores=self.scores,
+            )
         return seconds
 
 
@@ -152,8 +163,9 @@ def score(*, model: str, selector: Selector, data: Any, actor_id: int | None, ou
         try:
             key = _user_key(user)
         except TypeError:
-            raise ServiceError(f"pairs[{i}].user: expected an object of feature values or a user id.",
-                               field="pairs") from None
+            raise ServiceError(
+                f"pairs[{i}].user: expected an object of feature values or a user id.", field="pairs"
+            ) from None
         if key not in user_keys:
             user_keys[key] = len(users)
             users.append(user)
@@ -169,11 +181,13 @@ def score(*, model: str, selector: Selector, data: Any, actor_id: int | None, ou
     results = []
     for pair, s in zip(pairs, scores.tolist(), strict=True):
         item, user = pair["item"], pair.get("user")
-        results.append({
-            "user_id": (user.get(user_col) if isinstance(user, Mapping) else user) if user_col else None,
-            "item_id": item[item_col] if isinstance(item, Mapping) else item,
-            "score": s,
-        })
+        results.append(
+            {
+                "user_id": (user.get(user_col) if isinstance(user, Mapping) else user) if user_col else None,
+                "item_id": item[item_col] if isinstance(item, Mapping) else item,
+                "score": s,
+            }
+        )
     outcome.scores = scores
     if recorder.should_log():
         _log(outcome, loaded, "score", users, items, scores, None, actor_id)
@@ -188,8 +202,16 @@ def _user_key(user: Any) -> Any:
     return ("__id__", user)
 
 
-def _log(outcome: Outcome, loaded: LoadedVersion, endpoint: str, users: list[Any], candidates: list[Any],
-         scores: np.ndarray, k: int | None, actor_id: int | None) -> None:
+def _log(
+    outcome: Outcome,
+    loaded: LoadedVersion,
+    endpoint: str,
+    users: list[Any],
+    candidates: list[Any],
+    scores: np.ndarray,
+    k: int | None,
+    actor_id: int | None,
+) -> None:
     """A prediction log row: vocabulary ids of the features, never the raw values (which may be PII)."""
     scorer = loaded.scorer
     enc = scorer.encoder
@@ -197,15 +219,21 @@ def _log(outcome: Outcome, loaded: LoadedVersion, endpoint: str, users: list[Any
     user_ids = []
     for user in users[:20]:
         feats = scorer._user_features(user, "user")
-        user_ids.append({c: enc.category_id(c, feats.get(c), "user")
-                         for c in enc.categorical if c not in scorer.item_level})
+        user_ids.append(
+            {c: enc.category_id(c, feats.get(c), "user") for c in enc.categorical if c not in scorer.item_level}
+        )
     shown = candidates[:LOG_MAX_ITEMS]
     item_ids = [enc.category_id(item_col, c.get(item_col) if isinstance(c, Mapping) else c, "item") for c in shown]
     recorder.log_prediction(
-        model_name=loaded.ref.model, version=loaded.ref.version, model_version_id=loaded.ref.pk, endpoint=endpoint,
-        latency_ms=(time.perf_counter() - outcome.start) * 1000, n_candidates=len(candidates), k=k,
+        model_name=loaded.ref.model,
+        version=loaded.ref.version,
+        model_version_id=loaded.ref.pk,
+        endpoint=endpoint,
+        latency_ms=(time.perf_counter() - outcome.start) * 1000,
+        n_candidates=len(candidates),
+        k=k,
         user_feature_ids=user_ids[0] if len(user_ids) == 1 else {"users": user_ids},
-        item_ids=item_ids, scores=[round(s, 5) for s in scores[:LOG_MAX_ITEMS].tolist()], actor_id=actor_id,
+        item_ids=item_ids,
+        scores=[round(s, 5) for s in scores[:LOG_MAX_ITEMS].tolist()],
+        actor_id=actor_id,
     )
-
-

@@ -20,13 +20,24 @@ from serving.encoding import value_key
 BATCH_ROWS = 20_000
 
 
-def batch_score_start(*, actor: Any, model_name: str, alias: str | None, version: int | None,
-                      dataset_version_id: int, column: str = "score") -> Job:
+def batch_score_start(
+    *,
+    actor: Any,
+    model_name: str,
+    alias: str | None,
+    version: int | None,
+    dataset_version_id: int,
+    column: str = "score",
+) -> Job:
     """Check the request and queue the job; the model version is pinned now, so moving an alias
     while the job waits does not change which version scores."""
     from serving.registry import resolve_alias, resolve_version
 
-    ref = resolve_version(model_name, version) if version is not None else resolve_alias(model_name, alias or "production")
+    ref = (
+        resolve_version(model_name, version)
+        if version is not None
+        else resolve_alias(model_name, alias or "production")
+    )
     dataset_version = DatasetVersion.objects.select_related("dataset").filter(pk=dataset_version_id).first()
     if dataset_version is None or not has_capability(actor, "catalog.read"):
         raise NotFound(f"Dataset version {dataset_version_id} does not exist.", field="dataset_version")
@@ -34,17 +45,30 @@ def batch_score_start(*, actor: Any, model_name: str, alias: str | None, version
     if not column:
         raise ServiceError("column must not be empty.", field="column")
     if column in dataset_version.column_names:
-        raise ServiceError(f"Dataset version {dataset_version.pk} already has a column '{column}'; "
-                           "choose another name with `column`.", field="column")
+        raise ServiceError(
+            f"Dataset version {dataset_version.pk} already has a column '{column}'; choose another name with `column`.",
+            field="column",
+        )
     item_column = ref.extra.get("item_column")
     if item_column and item_column not in dataset_version.column_names:
-        raise ServiceError(f"Dataset version {dataset_version.pk} has no column '{item_column}', the model's "
-                           "item column.", field="dataset_version")
+        raise ServiceError(
+            f"Dataset version {dataset_version.pk} has no column '{item_column}', the model's item column.",
+            field="dataset_version",
+        )
     return job_start(
-        kind="batch_score", task="serving.batch_score", actor=actor, subject_type="dataset_version",
-        subject_id=dataset_version.pk, message=f"score with {ref.model} v{ref.version} queued",
-        params={"dataset_version": dataset_version.pk, "model": ref.model, "model_version": ref.version,
-                "model_version_id": ref.pk, "column": column},
+        kind="batch_score",
+        task="serving.batch_score",
+        actor=actor,
+        subject_type="dataset_version",
+        subject_id=dataset_version.pk,
+        message=f"score with {ref.model} v{ref.version} queued",
+        params={
+            "dataset_version": dataset_version.pk,
+            "model": ref.model,
+            "model_version": ref.version,
+            "model_version_id": ref.pk,
+            "column": column,
+        },
     )
 
 
@@ -86,9 +110,11 @@ def batch_score_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
                 if writer is not None:
                     writer.close()
         version = dataset_version_derive(
-            actor=job.actor, parents=[source], parquet_path=out_path, operation="score",
-            params={"model": ref.model, "model_version": ref.version, "model_version_id": ref.pk,
-                    "column": column},
+            actor=job.actor,
+            parents=[source],
+            parquet_path=out_path,
+            operation="score",
+            params={"model": ref.model, "model_version": ref.version, "model_version_id": ref.pk, "column": column},
         )
     finally:
         out_path.unlink(missing_ok=True)
@@ -108,4 +134,3 @@ def score_table(scorer: Any, table: pa.Table) -> np.ndarray:
             table = table.append_column(name, predictor.items.column(name).take(positions))
     features = [c for c in scorer.spec.feature_columns if c in table.column_names]
     return predictor.predict(table.select(features))
-

@@ -55,8 +55,16 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._edges = np.array(LATENCY_EDGES_MS, dtype=np.float64)
 
-    def record(self, *, model: str, version: int, endpoint: str, latency_ms: float, error: bool,
-               scores: np.ndarray | None = None) -> None:
+    def record(
+        self,
+        *,
+        model: str,
+        version: int,
+        endpoint: str,
+        latency_ms: float,
+        error: bool,
+        scores: np.ndarray | None = None,
+    ) -> None:
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
         bucket = int(np.searchsorted(self._edges, latency_ms, side="left"))
         hist = score_histogram(scores) if scores is not None and len(scores) else None
@@ -117,9 +125,18 @@ class Recorder:
             logs, self._logs = self._logs, []
         pid = os.getpid()
         rows = [
-            ServingStat(model_name=model, version=version, endpoint=endpoint, minute=minute,
-                        requests=c.requests, errors=c.errors, latency_ms_sum=c.latency_ms_sum,
-                        latency_counts=c.latency_counts.tolist(), score_counts=c.score_counts.tolist(), pid=pid)
+            ServingStat(
+                model_name=model,
+                version=version,
+                endpoint=endpoint,
+                minute=minute,
+                requests=c.requests,
+                errors=c.errors,
+                latency_ms_sum=c.latency_ms_sum,
+                latency_counts=c.latency_counts.tolist(),
+                score_counts=c.score_counts.tolist(),
+                pid=pid,
+            )
             for (model, version, endpoint, minute), c in counters.items()
         ]
         if rows:

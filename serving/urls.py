@@ -1,4 +1,5 @@
 """API routes (mounted under /api/v1/), page routes (mounted at /) and /metrics (at the root)."""
+
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path

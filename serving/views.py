@@ -40,14 +40,18 @@ class MonitoringPage(CapabilityRequiredMixin, View):
         for i, number in enumerate(versions):
             color = charts.PALETTE[i % len(charts.PALETTE)]
             mins = by_version[number].minutes
-            rate_series.append(charts.Series(f"v{number}", _per_minute(mins, start, now, lambda m: m.requests, quiet=0.0),
-                                             color))
+            rate_series.append(
+                charts.Series(f"v{number}", _per_minute(mins, start, now, lambda m: m.requests, quiet=0.0), color)
+            )
             for q, dashed in ((50, False), (99, True)):
-                latency_series.append(charts.Series(
-                    f"v{number} p{q}",
-                    _per_minute(mins, start, now,
-                                lambda m, q=q: selectors.latency_percentile(m.latency_counts, q)),
-                    color, dashed))
+                latency_series.append(
+                    charts.Series(
+                        f"v{number} p{q}",
+                        _per_minute(mins, start, now, lambda m, q=q: selectors.latency_percentile(m.latency_counts, q)),
+                        color,
+                        dashed,
+                    )
+                )
 
         rows = []
         bins = [f"{i / SCORE_BINS:.2f}" for i in range(SCORE_BINS)]
@@ -59,33 +63,45 @@ class MonitoringPage(CapabilityRequiredMixin, View):
             groups = [("live", (live / max(live.sum(), 1)).tolist())]
             if reference is not None:
                 groups.append(("test split", (reference / max(reference.sum(), 1)).tolist()))
-            rows.append({
-                "version": number,
-                "aliases": sorted(a for a, v in aliases.items() if v == number),
-                "requests": traffic.requests,
-                "errors": traffic.errors,
-                "rate": traffic.requests / minutes,
-                "mean": traffic.mean_latency_ms,
-                "p50": traffic.percentile(50),
-                "p95": traffic.percentile(95),
-                "p99": traffic.percentile(99),
-                "scored": int(live.sum()),
-                "psi": value,
-                "psi_reading": selectors.psi_reading(value) if reference is not None else "no test-split reference",
-                "chart": charts.bar_chart(bins, groups, y_label="share of scores",
-                                          title=f"Score distribution of v{number}",
-                                          colors=(charts.PALETTE[i % len(charts.PALETTE)], charts.REFERENCE)),
-            })
+            rows.append(
+                {
+                    "version": number,
+                    "aliases": sorted(a for a, v in aliases.items() if v == number),
+                    "requests": traffic.requests,
+                    "errors": traffic.errors,
+                    "rate": traffic.requests / minutes,
+                    "mean": traffic.mean_latency_ms,
+                    "p50": traffic.percentile(50),
+                    "p95": traffic.percentile(95),
+                    "p99": traffic.percentile(99),
+                    "scored": int(live.sum()),
+                    "psi": value,
+                    "psi_reading": selectors.psi_reading(value) if reference is not None else "no test-split reference",
+                    "chart": charts.bar_chart(
+                        bins,
+                        groups,
+                        y_label="share of scores",
+                        title=f"Score distribution of v{number}",
+                        colors=(charts.PALETTE[i % len(charts.PALETTE)], charts.REFERENCE),
+                    ),
+                }
+            )
         context: dict[str, Any] = {
             "name": name,
             "window": window,
             "windows": list(WINDOWS),
             "aliases": sorted(aliases.items()),
             "rows": rows,
-            "rate_chart": charts.line_chart(rate_series, start=start, end=now, y_label="requests / min",
-                                            title="Requests per minute") if rate_series else None,
-            "latency_chart": charts.line_chart(latency_series, start=start, end=now, y_label="ms",
-                                               title="Latency p50 and p99") if latency_series else None,
+            "rate_chart": charts.line_chart(
+                rate_series, start=start, end=now, y_label="requests / min", title="Requests per minute"
+            )
+            if rate_series
+            else None,
+            "latency_chart": charts.line_chart(
+                latency_series, start=start, end=now, y_label="ms", title="Latency p50 and p99"
+            )
+            if latency_series
+            else None,
             "recent": selectors.recent_predictions(name),
             "psi_stable": selectors.PSI_STABLE,
             "psi_shift": selectors.PSI_SHIFT,
@@ -94,8 +110,9 @@ class MonitoringPage(CapabilityRequiredMixin, View):
         return render(request, "serving/monitoring.html", context)
 
 
-def _per_minute(minutes: dict, start: Any, end: Any, value: Any, *, quiet: float | None = None
-                ) -> list[tuple[Any, float | None]]:
+def _per_minute(
+    minutes: dict, start: Any, end: Any, value: Any, *, quiet: float | None = None
+) -> list[tuple[Any, float | None]]:
     """One point per minute of the window; a minute without traffic gets `quiet` (0 requests, or no
     latency at all, which breaks the line)."""
     points = []

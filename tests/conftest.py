@@ -1,4 +1,5 @@
 """Shared fixtures: one persona per role, API clients authenticated as each, and small data files."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Start a real `celery worker` process against the test database and broker, for integration tests."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,25 +17,49 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def start_worker(queues: str = "default,pii,gpu", *, concurrency: int = 1,
-                 extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def start_worker(
+    queues: str = "default,pii,gpu", *, concurrency: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """Needs `transactional_db` (the worker must see committed rows). Yields the process; stops it afterwards."""
     env = dict(os.environ)
-    env.update({
-        "STEWARD_DATA_DIR": str(settings.DATA_DIR),
-        "STEWARD_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "STEWARD_DATA_DIR": str(settings.DATA_DIR),
+            "STEWARD_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.pop("PYTEST_VERSION", None)
     env.update(extra_env or {})
     log = Path(settings.DATA_DIR) / f"worker-{time.time_ns()}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--pool", "prefork",
-             "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--hostname", f"test-{os.getpid()}-{time.time_ns()}@localhost"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queues,
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}-{time.time_ns()}@localhost",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             yield proc
         finally:
@@ -53,14 +78,13 @@ def purge_broker(queues: str = "default,pii,gpu") -> None:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in queues.split(","):
-            try:
+            with contextlib.suppress(Exception):  # a queue nobody declared yet has nothing to purge
                 channel.queue_purge(queue)
-            except Exception:  # a queue nobody declared yet has nothing to purge
-                pass
 
 
-def wait_for(predicate: Callable[[], bool], *, timeout: float = 60, interval: float = 0.25,
-             proc: subprocess.Popen | None = None) -> None:
+def wait_for(
+    predicate: Callable[[], bool], *, timeout: float = 60, interval: float = 0.25, proc: subprocess.Popen | None = None
+) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():

@@ -37,8 +37,19 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "auc", "logloss", "accuracy", "precision", "recall", "f1", "aliases_list",
-                    "job", "created_by", "created_at"]
+    list_display = [
+        "__str__",
+        "auc",
+        "logloss",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "aliases_list",
+        "job",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["model"]
     search_fields = ["model__name"]
     # Versions are immutable: the admin shows them, the training job writes them.
@@ -56,8 +67,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="page")
     def page(self, obj: ModelVersion) -> str:
-        return format_html('<a href="/models/{}/versions/{}/">curves, segments, config</a>', obj.model.name,
-                           obj.version)
+        return format_html(
+            '<a href="/models/{}/versions/{}/">curves, segments, config</a>', obj.model.name, obj.version
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("model", "created_by", "job").prefetch_related("aliases")

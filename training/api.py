@@ -4,11 +4,11 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from core.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.parsers import JSONParser
 from core.permissions import capability, capability_by_method
 from core.serializers import JobSerializer
 from training import selectors
@@ -93,8 +93,7 @@ class ModelAliasView(APIView):
         model = selectors.model_get(name)
         data = AliasSetSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = model_alias_set(actor=request.user, model=model, alias=alias,
-                              version=data.validated_data["version"])
+        row = model_alias_set(actor=request.user, model=model, alias=alias, version=data.validated_data["version"])
         return Response(ModelAliasSerializer(row).data)
 
 

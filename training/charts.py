@@ -23,14 +23,15 @@ def line_chart(
     pad_l, pad_r, pad_t, pad_b = 56, 12, 24, 36
     points = [(float(x), float(y)) for _, pts in series for x, y in pts if y is not None]
     out = [
-        (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-         f'aria-label="{escape(title)}">'),
+        (
+            f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(title)}">'
+        ),
         f'<text x="{pad_l}" y="15" font-size="12" font-weight="600">{escape(title)}</text>',
     ]
     if not points:
-        out.append(f'<text x="{pad_l}" y="{height // 2}" font-size="12" fill="#5f6368">'
-                   "no data yet</text></svg>")
+        out.append(f'<text x="{pad_l}" y="{height // 2}" font-size="12" fill="#5f6368">no data yet</text></svg>')
         return mark_safe("".join(out))
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
     y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
@@ -46,25 +47,33 @@ def line_chart(
     def sy(y: float) -> float:
         return pad_t + (1 - (y - y0) / (y1 - y0)) * span_h
 
-    out.append(f'<rect x="{pad_l}" y="{pad_t}" width="{span_w}" height="{span_h}" fill="none" '
-               'stroke="#dadce0"/>')
+    out.append(f'<rect x="{pad_l}" y="{pad_t}" width="{span_w}" height="{span_h}" fill="none" stroke="#dadce0"/>')
     for i in range(5):
         y = y0 + (y1 - y0) * i / 4
-        out.append(f'<text x="{pad_l - 4}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end" '
-                   f'fill="#5f6368">{escape(y_format.format(y))}</text>')
+        out.append(
+            f'<text x="{pad_l - 4}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end" '
+            f'fill="#5f6368">{escape(y_format.format(y))}</text>'
+        )
     for i in range(5):
         x = x0 + (x1 - x0) * i / 4
-        out.append(f'<text x="{sx(x):.1f}" y="{height - pad_b + 14}" font-size="10" '
-                   f'text-anchor="middle" fill="#5f6368">{round(x)}</text>')
-    out.append(f'<text x="{pad_l + span_w / 2:.0f}" y="{height - 4}" font-size="10" '
-               'text-anchor="middle" fill="#5f6368">step</text>')
+        out.append(
+            f'<text x="{sx(x):.1f}" y="{height - pad_b + 14}" font-size="10" '
+            f'text-anchor="middle" fill="#5f6368">{round(x)}</text>'
+        )
+    out.append(
+        f'<text x="{pad_l + span_w / 2:.0f}" y="{height - 4}" font-size="10" '
+        'text-anchor="middle" fill="#5f6368">step</text>'
+    )
     for i, (label, pts) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         coords = " ".join(f"{sx(float(x)):.1f},{sy(float(y)):.1f}" for x, y in pts if y is not None)
         if coords:
-            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.6" '
-                       f'points="{coords}"><title>{escape(label)}</title></polyline>')
-        out.append(f'<text x="{pad_l + 8 + 110 * i}" y="{pad_t + 14}" font-size="11" '
-                   f'fill="{color}">{escape(label)}</text>')
+            out.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.6" '
+                f'points="{coords}"><title>{escape(label)}</title></polyline>'
+            )
+        out.append(
+            f'<text x="{pad_l + 8 + 110 * i}" y="{pad_t + 14}" font-size="11" fill="{color}">{escape(label)}</text>'
+        )
     out.append("</svg>")
     return mark_safe("".join(out))

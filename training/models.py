@@ -16,13 +16,9 @@ ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 class RegisteredModel(models.Model):
     """A name that versions are added to (created by the first training job that names it)."""
 
-    name = models.CharField(
-        max_length=100, unique=True, validators=[RegexValidator(MODEL_NAME_PATTERN)]
-    )
+    name = models.CharField(max_length=100, unique=True, validators=[RegexValidator(MODEL_NAME_PATTERN)])
     description = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -51,15 +47,9 @@ class ModelVersion(models.Model):
     history = models.JSONField(default=dict, blank=True, help_text="loss and validation curves")
     config = models.JSONField(default=dict, help_text="the full training config")
     feature_spec = models.JSONField(default=dict, help_text="columns by role (no vocabularies)")
-    dataset_versions = models.ManyToManyField(
-        "catalog.DatasetVersion", related_name="model_versions", blank=True
-    )
-    job = models.ForeignKey(
-        "core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    dataset_versions = models.ManyToManyField("catalog.DatasetVersion", related_name="model_versions", blank=True)
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,16 +84,12 @@ class ModelAlias(models.Model):
     model = models.ForeignKey(RegisteredModel, related_name="aliases", on_delete=models.CASCADE)
     name = models.CharField(max_length=64, validators=[RegexValidator(ALIAS_PATTERN)])
     version = models.ForeignKey(ModelVersion, related_name="aliases", on_delete=models.PROTECT)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["model_id", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["model", "name"], name="unique_alias_per_model")
-        ]
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="unique_alias_per_model")]
 
     def __str__(self) -> str:
         return f"{self.model.name}@{self.name} -> v{self.version.version}"
@@ -114,13 +100,9 @@ class ModelAliasEvent(models.Model):
 
     model = models.ForeignKey(RegisteredModel, related_name="alias_events", on_delete=models.CASCADE)
     alias = models.CharField(max_length=64)
-    from_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, related_name="+", on_delete=models.PROTECT
-    )
+    from_version = models.ForeignKey(ModelVersion, null=True, blank=True, related_name="+", on_delete=models.PROTECT)
     to_version = models.ForeignKey(ModelVersion, related_name="+", on_delete=models.PROTECT)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

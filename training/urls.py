@@ -1,4 +1,5 @@
 """API routes (mounted under /api/v1/) and page routes (mounted at /) of this app."""
+
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
@@ -10,8 +11,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("models/", api.ModelListView.as_view(), name="api-models"),
     path("models/<str:name>/", api.ModelDetailView.as_view(), name="api-model"),
     path("models/<str:name>/versions/", api.ModelVersionListView.as_view(), name="api-model-versions"),
-    path("models/<str:name>/versions/<int:number>/", api.ModelVersionDetailView.as_view(),
-         name="api-model-version"),
+    path("models/<str:name>/versions/<int:number>/", api.ModelVersionDetailView.as_view(), name="api-model-version"),
     path("models/<str:name>/aliases/", api.ModelAliasHistoryView.as_view(), name="api-model-alias-history"),
     path("models/<str:name>/aliases/<str:alias>/", api.ModelAliasView.as_view(), name="api-model-alias"),
 ]

@@ -41,20 +41,29 @@ def _version_or_404(model, number: int):
 
 def curves_svg(versions: list[ModelVersion]) -> dict[str, Any]:
     label = (lambda mv: f"v{mv.version}") if len(versions) > 1 else (lambda mv: "")
-    val = [(f"{label(mv)} valid AUC".strip(), [[p["step"], p["auc"]] for p in mv.history.get("val", [])])
-           for mv in versions]
-    loss = [(f"{label(mv)} train loss".strip(), [[p["step"], p["loss"]] for p in mv.history.get("loss", [])])
-            for mv in versions]
-    return {"val_chart": line_chart(val, title="Validation AUC"),
-            "loss_chart": line_chart(loss, title="Training loss (BCE)", y_format="{:.4f}")}
+    val = [
+        (f"{label(mv)} valid AUC".strip(), [[p["step"], p["auc"]] for p in mv.history.get("val", [])])
+        for mv in versions
+    ]
+    loss = [
+        (f"{label(mv)} train loss".strip(), [[p["step"], p["loss"]] for p in mv.history.get("loss", [])])
+        for mv in versions
+    ]
+    return {
+        "val_chart": line_chart(val, title="Validation AUC"),
+        "loss_chart": line_chart(loss, title="Training loss (BCE)", y_format="{:.4f}"),
+    }
 
 
 class ModelListPage(CapabilityRequiredMixin, View):
     required_capability = "models.read"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "training/models.html", {
-            "models": selectors.model_list(), "jobs": selectors.training_jobs(limit=20)})
+        return render(
+            request,
+            "training/models.html",
+            {"models": selectors.model_list(), "jobs": selectors.training_jobs(limit=20)},
+        )
 
 
 class AliasForm(forms.Form):
@@ -69,10 +78,12 @@ class ModelPage(CapabilityRequiredMixin, View):
         versions = list(selectors.version_list(model))
         latest = versions[0].version if versions else None
         return {
-            "model": model, "versions": versions,
+            "model": model,
+            "versions": versions,
             "version_rows": [(mv, [mv.metrics.get(n) for n in COMPARE_METRICS]) for mv in versions],
             "aliases": model.aliases.select_related("version", "updated_by"),
-            "history": selectors.alias_history(model)[:50], "metric_names": COMPARE_METRICS,
+            "history": selectors.alias_history(model)[:50],
+            "metric_names": COMPARE_METRICS,
             "alias_form": form or AliasForm(initial={"alias": "production", "version": latest}),
             "jobs": selectors.training_jobs(model_name=model.name, limit=20),
             **curves_svg(versions[:6]),
@@ -88,8 +99,12 @@ class ModelPage(CapabilityRequiredMixin, View):
         form = AliasForm(request.POST)
         if form.is_valid():
             try:
-                model_alias_set(actor=request.user, model=model, alias=form.cleaned_data["alias"],
-                                version=form.cleaned_data["version"])
+                model_alias_set(
+                    actor=request.user,
+                    model=model,
+                    alias=form.cleaned_data["alias"],
+                    version=form.cleaned_data["version"],
+                )
                 return redirect("model", name=model.name)
             except ServiceError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -101,15 +116,21 @@ class ModelVersionPage(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, name: str, number: int) -> HttpResponse:
         mv = _version_or_404(_model_or_404(name), number)
-        segments = sorted((s for s in mv.segment_metrics if s.get("auc") is not None),
-                          key=lambda s: s["auc"])
-        return render(request, "training/version.html", {
-            "mv": mv, "model": mv.model, "aliases": selectors.aliases_of(mv),
-            "metric_rows": [(n, mv.metrics.get(n), mv.valid_metrics.get(n)) for n in COMPARE_METRICS],
-            "segments": segments, "config_json": json.dumps(mv.config, indent=2, sort_keys=True),
-            "spec_json": json.dumps(mv.feature_spec, indent=2, sort_keys=True),
-            **curves_svg([mv]),
-        })
+        segments = sorted((s for s in mv.segment_metrics if s.get("auc") is not None), key=lambda s: s["auc"])
+        return render(
+            request,
+            "training/version.html",
+            {
+                "mv": mv,
+                "model": mv.model,
+                "aliases": selectors.aliases_of(mv),
+                "metric_rows": [(n, mv.metrics.get(n), mv.valid_metrics.get(n)) for n in COMPARE_METRICS],
+                "segments": segments,
+                "config_json": json.dumps(mv.config, indent=2, sort_keys=True),
+                "spec_json": json.dumps(mv.feature_spec, indent=2, sort_keys=True),
+                **curves_svg([mv]),
+            },
+        )
 
 
 class ModelVersionRedirect(CapabilityRequiredMixin, View):
@@ -133,18 +154,29 @@ class ComparePage(CapabilityRequiredMixin, View):
             return HttpResponse("Versions must be numbers.", status=400)
         versions = [mv for mv in selectors.version_list(model) if mv.version in numbers]
         if len(versions) < 2:
-            return render(request, "training/compare.html", {
-                "model": model, "versions": [], "error": "Pick two or more versions to compare."}, status=400)
+            return render(
+                request,
+                "training/compare.html",
+                {"model": model, "versions": [], "error": "Pick two or more versions to compare."},
+                status=400,
+            )
         versions.sort(key=lambda mv: mv.version)
         params = sorted({k for mv in versions for k in mv.config.get("params", {})})
-        return render(request, "training/compare.html", {
-            "model": model, "versions": versions,
-            "rows": selectors.metric_table(versions, COMPARE_METRICS),
-            "param_rows": [(p, [mv.config.get("params", {}).get(p) for mv in versions]) for p in params
-                           if len({json.dumps(mv.config.get("params", {}).get(p), sort_keys=True)
-                                   for mv in versions}) > 1],
-            **curves_svg(versions),
-        })
+        return render(
+            request,
+            "training/compare.html",
+            {
+                "model": model,
+                "versions": versions,
+                "rows": selectors.metric_table(versions, COMPARE_METRICS),
+                "param_rows": [
+                    (p, [mv.config.get("params", {}).get(p) for mv in versions])
+                    for p in params
+                    if len({json.dumps(mv.config.get("params", {}).get(p), sort_keys=True) for mv in versions}) > 1
+                ],
+                **curves_svg(versions),
+            },
+        )
 
 
 class TrainingJobPage(CapabilityRequiredMixin, View):
@@ -154,13 +186,19 @@ class TrainingJobPage(CapabilityRequiredMixin, View):
         job = get_object_or_404(Job, pk=pk, kind="training")
         curves = (job.details or {}).get("curves", {})
         mv = ModelVersion.objects.filter(job=job).select_related("model").first()
-        return render(request, "training/job.html", {
-            "job": job, "mv": mv,
-            "val_chart": line_chart([("valid AUC", curves.get("val_auc", []))], title="Validation AUC"),
-            "loss_chart": line_chart([("train loss", curves.get("loss", []))], title="Training loss (BCE)",
-                                     y_format="{:.4f}"),
-            "curves_json": json.dumps(curves),
-        })
+        return render(
+            request,
+            "training/job.html",
+            {
+                "job": job,
+                "mv": mv,
+                "val_chart": line_chart([("valid AUC", curves.get("val_auc", []))], title="Validation AUC"),
+                "loss_chart": line_chart(
+                    [("train loss", curves.get("loss", []))], title="Training loss (BCE)", y_format="{:.4f}"
+                ),
+                "curves_json": json.dumps(curves),
+            },
+        )
 
 
 def _split_names(text: str) -> list[str]:
@@ -178,8 +216,12 @@ class TrainForm(forms.Form):
     base_model = forms.CharField(required=False, help_text="empty: the offline default")
     split = forms.ChoiceField(choices=[("random", "random"), ("time", "time-ordered"), ("user", "by user")])
     time_column = forms.CharField(required=False)
-    params = forms.JSONField(required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 4}),
-                             help_text='e.g. {"epochs": 5, "lr": 0.002, "segment_column": "genres"}')
+    params = forms.JSONField(
+        required=False,
+        initial=dict,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text='e.g. {"epochs": 5, "lr": 0.002, "segment_column": "genres"}',
+    )
 
 
 class TrainPage(CapabilityRequiredMixin, View):
@@ -203,13 +245,22 @@ class TrainPage(CapabilityRequiredMixin, View):
             if d["time_column"]:
                 split["time_column"] = d["time_column"]
             try:
-                job = training_job_start(actor=request.user, request=TrainingRequest(
-                    model_name=d["model_name"], dataset_version=version.pk, label_column=d["label_column"],
-                    text_columns=_split_names(d["text_columns"]),
-                    categorical_columns=_split_names(d["categorical_columns"]),
-                    numeric_columns=_split_names(d["numeric_columns"]),
-                    user_column=d["user_column"] or None, item_column=d["item_column"] or None,
-                    base_model=d["base_model"] or None, params=d["params"] or {}, split=split))
+                job = training_job_start(
+                    actor=request.user,
+                    request=TrainingRequest(
+                        model_name=d["model_name"],
+                        dataset_version=version.pk,
+                        label_column=d["label_column"],
+                        text_columns=_split_names(d["text_columns"]),
+                        categorical_columns=_split_names(d["categorical_columns"]),
+                        numeric_columns=_split_names(d["numeric_columns"]),
+                        user_column=d["user_column"] or None,
+                        item_column=d["item_column"] or None,
+                        base_model=d["base_model"] or None,
+                        params=d["params"] or {},
+                        split=split,
+                    ),
+                )
                 return redirect("training-job", pk=job.pk)
             except ServiceError as exc:
                 form.add_error(None, exc.message)

@@ -24,7 +24,16 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(DatasetVersion)
 class DatasetVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "operation", "row_count", "format", "profile_status", "pii_status", "created_by", "created_at"]
+    list_display = [
+        "__str__",
+        "operation",
+        "row_count",
+        "format",
+        "profile_status",
+        "pii_status",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["format", "operation", "profile_status", "pii_status", "dataset"]
     search_fields = ["dataset__name", "sha256", "original_name"]
     # Versions are immutable: the admin shows them, services write them.

@@ -5,19 +5,26 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from core.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ServiceError
+from core.parsers import JSONParser
 from core.permissions import capability, capability_by_method
 from core.serializers import JobSerializer
 from governance.catalog.models import Dataset, DatasetVersion
 from governance.catalog.parsers import StrictMultiPartParser
 from governance.catalog.selectors import dataset_list, lineage_graph, version_rows
-from governance.catalog.serializers import (DatasetCreateSerializer, DatasetSerializer, DatasetVersionSerializer,
-                                            LineageSerializer, RowsSerializer, TransformSerializer, UploadSerializer)
+from governance.catalog.serializers import (
+    DatasetCreateSerializer,
+    DatasetSerializer,
+    DatasetVersionSerializer,
+    LineageSerializer,
+    RowsSerializer,
+    TransformSerializer,
+    UploadSerializer,
+)
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.catalog.transform_service import transform_start
 
@@ -55,8 +62,10 @@ class DatasetVersionListCreateView(generics.ListAPIView):
         dataset = get_object_or_404(Dataset, pk=self.kwargs["pk"])
         return dataset.versions.select_related("created_by").order_by("-number")
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer},
-                   responses={201: DatasetVersionSerializer, 200: DatasetVersionSerializer})
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: DatasetVersionSerializer, 200: DatasetVersionSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=pk)
         data = UploadSerializer(data=request.data)
@@ -65,11 +74,18 @@ class DatasetVersionListCreateView(generics.ListAPIView):
         if upload.size == 0:
             raise ServiceError("The file is empty.", field="file")
         version, created = dataset_version_upload(
-            actor=request.user, dataset=dataset, source=upload, filename=upload.name,
-            fmt=data.validated_data.get("format"), sep=data.validated_data.get("sep"),
-            encoding=data.validated_data.get("encoding"))
-        return Response(DatasetVersionSerializer(version, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+            actor=request.user,
+            dataset=dataset,
+            source=upload,
+            filename=upload.name,
+            fmt=data.validated_data.get("format"),
+            sep=data.validated_data.get("sep"),
+            encoding=data.validated_data.get("encoding"),
+        )
+        return Response(
+            DatasetVersionSerializer(version, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class DatasetVersionDetailView(generics.RetrieveAPIView):
@@ -81,8 +97,10 @@ class DatasetVersionDetailView(generics.RetrieveAPIView):
 class DatasetVersionRowsView(APIView):
     permission_classes = [capability("catalog.read")]
 
-    @extend_schema(parameters=[OpenApiParameter("offset", int, required=False),
-                               OpenApiParameter("limit", int, required=False)], responses=RowsSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("offset", int, required=False), OpenApiParameter("limit", int, required=False)],
+        responses=RowsSerializer,
+    )
     def get(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(DatasetVersion, pk=pk)
         try:
@@ -113,6 +131,10 @@ class DatasetVersionTransformView(APIView):
         version = get_object_or_404(DatasetVersion, pk=pk)
         data = TransformSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = transform_start(actor=request.user, version=version, operation=data.validated_data["operation"],
-                              params=data.validated_data["params"])
+        job = transform_start(
+            actor=request.user,
+            version=version,
+            operation=data.validated_data["operation"],
+            params=data.validated_data["params"],
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

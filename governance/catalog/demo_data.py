@@ -55,112 +55,242 @@ class _Category:
 _CATEGORIES: tuple[_Category, ...] = (
     _Category(
         "Electronics",
-        ("headphones", "bluetooth speaker", "smartwatch", "phone charger", "webcam", "keyboard",
-         "wireless mouse", "tablet case", "e-reader", "power bank"),
+        (
+            "headphones",
+            "bluetooth speaker",
+            "smartwatch",
+            "phone charger",
+            "webcam",
+            "keyboard",
+            "wireless mouse",
+            "tablet case",
+            "e-reader",
+            "power bank",
+        ),
         ("Voltix", "Sonaro", "Nexora", "Pixelon", "Ampere Labs"),
-        ("Long battery life", "Fast USB-C charging", "Bluetooth 5.3 connectivity",
-         "Lightweight and portable design", "Includes a two-year warranty"),
+        (
+            "Long battery life",
+            "Fast USB-C charging",
+            "Bluetooth 5.3 connectivity",
+            "Lightweight and portable design",
+            "Includes a two-year warranty",
+        ),
         (15.0, 300.0),
     ),
     _Category(
         "Home & Kitchen",
-        ("blender", "coffee maker", "chef's knife", "cutting board", "air fryer", "toaster",
-         "saucepan", "kettle", "mixing bowl set", "food storage set"),
+        (
+            "blender",
+            "coffee maker",
+            "chef's knife",
+            "cutting board",
+            "air fryer",
+            "toaster",
+            "saucepan",
+            "kettle",
+            "mixing bowl set",
+            "food storage set",
+        ),
         ("Kitchora", "Homely", "CasaVerde", "Brava", "Oakhearth"),
-        ("Dishwasher safe", "BPA-free materials", "Stainless steel finish",
-         "Easy to clean", "Fits small kitchens"),
+        ("Dishwasher safe", "BPA-free materials", "Stainless steel finish", "Easy to clean", "Fits small kitchens"),
         (10.0, 200.0),
     ),
     _Category(
         "Books",
-        ("cookbook", "mystery novel", "travel guide", "biography", "science fiction novel",
-         "children's picture book", "history book", "poetry collection", "self-help book",
-         "graphic novel"),
+        (
+            "cookbook",
+            "mystery novel",
+            "travel guide",
+            "biography",
+            "science fiction novel",
+            "children's picture book",
+            "history book",
+            "poetry collection",
+            "self-help book",
+            "graphic novel",
+        ),
         ("Lantern Press", "Northwind Books", "Redleaf", "Bluequill", "Harborlight"),
-        ("Paperback edition", "Bestselling author", "Illustrated throughout",
-         "Perfect as a gift", "Includes a reading guide"),
+        (
+            "Paperback edition",
+            "Bestselling author",
+            "Illustrated throughout",
+            "Perfect as a gift",
+            "Includes a reading guide",
+        ),
         (6.0, 40.0),
     ),
     _Category(
         "Sports & Outdoors",
-        ("yoga mat", "running shoes", "water bottle", "camping tent", "hiking backpack",
-         "resistance bands", "dumbbell set", "bike helmet", "sleeping bag", "jump rope"),
+        (
+            "yoga mat",
+            "running shoes",
+            "water bottle",
+            "camping tent",
+            "hiking backpack",
+            "resistance bands",
+            "dumbbell set",
+            "bike helmet",
+            "sleeping bag",
+            "jump rope",
+        ),
         ("Trailpeak", "Stridex", "Summitco", "Flexa", "Northridge"),
-        ("Weather resistant", "Breathable materials", "Built for daily training",
-         "Packs down small", "Non-slip grip"),
+        ("Weather resistant", "Breathable materials", "Built for daily training", "Packs down small", "Non-slip grip"),
         (8.0, 250.0),
     ),
     _Category(
         "Beauty",
-        ("face moisturizer", "shampoo", "lip balm", "sunscreen", "hair dryer", "perfume",
-         "nail polish set", "facial cleanser", "body lotion", "makeup brush set"),
+        (
+            "face moisturizer",
+            "shampoo",
+            "lip balm",
+            "sunscreen",
+            "hair dryer",
+            "perfume",
+            "nail polish set",
+            "facial cleanser",
+            "body lotion",
+            "makeup brush set",
+        ),
         ("Lumiere", "Velvetine", "Aurabloom", "Purely", "Glowra"),
-        ("Dermatologist tested", "Fragrance free", "Cruelty free", "Suitable for sensitive skin",
-         "Travel size available"),
+        (
+            "Dermatologist tested",
+            "Fragrance free",
+            "Cruelty free",
+            "Suitable for sensitive skin",
+            "Travel size available",
+        ),
         (5.0, 90.0),
     ),
     _Category(
         "Toys & Games",
-        ("building blocks set", "board game", "jigsaw puzzle", "plush bear", "remote control car",
-         "card game", "doll house", "science kit", "water blaster", "wooden train set"),
+        (
+            "building blocks set",
+            "board game",
+            "jigsaw puzzle",
+            "plush bear",
+            "remote control car",
+            "card game",
+            "doll house",
+            "science kit",
+            "water blaster",
+            "wooden train set",
+        ),
         ("Playwell", "Tinkertown", "Bricko", "Jollyjam", "Funforge"),
-        ("Ages three and up", "Fun for the whole family", "Encourages creative play",
-         "Batteries included", "Made from sustainable wood"),
+        (
+            "Ages three and up",
+            "Fun for the whole family",
+            "Encourages creative play",
+            "Batteries included",
+            "Made from sustainable wood",
+        ),
         (8.0, 120.0),
     ),
     _Category(
         "Clothing",
-        ("t-shirt", "hoodie", "jeans", "rain jacket", "wool socks", "sneakers", "sun hat",
-         "leggings", "flannel shirt", "winter scarf"),
+        (
+            "t-shirt",
+            "hoodie",
+            "jeans",
+            "rain jacket",
+            "wool socks",
+            "sneakers",
+            "sun hat",
+            "leggings",
+            "flannel shirt",
+            "winter scarf",
+        ),
         ("Threadly", "Urbanfold", "Cottonway", "Northloom", "Basico"),
-        ("Machine washable", "Organic cotton", "Relaxed fit", "Available in many colors",
-         "True to size"),
+        ("Machine washable", "Organic cotton", "Relaxed fit", "Available in many colors", "True to size"),
         (8.0, 150.0),
     ),
     _Category(
         "Grocery",
-        ("ground coffee", "green tea", "olive oil", "dark chocolate", "granola", "pasta sauce",
-         "honey", "trail mix", "protein bars", "sparkling water"),
+        (
+            "ground coffee",
+            "green tea",
+            "olive oil",
+            "dark chocolate",
+            "granola",
+            "pasta sauce",
+            "honey",
+            "trail mix",
+            "protein bars",
+            "sparkling water",
+        ),
         ("Farmstead", "GoodGrain", "Sunny Acres", "Pantry & Co", "Wildroot"),
-        ("Certified organic", "No added sugar", "Family size pack", "Sourced from small farms",
-         "Resealable packaging"),
+        ("Certified organic", "No added sugar", "Family size pack", "Sourced from small farms", "Resealable packaging"),
         (3.0, 30.0),
     ),
     _Category(
         "Pet Supplies",
-        ("dog food", "cat litter", "chew toy", "pet bed", "cat scratching post", "dog leash",
-         "fish food", "bird feeder", "pet shampoo", "cat treats"),
+        (
+            "dog food",
+            "cat litter",
+            "chew toy",
+            "pet bed",
+            "cat scratching post",
+            "dog leash",
+            "fish food",
+            "bird feeder",
+            "pet shampoo",
+            "cat treats",
+        ),
         ("Pawsome", "Furbrook", "Tailwind Pets", "Whiskerly", "Barkside"),
-        ("Vet recommended", "Grain free recipe", "Durable for heavy chewers",
-         "Machine washable cover", "Gentle on sensitive skin"),
+        (
+            "Vet recommended",
+            "Grain free recipe",
+            "Durable for heavy chewers",
+            "Machine washable cover",
+            "Gentle on sensitive skin",
+        ),
         (4.0, 80.0),
     ),
     _Category(
         "Garden",
-        ("garden hose", "pruning shears", "seed starter kit", "planter pot", "watering can",
-         "garden gloves", "compost bin", "solar path lights", "bird bath", "lawn sprinkler"),
+        (
+            "garden hose",
+            "pruning shears",
+            "seed starter kit",
+            "planter pot",
+            "watering can",
+            "garden gloves",
+            "compost bin",
+            "solar path lights",
+            "bird bath",
+            "lawn sprinkler",
+        ),
         ("Greenthumb", "Bloomfield", "Rootwise", "Petalworks", "Yardcraft"),
-        ("Rust resistant", "UV protected", "Easy assembly", "Ergonomic handles",
-         "Built for all seasons"),
+        ("Rust resistant", "UV protected", "Easy assembly", "Ergonomic handles", "Built for all seasons"),
         (6.0, 120.0),
     ),
 )
 
-_TITLE_WORDS = ("Classic", "Essential", "Premium", "Everyday", "Deluxe", "Signature", "Original",
-                "Select", "Plus", "Pro")
+_TITLE_WORDS = (
+    "Classic",
+    "Essential",
+    "Premium",
+    "Everyday",
+    "Deluxe",
+    "Signature",
+    "Original",
+    "Select",
+    "Plus",
+    "Pro",
+)
 _VARIANTS = ("Black", "White", "Blue", "Grey", "Large", "Small", "2-Pack", "Family Size")
 
 # Non-PII review sentences contain no digits and no '@', so a simple e-mail / phone check on the
 # review column finds exactly the PII that was planted.
 _REVIEWS_BY_RATING: dict[int, tuple[str, ...]] = {
-    5: ("Love this {p}!", "Excellent {p}, exactly as described.", "Best {p} I have owned.",
-        "Great quality {p}, would buy again."),
-    4: ("Really good {p} for the price.", "Nice {p}, works well.",
-        "Happy with this {p} overall."),
-    3: ("The {p} is okay, nothing special.", "Decent {p} but shipping was slow.",
-        "Average {p}, does the job."),
-    2: ("The {p} feels cheap.", "Not impressed with this {p}.",
-        "The {p} stopped working after a week."),
+    5: (
+        "Love this {p}!",
+        "Excellent {p}, exactly as described.",
+        "Best {p} I have owned.",
+        "Great quality {p}, would buy again.",
+    ),
+    4: ("Really good {p} for the price.", "Nice {p}, works well.", "Happy with this {p} overall."),
+    3: ("The {p} is okay, nothing special.", "Decent {p} but shipping was slow.", "Average {p}, does the job."),
+    2: ("The {p} feels cheap.", "Not impressed with this {p}.", "The {p} stopped working after a week."),
     1: ("Terrible {p}, returning it.", "Do not buy this {p}.", "The {p} arrived broken."),
 }
 
@@ -173,11 +303,19 @@ _PII_TEMPLATES: tuple[tuple[str, float, str], ...] = (
     ("address", 0.10, "It was delivered to {street_address}, {city} two days late."),
 )
 
-USERS_COLUMNS = ("user_id", "name", "email", "phone", "street_address", "city", "zip_code",
-                 "birth_date", "signup_date")
+USERS_COLUMNS = ("user_id", "name", "email", "phone", "street_address", "city", "zip_code", "birth_date", "signup_date")
 ITEMS_COLUMNS = ("item_id", "title", "category", "brand", "price", "description")
-INTERACTIONS_COLUMNS = ("event_id", "user_id", "item_id", "timestamp", "event", "clicked",
-                        "purchased", "rating", "review_text")
+INTERACTIONS_COLUMNS = (
+    "event_id",
+    "user_id",
+    "item_id",
+    "timestamp",
+    "event",
+    "clicked",
+    "purchased",
+    "rating",
+    "review_text",
+)
 
 
 @dataclass(frozen=True)
@@ -275,9 +413,7 @@ def _make_items(rng: random.Random, n_items: int) -> list[_Item]:
         whole = max(low, round(math.exp(rng.uniform(math.log(low), math.log(high)))))
         price = round(whole - 0.01, 2)
         features = rng.sample(category.features, 2)
-        description = (
-            f"{string.capwords(product)} from {brand}. {features[0]}. {features[1]}."
-        )
+        description = f"{string.capwords(product)} from {brand}. {features[0]}. {features[1]}."
         items.append(
             _Item(
                 item_id=item_id,
@@ -298,9 +434,7 @@ def _cumulative(weights: list[float]) -> list[float]:
     return list(itertools.accumulate(weights))
 
 
-def _review_text(
-    rng: random.Random, fake: Faker, user: _User, item: _Item, rating: int
-) -> str:
+def _review_text(rng: random.Random, fake: Faker, user: _User, item: _Item, rating: int) -> str:
     text = rng.choice(_REVIEWS_BY_RATING[rating]).format(p=item.product)
     if rng.random() >= PII_REVIEW_SHARE:
         return text
@@ -339,8 +473,7 @@ def _make_interactions(
         user = users[bisect.bisect_left(user_cum, rng.random() * user_cum[-1])]
         # Recommenders and browsing both skew exposure toward what the user already likes.
         if rng.random() < 0.5:
-            category_weights = [math.exp(a) if by_category[c] else 0.0
-                                for c, a in enumerate(user.affinity)]
+            category_weights = [math.exp(a) if by_category[c] else 0.0 for c, a in enumerate(user.affinity)]
             category = rng.choices(range(n_categories), weights=category_weights)[0]
             pool, cum = by_category[category], category_cum[category]
         else:
@@ -350,9 +483,7 @@ def _make_interactions(
         price_term = -user.price_sensitivity * (math.log(item.price) - median_log_price)
         affinity = user.affinity[item.category]
         clicked = rng.random() < _sigmoid(-2.0 + affinity + item.quality + price_term)
-        purchased = clicked and rng.random() < _sigmoid(
-            -1.2 + 0.5 * affinity + item.quality + 2.0 * price_term
-        )
+        purchased = clicked and rng.random() < _sigmoid(-1.2 + 0.5 * affinity + item.quality + 2.0 * price_term)
         rating: int | None = None
         review: str | None = None
         if purchased and rng.random() < 0.75:
@@ -362,8 +493,7 @@ def _make_interactions(
                 review = _review_text(rng, fake, user, item, rating)
         event = "purchase" if purchased else "click" if clicked else "view"
         seconds = rng.randrange(_EVENTS_SECONDS)
-        rows.append((seconds, user.user_id, item.item_id, event, int(clicked), int(purchased),
-                     rating, review))
+        rows.append((seconds, user.user_id, item.item_id, event, int(clicked), int(purchased), rating, review))
 
     # Sorted by time (ties by draw order, which is deterministic) so event ids follow the clock.
     rows.sort(key=lambda r: r[0])
@@ -390,8 +520,7 @@ def write_demo_data(
     n_interactions: int = 20000,
 ) -> dict[str, Path]:
     """Write users.csv, items.csv and interactions.csv into out_dir; return their paths by kind."""
-    for label, value in (("n_users", n_users), ("n_items", n_items),
-                         ("n_interactions", n_interactions)):
+    for label, value in (("n_users", n_users), ("n_items", n_items), ("n_interactions", n_interactions)):
         if value < 1:
             raise ValueError(f"{label} must be at least 1, got {value}")
 
@@ -475,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     for kind, path in paths.items():
-        print(f"{kind}: {path}")
+        print(f"{kind}: {path}")  # noqa: T201  (command-line use)
     return 0
 
 

@@ -3,6 +3,7 @@
 Only column names, literals, comparisons, arithmetic, `and`/`or`/`not` and `in` lists are allowed: the
 text is parsed with Python's `ast`, never evaluated.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,14 @@ class ExpressionError(ValueError):
     pass
 
 
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge}
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 _ARITH = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
 
 
@@ -52,7 +59,7 @@ def _build(node: ast.AST, columns: set[str]) -> Any:
     if isinstance(node, ast.Compare):
         left = _build(node.left, columns)
         out = None
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, (ast.In, ast.NotIn)):
                 if not isinstance(comparator, (ast.List, ast.Tuple, ast.Set)):
                     raise ExpressionError("`in` needs a literal list, e.g. event in ['click', 'purchase'].")
@@ -91,7 +98,8 @@ def _build(node: ast.AST, columns: set[str]) -> Any:
 
 
 def _literal(node: ast.AST) -> Any:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)) or (
-            isinstance(node, ast.Constant) and node.value is None):
+    if (isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool))) or (
+        isinstance(node, ast.Constant) and node.value is None
+    ):
         return node.value
     raise ExpressionError("Only numbers, strings, booleans and None are allowed as values.")

@@ -4,6 +4,7 @@
   The rows API, previews and profiles mask those columns.
 - mask_value: how a hidden cell is shown.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

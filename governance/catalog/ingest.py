@@ -4,6 +4,7 @@ Uploads are streamed: CSV/TSV/JSONL batches go straight into a ParquetWriter, so
 whatever the file size. Errors are `IngestError`s whose messages name the problem and never quote cell
 values (a bad row could hold personal data).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -23,8 +24,18 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
-EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".inter": "tsv", ".item": "tsv", ".user": "tsv",
-              ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".inter": "tsv",
+    ".item": "tsv",
+    ".user": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 BLOCK_SIZE = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 256 * 1024
 TOP_VALUES = 5
@@ -81,14 +92,18 @@ def _arrow_error_message(exc: Exception, fmt: str) -> str:
     text = str(exc)
     ragged = _RAGGED.search(text)
     if ragged:
-        return (f"Ragged {fmt.upper()} rows: the header has {ragged.group(1)} columns but a row has "
-                f"{ragged.group(2)} fields.")
+        return (
+            f"Ragged {fmt.upper()} rows: the header has {ragged.group(1)} columns but a row has "
+            f"{ragged.group(2)} fields."
+        )
     if "invalid utf8" in text.lower() or "UTF-8" in text or "decode" in text.lower():
         return ENCODING_ERROR
     changed = _JSON_TYPE_CHANGE.search(text)
     if changed:
-        return (f"Column {changed.group(1)} changes from {changed.group(2)} to {changed.group(3)} in row "
-                f"{int(changed.group(4)) + 1}: each column needs one type in every row.")
+        return (
+            f"Column {changed.group(1)} changes from {changed.group(2)} to {changed.group(3)} in row "
+            f"{int(changed.group(4)) + 1}: each column needs one type in every row."
+        )
     if "Empty CSV file" in text or "Empty file" in text:
         return "The file has no header row."
     if fmt == "jsonl":
@@ -108,7 +123,7 @@ def _read_ahead(batches: Any, depth: int = 3) -> Iterator[Any]:
             for batch in batches:
                 pending.put(batch)
             pending.put(done)
-        except BaseException as exc:  # handed to the consumer, which raises it
+        except BaseException as exc:  # noqa: BLE001  (handed to the consumer, which raises it)
             pending.put(exc)
 
     thread = threading.Thread(target=produce, daemon=True)
@@ -167,7 +182,8 @@ def _ingest_csv(src: Path, out: Path, delimiter: str, encoding: str) -> tuple[in
     # and the file is read again (at most once per column).
     column_types: dict[str, pa.DataType] = {}
     header = pacsv.open_csv(
-        src, read_options=pacsv.ReadOptions(block_size=1 << 16, encoding=encoding),
+        src,
+        read_options=pacsv.ReadOptions(block_size=1 << 16, encoding=encoding),
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
     ).schema.names
     for _ in range(len(header) + 1):
@@ -261,29 +277,34 @@ def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
         minmax = pc.min_max(column)
         stats.update(
-            min=_scalar(minmax["min"]), max=_scalar(minmax["max"]),
-            mean=_scalar(pc.mean(column)), std=_scalar(pc.stddev(column)),
+            min=_scalar(minmax["min"]),
+            max=_scalar(minmax["max"]),
+            mean=_scalar(pc.mean(column)),
+            std=_scalar(pc.stddev(column)),
         )
     elif pa.types.is_temporal(dtype):
         minmax = pc.min_max(column)
         stats.update(min=_scalar(minmax["min"]), max=_scalar(minmax["max"]))
     elif pa.types.is_boolean(dtype):
         stats.update(true_count=pc.sum(column.cast(pa.int64())).as_py())
-    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_integer(dtype) \
-            or pa.types.is_boolean(dtype):
+    if (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_boolean(dtype)
+    ):
         if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
             lengths = pc.utf8_length(column)
             mm = pc.min_max(lengths)
-            stats.update(min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]),
-                         mean_length=_scalar(pc.mean(lengths)))
+            stats.update(
+                min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]), mean_length=_scalar(pc.mean(lengths))
+            )
         # Top values only say something for columns that repeat.
         if stats["distinct_count"] < valid:
             counts = pc.value_counts(column.drop_null() if column.null_count else column)
             order = pc.array_sort_indices(counts.field("counts"), order="descending")
             top = counts.take(order[:TOP_VALUES])
-            stats["top_values"] = [
-                {"value": _scalar(v["values"]), "count": v["counts"].as_py()} for v in top
-            ]
+            stats["top_values"] = [{"value": _scalar(v["values"]), "count": v["counts"].as_py()} for v in top]
     return stats
 
 
@@ -304,8 +325,9 @@ def read_rows(path: Path, offset: int, limit: int, columns: list[str] | None = N
     pfile = pq.ParquetFile(path)
     total = pfile.metadata.num_rows
     if offset >= total or limit <= 0:
-        return total, pa.table({n: pa.array([], type=pfile.schema_arrow.field(n).type)
-                                for n in (columns or pfile.schema_arrow.names)})
+        return total, pa.table(
+            {n: pa.array([], type=pfile.schema_arrow.field(n).type) for n in (columns or pfile.schema_arrow.names)}
+        )
     groups: list[int] = []
     start_row = 0
     first_group_start = None

@@ -1,4 +1,5 @@
 """Draw a lineage graph as an SVG picture: nodes in columns by depth (longest path from a source), arrows between."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -62,10 +63,14 @@ def render_lineage_svg(graph: dict[str, Any], *, focus: str | None = None) -> st
         (x1, y1), (x2, y2) = pos[edge["source"]], pos[edge["target"]]
         sx, sy, tx, ty = x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
         mx = (sx + tx) / 2
-        parts.append(f'<path class="edge" d="M {sx} {sy} C {mx} {sy}, {mx} {ty}, {tx} {ty}" fill="none" '
-                     f'stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/>')
-        parts.append(f'<text x="{mx}" y="{(sy + ty) / 2 - 4}" font-size="11" text-anchor="middle" fill="#333">'
-                     f'{escape(edge["operation"])}{_part(edge)}</text>')
+        parts.append(
+            f'<path class="edge" d="M {sx} {sy} C {mx} {sy}, {mx} {ty}, {tx} {ty}" fill="none" '
+            f'stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/>'
+        )
+        parts.append(
+            f'<text x="{mx}" y="{(sy + ty) / 2 - 4}" font-size="11" text-anchor="middle" fill="#333">'
+            f"{escape(edge['operation'])}{_part(edge)}</text>"
+        )
     for node in graph["nodes"]:
         x, y = pos[node["key"]]
         stroke = "#d93025" if node["key"] == focus else "#5f6368"
@@ -75,12 +80,18 @@ def render_lineage_svg(graph: dict[str, Any], *, focus: str | None = None) -> st
         sub = node["type"].replace("_", " ")
         if node.get("rows") is not None:
             sub += f" · {node['rows']:,} rows"
-        body = (f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="8" fill="{COLORS.get(node["type"], "#eee")}" '
-                f'stroke="{stroke}" stroke-width="{2.5 if node["key"] == focus else 1}"/>'
-                f'<text x="{x + 10}" y="{y + 22}" font-size="13" font-weight="600">{escape(short)}</text>'
-                f'<text x="{x + 10}" y="{y + 40}" font-size="11" fill="#555">{escape(sub)}</text>'
-                f'<title>{escape(label)}</title>')
-        parts.append(f'<a href="{escape(url)}" class="node" data-key="{escape(node["key"])}">{body}</a>' if url
-                     else f'<g class="node" data-key="{escape(node["key"])}">{body}</g>')
+        body = (
+            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="8" '
+            f'fill="{COLORS.get(node["type"], "#eee")}" '
+            f'stroke="{stroke}" stroke-width="{2.5 if node["key"] == focus else 1}"/>'
+            f'<text x="{x + 10}" y="{y + 22}" font-size="13" font-weight="600">{escape(short)}</text>'
+            f'<text x="{x + 10}" y="{y + 40}" font-size="11" fill="#555">{escape(sub)}</text>'
+            f"<title>{escape(label)}</title>"
+        )
+        parts.append(
+            f'<a href="{escape(url)}" class="node" data-key="{escape(node["key"])}">{body}</a>'
+            if url
+            else f'<g class="node" data-key="{escape(node["key"])}">{body}</g>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -1,4 +1,5 @@
 """Reads from the catalog."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -61,7 +62,8 @@ def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str,
         seen.add((node_type, ident))
         if node_type == "dataset_version":
             related = LineageEdge.objects.filter(source_id=ident) | LineageEdge.objects.filter(
-                target_type="dataset_version", target_id=ident)
+                target_type="dataset_version", target_id=ident
+            )
         else:
             related = LineageEdge.objects.filter(target_type=node_type, target_id=ident)
         for edge in related.select_related("source__dataset"):
@@ -71,14 +73,25 @@ def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str,
     dataset_ids = [i for t, i in seen if t == "dataset_version"]
     for dv in DatasetVersion.objects.filter(pk__in=dataset_ids).select_related("dataset"):
         nodes[f"dataset_version:{dv.pk}"] = _node("dataset_version", dv.pk, str(dv)) | {
-            "dataset": dv.dataset_id, "operation": dv.operation, "rows": dv.row_count, "pii_status": dv.pii_status}
+            "dataset": dv.dataset_id,
+            "operation": dv.operation,
+            "rows": dv.row_count,
+            "pii_status": dv.pii_status,
+        }
     for edge in edges.values():
         key = f"{edge.target_type}:{edge.target_id}"
         if key not in nodes:
             nodes[key] = _node(edge.target_type, edge.target_id, edge.target_label or key)
     return {
         "nodes": sorted(nodes.values(), key=lambda n: (n["type"] != "dataset_version", n["id"])),
-        "edges": [{"source": f"dataset_version:{e.source_id}", "target": f"{e.target_type}:{e.target_id}",
-                   "operation": e.operation, "params": e.params, "created_at": e.created_at.isoformat()}
-                  for e in sorted(edges.values(), key=lambda e: e.pk)],
+        "edges": [
+            {
+                "source": f"dataset_version:{e.source_id}",
+                "target": f"{e.target_type}:{e.target_id}",
+                "operation": e.operation,
+                "params": e.params,
+                "created_at": e.created_at.isoformat(),
+            }
+            for e in sorted(edges.values(), key=lambda e: e.pk)
+        ],
     }

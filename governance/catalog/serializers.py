@@ -44,9 +44,24 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DatasetVersion
-        fields = ["id", "dataset", "number", "sha256", "format", "original_name", "size_bytes", "row_count",
-                  "columns", "profile_status", "pii_status", "quality_status", "operation", "parents",
-                  "created_by", "created_at"]
+        fields = [
+            "id",
+            "dataset",
+            "number",
+            "sha256",
+            "format",
+            "original_name",
+            "size_bytes",
+            "row_count",
+            "columns",
+            "profile_status",
+            "pii_status",
+            "quality_status",
+            "operation",
+            "parents",
+            "created_by",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_columns(self, obj: DatasetVersion) -> list[dict[str, Any]]:
@@ -56,8 +71,11 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
     def get_parents(self, obj: DatasetVersion) -> list[int]:
         from governance.catalog.models import LineageEdge
 
-        return list(LineageEdge.objects.filter(target_type="dataset_version", target_id=obj.pk)
-                    .values_list("source_id", flat=True).distinct())
+        return list(
+            LineageEdge.objects.filter(target_type="dataset_version", target_id=obj.pk)
+            .values_list("source_id", flat=True)
+            .distinct()
+        )
 
 
 class UploadSerializer(serializers.Serializer):
@@ -74,8 +92,10 @@ class RowsSerializer(serializers.Serializer):
 
 
 class TransformSerializer(serializers.Serializer):
-    operation = serializers.ChoiceField(choices=sorted(transforms.OPERATIONS),
-                                        help_text="; ".join(f"{k}: {v[1]}" for k, v in transforms.OPERATIONS.items()))
+    operation = serializers.ChoiceField(
+        choices=sorted(transforms.OPERATIONS),
+        help_text="; ".join(f"{k}: {v[1]}" for k, v in transforms.OPERATIONS.items()),
+    )
     params = serializers.DictField(required=False, default=dict)
 
 

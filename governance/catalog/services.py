@@ -1,4 +1,5 @@
 """Writes to the catalog. Every service is keyword-only, atomic, and writes audit and lineage rows with its change."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,9 +19,9 @@ from django.db.models import Max
 from django.utils.html import strip_tags
 
 from core.audit import audit_log, user_or_none
+from core.errors import ServiceError
 from core.jobs import job_start
 from core.models import Job
-from core.errors import ServiceError
 from core.storage import delete_file, scratch_dir, store_file
 from governance.catalog import ingest
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
-def dataset_create(*, actor: Any, name: str, description: str = "", kind: str = Dataset.Kind.OTHER,
-                   tags: list[str] | None = None) -> Dataset:
+def dataset_create(
+    *, actor: Any, name: str, description: str = "", kind: str = Dataset.Kind.OTHER, tags: list[str] | None = None
+) -> Dataset:
     name = (name or "").strip()
     if not name:
         raise ServiceError("Dataset name must not be empty.", field="name")
@@ -39,9 +41,12 @@ def dataset_create(*, actor: Any, name: str, description: str = "", kind: str = 
         raise ServiceError(f"Unknown dataset kind {kind!r}: use one of {', '.join(Dataset.Kind.values)}.", field="kind")
     with transaction.atomic():
         if Dataset.objects.filter(name=name).exists():
-            raise ServiceError(f"A dataset named {name!r} already exists.", field="name", status_code=409, code="exists")
-        dataset = Dataset.objects.create(name=name, description=description, kind=kind, tags=tags or [],
-                                         owner=user_or_none(actor))
+            raise ServiceError(
+                f"A dataset named {name!r} already exists.", field="name", status_code=409, code="exists"
+            )
+        dataset = Dataset.objects.create(
+            name=name, description=description, kind=kind, tags=tags or [], owner=user_or_none(actor)
+        )
         # The name may hold markup (templates escape it); the audit summary keeps a plain-text copy.
         audit_log(actor=actor, action="dataset.create", obj=dataset, summary={"name": strip_tags(name), "kind": kind})
     return dataset
@@ -75,7 +80,11 @@ def _spool(source: IO[bytes] | Iterable[bytes], *, max_bytes: int) -> _Spooled:
                 if size > max_bytes:
                     raise ServiceError(
                         f"The file is larger than the limit of {settings.STEWARD_MAX_UPLOAD_MB} MB "
-                        "(STEWARD_MAX_UPLOAD_MB).", field="file", status_code=400, code="too_large")
+                        "(STEWARD_MAX_UPLOAD_MB).",
+                        field="file",
+                        status_code=400,
+                        code="too_large",
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -90,8 +99,9 @@ def _next_number(dataset: Dataset) -> int:
 
 def _announce(version: DatasetVersion, actor: Any) -> None:
     actor_id = user.pk if (user := user_or_none(actor)) else None
-    transaction.on_commit(lambda: dataset_version_created.send(
-        sender=DatasetVersion, version_id=version.pk, actor_id=actor_id))
+    transaction.on_commit(
+        lambda: dataset_version_created.send(sender=DatasetVersion, version_id=version.pk, actor_id=actor_id)
+    )
 
 
 def _file_sha256(path: Path) -> str:
@@ -102,9 +112,16 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def dataset_version_upload(*, actor: Any, dataset: Dataset, source: IO[bytes] | Iterable[bytes], filename: str,
-                           fmt: str | None = None, sep: str | None = None,
-                           encoding: str | None = None) -> tuple[DatasetVersion, bool]:
+def dataset_version_upload(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    source: IO[bytes] | Iterable[bytes],
+    filename: str,
+    fmt: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> tuple[DatasetVersion, bool]:
     """Register uploaded bytes as a new version; the same bytes again return the existing version (created=False)."""
     _check_filename(filename)
     fmt = _ingest_call(ingest.detect_format, filename, fmt)
@@ -128,15 +145,34 @@ def dataset_version_upload(*, actor: Any, dataset: Dataset, source: IO[bytes] | 
                 transaction.on_commit(lambda: [delete_file(n) for n in stored])
                 return existing, False
             version = DatasetVersion.objects.create(
-                dataset=dataset, number=_next_number(dataset), sha256=spooled.sha256, format=fmt,
-                original_name=filename, file=stored[0], parquet=stored[1], size_bytes=spooled.size,
-                row_count=result.row_count, columns=columns,
-                profile_status=DatasetVersion.ProfileStatus.DONE if profile_inline else DatasetVersion.ProfileStatus.PENDING,
+                dataset=dataset,
+                number=_next_number(dataset),
+                sha256=spooled.sha256,
+                format=fmt,
+                original_name=filename,
+                file=stored[0],
+                parquet=stored[1],
+                size_bytes=spooled.size,
+                row_count=result.row_count,
+                columns=columns,
+                profile_status=DatasetVersion.ProfileStatus.DONE
+                if profile_inline
+                else DatasetVersion.ProfileStatus.PENDING,
                 created_by=user_or_none(actor),
             )
-            audit_log(actor=actor, action="dataset_version.create", obj=version, summary={
-                "dataset": dataset.pk, "number": version.number, "sha256": spooled.sha256, "format": fmt,
-                "rows": result.row_count, "columns": [c["name"] for c in result.columns]})
+            audit_log(
+                actor=actor,
+                action="dataset_version.create",
+                obj=version,
+                summary={
+                    "dataset": dataset.pk,
+                    "number": version.number,
+                    "sha256": spooled.sha256,
+                    "format": fmt,
+                    "rows": result.row_count,
+                    "columns": [c["name"] for c in result.columns],
+                },
+            )
             if not profile_inline:
                 profile_job_start(version=version, actor=actor)
             _announce(version, actor)
@@ -157,9 +193,16 @@ def _ingest_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ServiceError(str(exc), field="file") from None
 
 
-def dataset_version_derive(*, actor: Any, parents: list[DatasetVersion], table: pa.Table | None = None,
-                           parquet_path: Path | None = None, operation: str, params: dict[str, Any],
-                           dataset: Dataset | None = None) -> DatasetVersion:
+def dataset_version_derive(
+    *,
+    actor: Any,
+    parents: list[DatasetVersion],
+    table: pa.Table | None = None,
+    parquet_path: Path | None = None,
+    operation: str,
+    params: dict[str, Any],
+    dataset: Dataset | None = None,
+) -> DatasetVersion:
     """Register a table computed from `parents` as a new version (of `dataset`, default the first parent's),
     with a lineage edge from every parent. Content identical to an existing version returns that version."""
     if not parents:
@@ -185,16 +228,36 @@ def dataset_version_derive(*, actor: Any, parents: list[DatasetVersion], table: 
             if created:
                 stored.append(store_file(f"datasets/{dataset.pk}/{sha[:16]}-{uuid.uuid4().hex[:8]}/data.parquet", tmp))
                 version = DatasetVersion.objects.create(
-                    dataset=dataset, number=_next_number(dataset), sha256=sha, format="parquet",
-                    original_name=f"{operation}.parquet", file="", parquet=stored[0], size_bytes=size,
-                    row_count=row_count, columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE,
-                    operation=operation, created_by=user_or_none(actor),
+                    dataset=dataset,
+                    number=_next_number(dataset),
+                    sha256=sha,
+                    format="parquet",
+                    original_name=f"{operation}.parquet",
+                    file="",
+                    parquet=stored[0],
+                    size_bytes=size,
+                    row_count=row_count,
+                    columns=columns,
+                    profile_status=DatasetVersion.ProfileStatus.DONE,
+                    operation=operation,
+                    created_by=user_or_none(actor),
                 )
             for parent in parents:
-                lineage_edge_create(actor=actor, source=parent, target_type="dataset_version", target_id=version.pk,
-                                    target_label=str(version), operation=operation, params=params)
-            audit_log(actor=actor, action="dataset_version.derive", obj=version, summary={
-                "operation": operation, "parents": [p.pk for p in parents], "rows": row_count, "new": created})
+                lineage_edge_create(
+                    actor=actor,
+                    source=parent,
+                    target_type="dataset_version",
+                    target_id=version.pk,
+                    target_label=str(version),
+                    operation=operation,
+                    params=params,
+                )
+            audit_log(
+                actor=actor,
+                action="dataset_version.derive",
+                obj=version,
+                summary={"operation": operation, "parents": [p.pk for p in parents], "rows": row_count, "new": created},
+            )
             if created:
                 _announce(version, actor)
         return version
@@ -206,19 +269,35 @@ def dataset_version_derive(*, actor: Any, parents: list[DatasetVersion], table: 
         tmp.unlink(missing_ok=True)
 
 
-def lineage_edge_create(*, actor: Any, source: DatasetVersion, target_type: str, target_id: int, operation: str,
-                        params: dict[str, Any] | None = None, target_label: str = "") -> LineageEdge:
+def lineage_edge_create(
+    *,
+    actor: Any,
+    source: DatasetVersion,
+    target_type: str,
+    target_id: int,
+    operation: str,
+    params: dict[str, Any] | None = None,
+    target_label: str = "",
+) -> LineageEdge:
     edge, _ = LineageEdge.objects.get_or_create(
-        source=source, target_type=target_type, target_id=target_id, operation=operation,
-        defaults={"params": params or {}, "target_label": target_label,
-                  "actor": user_or_none(actor)},
+        source=source,
+        target_type=target_type,
+        target_id=target_id,
+        operation=operation,
+        defaults={"params": params or {}, "target_label": target_label, "actor": user_or_none(actor)},
     )
     return edge
 
 
 def profile_job_start(*, version: DatasetVersion, actor: Any) -> Job:
-    return job_start(kind="profile", task="catalog.profile_version", actor=actor, subject_type="dataset_version",
-                     subject_id=version.pk, params={"dataset_version": version.pk})
+    return job_start(
+        kind="profile",
+        task="catalog.profile_version",
+        actor=actor,
+        subject_type="dataset_version",
+        subject_id=version.pk,
+        params={"dataset_version": version.pk},
+    )
 
 
 def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
@@ -226,12 +305,18 @@ def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
 
     with local_path(version.parquet) as path:
         columns = ingest.profile_parquet(path)
-    DatasetVersion.objects.filter(pk=version.pk).update(columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE)
+    DatasetVersion.objects.filter(pk=version.pk).update(
+        columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE
+    )
     version.refresh_from_db()
     return version
 
 
 __all__ = [
-    "dataset_create", "dataset_version_upload", "dataset_version_derive",
-    "lineage_edge_create", "dataset_version_profile", "profile_job_start",
+    "dataset_create",
+    "dataset_version_derive",
+    "dataset_version_profile",
+    "dataset_version_upload",
+    "lineage_edge_create",
+    "profile_job_start",
 ]

@@ -1,4 +1,5 @@
 """Celery tasks of the catalog (queue "default"). Services start them by name through core.jobs.job_start."""
+
 from __future__ import annotations
 
 from typing import Any

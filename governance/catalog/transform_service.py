@@ -1,4 +1,5 @@
 """Transforms as jobs: validated when asked for, run by a worker, each output registered as a derived version."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,9 @@ from governance.catalog.models import Dataset, DatasetVersion
 def _inputs(version: DatasetVersion, operation: str, params: dict[str, Any]) -> list[DatasetVersion]:
     if operation != "join":
         return [version]
-    right = DatasetVersion.objects.filter(pk=params.get("right")).first() if isinstance(params.get("right"), int) else None
+    right = (
+        DatasetVersion.objects.filter(pk=params.get("right")).first() if isinstance(params.get("right"), int) else None
+    )
     if right is None:
         raise ServiceError("`right` must be the id of an existing dataset version.", field="params")
     return [version, right]
@@ -36,8 +39,9 @@ def _check_params(inputs: list[DatasetVersion], operation: str, params: dict[str
 
 def transform_start(*, actor: Any, version: DatasetVersion, operation: str, params: dict[str, Any]) -> Job:
     if operation not in transforms.OPERATIONS:
-        raise ServiceError(f"Unknown operation {operation!r}: use one of {', '.join(transforms.OPERATIONS)}.",
-                           field="operation")
+        raise ServiceError(
+            f"Unknown operation {operation!r}: use one of {', '.join(transforms.OPERATIONS)}.", field="operation"
+        )
     if not isinstance(params, dict):
         raise ServiceError("`params` must be an object.", field="params")
     inputs = _inputs(version, operation, params)
@@ -52,9 +56,15 @@ def transform_start(*, actor: Any, version: DatasetVersion, operation: str, para
     if output is not None and (not isinstance(output, str) or not output.strip()):
         raise ServiceError("`output_dataset` must be a dataset name.", field="params")
     _check_params(inputs, operation, params)
-    return job_start(kind="transform", task="catalog.transform", actor=actor, subject_type="dataset_version",
-                     subject_id=version.pk, message=f"{operation} queued",
-                     params={"operation": operation, "params": params, "inputs": [v.pk for v in inputs]})
+    return job_start(
+        kind="transform",
+        task="catalog.transform",
+        actor=actor,
+        subject_type="dataset_version",
+        subject_id=version.pk,
+        message=f"{operation} queued",
+        params={"operation": operation, "params": params, "inputs": [v.pk for v in inputs]},
+    )
 
 
 def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
@@ -81,13 +91,19 @@ def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     if params.get("output_dataset"):
         name = params["output_dataset"].strip()
         target = Dataset.objects.filter(name=name).first() or dataset_create(
-            actor=job.actor, name=name, kind=inputs[0].dataset.kind,
-            description=f"Derived by {operation} from {inputs[0]}")
+            actor=job.actor,
+            name=name,
+            kind=inputs[0].dataset.kind,
+            description=f"Derived by {operation} from {inputs[0]}",
+        )
     created = []
     for i, table in enumerate(outputs):
         edge_params = dict(params) | ({"part": i} if len(outputs) > 1 else {})
-        created.append(dataset_version_derive(actor=job.actor, parents=inputs, table=table, operation=operation,
-                                              params=edge_params, dataset=target))
+        created.append(
+            dataset_version_derive(
+                actor=job.actor, parents=inputs, table=table, operation=operation, params=edge_params, dataset=target
+            )
+        )
         reporter.progress(0.4 + 0.6 * (i + 1) / len(outputs), f"registered {i + 1}/{len(outputs)}")
     if operation == "split":
         return {"dataset_versions": [v.pk for v in created]}

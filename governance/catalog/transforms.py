@@ -1,5 +1,6 @@
 """Table transforms on pyarrow tables (no Django). Each takes (tables, params) and returns a list of tables:
 one for most operations, one per fraction for `split`. Bad params raise TransformError with a message."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -66,7 +67,9 @@ def _project(table: pa.Table, name: str, expression: Any) -> pa.Table:
     try:
         return pads.dataset(table).to_table(columns=projection)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise TransformError(f"The expression cannot be computed on these column types ({str(exc).splitlines()[0][:120]}).") from None
+        raise TransformError(
+            f"The expression cannot be computed on these column types ({str(exc).splitlines()[0][:120]})."
+        ) from None
 
 
 def op_label(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
@@ -117,9 +120,12 @@ def op_join(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     try:
         joined = left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True)
     except pa.ArrowException as exc:
-        raise TransformError(f"The join failed: the key columns' types differ ({str(exc).splitlines()[0][:120]}).") from None
-    order = pc.sort_indices(joined.select([lrow, rrow]), sort_keys=[(lrow, "ascending"), (rrow, "ascending")],
-                            null_placement="at_end")
+        raise TransformError(
+            f"The join failed: the key columns' types differ ({str(exc).splitlines()[0][:120]})."
+        ) from None
+    order = pc.sort_indices(
+        joined.select([lrow, rrow]), sort_keys=[(lrow, "ascending"), (rrow, "ascending")], null_placement="at_end"
+    )
     return [joined.take(order).drop_columns([lrow, rrow])]
 
 
@@ -142,8 +148,14 @@ def op_rename(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     return [tables[0].rename_columns(names)]
 
 
-CAST_TYPES = {"int": pa.int64(), "float": pa.float64(), "string": pa.string(), "bool": pa.bool_(),
-              "timestamp": pa.timestamp("s"), "date": pa.date32()}
+CAST_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("s"),
+    "date": pa.date32(),
+}
 
 
 def op_cast(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
@@ -214,14 +226,17 @@ def op_clip(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
 
 def split_indices(table: pa.Table, params: dict[str, Any]) -> list[np.ndarray]:
     fractions = params.get("fractions", [0.8, 0.1, 0.1])
-    if (not isinstance(fractions, list) or len(fractions) < 2 or any(not isinstance(f, (int, float)) or f <= 0
-                                                                     for f in fractions)
-            or abs(sum(fractions) - 1.0) > 1e-6):
+    if (
+        not isinstance(fractions, list)
+        or len(fractions) < 2
+        or any(not isinstance(f, (int, float)) or f <= 0 for f in fractions)
+        or abs(sum(fractions) - 1.0) > 1e-6
+    ):
         raise TransformError("`fractions` must be 2 or more positive numbers that add up to 1.")
     strategy = params.get("strategy", "random")
     rng = _rng(params)
     n = table.num_rows
-    bounds = np.cumsum([0.0] + list(fractions))
+    bounds = np.cumsum([0.0, *list(fractions)])
     if strategy == "random":
         order = rng.permutation(n)
     elif strategy == "time":
@@ -233,13 +248,17 @@ def split_indices(table: pa.Table, params: dict[str, Any]) -> list[np.ndarray]:
         codes = np.asarray(users.indices.fill_null(-1))
         perm = rng.permutation(len(users.dictionary) + 1)
         user_rank = perm[codes + 1] / max(1, len(perm))
-        return [np.flatnonzero((user_rank >= bounds[i]) & (user_rank < bounds[i + 1] + (i == len(fractions) - 1)))
-                for i in range(len(fractions))]
+        return [
+            np.flatnonzero((user_rank >= bounds[i]) & (user_rank < bounds[i + 1] + (i == len(fractions) - 1)))
+            for i in range(len(fractions))
+        ]
     else:
         raise TransformError("`strategy` must be random, time or user.")
     cuts = np.round(bounds * n).astype(int)
-    return [np.sort(order[cuts[i]:cuts[i + 1]]) if strategy == "random" else order[cuts[i]:cuts[i + 1]]
-            for i in range(len(fractions))]
+    return [
+        np.sort(order[cuts[i] : cuts[i + 1]]) if strategy == "random" else order[cuts[i] : cuts[i + 1]]
+        for i in range(len(fractions))
+    ]
 
 
 def op_split(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
@@ -257,7 +276,7 @@ def op_negative_sampling(tables: list[pa.Table], params: dict[str, Any]) -> list
     rng = _rng(params)
     users = np.asarray(table.column(user_col).to_pylist(), dtype=object)
     items_all = np.asarray(pc.unique(table.column(item_col)).to_pylist(), dtype=object)
-    seen = set(zip(users.tolist(), table.column(item_col).to_pylist()))
+    seen = set(zip(users.tolist(), table.column(item_col).to_pylist(), strict=True))
     neg_users, neg_items = [], []
     for user in users.tolist():
         for _ in range(ratio):
@@ -267,10 +286,16 @@ def op_negative_sampling(tables: list[pa.Table], params: dict[str, Any]) -> list
                     neg_users.append(user)
                     neg_items.append(item)
                     break
-    positives = table.select([user_col, item_col]).append_column(label, pa.array(np.ones(table.num_rows, dtype=np.int8)))
-    negatives = pa.table({user_col: pa.array(neg_users, type=table.schema.field(user_col).type),
-                          item_col: pa.array(neg_items, type=table.schema.field(item_col).type),
-                          label: pa.array(np.zeros(len(neg_users), dtype=np.int8))})
+    positives = table.select([user_col, item_col]).append_column(
+        label, pa.array(np.ones(table.num_rows, dtype=np.int8))
+    )
+    negatives = pa.table(
+        {
+            user_col: pa.array(neg_users, type=table.schema.field(user_col).type),
+            item_col: pa.array(neg_items, type=table.schema.field(item_col).type),
+            label: pa.array(np.zeros(len(neg_users), dtype=np.int8)),
+        }
+    )
     return [pa.concat_tables([positives, negatives])]
 
 
@@ -285,7 +310,10 @@ OPERATIONS: dict[str, tuple[Callable[[list[pa.Table], dict[str, Any]], list[pa.T
     "cast": (op_cast, '{"columns": {"price": "float"}}'),
     "impute": (op_impute, '{"columns": ["age"], "strategy": "mean|median|mode|constant", "value": ...}'),
     "clip": (op_clip, '{"columns": ["price"], "lower": 0.01, "upper": 0.99}'),
-    "split": (op_split, '{"strategy": "random|time|user", "fractions": [0.8, 0.1, 0.1], "seed": 0, "time_column": ...}'),
+    "split": (
+        op_split,
+        '{"strategy": "random|time|user", "fractions": [0.8, 0.1, 0.1], "seed": 0, "time_column": ...}',
+    ),
     "negative_sampling": (op_negative_sampling, '{"user_column": "user_id", "item_column": "item_id", "ratio": 1}'),
 }
 

@@ -10,10 +10,16 @@ api_urlpatterns = [
     path("datasets/<int:pk>/versions/", api.DatasetVersionListCreateView.as_view(), name="api-dataset-versions"),
     path("dataset-versions/<int:pk>/", api.DatasetVersionDetailView.as_view(), name="api-dataset-version"),
     path("dataset-versions/<int:pk>/rows/", api.DatasetVersionRowsView.as_view(), name="api-dataset-version-rows"),
-    path("dataset-versions/<int:pk>/lineage/", api.DatasetVersionLineageView.as_view(),
-         name="api-dataset-version-lineage"),
-    path("dataset-versions/<int:pk>/transforms/", api.DatasetVersionTransformView.as_view(),
-         name="api-dataset-version-transforms"),
+    path(
+        "dataset-versions/<int:pk>/lineage/",
+        api.DatasetVersionLineageView.as_view(),
+        name="api-dataset-version-lineage",
+    ),
+    path(
+        "dataset-versions/<int:pk>/transforms/",
+        api.DatasetVersionTransformView.as_view(),
+        name="api-dataset-version-transforms",
+    ),
 ]
 
 page_urlpatterns = [

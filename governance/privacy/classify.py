@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from governance.privacy.analyzer import StewardAnalyzer
 from governance.privacy.recognizers import luhn_valid
@@ -25,25 +24,74 @@ from governance.privacy.recognizers import luhn_valid
 # Column-name hints: token -> entity type. Tokens come from splitting the name on case changes,
 # digits and separators ("EmailAddress" -> email, address; "cc_number" -> cc, number).
 NAME_HINTS: dict[str, str] = {
-    "name": "PERSON", "firstname": "PERSON", "first": "PERSON", "given": "PERSON",
-    "givenname": "PERSON", "surname": "PERSON", "lastname": "PERSON", "last": "PERSON",
-    "maiden": "PERSON", "fullname": "PERSON", "middlename": "PERSON", "forename": "PERSON",
-    "email": "EMAIL_ADDRESS", "mail": "EMAIL_ADDRESS", "e-mail": "EMAIL_ADDRESS",
-    "phone": "PHONE_NUMBER", "telephone": "PHONE_NUMBER", "tel": "PHONE_NUMBER",
-    "mobile": "PHONE_NUMBER", "cell": "PHONE_NUMBER", "fax": "PHONE_NUMBER",
-    "address": "STREET_ADDRESS", "street": "STREET_ADDRESS", "addr": "STREET_ADDRESS",
-    "birthday": "DATE_OF_BIRTH", "birth": "DATE_OF_BIRTH", "dob": "DATE_OF_BIRTH",
+    "name": "PERSON",
+    "firstname": "PERSON",
+    "first": "PERSON",
+    "given": "PERSON",
+    "givenname": "PERSON",
+    "surname": "PERSON",
+    "lastname": "PERSON",
+    "last": "PERSON",
+    "maiden": "PERSON",
+    "fullname": "PERSON",
+    "middlename": "PERSON",
+    "forename": "PERSON",
+    "email": "EMAIL_ADDRESS",
+    "mail": "EMAIL_ADDRESS",
+    "e-mail": "EMAIL_ADDRESS",
+    "phone": "PHONE_NUMBER",
+    "telephone": "PHONE_NUMBER",
+    "tel": "PHONE_NUMBER",
+    "mobile": "PHONE_NUMBER",
+    "cell": "PHONE_NUMBER",
+    "fax": "PHONE_NUMBER",
+    "address": "STREET_ADDRESS",
+    "street": "STREET_ADDRESS",
+    "addr": "STREET_ADDRESS",
+    "birthday": "DATE_OF_BIRTH",
+    "birth": "DATE_OF_BIRTH",
+    "dob": "DATE_OF_BIRTH",
     "birthdate": "DATE_OF_BIRTH",
-    "cc": "CREDIT_CARD", "card": "CREDIT_CARD", "ccnumber": "CREDIT_CARD", "creditcard": "CREDIT_CARD",
-    "ssn": "NATIONAL_ID", "nationalid": "NATIONAL_ID", "national": "NATIONAL_ID",
-    "passport": "NATIONAL_ID", "nin": "NATIONAL_ID", "taxid": "NATIONAL_ID",
-    "iban": "IBAN_CODE", "ip": "IP_ADDRESS",
-    "zip": "ZIP_CODE", "zipcode": "ZIP_CODE", "postcode": "ZIP_CODE", "postal": "ZIP_CODE",
-    "username": "USERNAME", "login": "USERNAME", "userid": "USERNAME",
+    "cc": "CREDIT_CARD",
+    "card": "CREDIT_CARD",
+    "ccnumber": "CREDIT_CARD",
+    "creditcard": "CREDIT_CARD",
+    "ssn": "NATIONAL_ID",
+    "nationalid": "NATIONAL_ID",
+    "national": "NATIONAL_ID",
+    "passport": "NATIONAL_ID",
+    "nin": "NATIONAL_ID",
+    "taxid": "NATIONAL_ID",
+    "iban": "IBAN_CODE",
+    "ip": "IP_ADDRESS",
+    "zip": "ZIP_CODE",
+    "zipcode": "ZIP_CODE",
+    "postcode": "ZIP_CODE",
+    "postal": "ZIP_CODE",
+    "username": "USERNAME",
+    "login": "USERNAME",
+    "userid": "USERNAME",
 }
 # Words a hint must not be combined with ("NameSet", "CCType", "CardType", "company name").
-NAME_HINT_VETO = {"set", "type", "expires", "expiry", "company", "product", "item", "file", "host",
-                  "domain", "brand", "category", "server", "column", "field", "table", "nameset"}
+NAME_HINT_VETO = {
+    "set",
+    "type",
+    "expires",
+    "expiry",
+    "company",
+    "product",
+    "item",
+    "file",
+    "host",
+    "domain",
+    "brand",
+    "category",
+    "server",
+    "column",
+    "field",
+    "table",
+    "nameset",
+}
 
 # Entity types that columns get from their name plus the shape of their values (Presidio has no
 # recognizer that fires on an isolated "Marie" or "5706114632083").
@@ -60,13 +108,13 @@ SHAPES: dict[str, re.Pattern[str]] = {
     "STREET_ADDRESS": re.compile(r"^(?=.*\d)(?=.*[^\W\d_]{2}).{4,120}$"),
 }
 
-MIN_ENTITY_SHARE = 0.3      # an entity column: at least this share of values is the entity
-MIN_SHAPE_SHARE = 0.8       # name-hinted columns: this share of values must have the shape
+MIN_ENTITY_SHARE = 0.3  # an entity column: at least this share of values is the entity
+MIN_SHAPE_SHARE = 0.8  # name-hinted columns: this share of values must have the shape
 MIN_FREE_TEXT_SHARE = 0.01  # free text: entities in at least 1 % of values (2 values in big samples)
-FREE_TEXT_MIN_WORDS = 5     # median words per value from which a column counts as prose
-MIN_UNHINTED_SCORE = 0.5    # a bare-threshold guess (e.g. any 10-digit number as a phone) needs a name hint
-MIN_ENTITY_COVERAGE = 0.5   # an entity column's detections cover most of each value
-MIN_PROSE_WORDS = 0.6       # share of purely alphabetic words in prose (a user agent has fewer)
+FREE_TEXT_MIN_WORDS = 5  # median words per value from which a column counts as prose
+MIN_UNHINTED_SCORE = 0.5  # a bare-threshold guess (e.g. any 10-digit number as a phone) needs a name hint
+MIN_ENTITY_COVERAGE = 0.5  # an entity column's detections cover most of each value
+MIN_PROSE_WORDS = 0.6  # share of purely alphabetic words in prose (a user agent has fewer)
 # In machine text (user agents, tracking numbers, log lines) only validated patterns count.
 MACHINE_TEXT_ENTITIES = {"EMAIL_ADDRESS", "IP_ADDRESS", "IBAN_CODE", "CREDIT_CARD", "CRYPTO"}
 SNIPPETS = 3
@@ -170,9 +218,11 @@ def classify_table(
     names = list(columns) if columns is not None else table.column_names
     return [
         classify_column(
-            name, table.schema.field(name).type,
+            name,
+            table.schema.field(name).type,
             sample_values(table.column(name), sample_rows, seed=seed),
-            analyzer=analyzer, ad_hoc_recognizers=ad_hoc_recognizers,
+            analyzer=analyzer,
+            ad_hoc_recognizers=ad_hoc_recognizers,
         )
         for name in names
     ]
@@ -209,7 +259,7 @@ def classify_column(
     per_type: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"count": 0, "score": 0.0, "recognizers": Counter(), "coverage": 0.0}
     )
-    for text, found in zip(distinct, results):
+    for text, found in zip(distinct, results, strict=True):
         weight = counts[text]
         by_type: dict[str, list[Any]] = defaultdict(list)
         for r in found:
@@ -226,7 +276,9 @@ def classify_column(
     total = len(texts)
     evidence = [
         EntityEvidence(
-            entity_type=t, count=a["count"], share=round(a["count"] / total, 4),
+            entity_type=t,
+            count=a["count"],
+            share=round(a["count"] / total, 4),
             score=round(a["score"] / a["count"], 4),
             recognizers=[n for n, _ in a["recognizers"].most_common()],
             coverage=round(a["coverage"] / a["count"], 4),
@@ -248,16 +300,20 @@ def classify_column(
 
     if free_text:
         flagged = [
-            e for e in evidence
-            if e.share >= MIN_FREE_TEXT_SHARE and (e.count >= 2 or total < 100)
+            e
+            for e in evidence
+            if e.share >= MIN_FREE_TEXT_SHARE
+            and (e.count >= 2 or total < 100)
             and (not machine_text or e.entity_type in MACHINE_TEXT_ENTITIES or custom & set(e.recognizers))
         ]
         if flagged:
             report.kind = "free_text"
     else:
         flagged = [
-            e for e in evidence
-            if e.share >= MIN_ENTITY_SHARE and e.coverage >= MIN_ENTITY_COVERAGE
+            e
+            for e in evidence
+            if e.share >= MIN_ENTITY_SHARE
+            and e.coverage >= MIN_ENTITY_COVERAGE
             and (e.score >= MIN_UNHINTED_SCORE or e.entity_type == hint)
         ]
         if flagged:
@@ -308,7 +364,9 @@ def _combine(shape: EntityEvidence, detected: EntityEvidence | None) -> EntityEv
     if detected is None:
         return shape
     return EntityEvidence(
-        shape.entity_type, max(shape.count, detected.count), max(shape.share, detected.share),
+        shape.entity_type,
+        max(shape.count, detected.count),
+        max(shape.share, detected.share),
         round(max(shape.score, detected.score), 4),
         detected.recognizers + [r for r in shape.recognizers if r not in detected.recognizers],
         max(shape.coverage, detected.coverage),
@@ -330,7 +388,7 @@ def mask_for_evidence(value: str, limit: int = 40) -> str:
 
 def _snippets(texts: list[str], results: list[list[Any]], kind: str, *, texts_only_with: str) -> list[str]:
     snippets: list[str] = []
-    for text, found in zip(texts, results):
+    for text, found in zip(texts, results, strict=True):
         spans = [r for r in found if r.entity_type == texts_only_with]
         if not spans:
             continue
@@ -343,7 +401,7 @@ def _snippets(texts: list[str], results: list[list[Any]], kind: str, *, texts_on
             for r in sorted(found, key=lambda r: r.start):
                 if r.end <= lo or r.start >= hi:
                     continue
-                pieces.append(_mask_plain(text[pos:max(pos, r.start)]))
+                pieces.append(_mask_plain(text[pos : max(pos, r.start)]))
                 pieces.append(f"<{r.entity_type}>")
                 pos = max(pos, r.end)
             pieces.append(_mask_plain(text[pos:hi]))

@@ -111,13 +111,11 @@ def gold_spans(record: Mapping) -> tuple[list[Span], list[Span]]:
     """(scored gold spans, ignored spans) of one synth_dataset record, types mapped."""
     scored, ignored = [], []
     for s in record["spans"]:
-        mapped = DATASET_TO_EVAL.get(s["entity_type"], None)
+        mapped = DATASET_TO_EVAL.get(s["entity_type"])
         span = Span(mapped or s["entity_type"], s["start_position"], s["end_position"])
         (scored if mapped else ignored).append(span)
     return scored, ignored
 
 
 def predicted_spans(results: Iterable) -> list[Span]:
-    return [
-        Span(PREDICTION_TO_EVAL.get(r.entity_type, r.entity_type), r.start, r.end) for r in results
-    ]
+    return [Span(PREDICTION_TO_EVAL.get(r.entity_type, r.entity_type), r.start, r.end) for r in results]

@@ -15,6 +15,7 @@ light.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import re
@@ -34,8 +35,20 @@ if TYPE_CHECKING:
 OPERATORS = ("redact", "replace", "mask", "hash", "encrypt", "pseudonymize", "generalize", "drop")
 SCOPES = ("value", "spans")
 PSEUDONYM_KINDS = (
-    "auto", "name", "first_name", "last_name", "email", "phone", "address", "city", "zip",
-    "credit_card", "date", "company", "username", "id",
+    "auto",
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "city",
+    "zip",
+    "credit_card",
+    "date",
+    "company",
+    "username",
+    "id",
 )
 GENERALIZE_KINDS = ("auto", "zip", "age", "date")
 
@@ -53,9 +66,17 @@ _PARAMS: dict[str, set[str]] = {
 _COMMON_PARAMS = {"scope", "entities"}
 
 _ENTITY_TO_PSEUDONYM = {
-    "PERSON": "name", "EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone",
-    "STREET_ADDRESS": "address", "LOCATION": "city", "ZIP_CODE": "zip", "CREDIT_CARD": "credit_card",
-    "DATE_TIME": "date", "DATE_OF_BIRTH": "date", "USERNAME": "username", "NRP": "id",
+    "PERSON": "name",
+    "EMAIL_ADDRESS": "email",
+    "PHONE_NUMBER": "phone",
+    "STREET_ADDRESS": "address",
+    "LOCATION": "city",
+    "ZIP_CODE": "zip",
+    "CREDIT_CARD": "credit_card",
+    "DATE_TIME": "date",
+    "DATE_OF_BIRTH": "date",
+    "USERNAME": "username",
+    "NRP": "id",
 }
 
 
@@ -165,8 +186,12 @@ def validate_policy(
 
 
 def _validate_operator_params(
-    name: str, operator: str, params: dict[str, Any], dtype: pa.DataType,
-    secrets: MaskingSecrets, entity_type: str | None,
+    name: str,
+    operator: str,
+    params: dict[str, Any],
+    dtype: pa.DataType,
+    secrets: MaskingSecrets,
+    entity_type: str | None,
 ) -> None:
     where = f"columns.{name}.params"
     if operator == "replace":
@@ -188,9 +213,7 @@ def _validate_operator_params(
         if not key:
             raise PolicyError("encrypt needs a key: set STEWARD_PII_ENCRYPTION_KEY (16, 24 or 32 characters)", where)
         if not isinstance(key, str) or not _valid_key(key):
-            raise PolicyError(
-                "the encryption key must be 16, 24 or 32 bytes long (AES-128/192/256)", f"{where}.key"
-            )
+            raise PolicyError("the encryption key must be 16, 24 or 32 bytes long (AES-128/192/256)", f"{where}.key")
     elif operator == "pseudonymize":
         kind = params.get("kind", "auto")
         if kind not in PSEUDONYM_KINDS:
@@ -215,8 +238,12 @@ def _validate_operator_params(
         granularity = params.get("granularity", "month")
         if granularity not in ("month", "year"):
             raise PolicyError(f"{where}.granularity must be 'month' or 'year'", f"{where}.granularity")
-        if kind == "age" and not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
-                                  or pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+        if kind == "age" and not (
+            pa.types.is_integer(dtype)
+            or pa.types.is_floating(dtype)
+            or pa.types.is_string(dtype)
+            or pa.types.is_large_string(dtype)
+        ):
             raise PolicyError(f"age bands need numbers; {name!r} is {dtype}", where)
 
 
@@ -224,8 +251,10 @@ def _generalize_kind(name: str, dtype: pa.DataType, entity_type: str | None) -> 
     lowered = name.lower()
     if entity_type == "ZIP_CODE" or any(w in lowered for w in ("zip", "postcode", "postal")):
         return "zip"
-    if pa.types.is_temporal(dtype) or entity_type in ("DATE_TIME", "DATE_OF_BIRTH") or any(
-        w in lowered for w in ("date", "birth", "dob")
+    if (
+        pa.types.is_temporal(dtype)
+        or entity_type in ("DATE_TIME", "DATE_OF_BIRTH")
+        or any(w in lowered for w in ("date", "birth", "dob"))
     ):
         return "date"
     if "age" in re.split(r"[^a-z]+", lowered):
@@ -279,7 +308,10 @@ def mask_table(
 
 
 def mask_values(
-    column: pa.ChunkedArray | pa.Array, rule: ColumnRule, *, secrets: MaskingSecrets,
+    column: pa.ChunkedArray | pa.Array,
+    rule: ColumnRule,
+    *,
+    secrets: MaskingSecrets,
     entity_type: str | None = None,
 ) -> pa.Array:
     """Transform each distinct value once and rebuild the column (nulls stay null)."""
@@ -295,7 +327,9 @@ def mask_values(
     return pa.array(new_values, type=pa.string()).take(encoded.indices)
 
 
-def value_operator(rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: str | None = None) -> Callable[[str], str | None]:
+def value_operator(
+    rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: str | None = None
+) -> Callable[[str], str | None]:
     """A function original text -> masked text for one rule (used for values and for spans)."""
     from presidio_anonymizer.operators import AESCipher, Hash, Mask
 
@@ -309,7 +343,9 @@ def value_operator(rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: st
         mask, keep, char = Mask(), params.get("chars_to_keep", 4), params.get("masking_char", "*")
 
         def _mask(text: str) -> str:
-            return mask.operate(text, {"masking_char": char, "chars_to_mask": max(0, len(text) - keep), "from_end": False})
+            return mask.operate(
+                text, {"masking_char": char, "chars_to_mask": max(0, len(text) - keep), "from_end": False}
+            )
 
         return _mask
     if op == "hash":
@@ -329,7 +365,11 @@ def value_operator(rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: st
 
 
 def mask_spans(
-    column: pa.ChunkedArray | pa.Array, rule: ColumnRule, *, secrets: MaskingSecrets, find_spans: SpanFinder,
+    column: pa.ChunkedArray | pa.Array,
+    rule: ColumnRule,
+    *,
+    secrets: MaskingSecrets,
+    find_spans: SpanFinder,
 ) -> pa.Array:
     """Anonymize the entity spans inside each distinct text of a free-text column."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -342,7 +382,7 @@ def mask_spans(
     results = find_spans(texts, entities)
     functions: dict[str, Callable[[str], str]] = {}
     new_values: list[str | None] = []
-    for original, text, found in zip(distinct, texts, results):
+    for original, text, found in zip(distinct, texts, results, strict=True):
         if original is None:
             new_values.append(None)
         elif not found:
@@ -352,9 +392,15 @@ def mask_spans(
     return pa.array(new_values, type=pa.string()).take(encoded.indices)
 
 
-def anonymize_text(text: str, results: Sequence[Any], rule: ColumnRule, *, secrets: MaskingSecrets,
-                   engine: AnonymizerEngine | None = None,
-                   functions: dict[str, Callable[[str], str]] | None = None) -> str:
+def anonymize_text(
+    text: str,
+    results: Sequence[Any],
+    rule: ColumnRule,
+    *,
+    secrets: MaskingSecrets,
+    engine: AnonymizerEngine | None = None,
+    functions: dict[str, Callable[[str], str]] | None = None,
+) -> str:
     """Rewrite the entity spans of ``text`` as AnonymizerEngine.anonymize would (the engine
     itself runs when one is given or when spans overlap)."""
     spans = sorted(((r.start, r.end, r.entity_type) for r in results), key=lambda s: (s[0], s[1]))
@@ -368,13 +414,14 @@ def anonymize_text(text: str, results: Sequence[Any], rule: ColumnRule, *, secre
     return engine.anonymize(text=text, analyzer_results=list(results), operators=operators).text
 
 
-def _replace_spans(text: str, spans: list[tuple[int, int, str]],
-                   function_for: Callable[[str], Callable[[str], str]]) -> str:
+def _replace_spans(
+    text: str, spans: list[tuple[int, int, str]], function_for: Callable[[str], Callable[[str], str]]
+) -> str:
     # The engine's merge_entities_with_spaces: same-type neighbours with only spaces between
     # become one span ("John Smith" found as two names is replaced once).
     merged: list[list[Any]] = []
     for start, end, entity_type in spans:
-        if merged and merged[-1][2] == entity_type and _only_spaces(text[merged[-1][1]:start]):
+        if merged and merged[-1][2] == entity_type and _only_spaces(text[merged[-1][1] : start]):
             merged[-1][1] = end
         else:
             merged.append([start, end, entity_type])
@@ -392,8 +439,9 @@ def _only_spaces(gap: str) -> bool:
     return bool(gap) and gap.strip(" ") == ""
 
 
-def _span_function(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets,
-                   cache: dict[str, Callable[[str], str]]) -> Callable[[str], str]:
+def _span_function(
+    rule: ColumnRule, entity_type: str, secrets: MaskingSecrets, cache: dict[str, Callable[[str], str]]
+) -> Callable[[str], str]:
     """The transformation _span_operator configures, as a plain function."""
     function = cache.get(entity_type)
     if function is not None:
@@ -401,22 +449,24 @@ def _span_function(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets,
     from presidio_anonymizer.operators import Encrypt, Hash
 
     op, params = rule.operator, rule.params
+    function: Callable[[str], str]
     if op == "redact":
-        function = lambda t: ""
+        function = functools.partial(_constant, "")
     elif op == "replace":
-        new_value = params.get("new_value") or f"<{entity_type}>"
-        function = lambda t: new_value
+        function = functools.partial(_constant, params.get("new_value") or f"<{entity_type}>")
     elif op == "hash":
-        hash_params = {"hash_type": "sha256", "salt": secrets.hash_salt}
-        function = lambda t: Hash().operate(t, hash_params)
+        function = functools.partial(Hash().operate, params={"hash_type": "sha256", "salt": secrets.hash_salt})
     elif op == "encrypt":
-        encrypt_params = {"key": params.get("key") or secrets.encryption_key}
-        function = lambda t: Encrypt().operate(t, encrypt_params)
+        function = functools.partial(Encrypt().operate, params={"key": params.get("key") or secrets.encryption_key})
     else:
         # mask and pseudonymize are "custom" operators: their lambda is the function.
         function = _span_operator(rule, entity_type, secrets).params["lambda"]
     cache[entity_type] = function
     return function
+
+
+def _constant(value: str, _text: str) -> str:
+    return value
 
 
 def _span_operator(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets) -> OperatorConfig:
@@ -431,8 +481,14 @@ def _span_operator(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets) 
     if op == "mask":
         keep = params.get("chars_to_keep", 0)
         char = params.get("masking_char", "*")
-        return OperatorConfig("custom", {"lambda": lambda t: Mask().operate(
-            t, {"masking_char": char, "chars_to_mask": max(0, len(t) - keep), "from_end": False})})
+        return OperatorConfig(
+            "custom",
+            {
+                "lambda": lambda t: Mask().operate(
+                    t, {"masking_char": char, "chars_to_mask": max(0, len(t) - keep), "from_end": False}
+                )
+            },
+        )
     if op == "hash":
         return OperatorConfig("hash", {"hash_type": "sha256", "salt": secrets.hash_salt})
     if op == "encrypt":
@@ -479,9 +535,11 @@ def decrypt_text(text: str, spans: Sequence[OperatorResult], key: str) -> str:
     from presidio_anonymizer import DeanonymizeEngine
     from presidio_anonymizer.entities import OperatorConfig
 
-    return DeanonymizeEngine().deanonymize(
-        text=text, entities=list(spans), operators={"DEFAULT": OperatorConfig("decrypt", {"key": key})}
-    ).text
+    return (
+        DeanonymizeEngine()
+        .deanonymize(text=text, entities=list(spans), operators={"DEFAULT": OperatorConfig("decrypt", {"key": key})})
+        .text
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,8 +607,16 @@ class Pseudonymizer:
         return "ID-" + digest[:6].hex()
 
 
-_DATE_FORMATS = ("%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%y", "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S",
-                 "%Y-%m-%d %H:%M:%S")
+_DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%Y-%m-%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%y",
+    "%Y/%m/%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+)
 
 
 def parse_date(text: str) -> dt.date | None:

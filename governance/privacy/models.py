@@ -36,9 +36,9 @@ class PiiFinding(models.Model):
 
     class Decision(models.TextChoices):
         PENDING = "pending"
-        ACCEPTED = "accepted"   # it is PII: mask it before training
-        REJECTED = "rejected"   # not PII: remembered for this column of the dataset
-        MASKED = "masked"       # the column was masked by the policy that produced this version
+        ACCEPTED = "accepted"  # it is PII: mask it before training
+        REJECTED = "rejected"  # not PII: remembered for this column of the dataset
+        MASKED = "masked"  # the column was masked by the policy that produced this version
 
     RESOLVED = (Decision.REJECTED, Decision.MASKED)
 
@@ -82,6 +82,9 @@ class PiiColumnDecision(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dataset", "column"], name="one_decision_per_dataset_column")]
 
+    def __str__(self) -> str:
+        return f"{self.column}: {self.decision}"
+
 
 class CustomRecognizer(models.Model):
     """A per-dataset recognizer (regex with context words, or a deny list) from a JSON spec."""
@@ -114,6 +117,9 @@ class MaskingPolicy(models.Model):
         ordering = ["dataset_id", "name"]
         constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="unique_policy_name")]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.dataset_id})"
+
 
 class MaskChunk(models.Model):
     """One bounded slice of rows of a masking job; chunks run in parallel on `pii` workers and
@@ -138,3 +144,6 @@ class MaskChunk(models.Model):
     class Meta:
         ordering = ["job_id", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_mask_chunk")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} chunk {self.index} ({self.status})"

@@ -14,15 +14,33 @@ logger = logging.getLogger(__name__)
 # configuration (the small model tags too many capitalised words as organisations).
 NER_MODEL_CONFIGURATION = {
     "model_to_presidio_entity_mapping": {
-        "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION",
-        "LOC": "LOCATION", "GPE": "LOCATION", "LOCATION": "LOCATION", "ORG": "ORGANIZATION",
-        "ORGANIZATION": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+        "PER": "PERSON",
+        "PERSON": "PERSON",
+        "NORP": "NRP",
+        "FAC": "LOCATION",
+        "LOC": "LOCATION",
+        "GPE": "LOCATION",
+        "LOCATION": "LOCATION",
+        "ORG": "ORGANIZATION",
+        "ORGANIZATION": "ORGANIZATION",
+        "DATE": "DATE_TIME",
+        "TIME": "DATE_TIME",
     },
     "low_confidence_score_multiplier": 0.4,
     "low_score_entity_names": [],
     "labels_to_ignore": [
-        "ORG", "ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL",
-        "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART",
+        "ORG",
+        "ORGANIZATION",
+        "CARDINAL",
+        "EVENT",
+        "LANGUAGE",
+        "LAW",
+        "MONEY",
+        "ORDINAL",
+        "PERCENT",
+        "PRODUCT",
+        "QUANTITY",
+        "WORK_OF_ART",
     ],
 }
 
@@ -67,8 +85,13 @@ class StewardSpacyNlpEngine(SpacyNlpEngine):
         # As the parent does, with lemmas that exist (keywords are computed once, from them).
         entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
         return NlpArtifacts(
-            entities=entities, tokens=doc, tokens_indices=[t.idx for t in doc],
-            lemmas=[t.lemma_ or t.lower_ for t in doc], nlp_engine=self, language=language, scores=scores,
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lemma_ or t.lower_ for t in doc],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
         )
 
 
@@ -86,9 +109,7 @@ def build_nlp_engine(spacy_model: str, language: str = "en", *, ner_only: bool =
         "models": [{"lang_code": language, "model_name": spacy_model}],
         "ner_model_configuration": NER_MODEL_CONFIGURATION,
     }
-    provider = NlpEngineProvider(
-        nlp_engines=(_engine_class(ner_only),), nlp_configuration=configuration
-    )
+    provider = NlpEngineProvider(nlp_engines=(_engine_class(ner_only),), nlp_configuration=configuration)
     return provider.create_engine()
 
 

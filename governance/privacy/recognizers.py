@@ -21,7 +21,7 @@ import importlib
 import pkgutil
 import re as std_re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import phonenumbers
 import regex as re
@@ -43,9 +43,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecog
 
 # One extractor for the process: suffix_list_urls=() forbids the HTTP fetch of the public
 # suffix list, cache_dir=None forbids writing a cache; the snapshot shipped in the wheel is used.
-OFFLINE_TLD_EXTRACTOR = tldextract.TLDExtract(
-    cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True
-)
+OFFLINE_TLD_EXTRACTOR = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
 def make_tldextract_offline() -> None:
@@ -83,8 +81,9 @@ class GuardedPatternRecognizer(PatternRecognizer):
             for name, g in (guards or {}).items()
         }
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
-                regex_flags: int | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
+    ) -> list[RecognizerResult]:
         flags = regex_flags if regex_flags else self.global_regex_flags
         if not self._guards or flags != self.global_regex_flags:
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
@@ -103,9 +102,13 @@ class GuardedPatternRecognizer(PatternRecognizer):
                 current = text[start:end]
                 validation = self.validate_result(current)
                 explanation = self.build_regex_explanation(
-                    self.name, pattern.name, pattern.regex, pattern.score, validation, flags)
+                    self.name, pattern.name, pattern.regex, pattern.score, validation, flags
+                )
                 result = RecognizerResult(
-                    entity_type=self.supported_entities[0], start=start, end=end, score=pattern.score,
+                    entity_type=self.supported_entities[0],
+                    start=start,
+                    end=end,
+                    score=pattern.score,
                     analysis_explanation=explanation,
                     recognition_metadata={
                         RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
@@ -200,8 +203,7 @@ def _may_be_valid(candidate: str, region: str) -> bool:
     _, national = _strip_extension(_extract_possible_number(candidate))
     national = phonenumbers.normalize_digits_only(national)
     strip = len(code) if national.startswith(code) else 0
-    strip += max((len(p) for p in prefixes if national.startswith(p) or national[strip:].startswith(p)),
-                 default=0)
+    strip += max((len(p) for p in prefixes if national.startswith(p) or national[strip:].startswith(p)), default=0)
     return len(national) - strip <= longest
 
 
@@ -219,7 +221,7 @@ def phone_candidates(text: str) -> list[tuple[int, int]]:
     match = pattern.search(text)
     while match is not None:
         start = match.start()
-        candidate = text[start:match.end()]
+        candidate = text[start : match.end()]
         trailing = second.search(candidate)
         end = start + (trailing.start() if trailing else len(candidate))
         if sum(c.isdigit() for c in text[start:end]) >= MIN_PHONE_DIGITS:
@@ -249,61 +251,358 @@ def _all_covered(candidates: list[tuple[int, int]], spans: list[tuple[int, int]]
 # Words that end a street name ("Clarke Avenue"). Curated from postal abbreviations; words that
 # are also common surnames ("Hill", "Park", "Green") are left out on purpose.
 STREET_SUFFIXES = (
-    "Street", "St", "Avenue", "Ave", "Av", "Road", "Rd", "Drive", "Dr", "Lane", "Ln",
-    "Boulevard", "Blvd", "Way", "Court", "Ct", "Terrace", "Terr", "Place", "Pl", "Square", "Sq",
-    "Parkway", "Pkwy", "Highway", "Hwy", "Circle", "Cir", "Crescent", "Cres", "Close",
-    "Crossroad", "Crossing", "Bypass", "Cove", "Coves", "Gateway", "Trail", "Trl", "Plaza",
-    "Expressway", "Freeway", "Motorway", "Loop", "Row", "Walk", "Alley", "Mews", "Grove",
-    "Gardens", "Route", "Pike", "Turnpike", "Ridge", "Heights", "Junction", "Landing",
-    "Estates", "Esplanade", "Promenade", "Quay", "Wharf", "Causeway", "Mall", "Passage",
-    "Pathway", "Path", "Track", "Underpass", "Overpass", "Viaduct", "Wynd", "Brae", "Rise",
-    "Vale", "Mill", "Mills", "Meadows", "Orchard", "Manor", "Point", "Summit", "Ramp",
-    "Center", "Centre", "Stravenue", "Throughway", "Tollway", "Trafficway", "Spur", "Bend",
+    "Street",
+    "St",
+    "Avenue",
+    "Ave",
+    "Av",
+    "Road",
+    "Rd",
+    "Drive",
+    "Dr",
+    "Lane",
+    "Ln",
+    "Boulevard",
+    "Blvd",
+    "Way",
+    "Court",
+    "Ct",
+    "Terrace",
+    "Terr",
+    "Place",
+    "Pl",
+    "Square",
+    "Sq",
+    "Parkway",
+    "Pkwy",
+    "Highway",
+    "Hwy",
+    "Circle",
+    "Cir",
+    "Crescent",
+    "Cres",
+    "Close",
+    "Crossroad",
+    "Crossing",
+    "Bypass",
+    "Cove",
+    "Coves",
+    "Gateway",
+    "Trail",
+    "Trl",
+    "Plaza",
+    "Expressway",
+    "Freeway",
+    "Motorway",
+    "Loop",
+    "Row",
+    "Walk",
+    "Alley",
+    "Mews",
+    "Grove",
+    "Gardens",
+    "Route",
+    "Pike",
+    "Turnpike",
+    "Ridge",
+    "Heights",
+    "Junction",
+    "Landing",
+    "Estates",
+    "Esplanade",
+    "Promenade",
+    "Quay",
+    "Wharf",
+    "Causeway",
+    "Mall",
+    "Passage",
+    "Pathway",
+    "Path",
+    "Track",
+    "Underpass",
+    "Overpass",
+    "Viaduct",
+    "Wynd",
+    "Brae",
+    "Rise",
+    "Vale",
+    "Mill",
+    "Mills",
+    "Meadows",
+    "Orchard",
+    "Manor",
+    "Point",
+    "Summit",
+    "Ramp",
+    "Center",
+    "Centre",
+    "Stravenue",
+    "Throughway",
+    "Tollway",
+    "Trafficway",
+    "Spur",
+    "Bend",
 )
 # USPS suffixes (Faker's en_US list) are accepted after a house number only ("515 Pearson Inlet").
-USPS_SUFFIXES = tuple(
-    getattr(importlib.import_module("faker.providers.address.en_US").Provider, "street_suffixes", ())
-)
+USPS_SUFFIXES = tuple(getattr(importlib.import_module("faker.providers.address.en_US").Provider, "street_suffixes", ()))
 
 # Words that open a street name in other languages ("Rua Igreja 25", "ul. Grochowa 80").
 STREET_PREFIXES = (
-    "Rua", "Rue", "Via", "Viale", "Vicolo", "Corso", "Piazza", "Piazzale", "Largo", "Strada",
-    "Calle", "C/", "Avenida", "Avda.", "Av.", "Paseo", "Camino", "Carrera", "Plaza", "Travessa",
-    "Estrada", "Alameda", "Praça", "Chemin", "Allée", "Boulevard", "Quai", "Place", "Ul.",
-    "ul.", "ulica", "Aleja", "al.", "Jalan", "Jln", "Strada", "Bulevardul", "Str.", "Calea",
-    "Avinguda", "Carrer", "Rambla", "Rúa",
+    "Rua",
+    "Rue",
+    "Via",
+    "Viale",
+    "Vicolo",
+    "Corso",
+    "Piazza",
+    "Piazzale",
+    "Largo",
+    "Strada",
+    "Calle",
+    "C/",
+    "Avenida",
+    "Avda.",
+    "Av.",
+    "Paseo",
+    "Camino",
+    "Carrera",
+    "Plaza",
+    "Travessa",
+    "Estrada",
+    "Alameda",
+    "Praça",
+    "Chemin",
+    "Allée",
+    "Boulevard",
+    "Quai",
+    "Place",
+    "Ul.",
+    "ul.",
+    "ulica",
+    "Aleja",
+    "al.",
+    "Jalan",
+    "Jln",
+    "Strada",
+    "Bulevardul",
+    "Str.",
+    "Calea",
+    "Avinguda",
+    "Carrer",
+    "Rambla",
+    "Rúa",
 )
 
 # Endings glued to a street word ("Koskikatu", "Augsburger Strasse", "Mellemvej").
 STREET_ENDINGS = (
-    "straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "damm", "ring", "ufer",
-    "laan", "straat", "dreef", "gracht", "plein", "steeg", "singel", "kade",
-    "katu", "kuja", "tie", "polku", "raitti", "väylä", "kaari", "rinne", "mäki", "aukio",
-    "vej", "vei", "veien", "veg", "vegen", "gade", "stræde", "gata", "gatan", "vägen", "väg",
-    "gränd", "backe", "stig", "stien", "allé", "alléen", "svingen", "bakken", "torget",
-    "utca", "út", "útja", "tér", "köz", "körút", "sor", "fasor", "ulice", "ulica", "cesta",
-    "trieda", "nábřeží", "náměstí", "tee", "põik", "maantee", "puiestee", "iela", "gatvė",
-    "vegur", "gata", "braut", "stígur", "vík", "bypass",
+    "straße",
+    "strasse",
+    "str.",
+    "weg",
+    "gasse",
+    "platz",
+    "allee",
+    "damm",
+    "ring",
+    "ufer",
+    "laan",
+    "straat",
+    "dreef",
+    "gracht",
+    "plein",
+    "steeg",
+    "singel",
+    "kade",
+    "katu",
+    "kuja",
+    "tie",
+    "polku",
+    "raitti",
+    "väylä",
+    "kaari",
+    "rinne",
+    "mäki",
+    "aukio",
+    "vej",
+    "vei",
+    "veien",
+    "veg",
+    "vegen",
+    "gade",
+    "stræde",
+    "gata",
+    "gatan",
+    "vägen",
+    "väg",
+    "gränd",
+    "backe",
+    "stig",
+    "stien",
+    "allé",
+    "alléen",
+    "svingen",
+    "bakken",
+    "torget",
+    "utca",
+    "út",
+    "útja",
+    "tér",
+    "köz",
+    "körút",
+    "sor",
+    "fasor",
+    "ulice",
+    "ulica",
+    "cesta",
+    "trieda",
+    "nábřeží",
+    "náměstí",
+    "tee",
+    "põik",
+    "maantee",
+    "puiestee",
+    "iela",
+    "gatvė",
+    "vegur",
+    "gata",
+    "braut",
+    "stígur",
+    "vík",
+    "bypass",
 )
 
 # Tokens that never start or end a person name even when capitalised.
 NON_NAME_WORDS = frozenset(
     w.lower()
     for w in (
-        *STREET_SUFFIXES, "The", "A", "An", "And", "Or", "Of", "In", "On", "At", "To", "For",
-        "By", "With", "From", "My", "Your", "His", "Her", "Our", "Their", "This", "That",
-        "These", "Those", "Is", "Are", "Was", "Were", "Be", "Has", "Have", "Had", "Do", "Does",
-        "Did", "Not", "No", "Yes", "Hi", "Hello", "Dear", "Thanks", "Thank", "Please", "Mr",
-        "Mrs", "Ms", "Dr", "Inc", "Ltd", "LLC", "Corp", "Co", "Company", "Group", "Bank",
-        "University", "Street", "Apt", "Suite", "Unit", "Box", "Monday", "Tuesday",
-        "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February",
-        "March", "April", "June", "July", "August", "September", "October", "November",
-        "December", "Phone", "Mobile", "Email", "Address", "Name", "Fax", "Desk", "Office",
-        "Website", "City", "State", "Country", "Zip", "Card", "Account", "Order", "Customer",
-        "Service", "Support", "Team", "Department", "Manager", "Director", "Engineer",
-        "Officer", "Limited", "Sons", "Brothers", "Partners", "Associates", "Foundation",
-        "Orchestra", "Band", "Club", "Hotel", "Restaurant", "Cafe", "Airport", "Station",
-        "Hospital", "School", "College", "Church", "Museum", "Park", "River", "Lake",
+        *STREET_SUFFIXES,
+        "The",
+        "A",
+        "An",
+        "And",
+        "Or",
+        "Of",
+        "In",
+        "On",
+        "At",
+        "To",
+        "For",
+        "By",
+        "With",
+        "From",
+        "My",
+        "Your",
+        "His",
+        "Her",
+        "Our",
+        "Their",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "Is",
+        "Are",
+        "Was",
+        "Were",
+        "Be",
+        "Has",
+        "Have",
+        "Had",
+        "Do",
+        "Does",
+        "Did",
+        "Not",
+        "No",
+        "Yes",
+        "Hi",
+        "Hello",
+        "Dear",
+        "Thanks",
+        "Thank",
+        "Please",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Inc",
+        "Ltd",
+        "LLC",
+        "Corp",
+        "Co",
+        "Company",
+        "Group",
+        "Bank",
+        "University",
+        "Street",
+        "Apt",
+        "Suite",
+        "Unit",
+        "Box",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "Phone",
+        "Mobile",
+        "Email",
+        "Address",
+        "Name",
+        "Fax",
+        "Desk",
+        "Office",
+        "Website",
+        "City",
+        "State",
+        "Country",
+        "Zip",
+        "Card",
+        "Account",
+        "Order",
+        "Customer",
+        "Service",
+        "Support",
+        "Team",
+        "Department",
+        "Manager",
+        "Director",
+        "Engineer",
+        "Officer",
+        "Limited",
+        "Sons",
+        "Brothers",
+        "Partners",
+        "Associates",
+        "Foundation",
+        "Orchestra",
+        "Band",
+        "Club",
+        "Hotel",
+        "Restaurant",
+        "Cafe",
+        "Airport",
+        "Station",
+        "Hospital",
+        "School",
+        "College",
+        "Church",
+        "Museum",
+        "Park",
+        "River",
+        "Lake",
     )
 )
 
@@ -323,9 +622,7 @@ def first_names() -> frozenset[str]:
             if isinstance(value, dict):
                 value = value.keys()
             if isinstance(value, (list, tuple, set, frozenset, type({}.keys()))):
-                names.update(
-                    v for v in value if isinstance(v, str) and _LATIN_NAME.fullmatch(v)
-                )
+                names.update(v for v in value if isinstance(v, str) and _LATIN_NAME.fullmatch(v))
     return frozenset(n for n in names if n.lower() not in NON_NAME_WORDS and len(n) > 2)
 
 
@@ -354,10 +651,31 @@ def country_names() -> tuple[str, ...]:
     from faker.providers.address.en_US import Provider
 
     extra = (
-        "USA", "United States", "UK", "United Kingdom", "Czech Republic", "Czechia",
-        "South Korea", "North Korea", "Russia", "Greenland", "England", "Scotland", "Wales",
-        "Northern Ireland", "Taiwan", "Vietnam", "Iran", "Syria", "Laos", "Bolivia",
-        "Venezuela", "Tanzania", "Moldova", "Macedonia", "North Macedonia",
+        "USA",
+        "United States",
+        "UK",
+        "United Kingdom",
+        "Czech Republic",
+        "Czechia",
+        "South Korea",
+        "North Korea",
+        "Russia",
+        "Greenland",
+        "England",
+        "Scotland",
+        "Wales",
+        "Northern Ireland",
+        "Taiwan",
+        "Vietnam",
+        "Iran",
+        "Syria",
+        "Laos",
+        "Bolivia",
+        "Venezuela",
+        "Tanzania",
+        "Moldova",
+        "Macedonia",
+        "North Macedonia",
     )
     names = {str(c).split(" (")[0] for c in Provider.countries} | set(extra)
     return tuple(sorted(names, key=len, reverse=True))
@@ -374,15 +692,30 @@ def _alternation(words: Iterable[str]) -> str:
 _CAP = r"[\p{Lu}\p{Lt}][\p{L}\p{M}'’.\-]*"
 _WORD = r"[\p{L}\p{M}][\p{L}\p{M}'’.\-]*"
 _NUM = r"\d{1,6}[A-Za-z]?(?:[/-]\d{1,4})?"
-_PARTICLES = r"(?:de|da|do|dos|das|del|della|delle|dei|di|du|des|la|le|les|van|von|der|den|ter|al|el|y|e|i|rue|gate|vei|vej)"
+_PARTICLES = (
+    r"(?:de|da|do|dos|das|del|della|delle|dei|di|du|des|la|le|les|van|von|der|den|ter|al|el|y|e|i|rue|gate|vei|vej)"
+)
 _STREET_WORD = rf"(?:{_CAP}|{_PARTICLES})"
 
 
 class StreetAddressRecognizer(GuardedPatternRecognizer):
     """Street lines, unit and post-box lines, military addresses and "City, ST 12345"."""
 
-    CONTEXT = ["address", "street", "live", "lives", "located", "ship", "deliver", "billing",
-               "mailing", "home", "office", "moved", "residence"]
+    CONTEXT: ClassVar[list[str]] = [
+        "address",
+        "street",
+        "live",
+        "lives",
+        "located",
+        "ship",
+        "deliver",
+        "billing",
+        "mailing",
+        "home",
+        "office",
+        "moved",
+        "residence",
+    ]
 
     def __init__(self, supported_language: str = "en") -> None:
         suffixes = _alternation(STREET_SUFFIXES + USPS_SUFFIXES)
@@ -507,11 +840,13 @@ class _GroupRegexRecognizer(LocalRecognizer):
     PATTERNS: Sequence[tuple[str, str, float]] = ()
     FLAGS = re.MULTILINE
 
-    def __init__(self, supported_entity: str, name: str, context: list[str] | None = None,
-                 supported_language: str = "en") -> None:
+    def __init__(
+        self, supported_entity: str, name: str, context: list[str] | None = None, supported_language: str = "en"
+    ) -> None:
         self._compiled = [(n, re.compile(p, self.FLAGS), s) for n, p, s in self.PATTERNS]
-        super().__init__(supported_entities=[supported_entity], name=name,
-                         supported_language=supported_language, context=context)
+        super().__init__(
+            supported_entities=[supported_entity], name=name, supported_language=supported_language, context=context
+        )
 
     def load(self) -> None:
         pass
@@ -528,9 +863,14 @@ class _GroupRegexRecognizer(LocalRecognizer):
                     continue
                 results.append(
                     RecognizerResult(
-                        entity_type=self.supported_entities[0], start=start, end=end, score=score,
+                        entity_type=self.supported_entities[0],
+                        start=start,
+                        end=end,
+                        score=score,
                         analysis_explanation=AnalysisExplanation(
-                            recognizer=self.name, original_score=score, pattern_name=pattern_name,
+                            recognizer=self.name,
+                            original_score=score,
+                            pattern_name=pattern_name,
                             pattern=pattern.pattern,
                         ),
                         recognition_metadata={
@@ -562,8 +902,7 @@ class LabelledPersonRecognizer(_GroupRegexRecognizer):
     )
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__("PERSON", "LabelledPersonRecognizer", context=["name"],
-                         supported_language=supported_language)
+        super().__init__("PERSON", "LabelledPersonRecognizer", context=["name"], supported_language=supported_language)
 
     def accept(self, value: str) -> bool:
         first = value.split()[0].strip(".").lower()
@@ -571,7 +910,7 @@ class LabelledPersonRecognizer(_GroupRegexRecognizer):
 
 
 class FirstNameSurnameRecognizer(_GroupRegexRecognizer):
-    """"First [M.] Last" where First is a known first name and Last a capitalised word."""
+    """ "First [M.] Last" where First is a known first name and Last a capitalised word."""
 
     PATTERNS = (
         (
@@ -583,8 +922,9 @@ class FirstNameSurnameRecognizer(_GroupRegexRecognizer):
     )
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__("PERSON", "FirstNameSurnameRecognizer", context=["name"],
-                         supported_language=supported_language)
+        super().__init__(
+            "PERSON", "FirstNameSurnameRecognizer", context=["name"], supported_language=supported_language
+        )
         self._first_names = first_names()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
@@ -600,10 +940,14 @@ class FirstNameSurnameRecognizer(_GroupRegexRecognizer):
             if self.accept(match.group("name")):
                 results.append(
                     RecognizerResult(
-                        entity_type="PERSON", start=match.start("name"), end=match.end("name"),
+                        entity_type="PERSON",
+                        start=match.start("name"),
+                        end=match.end("name"),
                         score=score,
                         analysis_explanation=AnalysisExplanation(
-                            recognizer=self.name, original_score=score, pattern_name="first last",
+                            recognizer=self.name,
+                            original_score=score,
+                            pattern_name="first last",
                             pattern=None,
                         ),
                         recognition_metadata={
@@ -642,26 +986,215 @@ class SingleFirstNameRecognizer(_GroupRegexRecognizer):
         ),
     )
     COMMON_WORDS = frozenset(
-        "will may mark grant bill hill park young lane page rose china paris victoria faith hope joy "
-        "summer april june august art rich chase guy jack sky star amber ruby pearl crystal dawn "
-        "eve holly ivy iris jade autumn winter sunny mercy grace honor patience prince king queen "
-        "angel bishop carter cash christian cliff dale dean drew earl frank gene gil glen harley "
-        "hunter ken lance lee lou major mason max miles nick norman pat ray reed rod royal sandy "
-        "sterling tank terry tod troy van wade ward warren wayne willow brook brooks river storm "
-        "heather daisy lily poppy violet misty destiny harmony melody liberty justice trinity "
-        "alexa siri echo kindle nova apple cherry ginger olive sage berry coral candy penny "
-        "florida georgia virginia carolina dakota montana jordan israel india kenya chad lincoln "
-        "houston dallas austin denver phoenix orlando aurora sydney adelaide charlotte "
-        "princess london berlin roma milan vienna florence bern genoa can baby love carry hate "
-        "happy lucky sugar honey bunny buddy doll dolly kitty bambi chance constance harmony "
-        "mayo shepherd butler baker cook marshall miller taylor smith porter fisher hope".split()
+        [
+            "will",
+            "may",
+            "mark",
+            "grant",
+            "bill",
+            "hill",
+            "park",
+            "young",
+            "lane",
+            "page",
+            "rose",
+            "china",
+            "paris",
+            "victoria",
+            "faith",
+            "hope",
+            "joy",
+            "summer",
+            "april",
+            "june",
+            "august",
+            "art",
+            "rich",
+            "chase",
+            "guy",
+            "jack",
+            "sky",
+            "star",
+            "amber",
+            "ruby",
+            "pearl",
+            "crystal",
+            "dawn",
+            "eve",
+            "holly",
+            "ivy",
+            "iris",
+            "jade",
+            "autumn",
+            "winter",
+            "sunny",
+            "mercy",
+            "grace",
+            "honor",
+            "patience",
+            "prince",
+            "king",
+            "queen",
+            "angel",
+            "bishop",
+            "carter",
+            "cash",
+            "christian",
+            "cliff",
+            "dale",
+            "dean",
+            "drew",
+            "earl",
+            "frank",
+            "gene",
+            "gil",
+            "glen",
+            "harley",
+            "hunter",
+            "ken",
+            "lance",
+            "lee",
+            "lou",
+            "major",
+            "mason",
+            "max",
+            "miles",
+            "nick",
+            "norman",
+            "pat",
+            "ray",
+            "reed",
+            "rod",
+            "royal",
+            "sandy",
+            "sterling",
+            "tank",
+            "terry",
+            "tod",
+            "troy",
+            "van",
+            "wade",
+            "ward",
+            "warren",
+            "wayne",
+            "willow",
+            "brook",
+            "brooks",
+            "river",
+            "storm",
+            "heather",
+            "daisy",
+            "lily",
+            "poppy",
+            "violet",
+            "misty",
+            "destiny",
+            "harmony",
+            "melody",
+            "liberty",
+            "justice",
+            "trinity",
+            "alexa",
+            "siri",
+            "echo",
+            "kindle",
+            "nova",
+            "apple",
+            "cherry",
+            "ginger",
+            "olive",
+            "sage",
+            "berry",
+            "coral",
+            "candy",
+            "penny",
+            "florida",
+            "georgia",
+            "virginia",
+            "carolina",
+            "dakota",
+            "montana",
+            "jordan",
+            "israel",
+            "india",
+            "kenya",
+            "chad",
+            "lincoln",
+            "houston",
+            "dallas",
+            "austin",
+            "denver",
+            "phoenix",
+            "orlando",
+            "aurora",
+            "sydney",
+            "adelaide",
+            "charlotte",
+            "princess",
+            "london",
+            "berlin",
+            "roma",
+            "milan",
+            "vienna",
+            "florence",
+            "bern",
+            "genoa",
+            "can",
+            "baby",
+            "love",
+            "carry",
+            "hate",
+            "happy",
+            "lucky",
+            "sugar",
+            "honey",
+            "bunny",
+            "buddy",
+            "doll",
+            "dolly",
+            "kitty",
+            "bambi",
+            "chance",
+            "constance",
+            "harmony",
+            "mayo",
+            "shepherd",
+            "butler",
+            "baker",
+            "cook",
+            "marshall",
+            "miller",
+            "taylor",
+            "smith",
+            "porter",
+            "fisher",
+            "hope",
+        ]
     )
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__("PERSON", "SingleFirstNameRecognizer",
-                         context=["name", "kid", "son", "daughter", "wife", "husband", "friend",
-                                  "mr", "mrs", "ms", "dear", "hi", "hello", "thanks", "signed"],
-                         supported_language=supported_language)
+        super().__init__(
+            "PERSON",
+            "SingleFirstNameRecognizer",
+            context=[
+                "name",
+                "kid",
+                "son",
+                "daughter",
+                "wife",
+                "husband",
+                "friend",
+                "mr",
+                "mrs",
+                "ms",
+                "dear",
+                "hi",
+                "hello",
+                "thanks",
+                "signed",
+            ],
+            supported_language=supported_language,
+        )
         self._first_names = first_names()
 
     def accept(self, value: str) -> bool:
@@ -677,14 +1210,13 @@ class LocationCueRecognizer(_GroupRegexRecognizer):
             r"(?i:\b(?:flew to|fly to|flying to|arrived at|arrived in|moved (?:here )?(?:from|to)|originally from"
             r"|comes? from|based in|lives? in|living in|located in|travel(?:l)?ing to|I am in|I'm in|born in"
             r"|grew up in|city of|town of|village of|visit(?:ed|ing)? to|trip to|returned to|relocat(?:ed|ing) to))"
-            r"[ \t]+(?P<name>[\p{Lu}][\p{L}\p{M}'’\-]+(?:[ \t]+(?:[\p{Lu}][\p{L}\p{M}'’\-]+|de|del|da|do|di|nad|am|an)){0,3})",
+            r"[ \t]+(?P<name>[\p{Lu}][\p{L}\p{M}'’\-]+(?:[ \t]+(?:[\p{Lu}][\p{L}\p{M}'’\-]+|de|del|da|do|di|nad|am|an)){0,3})",  # noqa: E501
             0.5,
         ),
     )
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__("LOCATION", "LocationCueRecognizer", context=None,
-                         supported_language=supported_language)
+        super().__init__("LOCATION", "LocationCueRecognizer", context=None, supported_language=supported_language)
 
     def accept(self, value: str) -> bool:
         return value.split()[0].lower() not in NON_NAME_WORDS or value.split()[0] in ("Park", "Lake")
@@ -715,8 +1247,9 @@ class LabelledPhoneRecognizer(_GroupRegexRecognizer):
     )
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__("PHONE_NUMBER", "LabelledPhoneRecognizer", context=["phone"],
-                         supported_language=supported_language)
+        super().__init__(
+            "PHONE_NUMBER", "LabelledPhoneRecognizer", context=["phone"], supported_language=supported_language
+        )
 
     def accept(self, value: str) -> bool:
         number = re.split(r"[ \t]?(?:x|ext\.?)[ \t]?(?=\d)", value, maxsplit=1)[0]
@@ -739,8 +1272,21 @@ def luhn_valid(digits: str) -> bool:
 class CardNumberRecognizer(PatternRecognizer):
     """12-19 digit Luhn-valid numbers: weak alone, strong next to "card" (context boost)."""
 
-    CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "discover", "jcb",
-               "maestro", "diners", "cc", "payment", "charge"]
+    CONTEXT: ClassVar[list[str]] = [
+        "card",
+        "credit",
+        "debit",
+        "visa",
+        "mastercard",
+        "amex",
+        "discover",
+        "jcb",
+        "maestro",
+        "diners",
+        "cc",
+        "payment",
+        "charge",
+    ]
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
@@ -781,9 +1327,7 @@ def recognizer_from_spec(spec: dict[str, Any], *, language: str = "en") -> Patte
         raise RecognizerSpecError("a custom recognizer must be an object")
     entity = spec.get("entity_type")
     if not isinstance(entity, str) or not ENTITY_NAME.match(entity):
-        raise RecognizerSpecError(
-            "entity_type must be UPPER_SNAKE_CASE, e.g. LOYALTY_CARD (got %r)" % (entity,)
-        )
+        raise RecognizerSpecError(f"entity_type must be UPPER_SNAKE_CASE, e.g. LOYALTY_CARD (got {entity!r})")
     unknown = set(spec) - {"entity_type", "name", "patterns", "deny_list", "context", "score"}
     if unknown:
         raise RecognizerSpecError(f"unknown field(s) in custom recognizer: {', '.join(sorted(unknown))}")

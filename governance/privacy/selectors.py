@@ -1,4 +1,5 @@
 """Reads of the privacy app, including the training gate."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,8 +34,10 @@ def pii_gate_reasons(dataset_version: DatasetVersion) -> list[str]:
         if finding.decision == PiiFinding.Decision.PENDING:
             reasons.append(f"column {finding.column!r}: {finding.entity_type} finding awaits a steward's review")
         elif finding.decision == PiiFinding.Decision.ACCEPTED:
-            reasons.append(f"column {finding.column!r} holds {finding.entity_type} and is not masked; "
-                           "mask it to get a trainable version")
+            reasons.append(
+                f"column {finding.column!r} holds {finding.entity_type} and is not masked; "
+                "mask it to get a trainable version"
+            )
     return reasons
 
 
@@ -44,8 +47,9 @@ def flagged_columns(version: DatasetVersion) -> set[str]:
     if scan is None:
         return set()
     return set(
-        scan.findings.exclude(decision__in=[PiiFinding.Decision.REJECTED, PiiFinding.Decision.MASKED])
-        .values_list("column", flat=True)
+        scan.findings.exclude(decision__in=[PiiFinding.Decision.REJECTED, PiiFinding.Decision.MASKED]).values_list(
+            "column", flat=True
+        )
     )
 
 
@@ -58,18 +62,23 @@ def hidden_pii_columns(version: Any, user: Any) -> set[str]:
 
 def review_queue() -> QuerySet[PiiFinding]:
     """Pending findings of each version's latest scan, oldest first."""
-    latest_ids = [
-        s for s in PiiScan.objects.filter(status=PiiScan.Status.SUCCEEDED)
-        .order_by("version_id", "-created_at", "-id").distinct().values_list("version_id", "id")
-    ]
+    latest_ids = list(
+        PiiScan.objects.filter(status=PiiScan.Status.SUCCEEDED)
+        .order_by("version_id", "-created_at", "-id")
+        .distinct()
+        .values_list("version_id", "id")
+    )
     seen: set[int] = set()
     scan_ids = []
     for version_id, scan_id in latest_ids:
         if version_id not in seen:
             seen.add(version_id)
             scan_ids.append(scan_id)
-    return (PiiFinding.objects.filter(scan_id__in=scan_ids, decision=PiiFinding.Decision.PENDING)
-            .select_related("version__dataset", "scan").order_by("scan__created_at", "id"))
+    return (
+        PiiFinding.objects.filter(scan_id__in=scan_ids, decision=PiiFinding.Decision.PENDING)
+        .select_related("version__dataset", "scan")
+        .order_by("scan__created_at", "id")
+    )
 
 
 def scan_columns(scan: PiiScan) -> list[dict[str, Any]]:
@@ -78,18 +87,22 @@ def scan_columns(scan: PiiScan) -> list[dict[str, Any]]:
     out = []
     for column in scan.columns:
         finding = findings.get(column["name"])
-        out.append({
-            "name": column["name"],
-            "dtype": column.get("dtype"),
-            "entity_type": column.get("entity_type"),
-            "share": column.get("share", 0.0),
-            "score": column.get("score", 0.0),
-            "kind": column.get("kind"),
-            "recognizers": column.get("recognizers", []),
-            "snippets": column.get("snippets", []),
-            "skipped": column.get("skipped"),
-            "entities": [{k: e[k] for k in ("entity_type", "share", "score")} for e in column.get("entities", [])[:5]],
-            "finding": finding.pk if finding else None,
-            "decision": finding.decision if finding else None,
-        })
+        out.append(
+            {
+                "name": column["name"],
+                "dtype": column.get("dtype"),
+                "entity_type": column.get("entity_type"),
+                "share": column.get("share", 0.0),
+                "score": column.get("score", 0.0),
+                "kind": column.get("kind"),
+                "recognizers": column.get("recognizers", []),
+                "snippets": column.get("snippets", []),
+                "skipped": column.get("skipped"),
+                "entities": [
+                    {k: e[k] for k in ("entity_type", "share", "score")} for e in column.get("entities", [])[:5]
+                ],
+                "finding": finding.pk if finding else None,
+                "decision": finding.decision if finding else None,
+            }
+        )
     return out

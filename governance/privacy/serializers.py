@@ -13,8 +13,17 @@ class PiiScanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PiiScan
-        fields = ["id", "status", "dataset_version", "job", "trigger", "sample_rows", "created_at", "finished_at",
-                  "columns"]
+        fields = [
+            "id",
+            "status",
+            "dataset_version",
+            "job",
+            "trigger",
+            "sample_rows",
+            "created_at",
+            "finished_at",
+            "columns",
+        ]
         read_only_fields = fields
 
     def get_columns(self, obj: PiiScan) -> list[dict]:
@@ -27,8 +36,22 @@ class PiiFindingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PiiFinding
-        fields = ["id", "scan", "dataset_version", "column", "entity_type", "kind", "share", "score", "recognizers",
-                  "evidence", "decision", "decision_note", "decided_by", "decided_at"]
+        fields = [
+            "id",
+            "scan",
+            "dataset_version",
+            "column",
+            "entity_type",
+            "kind",
+            "share",
+            "score",
+            "recognizers",
+            "evidence",
+            "decision",
+            "decision_note",
+            "decided_by",
+            "decided_at",
+        ]
         read_only_fields = fields
 
 
@@ -37,8 +60,9 @@ class DecisionSerializer(serializers.Serializer):
 
 
 class AnalyzeSerializer(serializers.Serializer):
-    texts = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
-                                  allow_empty=True)
+    texts = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), allow_empty=True
+    )
     language = serializers.CharField(required=False, default="en")
     entities = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=True)
     score_threshold = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from governance.privacy.analyzer import StewardAnalyzer
 
 MAX_ANALYZE_TEXTS = 1000
-MAX_ANALYZE_CHARS = 10_000        # per text
+MAX_ANALYZE_CHARS = 10_000  # per text
 MAX_ANALYZE_TOTAL_CHARS = 1_000_000
 RAW_EXAMPLES = 5
 
@@ -85,17 +85,26 @@ def read_version_table(version: DatasetVersion, columns: list[str] | None = None
 def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manual") -> PiiScan:
     with transaction.atomic():
         scan = PiiScan.objects.create(
-            version=version, trigger=trigger, sample_rows=settings.STEWARD_PII_SAMPLE_ROWS,
+            version=version,
+            trigger=trigger,
+            sample_rows=settings.STEWARD_PII_SAMPLE_ROWS,
             created_by=user_or_none(actor),
         )
-        job = job_start(kind="pii_scan", task="privacy.scan_version", actor=actor, subject_type="dataset_version",
-                        subject_id=version.pk, task_args=(scan.pk,),
-                        params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger})
+        job = job_start(
+            kind="pii_scan",
+            task="privacy.scan_version",
+            actor=actor,
+            subject_type="dataset_version",
+            subject_id=version.pk,
+            task_args=(scan.pk,),
+            params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger},
+        )
         scan.job = job
         scan.save(update_fields=["job"])
         DatasetVersion.objects.filter(pk=version.pk).update(pii_status=DatasetVersion.PiiStatus.SCANNING)
-        audit_log(actor=actor, action="pii.scan.start", obj=scan,
-                  summary={"dataset_version": version.pk, "trigger": trigger})
+        audit_log(
+            actor=actor, action="pii.scan.start", obj=scan, summary={"dataset_version": version.pk, "trigger": trigger}
+        )
     return scan
 
 
@@ -125,8 +134,11 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
         reporter.check_cancelled()
         reporter.progress(i / max(1, table.num_columns), f"column {i + 1} of {table.num_columns}")
         values = sample_values(table.column(name), scan.sample_rows, seed=version.pk)
-        reports.append(classify_column(name, table.schema.field(name).type, values, analyzer=engine,
-                                       ad_hoc_recognizers=recognizers))
+        reports.append(
+            classify_column(
+                name, table.schema.field(name).type, values, analyzer=engine, ad_hoc_recognizers=recognizers
+            )
+        )
     masked = masked_columns(version)
     remembered = {d.column: d for d in PiiColumnDecision.objects.filter(dataset=version.dataset)}
     with transaction.atomic():
@@ -143,15 +155,34 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
             elif report.name in remembered:
                 decision, note = PiiFinding.Decision.REJECTED, "rejected for this column in an earlier version"
             PiiFinding.objects.create(
-                scan=scan, version=version, column=report.name, entity_type=report.entity_type,
-                kind=report.kind, share=report.share, score=report.score, recognizers=report.recognizers,
-                evidence={"entities": [e.to_dict() for e in report.entities[:6]], "snippets": report.snippets,
-                          "sampled": report.sampled, "non_empty": report.non_empty},
-                decision=decision, decision_note=note,
+                scan=scan,
+                version=version,
+                column=report.name,
+                entity_type=report.entity_type,
+                kind=report.kind,
+                share=report.share,
+                score=report.score,
+                recognizers=report.recognizers,
+                evidence={
+                    "entities": [e.to_dict() for e in report.entities[:6]],
+                    "snippets": report.snippets,
+                    "sampled": report.sampled,
+                    "non_empty": report.non_empty,
+                },
+                decision=decision,
+                decision_note=note,
             )
         status = version_pii_status_refresh(version)
-        audit_log(actor=scan.created_by, action="pii.scan.finish", obj=scan, summary={
-            "dataset_version": version.pk, "flagged": [r.name for r in reports if r.flagged], "status": status})
+        audit_log(
+            actor=scan.created_by,
+            action="pii.scan.finish",
+            obj=scan,
+            summary={
+                "dataset_version": version.pk,
+                "flagged": [r.name for r in reports if r.flagged],
+                "status": status,
+            },
+        )
     return {
         "scan": scan.pk,
         "dataset_version": version.pk,
@@ -220,15 +251,26 @@ def pii_finding_decide(*, finding: PiiFinding, actor: Any, decision: str) -> Pii
         dataset = finding.version.dataset
         if decision == PiiFinding.Decision.REJECTED:
             PiiColumnDecision.objects.update_or_create(
-                dataset=dataset, column=finding.column,
+                dataset=dataset,
+                column=finding.column,
                 defaults={"decision": decision, "entity_type": finding.entity_type, "decided_by": actor},
             )
         else:
             PiiColumnDecision.objects.filter(dataset=dataset, column=finding.column).delete()
         status = version_pii_status_refresh(finding.version)
-        audit_log(actor=actor, action="pii.finding.decide", obj=finding, summary={
-            "column": finding.column, "entity_type": finding.entity_type, "from": previous, "to": decision,
-            "dataset_version": finding.version_id, "pii_status": status})
+        audit_log(
+            actor=actor,
+            action="pii.finding.decide",
+            obj=finding,
+            summary={
+                "column": finding.column,
+                "entity_type": finding.entity_type,
+                "from": previous,
+                "to": decision,
+                "dataset_version": finding.version_id,
+                "pii_status": status,
+            },
+        )
     return finding
 
 
@@ -242,8 +284,8 @@ def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RA
         recognizers = dataset_recognizers(version.dataset)
         examples: list[str] = []
         for start in range(0, min(len(values), 2000), 200):
-            batch = [str(v) for v in values[start:start + 200]]
-            for text, found in zip(batch, engine.analyze_batch(batch, ad_hoc_recognizers=recognizers)):
+            batch = [str(v) for v in values[start : start + 200]]
+            for text, found in zip(batch, engine.analyze_batch(batch, ad_hoc_recognizers=recognizers), strict=True):
                 if any(r.entity_type == finding.entity_type for r in found):
                     examples.append(text)
             if len(examples) >= limit:
@@ -252,8 +294,12 @@ def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RA
         examples = [str(v) for v in values[: limit * 4]]
     examples = list(dict.fromkeys(examples))[:limit]
     with transaction.atomic():
-        audit_log(actor=actor, action="pii.finding.raw_examples", obj=finding, summary={
-            "column": finding.column, "dataset_version": version.pk, "examples": len(examples)})
+        audit_log(
+            actor=actor,
+            action="pii.finding.raw_examples",
+            obj=finding,
+            summary={"column": finding.column, "dataset_version": version.pk, "examples": len(examples)},
+        )
     return examples
 
 
@@ -271,19 +317,29 @@ def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, An
         raise ServiceError(str(exc), field="spec") from None
     with transaction.atomic():
         if CustomRecognizer.objects.filter(dataset=dataset, name=recognizer.name).exists():
-            raise ServiceError(f"dataset {dataset.name!r} already has a recognizer named {recognizer.name!r}",
-                               field="spec")
-        obj = CustomRecognizer.objects.create(dataset=dataset, name=recognizer.name, spec=spec,
-                                              created_by=user_or_none(actor))
-        audit_log(actor=actor, action="pii.recognizer.create", obj=obj,
-                  summary={"dataset": dataset.pk, "entity_type": spec.get("entity_type"), "name": obj.name})
+            raise ServiceError(
+                f"dataset {dataset.name!r} already has a recognizer named {recognizer.name!r}", field="spec"
+            )
+        obj = CustomRecognizer.objects.create(
+            dataset=dataset, name=recognizer.name, spec=spec, created_by=user_or_none(actor)
+        )
+        audit_log(
+            actor=actor,
+            action="pii.recognizer.create",
+            obj=obj,
+            summary={"dataset": dataset.pk, "entity_type": spec.get("entity_type"), "name": obj.name},
+        )
     return obj
 
 
 def custom_recognizer_delete(*, recognizer: CustomRecognizer, actor: Any) -> None:
     with transaction.atomic():
-        audit_log(actor=actor, action="pii.recognizer.delete", obj=recognizer,
-                  summary={"dataset": recognizer.dataset_id, "name": recognizer.name})
+        audit_log(
+            actor=actor,
+            action="pii.recognizer.delete",
+            obj=recognizer,
+            summary={"dataset": recognizer.dataset_id, "name": recognizer.name},
+        )
         recognizer.delete()
 
 
@@ -311,14 +367,15 @@ def masking_rules(*, version: DatasetVersion, policy: Any) -> list[Any]:
     if isinstance(policy, dict):
         for name, spec in (policy.get("columns") or {}).items() if isinstance(policy.get("columns"), dict) else []:
             if isinstance(spec, dict) and isinstance(spec.get("params"), dict) and "key" in spec["params"]:
-                raise ServiceError("a policy never carries a key: the encryption key comes from "
-                                   "STEWARD_PII_ENCRYPTION_KEY", field=f"columns.{name}.params.key")
+                raise ServiceError(
+                    "a policy never carries a key: the encryption key comes from STEWARD_PII_ENCRYPTION_KEY",
+                    field=f"columns.{name}.params.key",
+                )
     with local_path(version.parquet) as path:
         schema = pq.read_schema(path)
     kinds, types = scan_column_kinds(version)
     try:
-        return validate_policy(policy, schema=schema, secrets=masking_secrets(), column_kinds=kinds,
-                               entity_types=types)
+        return validate_policy(policy, schema=schema, secrets=masking_secrets(), column_kinds=kinds, entity_types=types)
     except PolicyError as exc:
         raise ServiceError(exc.message, field=exc.field) from None
 
@@ -329,14 +386,29 @@ def mask_start(*, version: DatasetVersion, actor: Any, policy: Any, save_as: str
     rules = masking_rules(version=version, policy=policy)
     recorded = public_policy(rules)
     with transaction.atomic():
-        job = job_start(kind="pii_mask", task="privacy.mask_version", actor=actor, subject_type="dataset_version",
-                        subject_id=version.pk, params={"dataset_version": version.pk, "policy": recorded})
+        job = job_start(
+            kind="pii_mask",
+            task="privacy.mask_version",
+            actor=actor,
+            subject_type="dataset_version",
+            subject_id=version.pk,
+            params={"dataset_version": version.pk, "policy": recorded},
+        )
         if save_as:
             MaskingPolicy.objects.update_or_create(
-                dataset=version.dataset, name=save_as[:100],
-                defaults={"policy": recorded, "updated_by": user_or_none(actor)})
-        audit_log(actor=actor, action="pii.mask.start", obj=job, summary={
-            "dataset_version": version.pk, "columns": {c: r["operator"] for c, r in recorded["columns"].items()}})
+                dataset=version.dataset,
+                name=save_as[:100],
+                defaults={"policy": recorded, "updated_by": user_or_none(actor)},
+            )
+        audit_log(
+            actor=actor,
+            action="pii.mask.start",
+            obj=job,
+            summary={
+                "dataset_version": version.pk,
+                "columns": {c: r["operator"] for c, r in recorded["columns"].items()},
+            },
+        )
     return job
 
 
@@ -376,10 +448,12 @@ def mask_plan(*, job: Job) -> list[MaskChunk]:
     rows = max(1, version.row_count)
     with transaction.atomic():
         if not job.mask_chunks.exists():
-            MaskChunk.objects.bulk_create([
-                MaskChunk(job=job, index=i, start=start, stop=min(rows, start + size))
-                for i, start in enumerate(range(0, rows, size))
-            ])
+            MaskChunk.objects.bulk_create(
+                [
+                    MaskChunk(job=job, index=i, start=start, stop=min(rows, start + size))
+                    for i, start in enumerate(range(0, rows, size))
+                ]
+            )
     return list(job.mask_chunks.order_by("index"))
 
 
@@ -389,7 +463,8 @@ def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
 
     started = time.perf_counter()
     MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
-        started_at=timezone.now(), worker=worker[:200])
+        started_at=timezone.now(), worker=worker[:200]
+    )
     version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
     rules = masking_rules(version=version, policy=job.params["policy"])
     table = read_version_table(version).slice(chunk.start, chunk.stop - chunk.start)
@@ -403,16 +478,23 @@ def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
         # The job row lock serializes chunk completions, so exactly one worker sees the last one.
         Job.objects.select_for_update().filter(pk=job.pk).first()
         updated = MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
-            status=MaskChunk.Status.DONE, part=stored, seconds=seconds, finished_at=timezone.now())
+            status=MaskChunk.Status.DONE, part=stored, seconds=seconds, finished_at=timezone.now()
+        )
         if not updated:  # a redelivered message: another worker already did this chunk
             transaction.on_commit(lambda: delete_file(stored))
             return False
         total = job.mask_chunks.count()
         done = job.mask_chunks.filter(status=MaskChunk.Status.DONE).count()
-        Reporter(job.pk).progress(done / total * 0.95, f"masked {done} of {total} chunks",
-                                  chunks_done=done, chunks=total)
-        return done == total and Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).exclude(
-            message="assembling").update(message="assembling") == 1
+        Reporter(job.pk).progress(
+            done / total * 0.95, f"masked {done} of {total} chunks", chunks_done=done, chunks=total
+        )
+        return (
+            done == total
+            and Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING)
+            .exclude(message="assembling")
+            .update(message="assembling")
+            == 1
+        )
 
 
 def mask_chunk_run(*, job: Job, index: int, worker: str = "") -> dict[str, Any] | None:
@@ -437,13 +519,22 @@ def mask_finalize(*, job: Job) -> dict[str, Any]:
             tables.append(pq.read_table(path))
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     actor = job.actor
-    masked = dataset_version_derive(actor=actor, parents=[version], table=table, operation="mask",
-                                    params={"policy": job.params["policy"], "job": job.pk})
+    masked = dataset_version_derive(
+        actor=actor,
+        parents=[version],
+        table=table,
+        operation="mask",
+        params={"policy": job.params["policy"], "job": job.pk},
+    )
     for chunk in chunks:
         delete_file(chunk.part)
     seconds = sum(c.seconds for c in chunks)
-    return {"dataset_version": masked.pk, "chunks": len(chunks), "chunk_seconds": round(seconds, 3),
-            "rows": table.num_rows}
+    return {
+        "dataset_version": masked.pk,
+        "chunks": len(chunks),
+        "chunk_seconds": round(seconds, 3),
+        "rows": table.num_rows,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,8 +542,9 @@ def mask_finalize(*, job: Job) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def pii_decrypt(*, actor: Any, values: list[str], dataset_version: DatasetVersion | None = None,
-                column: str = "") -> list[str]:
+def pii_decrypt(
+    *, actor: Any, values: list[str], dataset_version: DatasetVersion | None = None, column: str = ""
+) -> list[str]:
     from governance.privacy.masking import PolicyError, decrypt_value
 
     key = settings.STEWARD_PII_ENCRYPTION_KEY or ""
@@ -463,27 +555,35 @@ def pii_decrypt(*, actor: Any, values: list[str], dataset_version: DatasetVersio
     except PolicyError as exc:
         raise ServiceError(exc.message, field="values") from None
     with transaction.atomic():
-        audit_log(actor=actor, action="pii.decrypt", object_type="privacy.decrypt",
-                  object_id=dataset_version.pk if dataset_version else "",
-                  summary={"values": len(values), "column": column,
-                           "dataset_version": dataset_version.pk if dataset_version else None})
+        audit_log(
+            actor=actor,
+            action="pii.decrypt",
+            object_type="privacy.decrypt",
+            object_id=dataset_version.pk if dataset_version else "",
+            summary={
+                "values": len(values),
+                "column": column,
+                "dataset_version": dataset_version.pk if dataset_version else None,
+            },
+        )
     return plain
 
 
-def analyze_texts(*, texts: list[str], language: str = "en", entities: list[str] | None = None,
-                  score_threshold: float | None = None) -> list[list[dict[str, Any]]]:
+def analyze_texts(
+    *, texts: list[str], language: str = "en", entities: list[str] | None = None, score_threshold: float | None = None
+) -> list[list[dict[str, Any]]]:
     engine = analyzer()
     if len(texts) > MAX_ANALYZE_TEXTS:
         raise ServiceError(f"at most {MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})", field="texts")
     for i, text in enumerate(texts):
         if len(text) > MAX_ANALYZE_CHARS:
-            raise ServiceError(f"texts[{i}] is {len(text)} characters long; the limit is {MAX_ANALYZE_CHARS}",
-                               field="texts")
+            raise ServiceError(
+                f"texts[{i}] is {len(text)} characters long; the limit is {MAX_ANALYZE_CHARS}", field="texts"
+            )
     if sum(len(t) for t in texts) > MAX_ANALYZE_TOTAL_CHARS:
         raise ServiceError(f"the texts exceed {MAX_ANALYZE_TOTAL_CHARS} characters in all", field="texts")
     if language != engine.config.language:
-        raise ServiceError(f"language {language!r} is not configured; use {engine.config.language!r}",
-                           field="language")
+        raise ServiceError(f"language {language!r} is not configured; use {engine.config.language!r}", field="language")
     if entities:
         unknown = sorted(set(entities) - set(engine.supported_entities))
         if unknown:

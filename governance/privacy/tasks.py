@@ -4,6 +4,7 @@ Masking fans out: `privacy.mask_version` claims the job and enqueues one `privac
 per bounded slice of rows; chunks run in parallel on any `pii` worker, and the worker that
 completes the last chunk assembles the masked version and finishes the job.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Pages: the review queue, the scan report with its chart, raw examples, the policy editor."""
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,19 @@ from governance.privacy.selectors import (
 
 # What the policy editor proposes for a flagged column, by entity type.
 SUGGESTED = {
-    "EMAIL_ADDRESS": ("hash", {}), "PERSON": ("pseudonymize", {}), "PHONE_NUMBER": ("mask", {"chars_to_keep": 2}),
-    "STREET_ADDRESS": ("replace", {}), "CREDIT_CARD": ("mask", {"chars_to_keep": 4}),
-    "NATIONAL_ID": ("hash", {}), "US_SSN": ("hash", {}), "DATE_OF_BIRTH": ("generalize", {"kind": "date"}),
-    "ZIP_CODE": ("generalize", {"kind": "zip"}), "IBAN_CODE": ("encrypt", {}), "USERNAME": ("hash", {}),
-    "LOCATION": ("replace", {}), "IP_ADDRESS": ("hash", {}),
+    "EMAIL_ADDRESS": ("hash", {}),
+    "PERSON": ("pseudonymize", {}),
+    "PHONE_NUMBER": ("mask", {"chars_to_keep": 2}),
+    "STREET_ADDRESS": ("replace", {}),
+    "CREDIT_CARD": ("mask", {"chars_to_keep": 4}),
+    "NATIONAL_ID": ("hash", {}),
+    "US_SSN": ("hash", {}),
+    "DATE_OF_BIRTH": ("generalize", {"kind": "date"}),
+    "ZIP_CODE": ("generalize", {"kind": "zip"}),
+    "IBAN_CODE": ("encrypt", {}),
+    "USERNAME": ("hash", {}),
+    "LOCATION": ("replace", {}),
+    "IP_ADDRESS": ("hash", {}),
 }
 
 
@@ -39,8 +48,10 @@ def chart_svg(columns: list[dict[str, Any]]) -> str:
     colours = {"pending": "#f9ab00", "accepted": "#d93025", "rejected": "#80868b", "masked": "#1e8e3e", None: "#dadce0"}
     rows = [c for c in columns if not c.get("skipped")]
     height = 22 * len(rows) + 30
-    parts = [f'<svg class="pii-chart" xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" '
-             f'role="img" aria-label="share of sampled values with personal data per column">']
+    parts = [
+        f'<svg class="pii-chart" xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" '
+        f'role="img" aria-label="share of sampled values with personal data per column">'
+    ]
     for i, c in enumerate(rows):
         y = 10 + i * 22
         share = float(c.get("share") or 0) if c.get("entity_type") else 0.0
@@ -49,8 +60,10 @@ def chart_svg(columns: list[dict[str, Any]]) -> str:
         label = escape(str(c["name"])[:28])
         entity = escape(c.get("entity_type") or "clean")
         parts.append(f'<text x="0" y="{y + 13}" font-size="12">{label}</text>')
-        parts.append(f'<rect x="200" y="{y}" width="{width}" height="16" fill="{colours.get(c.get("decision"), "#dadce0")}">'
-                     f'<title>{label}: {entity} in {share:.0%} of sampled values</title></rect>')
+        parts.append(
+            f'<rect x="200" y="{y}" width="{width}" height="16" fill="{colours.get(c.get("decision"), "#dadce0")}">'
+            f"<title>{label}: {entity} in {share:.0%} of sampled values</title></rect>"
+        )
         parts.append(f'<text x="{205 + width}" y="{y + 13}" font-size="11" fill="#5f6368">{entity} {share:.0%}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -60,12 +73,17 @@ class ReviewQueuePage(CapabilityRequiredMixin, View):
     required_capability = "pii.manage"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "privacy/queue.html", {
-            "findings": review_queue()[:200],
-            "scans": PiiScan.objects.select_related("version__dataset")[:20],
-            "unresolved": DatasetVersion.objects.filter(pii_status=DatasetVersion.PiiStatus.UNRESOLVED)
-            .select_related("dataset")[:50],
-        })
+        return render(
+            request,
+            "privacy/queue.html",
+            {
+                "findings": review_queue()[:200],
+                "scans": PiiScan.objects.select_related("version__dataset")[:20],
+                "unresolved": DatasetVersion.objects.filter(
+                    pii_status=DatasetVersion.PiiStatus.UNRESOLVED
+                ).select_related("dataset")[:50],
+            },
+        )
 
 
 class ScanReportPage(CapabilityRequiredMixin, View):
@@ -74,10 +92,18 @@ class ScanReportPage(CapabilityRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         scan = get_object_or_404(PiiScan.objects.select_related("version__dataset", "job"), pk=pk)
         columns = scan_columns(scan)
-        return render(request, "privacy/scan.html", {
-            "scan": scan, "version": scan.version, "columns": columns, "chart": chart_svg(columns),
-            "gate": pii_gate_reasons(scan.version), "decisions": PiiFinding.Decision,
-        })
+        return render(
+            request,
+            "privacy/scan.html",
+            {
+                "scan": scan,
+                "version": scan.version,
+                "columns": columns,
+                "chart": chart_svg(columns),
+                "gate": pii_gate_reasons(scan.version),
+                "decisions": PiiFinding.Decision,
+            },
+        )
 
 
 class FindingDecidePage(CapabilityRequiredMixin, View):
@@ -115,8 +141,11 @@ class VersionPiiPage(CapabilityRequiredMixin, View):
         scan = latest_scan(version)
         if scan is not None:
             return redirect("pii-scan", pk=scan.pk)
-        return render(request, "privacy/not_scanned.html", {
-            "version": version, "scans": version.pii_scans.select_related("job")[:5]})
+        return render(
+            request,
+            "privacy/not_scanned.html",
+            {"version": version, "scans": version.pii_scans.select_related("job")[:5]},
+        )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not has_capability(request.user, "catalog.write"):
@@ -136,12 +165,25 @@ class PolicyEditorPage(CapabilityRequiredMixin, View):
         for name in version.column_names:
             rule = policy.get("columns", {}).get(name) or {}
             info = flagged.get(name, {})
-            rows.append({"name": name, "entity_type": info.get("entity_type"), "kind": info.get("kind"),
-                         "decision": info.get("decision"), "operator": rule.get("operator", ""),
-                         "params": json.dumps({k: v for k, v in (rule.get("params") or {}).items() if k != "scope"})
-                         if rule else "{}"})
-        return {"version": version, "rows": rows, "operators": OPERATORS, "scan": scan,
-                "saved": version.dataset.masking_policies.all()}
+            rows.append(
+                {
+                    "name": name,
+                    "entity_type": info.get("entity_type"),
+                    "kind": info.get("kind"),
+                    "decision": info.get("decision"),
+                    "operator": rule.get("operator", ""),
+                    "params": json.dumps({k: v for k, v in (rule.get("params") or {}).items() if k != "scope"})
+                    if rule
+                    else "{}",
+                }
+            )
+        return {
+            "version": version,
+            "rows": rows,
+            "operators": OPERATORS,
+            "scan": scan,
+            "saved": version.dataset.masking_policies.all(),
+        }
 
     def _suggested(self, version: DatasetVersion) -> dict[str, Any]:
         saved = MaskingPolicy.objects.filter(dataset=version.dataset).order_by("-updated_at").first()
@@ -183,12 +225,22 @@ class PolicyEditorPage(CapabilityRequiredMixin, View):
         if error is None:
             try:
                 if request.POST.get("action") == "run":
-                    job = services.mask_start(version=version, actor=request.user, policy=policy,
-                                              save_as=request.POST.get("save_as") or "default")
+                    job = services.mask_start(
+                        version=version,
+                        actor=request.user,
+                        policy=policy,
+                        save_as=request.POST.get("save_as") or "default",
+                    )
                     return redirect("job", pk=job.pk)
                 columns, before, after = services.mask_preview(version=version, policy=policy)
-                context.update({"preview_columns": columns, "before": before, "after": after,
-                                "after_columns": list(after[0].keys()) if after else []})
+                context.update(
+                    {
+                        "preview_columns": columns,
+                        "before": before,
+                        "after": after,
+                        "after_columns": list(after[0].keys()) if after else [],
+                    }
+                )
             except ServiceError as exc:
                 error = exc.message
         context["error"] = error

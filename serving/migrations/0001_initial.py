@@ -4,52 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PredictionLog',
+            name="PredictionLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_name', models.CharField(max_length=200)),
-                ('version', models.PositiveIntegerField()),
-                ('model_version_id', models.BigIntegerField(blank=True, null=True)),
-                ('endpoint', models.CharField(max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('latency_ms', models.FloatField()),
-                ('n_candidates', models.PositiveIntegerField()),
-                ('k', models.PositiveIntegerField(blank=True, null=True)),
-                ('user_feature_ids', models.JSONField(default=dict)),
-                ('item_ids', models.JSONField(default=list)),
-                ('scores', models.JSONField(default=list)),
-                ('actor_id', models.BigIntegerField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("model_name", models.CharField(max_length=200)),
+                ("version", models.PositiveIntegerField()),
+                ("model_version_id", models.BigIntegerField(blank=True, null=True)),
+                ("endpoint", models.CharField(max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("latency_ms", models.FloatField()),
+                ("n_candidates", models.PositiveIntegerField()),
+                ("k", models.PositiveIntegerField(blank=True, null=True)),
+                ("user_feature_ids", models.JSONField(default=dict)),
+                ("item_ids", models.JSONField(default=list)),
+                ("scores", models.JSONField(default=list)),
+                ("actor_id", models.BigIntegerField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['model_name', 'version', 'created_at'], name='serving_pre_model_n_c40259_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["model_name", "version", "created_at"], name="serving_pre_model_n_c40259_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ServingStat',
+            name="ServingStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_name', models.CharField(max_length=200)),
-                ('version', models.PositiveIntegerField()),
-                ('endpoint', models.CharField(max_length=16)),
-                ('minute', models.DateTimeField()),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('errors', models.PositiveIntegerField(default=0)),
-                ('latency_ms_sum', models.FloatField(default=0.0)),
-                ('latency_counts', models.JSONField(default=list)),
-                ('score_counts', models.JSONField(default=list)),
-                ('pid', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("model_name", models.CharField(max_length=200)),
+                ("version", models.PositiveIntegerField()),
+                ("endpoint", models.CharField(max_length=16)),
+                ("minute", models.DateTimeField()),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("errors", models.PositiveIntegerField(default=0)),
+                ("latency_ms_sum", models.FloatField(default=0.0)),
+                ("latency_counts", models.JSONField(default=list)),
+                ("score_counts", models.JSONField(default=list)),
+                ("pid", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(fields=['model_name', 'minute'], name='serving_ser_model_n_daa263_idx')],
+                "indexes": [models.Index(fields=["model_name", "minute"], name="serving_ser_model_n_daa263_idx")],
             },
         ),
     ]

@@ -1,5 +1,6 @@
 """A steward in a real browser (Debian's chromium through Playwright): log in, create a dataset, upload a CSV, and
 see its schema on the version page."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,11 @@ def test_a_steward_uploads_a_csv_and_sees_its_schema(live_server: Any, make_user
     make_user("steward")
     schema_rows: list[list[str]] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(20_000)
@@ -44,8 +48,9 @@ def test_a_steward_uploads_a_csv_and_sees_its_schema(live_server: Any, make_user
             page.wait_for_url("**/datasets/*/")
             expect(page.locator("h1")).to_contain_text("clicks")
 
-            page.set_input_files("#upload-form input[type=file]",
-                                 files=[{"name": "clicks.csv", "mimeType": "text/csv", "buffer": CSV}])
+            page.set_input_files(
+                "#upload-form input[type=file]", files=[{"name": "clicks.csv", "mimeType": "text/csv", "buffer": CSV}]
+            )
             page.click("#upload-form button[type=submit]")
             page.wait_for_url("**/dataset-versions/*/")
             expect(page.locator("h1")).to_contain_text("version 1")
@@ -53,16 +58,21 @@ def test_a_steward_uploads_a_csv_and_sees_its_schema(live_server: Any, make_user
             expect(page.locator("p.meta")).to_contain_text("3 rows")
             schema = page.locator("table.schema tbody tr")
             expect(schema).to_have_count(4)
-            schema_rows = [[cell.strip() for cell in schema.nth(i).locator("td").all_inner_texts()[:4]]
-                           for i in range(4)]
+            schema_rows = [
+                [cell.strip() for cell in schema.nth(i).locator("td").all_inner_texts()[:4]] for i in range(4)
+            ]
             expect(page.locator("table.preview")).to_contain_text("great mug")
             page.screenshot(path=SCREENSHOT, full_page=True)
         finally:
             browser.close()
 
     # name, type, nulls, distinct
-    assert schema_rows == [["user_id", "int64", "0", "3"], ["item_id", "int64", "0", "2"],
-                           ["rating", "double", "0", "3"], ["review", "string", "1", "1"]]
+    assert schema_rows == [
+        ["user_id", "int64", "0", "3"],
+        ["item_id", "int64", "0", "2"],
+        ["rating", "double", "0", "3"],
+        ["review", "string", "1", "1"],
+    ]
     version = DatasetVersion.objects.get()
     assert version.dataset == Dataset.objects.get(name="clicks")
     assert version.original_name == "clicks.csv" and version.row_count == 3

@@ -57,11 +57,29 @@ def test_another_seed_gives_different_data(demo: dict[str, Path], tmp_path: Path
 
 def test_files_have_the_documented_columns_and_sizes(demo: dict[str, Path]) -> None:
     expected = {
-        "users": ["user_id", "name", "email", "phone", "street_address", "city", "zip_code",
-                  "birth_date", "signup_date"],
+        "users": [
+            "user_id",
+            "name",
+            "email",
+            "phone",
+            "street_address",
+            "city",
+            "zip_code",
+            "birth_date",
+            "signup_date",
+        ],
         "items": ["item_id", "title", "category", "brand", "price", "description"],
-        "interactions": ["event_id", "user_id", "item_id", "timestamp", "event", "clicked",
-                         "purchased", "rating", "review_text"],
+        "interactions": [
+            "event_id",
+            "user_id",
+            "item_id",
+            "timestamp",
+            "event",
+            "clicked",
+            "purchased",
+            "rating",
+            "review_text",
+        ],
     }
     sizes = {"users": 500, "items": 300, "interactions": 20000}
     for kind, path in demo.items():
@@ -75,9 +93,7 @@ def test_sizes_follow_the_arguments(tmp_path: Path) -> None:
     assert [len(_rows(paths[k])) for k in ("users", "items", "interactions")] == [20, 15, 250]
 
 
-def test_interactions_reference_existing_users_and_items(
-    demo: dict[str, Path], interactions: list[dict]
-) -> None:
+def test_interactions_reference_existing_users_and_items(demo: dict[str, Path], interactions: list[dict]) -> None:
     user_ids = {row["user_id"] for row in _rows(demo["users"])}
     item_ids = {row["item_id"] for row in _rows(demo["items"])}
     assert {row["user_id"] for row in interactions} <= user_ids
@@ -137,9 +153,7 @@ def test_users_click_more_in_the_categories_they_see_most(
     assert preferred_rate > 1.5 * other_rate
 
 
-def test_clicks_are_predictable_on_a_later_time_slice(
-    interactions: list[dict], item_category: dict[int, str]
-) -> None:
+def test_clicks_are_predictable_on_a_later_time_slice(interactions: list[dict], item_category: dict[int, str]) -> None:
     cut = int(len(interactions) * 0.8)
     train, test = interactions[:cut], interactions[cut:]
     prior = sum(row["clicked"] for row in train) / len(train)
@@ -163,15 +177,11 @@ def test_counts_below_one_are_rejected(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_writes_the_files_and_prints_their_paths(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_writes_the_files_and_prints_their_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "nested" / "demo"
-    assert main([str(out), "--seed", "5", "--users", "10", "--items", "8",
-                 "--interactions", "40"]) == 0
+    assert main([str(out), "--seed", "5", "--users", "10", "--items", "8", "--interactions", "40"]) == 0
     printed = capsys.readouterr().out
-    for kind, name in (("users", "users.csv"), ("items", "items.csv"),
-                       ("interactions", "interactions.csv")):
+    for kind, name in (("users", "users.csv"), ("items", "items.csv"), ("interactions", "interactions.csv")):
         assert f"{kind}: {out / name}" in printed
         assert (out / name).is_file()
     assert len(_rows(out / "interactions.csv")) == 40

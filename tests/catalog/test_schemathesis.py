@@ -1,5 +1,6 @@
 """Schemathesis drives the catalog endpoints of the OpenAPI schema with generated input, as a steward: whatever it
 sends, the answer is never a 5xx."""
+
 from __future__ import annotations
 
 import io

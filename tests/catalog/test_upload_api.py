@@ -1,5 +1,6 @@
 """The catalog API's contract (DESIGN.md section 5) and its answers to bad uploads: 400, a message naming the
 problem, and nothing stored (no version row, no audit row, no file in storage, nothing left in the scratch dir)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,9 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 @pytest.fixture
 def dataset_id(steward_api: APIClient) -> int:
-    response = steward_api.post("/api/v1/datasets/", {"name": "clicks", "description": "click log",
-                                                      "kind": "interactions"}, format="json")
+    response = steward_api.post(
+        "/api/v1/datasets/", {"name": "clicks", "description": "click log", "kind": "interactions"}, format="json"
+    )
     assert response.status_code == 201, response.content
     return response.json()["id"]
 
@@ -47,8 +49,9 @@ def dataset_id(steward_api: APIClient) -> int:
 @pytest.fixture
 def post_file(steward_api: APIClient, dataset_id: int) -> Callable[..., Any]:
     def post(content: bytes | str, name: str = "data.csv", **fields: str) -> Any:
-        return steward_api.post(f"/api/v1/datasets/{dataset_id}/versions/", {"file": named(content, name), **fields},
-                                format="multipart")
+        return steward_api.post(
+            f"/api/v1/datasets/{dataset_id}/versions/", {"file": named(content, name), **fields}, format="multipart"
+        )
 
     return post
 
@@ -60,23 +63,45 @@ def _files_under(root: str | Path) -> set[Path]:
 
 @contextlib.contextmanager
 def nothing_stored() -> Iterator[None]:
-    before = (DatasetVersion.objects.count(), AuditEvent.objects.count(), Job.objects.count(),
-              _files_under(settings.MEDIA_ROOT), _files_under(settings.FILE_UPLOAD_TEMP_DIR))
+    before = (
+        DatasetVersion.objects.count(),
+        AuditEvent.objects.count(),
+        Job.objects.count(),
+        _files_under(settings.MEDIA_ROOT),
+        _files_under(settings.FILE_UPLOAD_TEMP_DIR),
+    )
     yield
-    after = (DatasetVersion.objects.count(), AuditEvent.objects.count(), Job.objects.count(),
-             _files_under(settings.MEDIA_ROOT), _files_under(settings.FILE_UPLOAD_TEMP_DIR))
+    after = (
+        DatasetVersion.objects.count(),
+        AuditEvent.objects.count(),
+        Job.objects.count(),
+        _files_under(settings.MEDIA_ROOT),
+        _files_under(settings.FILE_UPLOAD_TEMP_DIR),
+    )
     assert after == before
 
 
 # --- contract shapes -----------------------------------------------------------------------------------------------
 
+
 def test_creating_a_dataset_returns_the_dataset(steward_api: APIClient) -> None:
-    response = steward_api.post("/api/v1/datasets/", {"name": "items", "description": "catalogue", "kind": "items",
-                                                      "tags": ["shop"]}, format="json")
+    response = steward_api.post(
+        "/api/v1/datasets/",
+        {"name": "items", "description": "catalogue", "kind": "items", "tags": ["shop"]},
+        format="json",
+    )
     assert response.status_code == 201
     body = response.json()
-    assert body == {"id": body["id"], "name": "items", "description": "catalogue", "kind": "items", "tags": ["shop"],
-                    "owner": "steward-user", "created_at": body["created_at"], "latest_version": None}
+    assert body == {
+        "id": body["id"],
+        "name": "items",
+        "description": "catalogue",
+        "kind": "items",
+        "tags": ["shop"],
+        "owner": "steward-user",
+        "created_at": body["created_at"],
+        "latest_version": None,
+    }
     assert steward_api.get(f"/api/v1/datasets/{body['id']}/").json() == body
 
 
@@ -87,8 +112,9 @@ def test_a_second_dataset_with_the_same_name_is_refused(steward_api: APIClient, 
     assert Dataset.objects.count() == 1
 
 
-def test_uploading_a_csv_returns_201_with_hash_rows_and_column_profile(post_file: Callable[..., Any],
-                                                                       dataset_id: int) -> None:
+def test_uploading_a_csv_returns_201_with_hash_rows_and_column_profile(
+    post_file: Callable[..., Any], dataset_id: int
+) -> None:
     response = post_file(CLICKS, "clicks.csv")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -99,7 +125,11 @@ def test_uploading_a_csv_returns_201_with_hash_rows_and_column_profile(post_file
     columns = {c["name"]: c for c in body["columns"]}
     assert [c["name"] for c in body["columns"]] == ["user_id", "item_id", "rating", "review"]
     assert {name: c["dtype"] for name, c in columns.items()} == {
-        "user_id": "int64", "item_id": "int64", "rating": "double", "review": "string"}
+        "user_id": "int64",
+        "item_id": "int64",
+        "rating": "double",
+        "review": "string",
+    }
     assert (columns["item_id"]["null_count"], columns["item_id"]["distinct_count"]) == (1, 2)
     assert (columns["review"]["null_count"], columns["review"]["distinct_count"]) == (1, 1)
     assert (columns["user_id"]["null_count"], columns["user_id"]["distinct_count"]) == (0, 3)
@@ -117,8 +147,9 @@ def test_identical_content_returns_the_existing_version_with_200(post_file: Call
     assert DatasetVersion.objects.count() == 1
 
 
-def test_new_content_becomes_the_next_version(post_file: Callable[..., Any], steward_api: APIClient,
-                                              dataset_id: int) -> None:
+def test_new_content_becomes_the_next_version(
+    post_file: Callable[..., Any], steward_api: APIClient, dataset_id: int
+) -> None:
     first = post_file(CLICKS, "clicks.csv").json()
     second = post_file(CLICKS + "4,13,1,meh\n", "clicks.csv").json()
     assert (first["number"], second["number"]) == (1, 2)
@@ -127,8 +158,9 @@ def test_new_content_becomes_the_next_version(post_file: Callable[..., Any], ste
     assert [v["id"] for v in listed["results"]] == [second["id"], first["id"]]
 
 
-def test_get_version_returns_the_same_object_with_quality_and_pii_status(post_file: Callable[..., Any],
-                                                                         steward_api: APIClient) -> None:
+def test_get_version_returns_the_same_object_with_quality_and_pii_status(
+    post_file: Callable[..., Any], steward_api: APIClient
+) -> None:
     created = post_file(CLICKS, "clicks.csv").json()
     fetched = steward_api.get(f"/api/v1/dataset-versions/{created['id']}/").json()
     assert fetched == created
@@ -136,21 +168,52 @@ def test_get_version_returns_the_same_object_with_quality_and_pii_status(post_fi
     assert fetched["created_by"] == "steward-user" and fetched["parents"] == []
 
 
-@pytest.mark.parametrize(("name", "content", "fields", "dtypes"), [
-    ("clicks.tsv", "user_id\titem_id\tquery\n1\t10\tred shoes\n2\t11\tblue hat\n", {},
-     {"user_id": "int64", "item_id": "int64", "query": "string"}),
-    ("clicks.jsonl", '{"user_id": 1, "price": 9.5, "title": "mug"}\n{"user_id": 2, "price": 12, "title": null}\n', {},
-     {"user_id": "int64", "price": "double", "title": "string"}),
-    ("clicks.parquet", parquet_bytes(pa.table({"user_id": pa.array([1, 2], pa.int32()),
-                                               "ts": pa.array([1_700_000_000_000, 1_700_000_060_000], pa.timestamp("ms")),
-                                               "title": ["mug", "cup"]})), {},
-     {"user_id": "int32", "ts": "timestamp[ms]", "title": "string"}),
-    ("export.txt", "user_id;item_id\n1;10\n2;11\n", {"format": "csv", "sep": ";"},
-     {"user_id": "int64", "item_id": "int64"}),
-], ids=["tsv", "jsonl", "parquet", "declared-format-and-sep"])
-def test_every_supported_format_is_registered_with_its_schema(post_file: Callable[..., Any], steward_api: APIClient,
-                                                              name: str, content: bytes | str, fields: dict[str, str],
-                                                              dtypes: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "fields", "dtypes"),
+    [
+        (
+            "clicks.tsv",
+            "user_id\titem_id\tquery\n1\t10\tred shoes\n2\t11\tblue hat\n",
+            {},
+            {"user_id": "int64", "item_id": "int64", "query": "string"},
+        ),
+        (
+            "clicks.jsonl",
+            '{"user_id": 1, "price": 9.5, "title": "mug"}\n{"user_id": 2, "price": 12, "title": null}\n',
+            {},
+            {"user_id": "int64", "price": "double", "title": "string"},
+        ),
+        (
+            "clicks.parquet",
+            parquet_bytes(
+                pa.table(
+                    {
+                        "user_id": pa.array([1, 2], pa.int32()),
+                        "ts": pa.array([1_700_000_000_000, 1_700_000_060_000], pa.timestamp("ms")),
+                        "title": ["mug", "cup"],
+                    }
+                )
+            ),
+            {},
+            {"user_id": "int32", "ts": "timestamp[ms]", "title": "string"},
+        ),
+        (
+            "export.txt",
+            "user_id;item_id\n1;10\n2;11\n",
+            {"format": "csv", "sep": ";"},
+            {"user_id": "int64", "item_id": "int64"},
+        ),
+    ],
+    ids=["tsv", "jsonl", "parquet", "declared-format-and-sep"],
+)
+def test_every_supported_format_is_registered_with_its_schema(
+    post_file: Callable[..., Any],
+    steward_api: APIClient,
+    name: str,
+    content: bytes | str,
+    fields: dict[str, str],
+    dtypes: dict[str, str],
+) -> None:
     response = post_file(content, name, **fields)
     assert response.status_code == 201, response.content
     body = response.json()
@@ -174,8 +237,9 @@ def test_rows_are_paginated_with_offset_and_limit(post_file: Callable[..., Any],
 
 
 @pytest.mark.parametrize("query", [{"offset": "x"}, {"limit": "ten"}, {"offset": -1}, {"limit": 5000}])
-def test_bad_row_paging_is_a_400_naming_the_parameter(post_file: Callable[..., Any], steward_api: APIClient,
-                                                      query: dict[str, Any]) -> None:
+def test_bad_row_paging_is_a_400_naming_the_parameter(
+    post_file: Callable[..., Any], steward_api: APIClient, query: dict[str, Any]
+) -> None:
     version = post_file(CLICKS, "clicks.csv").json()["id"]
     response = steward_api.get(f"/api/v1/dataset-versions/{version}/rows/", query)
     assert response.status_code == 400
@@ -183,19 +247,30 @@ def test_bad_row_paging_is_a_400_naming_the_parameter(post_file: Callable[..., A
 
 
 def test_missing_objects_are_404(steward_api: APIClient) -> None:
-    for url in ("/api/v1/datasets/999/", "/api/v1/datasets/999/versions/", "/api/v1/dataset-versions/999/",
-                "/api/v1/dataset-versions/999/rows/", "/api/v1/dataset-versions/999/lineage/", "/api/v1/jobs/999/"):
+    for url in (
+        "/api/v1/datasets/999/",
+        "/api/v1/datasets/999/versions/",
+        "/api/v1/dataset-versions/999/",
+        "/api/v1/dataset-versions/999/rows/",
+        "/api/v1/dataset-versions/999/lineage/",
+        "/api/v1/jobs/999/",
+    ):
         assert steward_api.get(url).status_code == 404, url
 
 
 def test_a_transform_job_reports_its_result_and_the_lineage_connects_both_versions(
-        post_file: Callable[..., Any], steward_api: APIClient, run_tasks_eagerly: Any,
-        django_capture_on_commit_callbacks: Any) -> None:
+    post_file: Callable[..., Any],
+    steward_api: APIClient,
+    run_tasks_eagerly: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     parent = post_file(CLICKS, "clicks.csv").json()
     with django_capture_on_commit_callbacks(execute=True):
-        started = steward_api.post(f"/api/v1/dataset-versions/{parent['id']}/transforms/",
-                                   {"operation": "label", "params": {"column": "liked", "expression": "rating >= 4"}},
-                                   format="json")
+        started = steward_api.post(
+            f"/api/v1/dataset-versions/{parent['id']}/transforms/",
+            {"operation": "label", "params": {"column": "liked", "expression": "rating >= 4"}},
+            format="json",
+        )
     assert started.status_code == 202, started.content
     assert started.json()["status"] == "queued" and started.json()["kind"] == "transform"
 
@@ -203,8 +278,19 @@ def test_a_transform_job_reports_its_result_and_the_lineage_connects_both_versio
     assert job["status"] == "succeeded", job["error"]
     assert job["progress"] == 1.0 and job["error"] == "" and isinstance(job["message"], str)
     assert set(job["result"]) == {"dataset_version"}
-    assert {"id", "kind", "status", "progress", "message", "error", "result", "actor", "created_at", "started_at",
-            "finished_at"} <= set(job)
+    assert {
+        "id",
+        "kind",
+        "status",
+        "progress",
+        "message",
+        "error",
+        "result",
+        "actor",
+        "created_at",
+        "started_at",
+        "finished_at",
+    } <= set(job)
     child_id = job["result"]["dataset_version"]
     child = steward_api.get(f"/api/v1/dataset-versions/{child_id}/").json()
     assert child["operation"] == "label" and child["parents"] == [parent["id"]]
@@ -215,26 +301,33 @@ def test_a_transform_job_reports_its_result_and_the_lineage_connects_both_versio
     for start in (parent["id"], child_id):  # the graph is the same from either end
         graph = steward_api.get(f"/api/v1/dataset-versions/{start}/lineage/").json()
         assert sorted(n["key"] for n in graph["nodes"]) == sorted(
-            [f"dataset_version:{parent['id']}", f"dataset_version:{child_id}"])
+            [f"dataset_version:{parent['id']}", f"dataset_version:{child_id}"]
+        )
         for node in graph["nodes"]:
             assert node["type"] == "dataset_version" and node["key"] == f"dataset_version:{node['id']}"
             assert node["label"]
         assert [(e["source"], e["target"], e["operation"]) for e in graph["edges"]] == [
-            (f"dataset_version:{parent['id']}", f"dataset_version:{child_id}", "label")]
+            (f"dataset_version:{parent['id']}", f"dataset_version:{child_id}", "label")
+        ]
 
     listed = steward_api.get("/api/v1/jobs/", {"kind": "transform"}).json()
     assert listed["count"] == 1 and listed["results"][0]["id"] == job["id"]
 
 
-def test_a_split_job_returns_its_versions_in_the_order_asked(post_file: Callable[..., Any], steward_api: APIClient,
-                                                             run_tasks_eagerly: Any,
-                                                             django_capture_on_commit_callbacks: Any) -> None:
+def test_a_split_job_returns_its_versions_in_the_order_asked(
+    post_file: Callable[..., Any],
+    steward_api: APIClient,
+    run_tasks_eagerly: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     text = "user_id,ts\n" + "".join(f"{i},{1000 + i}\n" for i in range(10))
     parent = post_file(text, "events.csv").json()
     with django_capture_on_commit_callbacks(execute=True):
-        started = steward_api.post(f"/api/v1/dataset-versions/{parent['id']}/transforms/", {
-            "operation": "split", "params": {"strategy": "time", "time_column": "ts", "fractions": [0.7, 0.3]}},
-            format="json")
+        started = steward_api.post(
+            f"/api/v1/dataset-versions/{parent['id']}/transforms/",
+            {"operation": "split", "params": {"strategy": "time", "time_column": "ts", "fractions": [0.7, 0.3]}},
+            format="json",
+        )
     job = steward_api.get(f"/api/v1/jobs/{started.json()['id']}/").json()
     assert job["status"] == "succeeded", job["error"]
     parts = job["result"]["dataset_versions"]
@@ -246,8 +339,9 @@ def test_a_split_job_returns_its_versions_in_the_order_asked(post_file: Callable
 
 def test_the_token_endpoint_returns_a_token_that_works(personas: Any) -> None:
     client = APIClient()
-    token = client.post("/api/v1/auth/token/", {"username": "viewer-user", "password": "pw-viewer-123"},
-                        format="json").json()["token"]
+    token = client.post(
+        "/api/v1/auth/token/", {"username": "viewer-user", "password": "pw-viewer-123"}, format="json"
+    ).json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/datasets/").status_code == 200
     wrong = APIClient().post("/api/v1/auth/token/", {"username": "viewer-user", "password": "nope"}, format="json")
@@ -262,61 +356,96 @@ def test_health_reports_database_and_broker() -> None:
 
 # --- bad input -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("content", "name", "fields", "message"), [
-    (b"", "empty.csv", {}, "empty"),
-    (b"a,b\n1,2\n", "data.xlsx", {}, "Unsupported file type '.xlsx'"),
-    (b"a,b\n1,2\n", "data", {}, "Unsupported file type '(no extension)'"),
-    (b"a,b\n1,2\n", "data.csv", {"format": "xml"}, "format"),
-    (b"name,city\nAnna,Berlin\nJ\xf6rg,K\xf6ln\n", "latin1.csv", {}, "not valid in its encoding"),
-    (b"name,city\n" + b"Anna,Berlin\n" * 3 + b"\xff\xfe\xfa,x\n", "bad.csv", {}, "not valid in its encoding"),
-    (b"\xff\xfeu,v\n1,2\n", "bom16.csv", {}, "not valid in its encoding"),
-    (b'{"name": "J\xf6rg"}\n', "bad.jsonl", {}, "not valid in its encoding"),
-    (b"a,b\n1,2\n3\n", "ragged.csv", {}, "Ragged CSV rows: the header has 2 columns but a row has 1"),
-    (b"a,b\n1,2,3\n", "ragged.csv", {}, "Ragged CSV rows: the header has 2 columns but a row has 3"),
-    (b"a\tb\n1\t2\t3\n", "ragged.tsv", {}, "Ragged TSV rows"),
-    (b"id,name,id\n1,x,2\n", "dupes.csv", {}, "Duplicate column names: id"),
-    (b"id,,name\n1,2,x\n", "blank.csv", {}, "Empty column name at position 2"),
-    (b"id, \n1,2\n", "blank.csv", {}, "Empty column name at position 2"),
-    (b'{"a": 1}\nnot json\n', "broken.jsonl", {}, "not valid JSON Lines"),
-    (b'{"a": 1}\n{"a": "x"}\n', "mixed.jsonl", {}, "Column a changes from number to string in row 2"),
-    (b"{}\n{}\n", "no-columns.jsonl", {}, "no columns"),
-    (b"PAR1 but not really parquet", "broken.parquet", {}, "not a readable Parquet file"),
-    (b"a,b\n1,2\n", "data.csv", {"sep": ";;"}, "sep"),
-    (b"a,b\n1,2\n", "data.csv", {"sep": "\u00e9"}, "sep"),
-    (b"a,b\n1,2\n", "data.csv", {"sep": "\n"}, "sep"),
-    (b"a,b\n1,2\n", "data.csv", {"encoding": "no-such-codec"}, "Unknown encoding 'no-such-codec'"),
-    (b"a,b\n1,2\n", "data.csv", {"encoding": "base64"}, "Encoding 'base64' cannot read text files"),
-    (b"a,b\n1,2\n", "data.csv", {"encoding": "punycode"}, "Encoding 'punycode' cannot read text files"),
-    (b"a,b\n1,2\n", "data.csv", {"encoding": "utf-16"}, "not valid in its encoding"),
-], ids=["empty", "unsupported-extension", "no-extension", "unsupported-declared-format", "latin1-bytes",
-        "bad-bytes-late", "utf16-bom", "bad-bytes-jsonl", "ragged-short", "ragged-long", "ragged-tsv",
-        "duplicate-columns", "empty-column-name", "blank-column-name", "broken-jsonl", "jsonl-type-change",
-        "jsonl-no-columns", "broken-parquet", "long-sep",
-        "non-ascii-sep", "newline-sep", "unknown-encoding", "binary-codec", "punycode", "utf16-without-bom"])
-def test_bad_upload_is_a_400_naming_the_problem_and_stores_nothing(post_file: Callable[..., Any], content: bytes,
-                                                                   name: str, fields: dict[str, str],
-                                                                   message: str) -> None:
+
+@pytest.mark.parametrize(
+    ("content", "name", "fields", "message"),
+    [
+        (b"", "empty.csv", {}, "empty"),
+        (b"a,b\n1,2\n", "data.xlsx", {}, "Unsupported file type '.xlsx'"),
+        (b"a,b\n1,2\n", "data", {}, "Unsupported file type '(no extension)'"),
+        (b"a,b\n1,2\n", "data.csv", {"format": "xml"}, "format"),
+        (b"name,city\nAnna,Berlin\nJ\xf6rg,K\xf6ln\n", "latin1.csv", {}, "not valid in its encoding"),
+        (b"name,city\n" + b"Anna,Berlin\n" * 3 + b"\xff\xfe\xfa,x\n", "bad.csv", {}, "not valid in its encoding"),
+        (b"\xff\xfeu,v\n1,2\n", "bom16.csv", {}, "not valid in its encoding"),
+        (b'{"name": "J\xf6rg"}\n', "bad.jsonl", {}, "not valid in its encoding"),
+        (b"a,b\n1,2\n3\n", "ragged.csv", {}, "Ragged CSV rows: the header has 2 columns but a row has 1"),
+        (b"a,b\n1,2,3\n", "ragged.csv", {}, "Ragged CSV rows: the header has 2 columns but a row has 3"),
+        (b"a\tb\n1\t2\t3\n", "ragged.tsv", {}, "Ragged TSV rows"),
+        (b"id,name,id\n1,x,2\n", "dupes.csv", {}, "Duplicate column names: id"),
+        (b"id,,name\n1,2,x\n", "blank.csv", {}, "Empty column name at position 2"),
+        (b"id, \n1,2\n", "blank.csv", {}, "Empty column name at position 2"),
+        (b'{"a": 1}\nnot json\n', "broken.jsonl", {}, "not valid JSON Lines"),
+        (b'{"a": 1}\n{"a": "x"}\n', "mixed.jsonl", {}, "Column a changes from number to string in row 2"),
+        (b"{}\n{}\n", "no-columns.jsonl", {}, "no columns"),
+        (b"PAR1 but not really parquet", "broken.parquet", {}, "not a readable Parquet file"),
+        (b"a,b\n1,2\n", "data.csv", {"sep": ";;"}, "sep"),
+        (b"a,b\n1,2\n", "data.csv", {"sep": "\u00e9"}, "sep"),
+        (b"a,b\n1,2\n", "data.csv", {"sep": "\n"}, "sep"),
+        (b"a,b\n1,2\n", "data.csv", {"encoding": "no-such-codec"}, "Unknown encoding 'no-such-codec'"),
+        (b"a,b\n1,2\n", "data.csv", {"encoding": "base64"}, "Encoding 'base64' cannot read text files"),
+        (b"a,b\n1,2\n", "data.csv", {"encoding": "punycode"}, "Encoding 'punycode' cannot read text files"),
+        (b"a,b\n1,2\n", "data.csv", {"encoding": "utf-16"}, "not valid in its encoding"),
+    ],
+    ids=[
+        "empty",
+        "unsupported-extension",
+        "no-extension",
+        "unsupported-declared-format",
+        "latin1-bytes",
+        "bad-bytes-late",
+        "utf16-bom",
+        "bad-bytes-jsonl",
+        "ragged-short",
+        "ragged-long",
+        "ragged-tsv",
+        "duplicate-columns",
+        "empty-column-name",
+        "blank-column-name",
+        "broken-jsonl",
+        "jsonl-type-change",
+        "jsonl-no-columns",
+        "broken-parquet",
+        "long-sep",
+        "non-ascii-sep",
+        "newline-sep",
+        "unknown-encoding",
+        "binary-codec",
+        "punycode",
+        "utf16-without-bom",
+    ],
+)
+def test_bad_upload_is_a_400_naming_the_problem_and_stores_nothing(
+    post_file: Callable[..., Any], content: bytes, name: str, fields: dict[str, str], message: str
+) -> None:
     with nothing_stored():
         response = post_file(content, name, **fields)
     assert response.status_code == 400, response.content
     assert message in response.json()["detail"]
 
 
-def test_a_csv_column_without_any_value_is_registered_as_null(post_file: Callable[..., Any],
-                                                               steward_api: APIClient) -> None:
+def test_a_csv_column_without_any_value_is_registered_as_null(
+    post_file: Callable[..., Any], steward_api: APIClient
+) -> None:
     response = post_file("user_id,comment\n1,\n2,\n", "sparse.csv")
     assert response.status_code == 201, response.content
     comment = response.json()["columns"][1]
     assert (comment["name"], comment["dtype"], comment["null_count"], comment["distinct_count"]) == (
-        "comment", "null", 2, 0)
+        "comment",
+        "null",
+        2,
+        0,
+    )
     rows = steward_api.get(f"/api/v1/dataset-versions/{response.json()['id']}/rows/").json()["results"]
     assert rows == [{"user_id": 1, "comment": None}, {"user_id": 2, "comment": None}]
 
 
-def test_jsonl_with_nested_values_is_registered_and_readable(post_file: Callable[..., Any],
-                                                              steward_api: APIClient) -> None:
-    content = '{"user_id": 1, "tags": ["a", "b"], "address": {"city": "Oslo"}}\n' \
-              '{"user_id": 2, "tags": [], "address": {"city": "Rome"}}\n'
+def test_jsonl_with_nested_values_is_registered_and_readable(
+    post_file: Callable[..., Any], steward_api: APIClient
+) -> None:
+    content = (
+        '{"user_id": 1, "tags": ["a", "b"], "address": {"city": "Oslo"}}\n'
+        '{"user_id": 2, "tags": [], "address": {"city": "Rome"}}\n'
+    )
     response = post_file(content, "nested.jsonl")
     assert response.status_code == 201, response.content
     columns = {c["name"]: c for c in response.json()["columns"]}
@@ -370,8 +499,14 @@ def test_a_file_just_under_the_upload_limit_is_accepted(post_file: Callable[...,
 def _multipart(filename: str, content: bytes) -> tuple[bytes, str]:
     # Built by hand: test clients take the name from the file object and would never send path parts.
     boundary = "steward-boundary-7MA4YWxkTrZu0gW"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            "Content-Type: text/csv\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -393,18 +528,20 @@ def test_a_plain_file_name_in_a_hand_built_body_is_accepted(steward_api: APIClie
 
 def test_an_upload_without_a_file_is_a_400_naming_the_field(steward_api: APIClient, dataset_id: int) -> None:
     with nothing_stored():
-        response = steward_api.post(f"/api/v1/datasets/{dataset_id}/versions/", {"format": "csv"},
-                                    format="multipart")
+        response = steward_api.post(f"/api/v1/datasets/{dataset_id}/versions/", {"format": "csv"}, format="multipart")
     assert response.status_code == 400
     assert response.json()["detail"].startswith("file:")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"name": ""}, "name"),
-    ({"name": "   "}, "name"),
-    ({"name": "x", "kind": "planets"}, "kind"),
-    ({"description": "no name"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "x", "kind": "planets"}, "kind"),
+        ({"description": "no name"}, "name"),
+    ],
+)
 def test_a_bad_dataset_is_a_400_naming_the_field(steward_api: APIClient, body: dict[str, Any], message: str) -> None:
     response = steward_api.post("/api/v1/datasets/", body, format="json")
     assert response.status_code == 400
@@ -412,8 +549,9 @@ def test_a_bad_dataset_is_a_400_naming_the_field(steward_api: APIClient, body: d
     assert not Dataset.objects.exists()
 
 
-def test_a_dataset_name_with_html_is_stored_as_is_and_shown_escaped(steward_api: APIClient,
-                                                                     personas: dict[str, Any]) -> None:
+def test_a_dataset_name_with_html_is_stored_as_is_and_shown_escaped(
+    steward_api: APIClient, personas: dict[str, Any]
+) -> None:
     name = "<script>alert(1)</script> clicks"
     response = steward_api.post("/api/v1/datasets/", {"name": name, "description": "<b>bold</b>"}, format="json")
     assert response.status_code == 201
@@ -441,5 +579,6 @@ def test_a_failure_while_recording_the_version_leaves_no_files_behind(steward: A
 
     monkeypatch.setattr(services, "audit_log", broken_audit)
     with nothing_stored(), pytest.raises(RuntimeError, match="audit store unavailable"):
-        services.dataset_version_upload(actor=steward, dataset=dataset, source=named(CLICKS, "clicks.csv"),
-                                        filename="clicks.csv")
+        services.dataset_version_upload(
+            actor=steward, dataset=dataset, source=named(CLICKS, "clicks.csv"), filename="clicks.csv"
+        )

@@ -8,7 +8,6 @@ from django.contrib.auth.models import User
 from core.models import Job
 from governance.catalog.models import DatasetVersion
 from governance.catalog.services import dataset_create, dataset_version_upload
-from governance.catalog.services import profile_job_start
 from governance.catalog.transform_service import transform_start
 from tests.conftest import csv_file
 from tests.worker import start_worker, wait_for
@@ -35,8 +34,9 @@ def test_real_worker_profiles_a_large_upload_and_runs_a_transform(settings: Any)
         assert version.profile_status == "done"
         assert rating["min"] == 1 and rating["max"] == 5 and rating["distinct_count"] == 5
 
-        transform = transform_start(actor=user, version=version, operation="label",
-                                    params={"column": "liked", "expression": "rating >= 4"})
+        transform = transform_start(
+            actor=user, version=version, operation="label", params={"column": "liked", "expression": "rating >= 4"}
+        )
         wait_for(lambda: Job.objects.get(pk=transform.pk).is_finished, timeout=90, proc=proc)
     transform.refresh_from_db()
     assert transform.status == Job.Status.SUCCEEDED, transform.error

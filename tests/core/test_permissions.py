@@ -1,5 +1,6 @@
 """Every foundation endpoint and page against every persona: anonymous 401 (pages: login redirect), wrong role 403,
 allowed role 2xx. Who is allowed comes from core.roles.CAPABILITIES, so the table stays true when roles change."""
+
 from __future__ import annotations
 
 import io
@@ -70,8 +71,13 @@ def _token_body(caller: str | None) -> dict[str, Any]:
 ENDPOINTS = [
     Endpoint("get", "health/", PUBLIC, 200),
     Endpoint("post", "auth/token/", PUBLIC, 200, body=_token_body),
-    Endpoint("post", "users/", ADMIN, 201,
-             body=lambda caller: {"username": f"new-by-{caller}", "password": "long-enough-pw", "role": "viewer"}),
+    Endpoint(
+        "post",
+        "users/",
+        ADMIN,
+        201,
+        body=lambda caller: {"username": f"new-by-{caller}", "password": "long-enough-pw", "role": "viewer"},
+    ),
     Endpoint("get", "jobs/", "jobs.read", 200),
     Endpoint("get", "jobs/<int:pk>/", "jobs.read", 200),
     Endpoint("post", "jobs/<int:pk>/cancel/", "jobs.read", 200),
@@ -84,8 +90,13 @@ ENDPOINTS = [
     Endpoint("get", "dataset-versions/<int:pk>/", "catalog.read", 200),
     Endpoint("get", "dataset-versions/<int:pk>/rows/", "catalog.read", 200),
     Endpoint("get", "dataset-versions/<int:pk>/lineage/", "catalog.read", 200),
-    Endpoint("post", "dataset-versions/<int:pk>/transforms/", "catalog.write", 202,
-             body=lambda caller: {"operation": "select", "params": {"columns": ["user_id"]}}),
+    Endpoint(
+        "post",
+        "dataset-versions/<int:pk>/transforms/",
+        "catalog.write",
+        202,
+        body=lambda caller: {"operation": "select", "params": {"columns": ["user_id"]}},
+    ),
 ]
 
 
@@ -138,12 +149,16 @@ def test_the_table_covers_every_foundation_api_endpoint_and_method() -> None:
 
 @pytest.mark.parametrize("caller", CALLERS, ids=lambda c: c or "anonymous")
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method.upper()} {e.route}")
-def test_api_endpoint_answers_by_role(endpoint: Endpoint, caller: str | None, personas: dict[str, User],
-                                      api_as: Callable[[str | None], APIClient]) -> None:
+def test_api_endpoint_answers_by_role(
+    endpoint: Endpoint, caller: str | None, personas: dict[str, User], api_as: Callable[[str | None], APIClient]
+) -> None:
     world = _world(personas, caller)
     client = api_as(caller)
-    response = getattr(client, endpoint.method)(endpoint.url(world), endpoint.body(caller), format=endpoint.format) \
-        if endpoint.method == "post" else client.get(endpoint.url(world))
+    response = (
+        getattr(client, endpoint.method)(endpoint.url(world), endpoint.body(caller), format=endpoint.format)
+        if endpoint.method == "post"
+        else client.get(endpoint.url(world))
+    )
     expected = expected_status(endpoint, caller)
     assert response.status_code == expected, response.content[:300]
     if expected in (401, 403):
@@ -151,8 +166,9 @@ def test_api_endpoint_answers_by_role(endpoint: Endpoint, caller: str | None, pe
         assert response.json()["detail"]
 
 
-@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.rule not in (PUBLIC,)],
-                         ids=lambda e: f"{e.method.upper()} {e.route}")
+@pytest.mark.parametrize(
+    "endpoint", [e for e in ENDPOINTS if e.rule not in (PUBLIC,)], ids=lambda e: f"{e.method.upper()} {e.route}"
+)
 def test_a_wrong_token_is_refused_with_401(endpoint: Endpoint, personas: dict[str, User]) -> None:
     world = _world(personas, "steward")
     client = APIClient()
@@ -162,8 +178,9 @@ def test_a_wrong_token_is_refused_with_401(endpoint: Endpoint, personas: dict[st
     assert response["WWW-Authenticate"].startswith("Token")
 
 
-def test_a_job_may_be_cancelled_by_its_owner_or_a_steward_only(personas: dict[str, User],
-                                                                 api_as: Callable[[str | None], APIClient]) -> None:
+def test_a_job_may_be_cancelled_by_its_owner_or_a_steward_only(
+    personas: dict[str, User], api_as: Callable[[str | None], APIClient]
+) -> None:
     job = job_create(kind="transform", actor=personas["ml_engineer"])
     refused = api_as("viewer").post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert refused.status_code == 403
@@ -172,14 +189,16 @@ def test_a_job_may_be_cancelled_by_its_owner_or_a_steward_only(personas: dict[st
 
 
 def test_the_users_endpoint_puts_the_new_user_in_the_role_group(api_as: Callable[[str | None], APIClient]) -> None:
-    response = api_as("admin").post("/api/v1/users/", {"username": "ann", "password": "long-enough-pw",
-                                                       "role": "annotator"}, format="json")
+    response = api_as("admin").post(
+        "/api/v1/users/", {"username": "ann", "password": "long-enough-pw", "role": "annotator"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["role"] == "annotator"
     assert list(User.objects.get(username="ann").groups.values_list("name", flat=True)) == ["annotator"]
 
 
 # --- pages ---------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Page:
@@ -201,8 +220,13 @@ PAGES = [
     Page("post", "/datasets/{dataset}/upload/", "catalog.write", 302),
     Page("get", "/dataset-versions/{version}/", "catalog.read", 200),
     Page("get", "/dataset-versions/{version}/lineage/", "catalog.read", 200),
-    Page("post", "/dataset-versions/{version}/transform/", "catalog.write", 302,
-         {"operation": "select", "params": '{"columns": ["user_id"]}'}),
+    Page(
+        "post",
+        "/dataset-versions/{version}/transform/",
+        "catalog.write",
+        302,
+        {"operation": "select", "params": '{"columns": ["user_id"]}'},
+    ),
     Page("get", "/jobs/", "jobs.read", 200),
     Page("get", "/jobs/{job}/", "jobs.read", 200),
     Page("get", "/audit/", "audit.read", 200),
@@ -211,8 +235,13 @@ PAGES = [
 
 def test_the_page_table_covers_every_foundation_page() -> None:
     routes = {str(p.pattern) for p in core_urls.page_urlpatterns + catalog_urls.page_urlpatterns}
-    covered = {p.path.replace("{dataset}", "<int:pk>").replace("{version}", "<int:pk>").replace("{job}", "<int:pk>")
-               .lstrip("/") for p in PAGES}
+    covered = {
+        p.path.replace("{dataset}", "<int:pk>")
+        .replace("{version}", "<int:pk>")
+        .replace("{job}", "<int:pk>")
+        .lstrip("/")
+        for p in PAGES
+    }
     # login and logout are open to everyone by design.
     assert routes - covered == {"login/", "logout/"}
 

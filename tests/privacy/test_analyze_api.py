@@ -11,17 +11,20 @@ def test_analyze_returns_one_result_list_per_text(api_as):
     results = response.json()["results"]
     assert len(results) == 2 and results[1] == []
     email = results[0][0]
-    assert email["entity_type"] == "EMAIL_ADDRESS" and texts[0][email["start"]:email["end"]] == "ann@example.com"
+    assert email["entity_type"] == "EMAIL_ADDRESS" and texts[0][email["start"] : email["end"]] == "ann@example.com"
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body, message", [
-    ({"texts": ["x"] * 1001}, "at most 1000 texts"),
-    ({"texts": ["a" * 10_001]}, "limit is 10000"),
-    ({"texts": ["x"], "language": "de"}, "language"),
-    ({"texts": ["x"], "entities": ["NOT_A_THING"]}, "unknown entities"),
-    ({"texts": "not a list"}, "texts"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"texts": ["x"] * 1001}, "at most 1000 texts"),
+        ({"texts": ["a" * 10_001]}, "limit is 10000"),
+        ({"texts": ["x"], "language": "de"}, "language"),
+        ({"texts": ["x"], "entities": ["NOT_A_THING"]}, "unknown entities"),
+        ({"texts": "not a list"}, "texts"),
+    ],
+)
 def test_bad_analyze_requests_are_400_with_a_message(api_as, body, message):
     response = api_as("steward").post("/api/v1/pii/analyze/", body, format="json")
     assert response.status_code == 400 and message in response.json()["detail"]

@@ -1,4 +1,5 @@
 """Steward's analyzer: offline construction, tuned recognizers, refinement and custom recognizers."""
+
 from __future__ import annotations
 
 import socket
@@ -10,7 +11,7 @@ from governance.privacy.recognizers import RecognizerSpecError, recognizers_from
 
 
 def _found(results, text):
-    return {(r.entity_type, text[r.start:r.end]) for r in results}
+    return {(r.entity_type, text[r.start : r.end]) for r in results}
 
 
 def test_analyzer_builds_and_detects_emails_with_the_network_blocked(monkeypatch):
@@ -72,11 +73,16 @@ def test_column_name_context_raises_the_score_of_a_bare_phone_number(analyzer):
 
 
 def test_custom_regex_recognizer_with_context_and_deny_list(analyzer):
-    recognizers = recognizers_from_specs([
-        {"entity_type": "LOYALTY_CARD", "patterns": [{"regex": r"\bLC-\d{6}\b", "score": 0.5}],
-         "context": ["loyalty"]},
-        {"entity_type": "VIP_CUSTOMER", "deny_list": ["Goldmember"]},
-    ])
+    recognizers = recognizers_from_specs(
+        [
+            {
+                "entity_type": "LOYALTY_CARD",
+                "patterns": [{"regex": r"\bLC-\d{6}\b", "score": 0.5}],
+                "context": ["loyalty"],
+            },
+            {"entity_type": "VIP_CUSTOMER", "deny_list": ["Goldmember"]},
+        ]
+    )
     text = "Loyalty number LC-123456 belongs to Goldmember."
     results = analyzer.analyze(text, ad_hoc_recognizers=recognizers)
     found = _found(results, text)
@@ -86,14 +92,17 @@ def test_custom_regex_recognizer_with_context_and_deny_list(analyzer):
     assert loyalty.score > 0.5  # boosted by the context word
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"entity_type": "lower"}, "UPPER_SNAKE_CASE"),
-    ({"entity_type": "ORDER_ID"}, "at least one pattern"),
-    ({"entity_type": "ORDER_ID", "patterns": [{"regex": "("}]}, "does not compile"),
-    ({"entity_type": "ORDER_ID", "patterns": [{"regex": "a*"}]}, "empty string"),
-    ({"entity_type": "ORDER_ID", "deny_list": ["x"], "colour": 1}, "unknown field"),
-    ({"entity_type": "ORDER_ID", "deny_list": ["x"], "score": 2}, "score"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"entity_type": "lower"}, "UPPER_SNAKE_CASE"),
+        ({"entity_type": "ORDER_ID"}, "at least one pattern"),
+        ({"entity_type": "ORDER_ID", "patterns": [{"regex": "("}]}, "does not compile"),
+        ({"entity_type": "ORDER_ID", "patterns": [{"regex": "a*"}]}, "empty string"),
+        ({"entity_type": "ORDER_ID", "deny_list": ["x"], "colour": 1}, "unknown field"),
+        ({"entity_type": "ORDER_ID", "deny_list": ["x"], "score": 2}, "score"),
+    ],
+)
 def test_bad_custom_recognizer_specs_are_rejected_with_a_message(spec, message):
     with pytest.raises(RecognizerSpecError, match=message):
         recognizers_from_specs([spec])

@@ -1,4 +1,5 @@
 """Column classification on tiny tables with the real analyzer."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -31,11 +32,13 @@ def test_review_column_is_free_text_that_contains_entities(analyzer):
 
 
 def test_columns_that_cannot_hold_pii_are_skipped_and_clean_columns_stay_unflagged(analyzer):
-    table = pa.table({
-        "price": pa.array([9.99, 12.5, 3.0]),
-        "in_stock": pa.array([True, False, True]),
-        "category": pa.array(["kitchen", "garden", "toys"]),
-    })
+    table = pa.table(
+        {
+            "price": pa.array([9.99, 12.5, 3.0]),
+            "in_stock": pa.array([True, False, True]),
+            "category": pa.array(["kitchen", "garden", "toys"]),
+        }
+    )
     reports = {r.name: r for r in classify_table(table, analyzer=analyzer)}
     assert reports["price"].skipped and reports["in_stock"].skipped
     assert reports["category"].skipped is None and not reports["category"].flagged

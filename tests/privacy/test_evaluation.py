@@ -17,11 +17,13 @@ def test_overlapping_span_of_the_same_type_counts_and_ignored_types_are_not_fals
 
 
 def test_dataset_types_are_mapped_to_presidio_names():
-    record = {"spans": [
-        {"entity_type": "STREET_ADDRESS", "start_position": 0, "end_position": 5},
-        {"entity_type": "DOMAIN_NAME", "start_position": 6, "end_position": 9},
-        {"entity_type": "TITLE", "start_position": 10, "end_position": 12},
-    ]}
+    record = {
+        "spans": [
+            {"entity_type": "STREET_ADDRESS", "start_position": 0, "end_position": 5},
+            {"entity_type": "DOMAIN_NAME", "start_position": 6, "end_position": 9},
+            {"entity_type": "TITLE", "start_position": 10, "end_position": 12},
+        ]
+    }
     scored, ignored = gold_spans(record)
     assert [s.entity_type for s in scored] == ["LOCATION", "URL"]
     assert [s.entity_type for s in ignored] == ["TITLE"]

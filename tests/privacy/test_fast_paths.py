@@ -1,5 +1,6 @@
 """The speed-ups of the analyzer and of masking change no result: each is checked against the
 Presidio code path it replaces, on real components and small data."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -65,13 +66,19 @@ def test_batch_analysis_gives_presidios_results_text_by_text(full_analyzer):
     threshold = full_analyzer.config.score_threshold
     for context in (None, ["telephone", "email"]):
         batch = full_analyzer.analyze_batch(TEXTS, context=context)
-        for text, found in zip(TEXTS, batch):
+        for text, found in zip(TEXTS, batch, strict=True):
             if not text.strip():
                 assert found == []
                 continue
             artifacts = engine.nlp_engine.process_text(text, "en")
-            raw = engine.analyze(text, "en", entities=full_analyzer.entities, context=list(context or []),
-                                 nlp_artifacts=artifacts, score_threshold=threshold)
+            raw = engine.analyze(
+                text,
+                "en",
+                entities=full_analyzer.entities,
+                context=list(context or []),
+                nlp_artifacts=artifacts,
+                score_threshold=threshold,
+            )
             assert _as_tuples(found) == _as_tuples(refine_results(text, raw)), text
 
 
@@ -82,9 +89,9 @@ def test_triage_finds_every_review_with_personal_data(analyzer, full_analyzer):
     reviews, has_pii = _customer_reviews(400)
     fast = analyzer.analyze_batch(reviews)
     full = full_analyzer.analyze_batch(reviews)
-    assert all(found for found, pii in zip(fast, has_pii) if pii)
-    assert all(f for f, g in zip(full, fast) if g)
-    only_full = [(text, r, pii) for text, r, g, pii in zip(reviews, full, fast, has_pii) if r and not g]
+    assert all(found for found, pii in zip(fast, has_pii, strict=True) if pii)
+    assert all(f for f, g in zip(full, fast, strict=True) if g)
+    only_full = [(text, r, pii) for text, r, g, pii in zip(reviews, full, fast, has_pii, strict=True) if r and not g]
     for text, results, pii in only_full:
         assert not pii, text
         assert {r.entity_type for r in results} <= {"PERSON", "LOCATION", "NRP", "DATE_TIME"}, text
@@ -151,8 +158,13 @@ def test_phone_recognizer_finds_what_presidios_finds_with_every_region():
 
 def test_guarded_street_patterns_match_like_the_plain_patterns():
     guarded = StreetAddressRecognizer()
-    plain = PatternRecognizer(supported_entity="STREET_ADDRESS", name="plain", patterns=guarded.patterns,
-                              context=guarded.context, global_regex_flags=guarded.global_regex_flags)
+    plain = PatternRecognizer(
+        supported_entity="STREET_ADDRESS",
+        name="plain",
+        patterns=guarded.patterns,
+        context=guarded.context,
+        global_regex_flags=guarded.global_regex_flags,
+    )
     texts = list(TEXTS)
     for locale in ("en_US", "de_DE", "fi_FI", "pt_PT", "pl_PL", "hu_HU", "it_IT", "es_ES", "nl_NL", "da_DK"):
         fake = Faker(locale)
@@ -169,22 +181,38 @@ def test_guarded_street_patterns_match_like_the_plain_patterns():
 SECRETS = MaskingSecrets(hash_salt="a-test-salt-that-is-long-enough", encryption_key="0123456789abcdef")
 
 
-@pytest.mark.parametrize("operator, params", [
-    ("replace", {}), ("replace", {"new_value": "[X]"}), ("redact", {}), ("mask", {"chars_to_keep": 2}),
-    ("hash", {}), ("pseudonymize", {}),
-])
+@pytest.mark.parametrize(
+    "operator, params",
+    [
+        ("replace", {}),
+        ("replace", {"new_value": "[X]"}),
+        ("redact", {}),
+        ("mask", {"chars_to_keep": 2}),
+        ("hash", {}),
+        ("pseudonymize", {}),
+    ],
+)
 def test_direct_span_rewrite_equals_presidios_anonymizer(analyzer, operator, params):
     rule = ColumnRule("review", operator, {"scope": "spans", **params})
-    cases = [(t, r) for t, r in zip(TEXTS, analyzer.analyze_batch(TEXTS)) if r]
+    cases = [(t, r) for t, r in zip(TEXTS, analyzer.analyze_batch(TEXTS), strict=True) if r]
     # Same-type neighbours separated by spaces are merged by the engine: "Ann" "Lee" -> one span.
     text = "Ann Lee  and Bob"
-    cases.append((text, [RecognizerResult("PERSON", 0, 3, 0.9), RecognizerResult("PERSON", 4, 7, 0.9),
-                         RecognizerResult("PERSON", 13, 16, 0.9)]))
+    cases.append(
+        (
+            text,
+            [
+                RecognizerResult("PERSON", 0, 3, 0.9),
+                RecognizerResult("PERSON", 4, 7, 0.9),
+                RecognizerResult("PERSON", 13, 16, 0.9),
+            ],
+        )
+    )
     assert len(cases) > 8
     engine = _anonymizer()
     for text, results in cases:
         assert anonymize_text(text, results, rule, secrets=SECRETS) == anonymize_text(
-            text, results, rule, secrets=SECRETS, engine=engine)
+            text, results, rule, secrets=SECRETS, engine=engine
+        )
 
 
 def test_overlapping_spans_are_left_to_the_anonymizer_engine():
@@ -212,6 +240,5 @@ def test_importing_the_privacy_urls_loads_neither_presidio_nor_spacy(tmp_path):
         "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", STEWARD_DATA_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

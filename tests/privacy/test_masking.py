@@ -1,4 +1,5 @@
 """Masking operators and policy validation over pyarrow columns."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,23 +21,27 @@ SECRETS = MaskingSecrets(hash_salt="a-secret-salt-of-32-characters!!", encryptio
 
 
 def _table():
-    return pa.table({
-        "email": ["ann@example.com", "bob@example.org", None, "ann@example.com"],
-        "card": pa.array([4111111111111111, 5500000000000004, None, 4111111111111111]),
-        "zip": ["80098", "5000-047", "123", None],
-        "age": pa.array([37, 62, None, 5]),
-        "birthday": pa.array([dt.date(1982, 3, 29), None, dt.date(1999, 1, 1), dt.date(2001, 12, 31)]),
-        "review": ["Call Maria Lopez at 212-555-0199", "great product", None, "great product"],
-    })
+    return pa.table(
+        {
+            "email": ["ann@example.com", "bob@example.org", None, "ann@example.com"],
+            "card": pa.array([4111111111111111, 5500000000000004, None, 4111111111111111]),
+            "zip": ["80098", "5000-047", "123", None],
+            "age": pa.array([37, 62, None, 5]),
+            "birthday": pa.array([dt.date(1982, 3, 29), None, dt.date(1999, 1, 1), dt.date(2001, 12, 31)]),
+            "review": ["Call Maria Lopez at 212-555-0199", "great product", None, "great product"],
+        }
+    )
 
 
 def _apply(policy, analyzer=None, kinds=None):
     table = _table()
-    rules = validate_policy({"columns": policy}, schema=table.schema, secrets=SECRETS,
-                            column_kinds=kinds or {"review": "free_text"})
+    rules = validate_policy(
+        {"columns": policy}, schema=table.schema, secrets=SECRETS, column_kinds=kinds or {"review": "free_text"}
+    )
     find = (lambda texts, entities: analyzer.analyze_batch(texts, entities=entities)) if analyzer else None
-    return mask_table(table, rules, secrets=SECRETS, find_spans=find,
-                      entity_types={"email": "EMAIL_ADDRESS", "zip": "ZIP_CODE"}), rules
+    return mask_table(
+        table, rules, secrets=SECRETS, find_spans=find, entity_types={"email": "EMAIL_ADDRESS", "zip": "ZIP_CODE"}
+    ), rules
 
 
 def test_hash_is_salted_sha256_so_equal_values_still_join_across_tables():
@@ -71,8 +76,13 @@ def test_pseudonyms_are_realistic_and_consistent_per_original():
 
 
 def test_generalize_zip_age_and_date():
-    out, _ = _apply({"zip": {"operator": "generalize"}, "age": {"operator": "generalize", "params": {"kind": "age"}},
-                     "birthday": {"operator": "generalize"}})
+    out, _ = _apply(
+        {
+            "zip": {"operator": "generalize"},
+            "age": {"operator": "generalize", "params": {"kind": "age"}},
+            "birthday": {"operator": "generalize"},
+        }
+    )
     assert out["zip"].to_pylist() == ["800", "500", "123", None]
     assert out["age"].to_pylist() == ["30-39", "60-69", None, "0-9"]
     assert out["birthday"].to_pylist() == ["1982-03", None, "1999-01", "2001-12"]
@@ -91,15 +101,22 @@ def test_free_text_gets_span_level_anonymization(analyzer):
     assert masked[1] == masked[3] == "great product" and masked[2] is None
 
 
-@pytest.mark.parametrize("policy, field, message", [
-    ({"nope": "hash"}, "columns.nope", "unknown column"),
-    ({"email": "explode"}, "columns.email.operator", "unknown operator"),
-    ({"email": {"operator": "encrypt", "params": {"key": "short"}}}, "columns.email.params.key", "16, 24 or 32"),
-    ({"email": {"operator": "mask", "params": {"chars_to_keep": -1}}}, "columns.email.params.chars_to_keep", "between"),
-    ({"email": {"operator": "mask", "params": {"colour": "red"}}}, "columns.email.params", "unknown parameter"),
-    ({"email": {"operator": "generalize"}}, "columns.email.params.kind", "cannot tell"),
-    ({"review": {"operator": "generalize", "params": {"kind": "zip"}}}, "columns.review", "free text"),
-])
+@pytest.mark.parametrize(
+    "policy, field, message",
+    [
+        ({"nope": "hash"}, "columns.nope", "unknown column"),
+        ({"email": "explode"}, "columns.email.operator", "unknown operator"),
+        ({"email": {"operator": "encrypt", "params": {"key": "short"}}}, "columns.email.params.key", "16, 24 or 32"),
+        (
+            {"email": {"operator": "mask", "params": {"chars_to_keep": -1}}},
+            "columns.email.params.chars_to_keep",
+            "between",
+        ),
+        ({"email": {"operator": "mask", "params": {"colour": "red"}}}, "columns.email.params", "unknown parameter"),
+        ({"email": {"operator": "generalize"}}, "columns.email.params.kind", "cannot tell"),
+        ({"review": {"operator": "generalize", "params": {"kind": "zip"}}}, "columns.review", "free text"),
+    ],
+)
 def test_bad_policies_are_rejected_with_a_message_naming_the_problem(policy, field, message):
     table = _table()
     with pytest.raises(PolicyError) as err:
@@ -110,5 +127,6 @@ def test_bad_policies_are_rejected_with_a_message_naming_the_problem(policy, fie
 def test_encrypt_without_a_configured_key_is_rejected():
     table = _table()
     with pytest.raises(PolicyError, match="STEWARD_PII_ENCRYPTION_KEY"):
-        validate_policy({"columns": {"email": "encrypt"}}, schema=table.schema,
-                        secrets=MaskingSecrets(hash_salt=SECRETS.hash_salt))
+        validate_policy(
+            {"columns": {"email": "encrypt"}}, schema=table.schema, secrets=MaskingSecrets(hash_salt=SECRETS.hash_salt)
+        )

@@ -1,4 +1,5 @@
 """Server-rendered pages: scan report with its chart, review queue, policy editor preview."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,8 @@ from django.test import Client
 from governance.privacy.models import PiiFinding, PiiScan
 
 DATA = "name,email,review\n" + "".join(
-    f"Maria Lopez{i},maria{i}@example.com,\"Call me on 212-555-01{i:02d} about order {i}\"\n" for i in range(30))
+    f'Maria Lopez{i},maria{i}@example.com,"Call me on 212-555-01{i:02d} about order {i}"\n' for i in range(30)
+)
 
 
 @pytest.fixture
@@ -47,12 +49,16 @@ def test_policy_editor_previews_twenty_rows_before_and_after(version, personas):
     client = _login(personas["steward"])
     page = client.get(f"/dataset-versions/{version.pk}/mask/").content.decode()
     assert 'name="op:email"' in page
-    response = client.post(f"/dataset-versions/{version.pk}/mask/", {
-        "op:email": "hash", "params:email": "{}", "op:review": "replace", "params:review": "{}", "action": "preview"})
+    response = client.post(
+        f"/dataset-versions/{version.pk}/mask/",
+        {"op:email": "hash", "params:email": "{}", "op:review": "replace", "params:review": "{}", "action": "preview"},
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert html.count("<tr>") >= 40  # 20 rows before + 20 after (+ headers)
     assert "maria1@example.com" in html and "&lt;PHONE_NUMBER&gt;" in html
-    bad = client.post(f"/dataset-versions/{version.pk}/mask/", {"op:email": "encrypt", "params:email": "{\"key\": \"x\"}",
-                                                               "action": "run"})
+    bad = client.post(
+        f"/dataset-versions/{version.pk}/mask/",
+        {"op:email": "encrypt", "params:email": '{"key": "x"}', "action": "run"},
+    )
     assert bad.status_code == 400 and "never carries a key" in bad.content.decode()

@@ -1,4 +1,5 @@
 """Scans run on every new version; stewards review findings; the training gate reads them."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,8 +50,9 @@ def test_scan_api_lists_each_column_without_raw_values(scanned, api_as):
 
 
 @pytest.mark.django_db
-def test_manual_scan_returns_a_job_whose_result_lists_columns(scanned, steward_api, run_tasks_eagerly,
-                                                             django_capture_on_commit_callbacks):
+def test_manual_scan_returns_a_job_whose_result_lists_columns(
+    scanned, steward_api, run_tasks_eagerly, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = steward_api.post(f"/api/v1/dataset-versions/{scanned.pk}/pii-scans/")
     assert response.status_code == 202
@@ -61,8 +63,9 @@ def test_manual_scan_returns_a_job_whose_result_lists_columns(scanned, steward_a
 
 
 @pytest.mark.django_db
-def test_rejection_is_remembered_for_the_same_column_in_later_versions(scanned, api_as, upload, run_tasks_eagerly,
-                                                                      django_capture_on_commit_callbacks):
+def test_rejection_is_remembered_for_the_same_column_in_later_versions(
+    scanned, api_as, upload, run_tasks_eagerly, django_capture_on_commit_callbacks
+):
     finding = PiiFinding.objects.get(version=scanned, column="customer")
     response = api_as("steward").patch(f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"}, format="json")
     assert response.status_code == 200 and response.json()["decision"] == "rejected"
@@ -75,8 +78,12 @@ def test_rejection_is_remembered_for_the_same_column_in_later_versions(scanned, 
 @pytest.mark.django_db
 def test_only_stewards_review_and_a_bad_decision_is_a_400(scanned, api_as):
     finding = PiiFinding.objects.get(version=scanned, column="email")
-    assert api_as("ml_engineer").patch(f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"},
-                                       format="json").status_code == 403
+    assert (
+        api_as("ml_engineer")
+        .patch(f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"}, format="json")
+        .status_code
+        == 403
+    )
     bad = api_as("steward").patch(f"/api/v1/pii-findings/{finding.pk}/", {"decision": "maybe"}, format="json")
     assert bad.status_code == 400 and "decision" in bad.json()["detail"]
     finding.refresh_from_db()
@@ -86,8 +93,9 @@ def test_only_stewards_review_and_a_bad_decision_is_a_400(scanned, api_as):
 @pytest.mark.django_db
 def test_gate_blocks_unscanned_and_unresolved_versions_and_opens_when_all_rejected(scanned, api_as):
     assert any("awaits" in r for r in pii_gate_reasons(scanned))
-    unscanned = DatasetVersion.objects.create(dataset=scanned.dataset, number=99, sha256="0" * 64, format="csv",
-                                              parquet=scanned.parquet)
+    unscanned = DatasetVersion.objects.create(
+        dataset=scanned.dataset, number=99, sha256="0" * 64, format="csv", parquet=scanned.parquet
+    )
     assert "not been scanned" in pii_gate_reasons(unscanned)[0]
     for finding in PiiFinding.objects.filter(version=scanned):
         api_as("steward").patch(f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"}, format="json")
@@ -114,15 +122,25 @@ def test_raw_examples_are_for_stewards_only_and_each_access_is_audited(scanned, 
 
 
 @pytest.mark.django_db
-def test_custom_recognizer_flags_loyalty_numbers_in_the_next_scan(api_as, upload, run_tasks_eagerly,
-                                                                 django_capture_on_commit_callbacks):
+def test_custom_recognizer_flags_loyalty_numbers_in_the_next_scan(
+    api_as, upload, run_tasks_eagerly, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         first = upload("ref,qty\nX-1,1\n", name="orders.csv", dataset="orders")
-    spec = {"entity_type": "LOYALTY_CARD", "patterns": [{"regex": r"\bLC-\d{6}\b", "score": 0.7}], "context": ["loyalty"]}
-    created = api_as("steward").post(f"/api/v1/datasets/{first.dataset_id}/pii-recognizers/", {"spec": spec}, format="json")
+    spec = {
+        "entity_type": "LOYALTY_CARD",
+        "patterns": [{"regex": r"\bLC-\d{6}\b", "score": 0.7}],
+        "context": ["loyalty"],
+    }
+    created = api_as("steward").post(
+        f"/api/v1/datasets/{first.dataset_id}/pii-recognizers/", {"spec": spec}, format="json"
+    )
     assert created.status_code == 201
-    bad = api_as("steward").post(f"/api/v1/datasets/{first.dataset_id}/pii-recognizers/",
-                                 {"spec": {"entity_type": "X", "patterns": [{"regex": "("}]}}, format="json")
+    bad = api_as("steward").post(
+        f"/api/v1/datasets/{first.dataset_id}/pii-recognizers/",
+        {"spec": {"entity_type": "X", "patterns": [{"regex": "("}]}},
+        format="json",
+    )
     assert bad.status_code == 400
     with django_capture_on_commit_callbacks(execute=True):
         later = upload("ref,qty\nLC-123456,1\nLC-654321,2\nLC-111111,3\n", name="orders.csv", dataset="orders")

@@ -1,4 +1,5 @@
 """A real `celery worker` on queue pii scans a new version and masks it in parallel chunks."""
+
 from __future__ import annotations
 
 from typing import Any

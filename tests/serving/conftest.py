@@ -74,8 +74,15 @@ class Registry:
         target = Path(settings.MEDIA_ROOT) / stored
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(path, target_is_directory=True)  # artifacts are read-only: share, don't copy
-        mv = model_version_create(actor=self.actor, model_name=name, job=None, artifact=stored, result=result,
-                                  versions=dataset_versions or {}, config={})
+        mv = model_version_create(
+            actor=self.actor,
+            model_name=name,
+            job=None,
+            artifact=stored,
+            result=result,
+            versions=dataset_versions or {},
+            config={},
+        )
         self.versions[(name, mv.version)] = mv
         return mv
 

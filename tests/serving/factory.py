@@ -25,8 +25,14 @@ def tiny_encoder(directory: Path) -> str:
 
     tokenizer = AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
@@ -54,8 +60,16 @@ def interactions(n: int = 400, seed: int = 0) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def train_artifact(path: Path, *, encoder: str | None, seed: int = 0, numeric: bool = True,
-                   text: bool = True, interaction: str = "fm", hidden_units: tuple[int, ...] = (16,)) -> Any:
+def train_artifact(
+    path: Path,
+    *,
+    encoder: str | None,
+    seed: int = 0,
+    numeric: bool = True,
+    text: bool = True,
+    interaction: str = "fm",
+    hidden_units: tuple[int, ...] = (16,),
+) -> Any:
     """Train and save an artifact as a training job does (test predictions included); returns the
     TrainResult."""
     import numpy as np
@@ -72,12 +86,22 @@ def train_artifact(path: Path, *, encoder: str | None, seed: int = 0, numeric: b
         item_column="item_id",
     )
     result = train(
-        train_table=table.slice(0, 300), valid_table=table.slice(300, 50), test_table=table.slice(350),
-        spec=spec, base_model=encoder if text else None,
-        params={"epochs": 6, "batch_size": 64, "hidden_units": list(hidden_units), "embedding_dim": 4, "seed": seed,
-                "lr": 0.03, "interaction": interaction,
-                "freeze_encoder_steps": 1_000_000,  # the head alone learns: fast, and the same artifact layout
-                "patience": 0},
+        train_table=table.slice(0, 300),
+        valid_table=table.slice(300, 50),
+        test_table=table.slice(350),
+        spec=spec,
+        base_model=encoder if text else None,
+        params={
+            "epochs": 6,
+            "batch_size": 64,
+            "hidden_units": list(hidden_units),
+            "embedding_dim": 4,
+            "seed": seed,
+            "lr": 0.03,
+            "interaction": interaction,
+            "freeze_encoder_steps": 1_000_000,  # the head alone learns: fast, and the same artifact layout
+            "patience": 0,
+        },
     )
     save_artifact(result, path)
     np.save(path / "test_predictions.npy", result.test_predictions)

@@ -11,7 +11,8 @@ from training.models import ModelAlias, ModelAliasEvent, ModelVersion
 
 
 def test_moving_production_in_the_admin_changes_the_version_rank_answers_with(
-        shop: Any, personas: dict[str, Any], settings: Any) -> None:
+    shop: Any, personas: dict[str, Any], settings: Any
+) -> None:
     settings.STEWARD_SERVING_ALIAS_TTL_MS = 0
     engineer = APIClient()
     engineer.force_authenticate(personas["ml_engineer"])

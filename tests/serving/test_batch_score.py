@@ -13,19 +13,27 @@ from core.storage import local_path
 from governance.catalog.models import DatasetVersion, LineageEdge
 from serving.scorer import Scorer
 
-CSV = "user_id,item_id,age,gender,hour,clicked\n" + "\n".join(
-    f"u{j % 20},i{j % 30},{20 + j % 5},{'MF'[j % 2]},{j % 24},{j % 2}" for j in range(60)
-) + "\nu1,new-item,21,F,3,0\n"
+CSV = (
+    "user_id,item_id,age,gender,hour,clicked\n"
+    + "\n".join(f"u{j % 20},i{j % 30},{20 + j % 5},{'MF'[j % 2]},{j % 24},{j % 2}" for j in range(60))
+    + "\nu1,new-item,21,F,3,0\n"
+)
 
 
 def _start(client: APIClient, version: DatasetVersion, query: str = "", **extra: Any) -> Any:
-    return client.post(f"/api/v1/serving/shop/batch-score/{query}", {"dataset_version": version.pk, **extra},
-                       format="json")
+    return client.post(
+        f"/api/v1/serving/shop/batch-score/{query}", {"dataset_version": version.pk, **extra}, format="json"
+    )
 
 
 def test_batch_scoring_writes_a_new_version_with_a_score_column_and_lineage(
-        shop: Any, upload: Callable[..., DatasetVersion], api_as: Callable[..., APIClient], predictors: dict[str, Any],
-        run_tasks_eagerly: Any, django_capture_on_commit_callbacks: Any) -> None:
+    shop: Any,
+    upload: Callable[..., DatasetVersion],
+    api_as: Callable[..., APIClient],
+    predictors: dict[str, Any],
+    run_tasks_eagerly: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     source = upload(CSV, name="events.csv", dataset="events")
     with django_capture_on_commit_callbacks(execute=True):
         resp = _start(api_as("ml_engineer"), source)
@@ -52,9 +60,13 @@ def test_batch_scoring_writes_a_new_version_with_a_score_column_and_lineage(
     assert edge.params["model_version_id"] == shop.versions[("shop", 1)].pk
 
 
-def test_batch_scoring_pins_the_version_given(shop: Any, upload: Callable[..., DatasetVersion],
-                                              api_as: Callable[..., APIClient], run_tasks_eagerly: Any,
-                                              django_capture_on_commit_callbacks: Any) -> None:
+def test_batch_scoring_pins_the_version_given(
+    shop: Any,
+    upload: Callable[..., DatasetVersion],
+    api_as: Callable[..., APIClient],
+    run_tasks_eagerly: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     source = upload(CSV, name="events.csv", dataset="events")
     with django_capture_on_commit_callbacks(execute=True):
         resp = _start(api_as("steward"), source, "?version=2", column="ctr")
@@ -64,26 +76,36 @@ def test_batch_scoring_pins_the_version_given(shop: Any, upload: Callable[..., D
     assert "ctr" in DatasetVersion.objects.get(pk=job.result["dataset_version"]).column_names
 
 
-@pytest.mark.parametrize(("role", "body", "status", "message"), [
-    ("viewer", {}, 403, "catalog.write"),
-    ("ml_engineer", {"column": "clicked"}, 400, "already has a column 'clicked'"),
-    ("ml_engineer", {"dataset_version": 999999}, 404, "does not exist"),
-])
-def test_batch_scoring_refuses_bad_requests_without_a_job(shop: Any, upload: Callable[..., DatasetVersion],
-                                                          api_as: Callable[..., APIClient], role: str,
-                                                          body: dict[str, Any], status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "body", "status", "message"),
+    [
+        ("viewer", {}, 403, "catalog.write"),
+        ("ml_engineer", {"column": "clicked"}, 400, "already has a column 'clicked'"),
+        ("ml_engineer", {"dataset_version": 999999}, 404, "does not exist"),
+    ],
+)
+def test_batch_scoring_refuses_bad_requests_without_a_job(
+    shop: Any,
+    upload: Callable[..., DatasetVersion],
+    api_as: Callable[..., APIClient],
+    role: str,
+    body: dict[str, Any],
+    status: int,
+    message: str,
+) -> None:
     source = upload(CSV, name="events.csv", dataset="events")
-    resp = api_as(role).post("/api/v1/serving/shop/batch-score/", {"dataset_version": source.pk, **body},
-                             format="json")
+    resp = api_as(role).post("/api/v1/serving/shop/batch-score/", {"dataset_version": source.pk, **body}, format="json")
     assert resp.status_code == status, resp.content
     assert message in resp.json()["detail"]
     assert not Job.objects.filter(kind="batch_score").exists()
 
 
-def test_batch_scoring_needs_the_item_column(shop: Any, upload: Callable[..., DatasetVersion],
-                                             api_as: Callable[..., APIClient]) -> None:
+def test_batch_scoring_needs_the_item_column(
+    shop: Any, upload: Callable[..., DatasetVersion], api_as: Callable[..., APIClient]
+) -> None:
     source = upload("user_id,hour\nu1,3\n", name="users.csv", dataset="users")
-    resp = api_as("ml_engineer").post("/api/v1/serving/shop/batch-score/", {"dataset_version": source.pk},
-                                      format="json")
+    resp = api_as("ml_engineer").post(
+        "/api/v1/serving/shop/batch-score/", {"dataset_version": source.pk}, format="json"
+    )
     assert resp.status_code == 400
     assert "item_id" in resp.json()["detail"]

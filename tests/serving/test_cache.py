@@ -69,8 +69,15 @@ class Clock:
 def setup() -> tuple[ModelCache, Registry, Loader, Clock]:
     registry, loader, clock = Registry(), Loader(), Clock()
     registry.aliases[("shop", "production")] = 1
-    cache = ModelCache(resolve_alias=registry.resolve_alias, resolve_version=registry.resolve_version,
-                       load=loader, alias_ttl=2.0, max_versions=2, retry_after=30.0, clock=clock)
+    cache = ModelCache(
+        resolve_alias=registry.resolve_alias,
+        resolve_version=registry.resolve_version,
+        load=loader,
+        alias_ttl=2.0,
+        max_versions=2,
+        retry_after=30.0,
+        clock=clock,
+    )
     return cache, registry, loader, clock
 
 
@@ -188,8 +195,9 @@ def test_a_broken_version_is_not_reloaded_on_every_request(setup: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_a_model_without_an_item_column_is_refused_with_409(registry: Any, trained: Any,
-                                                           api_as: Any, tmp_path: Any) -> None:
+def test_a_model_without_an_item_column_is_refused_with_409(
+    registry: Any, trained: Any, api_as: Any, tmp_path: Any
+) -> None:
     import json
     import shutil
 

@@ -32,23 +32,30 @@ def _sample(text: str, name: str, labels: str) -> float:
 def test_metrics_count_requests_errors_and_latency_per_version(shop: Any, api_as: Callable[..., APIClient]) -> None:
     client = api_as("ml_engineer")
     before = Client().get("/metrics").content.decode()
-    ok_before = _sample(before, "steward_serving_requests_total", 'model="shop",version="1",endpoint="rank",status="200"')
+    ok_before = _sample(
+        before, "steward_serving_requests_total", 'model="shop",version="1",endpoint="rank",status="200"'
+    )
     for _ in range(3):
         assert rank(client, {"user": USER, "candidates": IDS}).status_code == 200
     assert rank(client, {"candidates": "i1"}).status_code == 400
     resp = Client().get("/metrics")
     assert resp.status_code == 200
     text = resp.content.decode()
-    assert _sample(text, "steward_serving_requests_total",
-                   'model="shop",version="1",endpoint="rank",status="200"') == ok_before + 3
+    assert (
+        _sample(text, "steward_serving_requests_total", 'model="shop",version="1",endpoint="rank",status="200"')
+        == ok_before + 3
+    )
     assert _sample(text, "steward_serving_latency_seconds_count", 'model="shop",version="1",endpoint="rank"') >= 3
-    assert _sample(text, "steward_serving_latency_seconds_bucket",
-                   'model="shop",version="1",endpoint="rank",le="+Inf"') >= 3
+    assert (
+        _sample(text, "steward_serving_latency_seconds_bucket", 'model="shop",version="1",endpoint="rank",le="+Inf"')
+        >= 3
+    )
     assert _sample(text, "steward_serving_errors_total", 'model="shop",version="1",endpoint="rank",code="invalid"') >= 1
 
 
-def test_sampled_prediction_log_keeps_feature_ids_not_raw_values(shop: Any, api_as: Callable[..., APIClient],
-                                                                  settings: Any) -> None:
+def test_sampled_prediction_log_keeps_feature_ids_not_raw_values(
+    shop: Any, api_as: Callable[..., APIClient], settings: Any
+) -> None:
     settings.STEWARD_PREDICTION_LOG_PER_MILLE = 1000
     secret_user = {"user_id": "u3", "age": "23", "gender": "F", "hour": 14}
     assert rank(api_as("ml_engineer"), {"user": secret_user, "candidates": IDS[:4], "k": 2}).status_code == 200
@@ -71,7 +78,8 @@ def test_no_prediction_is_logged_at_rate_zero(shop: Any, api_as: Callable[..., A
 
 
 def test_monitoring_page_shows_traffic_latency_and_drift_against_the_test_split(
-        shop: Any, api_as: Callable[..., APIClient], client: Client, personas: dict[str, Any]) -> None:
+    shop: Any, api_as: Callable[..., APIClient], client: Client, personas: dict[str, Any]
+) -> None:
     engineer = api_as("ml_engineer")
     for j in range(5):
         rank(engineer, {"user": {"user_id": f"u{j}"}, "candidates": IDS})
@@ -92,8 +100,9 @@ def test_monitoring_page_shows_traffic_latency_and_drift_against_the_test_split(
     assert v2["psi_reading"] in ("stable", "moderate shift", "significant shift")  # the artifact's test predictions
 
 
-def test_psi_reference_can_come_from_servings_own_folder(shop: Any, api_as: Callable[..., APIClient],
-                                                        client: Client, personas: dict[str, Any]) -> None:
+def test_psi_reference_can_come_from_servings_own_folder(
+    shop: Any, api_as: Callable[..., APIClient], client: Client, personas: dict[str, Any]
+) -> None:
     """An artifact without test predictions can be given a reference in DATA_DIR/serving/versions/<id>/."""
     from serving.loading import read_reference
 
@@ -104,8 +113,9 @@ def test_psi_reference_can_come_from_servings_own_folder(shop: Any, api_as: Call
     assert read_reference(pk, Path("/nonexistent"))[-1] == 100
 
 
-def test_monitoring_page_needs_models_read_and_a_known_model(shop: Any, client: Client,
-                                                             personas: dict[str, Any]) -> None:
+def test_monitoring_page_needs_models_read_and_a_known_model(
+    shop: Any, client: Client, personas: dict[str, Any]
+) -> None:
     client.force_login(personas["annotator"])
     assert client.get("/models/shop/monitoring/").status_code == 403
     client.force_login(personas["viewer"])
@@ -115,8 +125,9 @@ def test_monitoring_page_needs_models_read_and_a_known_model(shop: Any, client: 
 
 
 @pytest.mark.parametrize("window", ["15m", "24h"])
-def test_monitoring_windows_render(shop: Any, client: Client, personas: dict[str, Any],
-                                   api_as: Callable[..., APIClient], window: str) -> None:
+def test_monitoring_windows_render(
+    shop: Any, client: Client, personas: dict[str, Any], api_as: Callable[..., APIClient], window: str
+) -> None:
     rank(api_as("ml_engineer"), {"candidates": IDS})
     recorder.flush()
     client.force_login(personas["viewer"])

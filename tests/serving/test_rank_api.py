@@ -62,33 +62,41 @@ def test_moving_production_takes_effect_without_restart(shop: Any, engineer: API
     assert rank(engineer, {"candidates": IDS}).json()["model_version"]["version"] == 2
 
 
-@pytest.mark.parametrize(("model", "query", "message"), [
-    ("nothing", "", "No model named 'nothing'"),
-    ("shop", "?alias=canary", "no alias 'canary'"),
-    ("shop", "?version=9", "no version 9"),
-])
-def test_unknown_model_alias_or_version_is_404(shop: Any, engineer: APIClient, model: str, query: str,
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "query", "message"),
+    [
+        ("nothing", "", "No model named 'nothing'"),
+        ("shop", "?alias=canary", "no alias 'canary'"),
+        ("shop", "?version=9", "no version 9"),
+    ],
+)
+def test_unknown_model_alias_or_version_is_404(
+    shop: Any, engineer: APIClient, model: str, query: str, message: str
+) -> None:
     resp = rank(engineer, {"candidates": IDS}, model=model, query=query)
     assert resp.status_code == 404
     assert message in resp.json()["detail"]
 
 
-@pytest.mark.parametrize(("body", "query", "message"), [
-    ({"user": USER}, "", "candidates: this field is required"),
-    ({"candidates": "i1"}, "", "candidates: expected a list"),
-    ({"candidates": IDS, "k": 0}, "", "k must be a positive integer"),
-    ({"candidates": IDS, "k": "3"}, "", "k must be a positive integer"),
-    ({"user": {"hour": "noon"}, "candidates": IDS}, "", "user.hour: expected a number"),
-    ({"user": {"age": {"years": 3}}, "candidates": IDS}, "", "user.age"),
-    ({"candidates": ["i1", {"genre": "drama"}]}, "", "candidates[1]: missing 'item_id'"),
-    ({"candidates": [None]}, "", "candidates[0]"),
-    ([1, 2], "", "must be a JSON object"),
-    ({"candidates": IDS}, "?version=two", "version must be a positive integer"),
-    ({"candidates": IDS}, "?version=1&alias=production", "either ?alias= or ?version="),
-])
-def test_malformed_requests_are_400_with_the_field_named(shop: Any, engineer: APIClient, body: Any, query: str,
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "query", "message"),
+    [
+        ({"user": USER}, "", "candidates: this field is required"),
+        ({"candidates": "i1"}, "", "candidates: expected a list"),
+        ({"candidates": IDS, "k": 0}, "", "k must be a positive integer"),
+        ({"candidates": IDS, "k": "3"}, "", "k must be a positive integer"),
+        ({"user": {"hour": "noon"}, "candidates": IDS}, "", "user.hour: expected a number"),
+        ({"user": {"age": {"years": 3}}, "candidates": IDS}, "", "user.age"),
+        ({"candidates": ["i1", {"genre": "drama"}]}, "", "candidates[1]: missing 'item_id'"),
+        ({"candidates": [None]}, "", "candidates[0]"),
+        ([1, 2], "", "must be a JSON object"),
+        ({"candidates": IDS}, "?version=two", "version must be a positive integer"),
+        ({"candidates": IDS}, "?version=1&alias=production", "either ?alias= or ?version="),
+    ],
+)
+def test_malformed_requests_are_400_with_the_field_named(
+    shop: Any, engineer: APIClient, body: Any, query: str, message: str
+) -> None:
     resp = rank(engineer, body, query=query)
     assert resp.status_code == 400, resp.content
     assert message in resp.json()["detail"]
@@ -115,27 +123,34 @@ def test_scoring_needs_a_role_that_may_score(shop: Any, api_as: Callable[[str | 
 
 
 def test_score_answers_pairs_in_request_order(shop: Any, engineer: APIClient) -> None:
-    pairs = [{"user": USER, "item": "i1"}, {"user": {"user_id": "u4"}, "item": {"item_id": "i2"}},
-             {"user": USER, "item": "i3"}]
+    pairs = [
+        {"user": USER, "item": "i1"},
+        {"user": {"user_id": "u4"}, "item": {"item_id": "i2"}},
+        {"user": USER, "item": "i3"},
+    ]
     resp = engineer.post("/api/v1/serving/shop/score/", json.dumps({"pairs": pairs}), content_type="application/json")
     assert resp.status_code == 200, resp.content
     body = resp.json()
     assert body["model_version"] == {"model": "shop", "version": 1}
     assert [(r["user_id"], r["item_id"]) for r in body["results"]] == [("u3", "i1"), ("u4", "i2"), ("u3", "i3")]
-    ranked = {i["item_id"]: i["score"] for i in rank(engineer, {"user": USER, "candidates": ["i1", "i3"]}).json()["items"]}
+    ranked = {
+        i["item_id"]: i["score"] for i in rank(engineer, {"user": USER, "candidates": ["i1", "i3"]}).json()["items"]
+    }
     assert body["results"][0]["score"] == pytest.approx(ranked["i1"], abs=1e-6)
     assert body["results"][2]["score"] == pytest.approx(ranked["i3"], abs=1e-6)
 
 
 def test_score_refuses_a_pair_without_an_item(shop: Any, engineer: APIClient) -> None:
-    resp = engineer.post("/api/v1/serving/shop/score/", json.dumps({"pairs": [{"user": USER}]}),
-                         content_type="application/json")
+    resp = engineer.post(
+        "/api/v1/serving/shop/score/", json.dumps({"pairs": [{"user": USER}]}), content_type="application/json"
+    )
     assert resp.status_code == 400
     assert "pairs[0].item" in resp.json()["detail"]
 
 
-def test_rank_runs_no_database_query_once_the_alias_is_cached(shop: Any, engineer: APIClient,
-                                                              django_assert_max_num_queries: Any) -> None:
+def test_rank_runs_no_database_query_once_the_alias_is_cached(
+    shop: Any, engineer: APIClient, django_assert_max_num_queries: Any
+) -> None:
     rank(engineer, {"user": USER, "candidates": IDS})
     with django_assert_max_num_queries(0):
         assert rank(engineer, {"user": USER, "candidates": IDS}).status_code == 200
@@ -149,7 +164,8 @@ def test_the_api_docs_describe_the_unknown_bucket(engineer: APIClient, db: Any) 
 
 
 def test_moving_production_through_the_registry_api_reaches_rank_within_seconds(
-        shop: Any, engineer: APIClient, settings: Any) -> None:
+    shop: Any, engineer: APIClient, settings: Any
+) -> None:
     """The default alias TTL (2 s): the move shows within seconds, and no call fails meanwhile."""
     import time
 
@@ -171,7 +187,8 @@ def test_moving_production_through_the_registry_api_reaches_rank_within_seconds(
 
 
 def test_a_user_given_by_id_alone_takes_features_from_the_training_data(
-        registry: Any, engineer: APIClient, upload: Callable[..., Any]) -> None:
+    registry: Any, engineer: APIClient, upload: Callable[..., Any]
+) -> None:
     import io
 
     import pyarrow.csv as pacsv
@@ -183,15 +200,21 @@ def test_a_user_given_by_id_alone_takes_features_from_the_training_data(
     source = upload(buf.getvalue().decode(), name="interactions.csv", dataset="interactions")
     registry.add_version("people", "v1", dataset_versions={"source": source})
     registry.set_alias("people", "production", 1)
-    by_id = engineer.post("/api/v1/serving/people/rank/", json.dumps({"user": "u7", "candidates": IDS}),
-                          content_type="application/json").json()["items"]
-    explicit = engineer.post("/api/v1/serving/people/rank/",
-                             json.dumps({"user": user_features(7), "candidates": IDS}),
-                             content_type="application/json").json()["items"]
+    by_id = engineer.post(
+        "/api/v1/serving/people/rank/", json.dumps({"user": "u7", "candidates": IDS}), content_type="application/json"
+    ).json()["items"]
+    explicit = engineer.post(
+        "/api/v1/serving/people/rank/",
+        json.dumps({"user": user_features(7), "candidates": IDS}),
+        content_type="application/json",
+    ).json()["items"]
     assert [i["item_id"] for i in by_id] == [i["item_id"] for i in explicit]
     assert by_id[0]["score"] == pytest.approx(explicit[0]["score"], abs=1e-6)
-    anonymous = engineer.post("/api/v1/serving/people/rank/", json.dumps({"user": {"user_id": "u7x"}, "candidates": IDS}),
-                              content_type="application/json").json()["items"]
+    anonymous = engineer.post(
+        "/api/v1/serving/people/rank/",
+        json.dumps({"user": {"user_id": "u7x"}, "candidates": IDS}),
+        content_type="application/json",
+    ).json()["items"]
     assert anonymous != by_id
 
 

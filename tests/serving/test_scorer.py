@@ -99,23 +99,28 @@ def test_user_id_alone_takes_features_from_the_user_table(predictors: dict[str, 
     np.testing.assert_allclose(by_id, explicit, atol=1e-7)
 
 
-@pytest.mark.parametrize(("user", "candidates", "message"), [
-    ({"age": [1, 2]}, ["i1"], "user.age"),
-    ({"hour": "noon"}, ["i1"], "user.hour: expected a number"),
-    (USER, [True], "candidates[0]"),
-    (USER, ["i1", {"genre": "drama"}], "candidates[1]: missing 'item_id'"),
-    (USER, ["i1", ["i2"]], "candidates[1]"),
-    (USER, [{"item_id": "i1", "price": {"x": 1}}], "candidates[0].price"),
-])
-def test_wrong_types_are_refused_with_the_field_named(predictors: dict[str, Any], user: Any, candidates: list[Any],
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("user", "candidates", "message"),
+    [
+        ({"age": [1, 2]}, ["i1"], "user.age"),
+        ({"hour": "noon"}, ["i1"], "user.hour: expected a number"),
+        (USER, [True], "candidates[0]"),
+        (USER, ["i1", {"genre": "drama"}], "candidates[1]: missing 'item_id'"),
+        (USER, ["i1", ["i2"]], "candidates[1]"),
+        (USER, [{"item_id": "i1", "price": {"x": 1}}], "candidates[0].price"),
+    ],
+)
+def test_wrong_types_are_refused_with_the_field_named(
+    predictors: dict[str, Any], user: Any, candidates: list[Any], message: str
+) -> None:
     scorer = Scorer(predictors["v1"])
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         scorer.score([user], candidates, None)
 
 
 def test_a_scorer_that_disagrees_with_the_predictor_stops_using_its_shortcut(
-        predictors: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    predictors: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = Scorer._score_fast
     monkeypatch.setattr(Scorer, "_score_fast", lambda self, *a: original(self, *a) * 0.9)
     scorer = Scorer(predictors["v1"])

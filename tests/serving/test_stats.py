@@ -39,8 +39,9 @@ def test_score_histogram_puts_one_into_the_last_bin() -> None:
 @pytest.mark.django_db
 def test_counters_are_written_per_minute_and_summed_by_the_page_reader() -> None:
     for latency in (3.0, 4.0, 30.0):
-        recorder.record(model="shop", version=2, endpoint="rank", latency_ms=latency, error=False,
-                        scores=np.array([0.1, 0.9]))
+        recorder.record(
+            model="shop", version=2, endpoint="rank", latency_ms=latency, error=False, scores=np.array([0.1, 0.9])
+        )
     recorder.record(model="shop", version=2, endpoint="rank", latency_ms=1.0, error=True)
     assert recorder.flush() == 1
     assert recorder.flush() == 0  # nothing new
@@ -57,8 +58,18 @@ def test_counters_are_written_per_minute_and_summed_by_the_page_reader() -> None
 
 @pytest.mark.django_db
 def test_prediction_log_rows_are_written_on_flush(settings: object) -> None:
-    recorder.log_prediction(model_name="shop", version=1, model_version_id=7, endpoint="rank", latency_ms=2.5,
-                            n_candidates=2, k=1, user_feature_ids={"age": 3}, item_ids=[4, 0], scores=[0.5, 0.25])
+    recorder.log_prediction(
+        model_name="shop",
+        version=1,
+        model_version_id=7,
+        endpoint="rank",
+        latency_ms=2.5,
+        n_candidates=2,
+        k=1,
+        user_feature_ids={"age": 3},
+        item_ids=[4, 0],
+        scores=[0.5, 0.25],
+    )
     assert PredictionLog.objects.count() == 0
     recorder.flush()
     row = PredictionLog.objects.get()

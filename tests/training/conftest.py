@@ -18,9 +18,17 @@ from tests.training.ml.conftest import (  # noqa: F401  (fixtures re-exported fo
     tiny_base_model,
 )
 
-FAST_PARAMS = {"epochs": 2, "batch_size": 32, "lr": 0.02, "embedding_dim": 8, "patience": 0,
-               "checkpoint_every_steps": 0, "freeze_encoder_steps": 8, "segment_column": "genre",
-               "segment_min_count": 5}
+FAST_PARAMS = {
+    "epochs": 2,
+    "batch_size": 32,
+    "lr": 0.02,
+    "embedding_dim": 8,
+    "patience": 0,
+    "checkpoint_every_steps": 0,
+    "freeze_encoder_steps": 8,
+    "segment_column": "genre",
+    "segment_min_count": 5,
+}
 
 
 def table_csv(table) -> str:
@@ -52,10 +60,16 @@ def trainable(scan_upload):
 @pytest.fixture
 def payload(trainable, tiny_base_model) -> dict[str, Any]:  # noqa: F811
     return {
-        "model_name": "ctr", "dataset_version": trainable.pk, "label_column": "label",
-        "text_columns": ["title"], "categorical_columns": ["gender", "genre"],
-        "numeric_columns": ["price"], "user_column": "user_id", "item_column": "item_id",
-        "base_model": tiny_base_model, "params": dict(FAST_PARAMS),
+        "model_name": "ctr",
+        "dataset_version": trainable.pk,
+        "label_column": "label",
+        "text_columns": ["title"],
+        "categorical_columns": ["gender", "genre"],
+        "numeric_columns": ["price"],
+        "user_column": "user_id",
+        "item_column": "item_id",
+        "base_model": tiny_base_model,
+        "params": dict(FAST_PARAMS),
         "split": {"strategy": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},
     }
 

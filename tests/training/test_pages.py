@@ -65,8 +65,7 @@ def test_lineage_node_links_to_the_version_page(two_versions, browser):
     assert response.status_code == 302 and response["Location"] == "/models/ctr/versions/1/"
 
 
-def test_train_form_starts_a_job_and_an_unscanned_version_shows_why_not(trainable, upload, browser,
-                                                                      tiny_base_model):
+def test_train_form_starts_a_job_and_an_unscanned_version_shows_why_not(trainable, upload, browser, tiny_base_model):
     from tests.training.conftest import table_csv
     from tests.training.ml.conftest import interactions
 
@@ -74,10 +73,18 @@ def test_train_form_starts_a_job_and_an_unscanned_version_shows_why_not(trainabl
     fresh = upload(table_csv(interactions(30)), name="fresh.csv", dataset="fresh")
     page = engineer.get(f"/dataset-versions/{fresh.pk}/train/").content.decode()
     assert "has not been scanned for PII" in page
-    form = {"model_name": "from-form", "label_column": "label", "text_columns": "title",
-            "categorical_columns": "gender, genre", "numeric_columns": "price", "user_column": "user_id",
-            "item_column": "item_id", "base_model": tiny_base_model, "split": "random",
-            "params": '{"epochs": 1, "batch_size": 32}'}
+    form = {
+        "model_name": "from-form",
+        "label_column": "label",
+        "text_columns": "title",
+        "categorical_columns": "gender, genre",
+        "numeric_columns": "price",
+        "user_column": "user_id",
+        "item_column": "item_id",
+        "base_model": tiny_base_model,
+        "split": "random",
+        "params": '{"epochs": 1, "batch_size": 32}',
+    }
     response = engineer.post(f"/dataset-versions/{trainable.pk}/train/", form)
     assert response.status_code == 302
     job = Job.objects.get(kind="training")

@@ -1,5 +1,6 @@
 """Schemathesis drives the training and registry endpoints with generated input, as an ML engineer:
 whatever it sends, the answer is never a 5xx (bad input is a 400 naming the problem)."""
+
 from __future__ import annotations
 
 import io

@@ -37,9 +37,11 @@ def test_model_version_is_traced_in_the_dataset_lineage(payload, start_training,
     graph = api_as("viewer").get(f"/api/v1/dataset-versions/{payload['dataset_version']}/lineage/").json()
     keys = {n["key"] for n in graph["nodes"]}
     assert f"model_version:{mv.pk}" in keys
-    assert {"source": f"dataset_version:{payload['dataset_version']}", "target": f"model_version:{mv.pk}",
-            "operation": "train"}.items() <= next(
-        e for e in graph["edges"] if e["target"] == f"model_version:{mv.pk}").items()
+    assert {
+        "source": f"dataset_version:{payload['dataset_version']}",
+        "target": f"model_version:{mv.pk}",
+        "operation": "train",
+    }.items() <= next(e for e in graph["edges"] if e["target"] == f"model_version:{mv.pk}").items()
 
 
 def test_version_loads_from_its_artifact_alone_and_predicts_like_training(payload, start_training):
@@ -80,8 +82,9 @@ def test_viewer_may_read_models_but_not_train_or_move_aliases(payload, start_tra
     assert start_training(payload, role="viewer").status_code == 403
     assert not Job.objects.filter(kind="training").exists()
     start_training(payload)
-    assert api_as("viewer").put("/api/v1/models/ctr/aliases/production/", {"version": 1},
-                                format="json").status_code == 403
+    assert (
+        api_as("viewer").put("/api/v1/models/ctr/aliases/production/", {"version": 1}, format="json").status_code == 403
+    )
 
 
 def _refused(start_training, body, fragment):
@@ -119,12 +122,17 @@ def test_version_never_scanned_for_pii_is_refused(payload, start_training, uploa
 
 
 def test_version_with_unreviewed_pii_is_refused_with_the_reasons(payload, start_training, scan_upload):
-    text = "user_id,email,label\n" + "".join(
-        f"{i},person{i}@example.com,{i % 2}\n" for i in range(30))
+    text = "user_id,email,label\n" + "".join(f"{i},person{i}@example.com,{i % 2}\n" for i in range(30))
     flagged = scan_upload(text, name="emails.csv", dataset="emails")
     assert flagged.pii_status == "pii_unresolved"
-    body = {**payload, "dataset_version": flagged.pk, "text_columns": [], "categorical_columns": [],
-            "numeric_columns": [], "item_column": None}
+    body = {
+        **payload,
+        "dataset_version": flagged.pk,
+        "text_columns": [],
+        "categorical_columns": [],
+        "numeric_columns": [],
+        "item_column": None,
+    }
     _refused(start_training, body, "column 'email': EMAIL_ADDRESS finding awaits a steward's review")
 
 
@@ -140,11 +148,19 @@ def test_pii_reviewed_by_a_steward_unlocks_training(payload, start_training, sca
     text = "user_id,email,label\n" + "".join(f"{i},person{i}@example.com,{i % 2}\n" for i in range(30))
     flagged = scan_upload(text, name="emails.csv", dataset="emails")
     params = {k: v for k, v in payload["params"].items() if not k.startswith("segment")}
-    body = {**payload, "dataset_version": flagged.pk, "text_columns": [], "categorical_columns": [],
-            "numeric_columns": [], "item_column": None, "params": params}
+    body = {
+        **payload,
+        "dataset_version": flagged.pk,
+        "text_columns": [],
+        "categorical_columns": [],
+        "numeric_columns": [],
+        "item_column": None,
+        "params": params,
+    }
     for finding in PiiFinding.objects.filter(version=flagged):
-        reviewed = api_as("steward").patch(f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"},
-                                           format="json")
+        reviewed = api_as("steward").patch(
+            f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"}, format="json"
+        )
         assert reviewed.status_code == 200, reviewed.json()
     response = start_training(body)
     assert response.status_code == 202, response.json()
@@ -160,15 +176,25 @@ def test_explicit_train_valid_test_versions(payload, start_training, scan_upload
     from tests.training.ml.conftest import interactions
 
     table = interactions(240)
-    parts = [scan_upload(table_csv(table.slice(a, b)), name=f"{n}.csv", dataset=f"clicks-{n}")
-             for n, a, b in (("train", 0, 160), ("valid", 160, 40), ("test", 200, 40))]
-    body = {**payload, "dataset_version": parts[0].pk, "valid_version": parts[1].pk,
-            "test_version": parts[2].pk, "split": {}}
+    parts = [
+        scan_upload(table_csv(table.slice(a, b)), name=f"{n}.csv", dataset=f"clicks-{n}")
+        for n, a, b in (("train", 0, 160), ("valid", 160, 40), ("test", 200, 40))
+    ]
+    body = {
+        **payload,
+        "dataset_version": parts[0].pk,
+        "valid_version": parts[1].pk,
+        "test_version": parts[2].pk,
+        "split": {},
+    }
     response = start_training(body)
     assert response.status_code == 202, response.json()
     mv = ModelVersion.objects.get()
     assert sorted(v.pk for v in mv.dataset_versions.all()) == sorted(p.pk for p in parts)
     assert mv.metrics["count"] == 40
-    roles = dict(LineageEdge.objects.filter(target_type="model_version", target_id=mv.pk)
-                 .values_list("params__role", "source_id"))
+    roles = dict(
+        LineageEdge.objects.filter(target_type="model_version", target_id=mv.pk).values_list(
+            "params__role", "source_id"
+        )
+    )
     assert roles == {"train": parts[0].pk, "valid": parts[1].pk, "test": parts[2].pk}

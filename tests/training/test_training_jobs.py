@@ -16,10 +16,24 @@ pytestmark = pytest.mark.django_db
 def _start(actor, payload, **changes) -> Job:
     body = {**payload, **changes}
     body.setdefault("user_column", None)
-    return training_job_start(actor=actor, request=as_request({
-        "text_columns": [], "categorical_columns": [], "numeric_columns": [], "item_column": None,
-        "base_model": None, "params": {}, "split": {}, "valid_version": None, "test_version": None,
-        "time_limit_s": None, **body}))
+    return training_job_start(
+        actor=actor,
+        request=as_request(
+            {
+                "text_columns": [],
+                "categorical_columns": [],
+                "numeric_columns": [],
+                "item_column": None,
+                "base_model": None,
+                "params": {},
+                "split": {},
+                "valid_version": None,
+                "test_version": None,
+                "time_limit_s": None,
+                **body,
+            }
+        ),
+    )
 
 
 def test_cancel_request_stops_training_between_steps(payload, personas):
@@ -47,15 +61,24 @@ def test_redelivered_job_resumes_from_its_checkpoint(payload, personas):
     spec = FeatureSpec.from_dict(p["spec"])
     from governance.catalog.models import DatasetVersion
 
-    table = _read(DatasetVersion.objects.get(pk=p["dataset_versions"]["source"]),
-                  list(dict.fromkeys([spec.label_column, *spec.feature_columns, "genre"])))
+    table = _read(
+        DatasetVersion.objects.get(pk=p["dataset_versions"]["source"]),
+        list(dict.fromkeys([spec.label_column, *spec.feature_columns, "genre"])),
+    )
     parts = split_table(table, strategy="random", fractions=p["split"]["fractions"], seed=0)
     seen = []
     with pytest.raises(TrainingCancelled):
-        train(train_table=parts[0], valid_table=parts[1], test_table=parts[2], spec=spec,
-              base_model=p["base_model"], params=p["params"], checkpoint_dir=checkpoint_dir(job.pk),
-              on_progress=lambda e: seen.append(e) if e["event"] == "step" else None,
-              should_stop=lambda: len(seen) >= 7)
+        train(
+            train_table=parts[0],
+            valid_table=parts[1],
+            test_table=parts[2],
+            spec=spec,
+            base_model=p["base_model"],
+            params=p["params"],
+            checkpoint_dir=checkpoint_dir(job.pk),
+            on_progress=lambda e: seen.append(e) if e["event"] == "step" else None,
+            should_stop=lambda: len(seen) >= 7,
+        )
     assert (checkpoint_dir(job.pk) / "last.pt").is_file()
 
     run_job(job.pk, lambda j, r: training_run(job=j, reporter=r), allow_running=True)
@@ -68,8 +91,9 @@ def test_redelivered_job_resumes_from_its_checkpoint(payload, personas):
 
 
 def test_job_over_its_time_limit_fails_with_the_reason(payload, personas):
-    job = _start(personas["ml_engineer"], payload, time_limit_s=1,
-                 params={**payload["params"], "epochs": 500, "patience": 0})
+    job = _start(
+        personas["ml_engineer"], payload, time_limit_s=1, params={**payload["params"], "epochs": 500, "patience": 0}
+    )
     run_job(job.pk, lambda j, r: training_run(job=j, reporter=r))
     job.refresh_from_db()
     assert job.status == "failed" and "time limit of 1 s exceeded" in job.error

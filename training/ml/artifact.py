@@ -62,12 +62,9 @@ def save_artifact(
     return final
 
 
-def _write(
-    result: TrainResult, out: Path, extra_config: dict[str, Any], code_version: str | None
-) -> None:
+def _write(result: TrainResult, out: Path, extra_config: dict[str, Any], code_version: str | None) -> None:
     model = result.model
-    files = ["head.pt", "head_config.json", "feature_spec.json", "metrics.json", "history.json",
-             "config.json"]
+    files = ["head.pt", "head_config.json", "feature_spec.json", "metrics.json", "history.json", "config.json"]
     if model.encoder is not None:
         model.encoder.save_pretrained(out / "encoder")
         result.tokenizer.save_pretrained(out / "tokenizer")

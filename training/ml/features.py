@@ -68,9 +68,9 @@ class FeatureSpec:
 
     @property
     def is_fitted(self) -> bool:
-        return set(self.vocabularies) == set(self.categorical_features) and set(
-            self.numeric_stats
-        ) == set(self.numeric_columns)
+        return set(self.vocabularies) == set(self.categorical_features) and set(self.numeric_stats) == set(
+            self.numeric_columns
+        )
 
     def check_definition(self) -> None:
         if not self.label_column:
@@ -102,22 +102,17 @@ class FeatureSpec:
         missing = [c for c in dict.fromkeys(wanted) if c not in set(column_names)]
         if missing:
             names = ", ".join(f"'{c}'" for c in missing)
-            raise SpecError(
-                f"column(s) {names} not found; the table has: {', '.join(column_names)}"
-            )
+            raise SpecError(f"column(s) {names} not found; the table has: {', '.join(column_names)}")
 
     # -- fitting --------------------------------------------------------------------------------
 
-    def fit(
-        self, table: pa.Table, *, min_count: int = 1, max_vocab_size: int = 1_000_000
-    ) -> FeatureSpec:
+    def fit(self, table: pa.Table, *, min_count: int = 1, max_vocab_size: int = 1_000_000) -> FeatureSpec:
         """A copy of this spec with vocabularies and scalers learned from `table` (the train split)."""
         self.check_definition()
         self.check_columns(table.column_names)
         self.labels(table)  # refuses a non-binary label before any work
         vocabularies = {
-            col: _fit_vocabulary(table.column(col), min_count, max_vocab_size)
-            for col in self.categorical_features
+            col: _fit_vocabulary(table.column(col), min_count, max_vocab_size) for col in self.categorical_features
         }
         stats = {col: _fit_scaler(col, table.column(col)) for col in self.numeric_columns}
         return replace(self, vocabularies=vocabularies, numeric_stats=stats)
@@ -212,8 +207,7 @@ def binary_labels(name: str, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         if not set(distinct.tolist()) <= {0.0, 1.0}:
             shown = ", ".join(_fmt(v) for v in distinct[:5])
             raise SpecError(
-                f"label column '{name}' must be binary (0/1); it has {len(distinct)} distinct "
-                f"values, e.g. {shown}"
+                f"label column '{name}' must be binary (0/1); it has {len(distinct)} distinct values, e.g. {shown}"
             )
         return values.astype(np.float32)
     if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_dictionary(typ):
@@ -221,8 +215,7 @@ def binary_labels(name: str, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         distinct = set(pc.unique(strings).to_pylist())
         if not distinct <= _TRUE | _FALSE:
             raise SpecError(
-                f"label column '{name}' must be binary (0/1 or true/false); it has "
-                f"{len(distinct)} distinct values"
+                f"label column '{name}' must be binary (0/1 or true/false); it has {len(distinct)} distinct values"
             )
         is_true = pc.is_in(strings, value_set=pa.array(sorted(_TRUE)))
         return is_true.to_numpy(zero_copy_only=False).astype(np.float32)

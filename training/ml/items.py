@@ -42,9 +42,7 @@ def item_feature_table(spec: FeatureSpec, tables: list[pa.Table]) -> tuple[pa.Ta
     # The last occurrence of each id: positions of the last row per id, then take them.
     positions = pa.array(range(merged.num_rows), pa.int64())
     last = (
-        pa.table({"__item": merged.column(item), "__pos": positions})
-        .group_by("__item")
-        .aggregate([("__pos", "max")])
+        pa.table({"__item": merged.column(item), "__pos": positions}).group_by("__item").aggregate([("__pos", "max")])
     )
     picked = merged.take(pc.take(last.column("__pos_max"), pc.sort_indices(last.column("__pos_max"))))
     return picked.combine_chunks(), columns

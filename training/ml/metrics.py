@@ -11,9 +11,7 @@ from sklearn import metrics as skm
 METRIC_NAMES = ("auc", "logloss", "accuracy", "precision", "recall", "f1")
 
 
-def binary_metrics(
-    y_true: np.ndarray, y_prob: np.ndarray, *, threshold: float = 0.5
-) -> dict[str, float | int | None]:
+def binary_metrics(y_true: np.ndarray, y_prob: np.ndarray, *, threshold: float = 0.5) -> dict[str, float | int | None]:
     """auc, logloss, accuracy, precision, recall, f1 (+ count, positive_rate).
 
     AUC is None when the labels hold one class only, since it is undefined there.

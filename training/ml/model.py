@@ -93,9 +93,7 @@ class CTRModel(nn.Module):
 
     # -- text tower -----------------------------------------------------------------------------
 
-    def encode_texts(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def encode_texts(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Mean-pooled encoder output [n, hidden] over the real (unpadded) tokens, float32."""
         assert self.encoder is not None
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -83,9 +83,7 @@ class TrainParams:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise SpecError(
-                f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
+            raise SpecError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         defaults = cls()
         values: dict[str, Any] = {}
         for name, value in data.items():

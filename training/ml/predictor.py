@@ -157,16 +157,12 @@ class Predictor:
         ).T.reshape(table.num_rows, len(columns))
         return emb[index]
 
-    def _score(
-        self, text: torch.Tensor | None, cat: torch.Tensor, num: torch.Tensor
-    ) -> np.ndarray:
+    def _score(self, text: torch.Tensor | None, cat: torch.Tensor, num: torch.Tensor) -> np.ndarray:
         outs = []
         for s in range(0, cat.shape[0], _ROWS_PER_PASS):
             part = slice(s, s + _ROWS_PER_PASS)
             with devices.autocast(self.device):
-                logits = self.model.score_from_parts(
-                    None if text is None else text[part], cat[part], num[part]
-                )
+                logits = self.model.score_from_parts(None if text is None else text[part], cat[part], num[part])
             outs.append(logits.float().cpu())
         if not outs:
             return np.zeros(0, dtype=np.float64)
@@ -194,12 +190,8 @@ class Predictor:
         item_level = {spec.item_column, *self.item_columns}
         self._item_cat = torch.from_numpy(spec.categorical_ids(items)).to(self.device)
         self._item_num = torch.from_numpy(spec.numeric_values(items)).to(self.device)
-        self._cat_from_item = torch.tensor(
-            [c in item_level for c in spec.categorical_features], device=self.device
-        )
-        self._num_from_item = torch.tensor(
-            [c in item_level for c in spec.numeric_columns], device=self.device
-        )
+        self._cat_from_item = torch.tensor([c in item_level for c in spec.categorical_features], device=self.device)
+        self._num_from_item = torch.tensor([c in item_level for c in spec.numeric_columns], device=self.device)
         self._item_text_cols = [j for j, c in enumerate(spec.text_columns) if c in item_level]
         hidden = self.model.head_config.text_dim
         if cached is not None:
@@ -238,10 +230,7 @@ class Predictor:
     ) -> list[dict[str, Any]]:
         """[{"item_id", "score"}] best first, at most k."""
         scores = self.score(user_features, candidate_items)
-        ids = [
-            str(c.get(self.spec.item_column)) if isinstance(c, Mapping) else str(c)
-            for c in candidate_items
-        ]
+        ids = [str(c.get(self.spec.item_column)) if isinstance(c, Mapping) else str(c) for c in candidate_items]
         order = np.argsort(-scores, kind="stable")
         if k is not None:
             order = order[:k]

@@ -142,9 +142,7 @@ class TokenStore:
         lengths = self.lengths[ids]
         width = max(int(lengths.max()), 1) if len(ids) else 1
         if ids_on_device is None:
-            ids_on_device = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64)).to(
-                self.device
-            )
+            ids_on_device = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64)).to(self.device)
         input_ids = self.input_ids.index_select(0, ids_on_device)[:, :width]
         if int(lengths.min(initial=width)) == width:
             return input_ids, None

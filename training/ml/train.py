@@ -127,9 +127,7 @@ def train(
     encoded = {name: encode_split(fitted, t, pool) for name, t in tables.items()}
     store = None
     if tokenizer is not None:
-        tokens = tokenize_texts(
-            pool.texts, tokenizer, max_length=params.max_seq_len, cache_dir=text_cache_dir
-        )
+        tokens = tokenize_texts(pool.texts, tokenizer, max_length=params.max_seq_len, cache_dir=text_cache_dir)
         store = TokenStore(tokens, dev)
     prep_s = time.perf_counter() - t0
 
@@ -172,9 +170,7 @@ def train(
     segments = None
     if params.segment_column:
         seg_values = tables["test"].column(params.segment_column).to_pylist()
-        segments = segment_auc(
-            encoded["test"].labels, test_pred, seg_values, min_count=params.segment_min_count
-        )
+        segments = segment_auc(encoded["test"].labels, test_pred, seg_values, min_count=params.segment_min_count)
     items, item_cols = (None, [])
     if fitted.item_column:
         items, item_cols = item_feature_table(fitted, list(tables.values()))
@@ -209,9 +205,7 @@ def train(
     )
 
 
-def _interaction(
-    spec: FeatureSpec, train_table: pa.Table, params: TrainParams
-) -> tuple[str, list[int]]:
+def _interaction(spec: FeatureSpec, train_table: pa.Table, params: TrainParams) -> tuple[str, list[int]]:
     """The head's interaction mode and which field positions belong to the item side."""
     if params.interaction == "fm" or not spec.item_column:
         if params.interaction == "two_tower":
@@ -234,9 +228,7 @@ def field_penalty_weights(head: HeadConfig, params: TrainParams, device: torch.d
     return weights * params.embedding_l2
 
 
-def check_inputs(
-    spec: FeatureSpec, tables: dict[str, pa.Table], params: TrainParams
-) -> FeatureSpec:
+def check_inputs(spec: FeatureSpec, tables: dict[str, pa.Table], params: TrainParams) -> FeatureSpec:
     """Every check that can refuse a job before it runs; returns the spec fitted on train."""
     spec.check_definition()
     for name, table in tables.items():
@@ -249,7 +241,7 @@ def check_inputs(
             raise SpecError(f"the {name} split is empty")
     if params.segment_column and params.segment_column not in tables["test"].column_names:
         raise SpecError(f"segment column '{params.segment_column}' not found")
-    for name, table in tables.items():
+    for table in tables.values():
         spec.labels(table)
     train_labels = spec.labels(tables["train"])
     if len(np.unique(train_labels)) < 2:
@@ -257,9 +249,7 @@ def check_inputs(
     return spec.fit(tables["train"], min_count=params.min_count, max_vocab_size=params.max_vocab_size)
 
 
-def make_optimizer(
-    model: CTRModel, params: TrainParams, device: torch.device
-) -> torch.optim.AdamW:
+def make_optimizer(model: CTRModel, params: TrainParams, device: torch.device) -> torch.optim.AdamW:
     """AdamW with decoupled weight decay on weights only (not biases or LayerNorm)."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     encoder_ids = {id(p) for p in model.encoder_parameters()}
@@ -339,15 +329,11 @@ def batch_loss(
             fresh = _encode(core, store, batch.unique_texts[fresh_positions], device)
             unique = frozen_embeddings.index_select(0, batch.unique_texts_device)
             unique = unique.index_put((torch.from_numpy(fresh_positions).to(device),), fresh)
-            logits, fields = core.score_from_parts(
-                unique[batch.text_index], cat, num, return_fields=True
-            )
+            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, return_fields=True)
         elif device.type == "cpu":
             assert store is not None and batch.unique_texts is not None
             unique = _encode(core, store, batch.unique_texts, device)
-            logits, fields = core.score_from_parts(
-                unique[batch.text_index], cat, num, return_fields=True
-            )
+            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, return_fields=True)
         else:
             # One padded batch through the (possibly compiled) full model: what GPUs like.
             assert store is not None and batch.unique_texts is not None
@@ -574,7 +560,13 @@ class _Loop:
                         rng = np.random.default_rng([p.seed, self.step])
                         fresh = np.sort(rng.choice(n_unique, p.encoder_texts_per_step, replace=False))
                 loss, bce = batch_loss(
-                    self.step_fn, train, batch, self.store, frozen_emb, self.device, self.penalty,
+                    self.step_fn,
+                    train,
+                    batch,
+                    self.store,
+                    frozen_emb,
+                    self.device,
+                    self.penalty,
                     fresh_positions=fresh,
                 )
                 optimize(loss, self.model, self.optimizer, self.scheduler, p.max_grad_norm)
@@ -650,9 +642,7 @@ class _Loop:
         m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
         point = {"step": self.step, "epoch": epoch, "auc": m["auc"], "logloss": m["logloss"]}
         self.history["val"].append(point)
-        self.on_progress(
-            {"event": "eval", **point, "total_steps": self.total_steps, "metrics": m}
-        )
+        self.on_progress({"event": "eval", **point, "total_steps": self.total_steps, "metrics": m})
         score = m["auc"] if m["auc"] is not None else -float(m["logloss"] or 0.0)
         if score > self.best_auc + 1e-6:
             self.best_auc = score
@@ -660,8 +650,9 @@ class _Loop:
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
             self.bad_evals = 0
             if self.checkpoint_dir is not None:
-                _atomic_save({"fingerprint": self.fingerprint, "model": self.best_state},
-                             self.checkpoint_dir / "best.pt")
+                _atomic_save(
+                    {"fingerprint": self.fingerprint, "model": self.best_state}, self.checkpoint_dir / "best.pt"
+                )
         else:
             self.bad_evals += 1
         return bool(self.params.patience) and self.bad_evals >= self.params.patience
@@ -722,9 +713,7 @@ class _Loop:
                 self.best_state = saved["model"]
         self._encoder_changed = True
         self.resumed_from = self.step
-        self.on_progress(
-            {"event": "resumed", "step": self.step, "total_steps": self.total_steps}
-        )
+        self.on_progress({"event": "resumed", "step": self.step, "total_steps": self.total_steps})
 
 
 def _atomic_save(obj: Any, path: Path) -> None:

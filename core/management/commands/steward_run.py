@@ -1,4 +1,5 @@
 """Start the Celery worker and the web server together and stop both on Ctrl-C (used by `make run`)."""
+
 from __future__ import annotations
 
 import os
@@ -19,20 +20,40 @@ class Command(BaseCommand):
         host = os.environ.get("STEWARD_HOST", "127.0.0.1")
         port = os.environ.get("STEWARD_PORT", "8000")
         bindir = os.path.dirname(sys.executable)
-        worker = subprocess.Popen([
-            os.path.join(bindir, "celery"), "-A", "config", "worker", "-Q", "default,pii,gpu",
-            "--concurrency", os.environ.get("STEWARD_WORKER_CONCURRENCY", "2"), "--loglevel", "INFO",
-            "--hostname", f"steward@{host}",
-        ])
+        worker = subprocess.Popen(
+            [
+                os.path.join(bindir, "celery"),
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default,pii,gpu",
+                "--concurrency",
+                os.environ.get("STEWARD_WORKER_CONCURRENCY", "2"),
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"steward@{host}",
+            ]
+        )
         # serving/gunicorn_conf.py sets up multi-process Prometheus metrics and warms up served models.
-        web_env = dict(os.environ, STEWARD_BIND=f"{host}:{port}",
-                       STEWARD_WEB_WORKERS=os.environ.get("WEB_CONCURRENCY", "2"),
-                       STEWARD_WEB_THREADS=os.environ.get("STEWARD_WEB_THREADS", "4"),
-                       STEWARD_ACCESS_LOG=os.environ.get("STEWARD_ACCESS_LOG", "-"))
-        web = subprocess.Popen([os.path.join(bindir, "gunicorn"), "-c", "serving/gunicorn_conf.py",
-                                "config.wsgi:application"], env=web_env, cwd=settings.BASE_DIR)
-        self.stdout.write(self.style.SUCCESS(
-            f"Steward is running at http://{host}:{port}/ (data in {settings.DATA_DIR}). Press Ctrl-C to stop."))
+        web_env = dict(
+            os.environ,
+            STEWARD_BIND=f"{host}:{port}",
+            STEWARD_WEB_WORKERS=os.environ.get("WEB_CONCURRENCY", "2"),
+            STEWARD_WEB_THREADS=os.environ.get("STEWARD_WEB_THREADS", "4"),
+            STEWARD_ACCESS_LOG=os.environ.get("STEWARD_ACCESS_LOG", "-"),
+        )
+        web = subprocess.Popen(
+            [os.path.join(bindir, "gunicorn"), "-c", "serving/gunicorn_conf.py", "config.wsgi:application"],
+            env=web_env,
+            cwd=settings.BASE_DIR,
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Steward is running at http://{host}:{port}/ (data in {settings.DATA_DIR}). Press Ctrl-C to stop."
+            )
+        )
         children = [worker, web]
 
         def stop(*_: Any) -> None:

@@ -1,4 +1,5 @@
 """First-run set-up for `make run`: roles, the admin user, and the demo datasets. Safe to run again."""
+
 from __future__ import annotations
 
 import secrets
@@ -14,8 +15,12 @@ from core.services import roles_ensure
 DEMO = [
     ("demo-users", "users", "users", "Demo shop customers: names, e-mails, phones, addresses (personal data)."),
     ("demo-items", "items", "items", "Demo shop catalogue: titles, categories, brands, prices."),
-    ("demo-interactions", "interactions", "interactions",
-     "Demo shop behaviour log: views, clicks, purchases, ratings and short reviews (some mention personal data)."),
+    (
+        "demo-interactions",
+        "interactions",
+        "interactions",
+        "Demo shop behaviour log: views, clicks, purchases, ratings and short reviews (some mention personal data).",
+    ),
 ]
 
 
@@ -61,9 +66,11 @@ class Command(BaseCommand):
         files = write_demo_data(out)
         for name, key, kind, description in DEMO:
             dataset = Dataset.objects.filter(name=name).first() or dataset_create(
-                actor=admin, name=name, description=description, kind=kind, tags=["demo"])
+                actor=admin, name=name, description=description, kind=kind, tags=["demo"]
+            )
             with files[key].open("rb") as fh:
-                version, created = dataset_version_upload(actor=admin, dataset=dataset, source=fh,
-                                                          filename=files[key].name)
+                version, created = dataset_version_upload(
+                    actor=admin, dataset=dataset, source=fh, filename=files[key].name
+                )
             state = "registered" if created else "already registered"
             self.stdout.write(f"demo dataset {name}: version {version.number} {state} ({version.row_count} rows)")

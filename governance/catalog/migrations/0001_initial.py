@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,72 +14,134 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True, default='')),
-                ('kind', models.CharField(choices=[('interactions', 'Interactions'), ('items', 'Items'), ('users', 'Users'), ('other', 'Other')], default='other', max_length=16)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("interactions", "Interactions"),
+                            ("items", "Items"),
+                            ("users", "Users"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='DatasetVersion',
+            name="DatasetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('sha256', models.CharField(db_index=True, max_length=64)),
-                ('format', models.CharField(max_length=16)),
-                ('original_name', models.CharField(blank=True, default='', max_length=255)),
-                ('file', models.CharField(blank=True, default='', help_text='original bytes in storage', max_length=500)),
-                ('parquet', models.CharField(help_text='Parquet copy in storage', max_length=500)),
-                ('size_bytes', models.BigIntegerField(default=0)),
-                ('row_count', models.BigIntegerField(default=0)),
-                ('columns', models.JSONField(default=list, help_text='schema and profile per column')),
-                ('profile_status', models.CharField(choices=[('pending', 'Pending'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('pii_status', models.CharField(choices=[('not_scanned', 'Not Scanned'), ('scanning', 'Scanning'), ('clean', 'Clean'), ('pii_unresolved', 'Unresolved'), ('resolved', 'Resolved')], default='not_scanned', max_length=16)),
-                ('quality_status', models.CharField(default='not_checked', max_length=16)),
-                ('operation', models.CharField(default='upload', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='catalog.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("sha256", models.CharField(db_index=True, max_length=64)),
+                ("format", models.CharField(max_length=16)),
+                ("original_name", models.CharField(blank=True, default="", max_length=255)),
+                (
+                    "file",
+                    models.CharField(blank=True, default="", help_text="original bytes in storage", max_length=500),
+                ),
+                ("parquet", models.CharField(help_text="Parquet copy in storage", max_length=500)),
+                ("size_bytes", models.BigIntegerField(default=0)),
+                ("row_count", models.BigIntegerField(default=0)),
+                ("columns", models.JSONField(default=list, help_text="schema and profile per column")),
+                (
+                    "profile_status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "pii_status",
+                    models.CharField(
+                        choices=[
+                            ("not_scanned", "Not Scanned"),
+                            ("scanning", "Scanning"),
+                            ("clean", "Clean"),
+                            ("pii_unresolved", "Unresolved"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="not_scanned",
+                        max_length=16,
+                    ),
+                ),
+                ("quality_status", models.CharField(default="not_checked", max_length=16)),
+                ("operation", models.CharField(default="upload", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="versions", to="catalog.dataset"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['dataset_id', '-number'],
+                "ordering": ["dataset_id", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='LineageEdge',
+            name="LineageEdge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target_type', models.CharField(default='dataset_version', max_length=32)),
-                ('target_id', models.BigIntegerField()),
-                ('target_label', models.CharField(blank=True, default='', max_length=300)),
-                ('operation', models.CharField(max_length=64)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='out_edges', to='catalog.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("target_type", models.CharField(default="dataset_version", max_length=32)),
+                ("target_id", models.BigIntegerField()),
+                ("target_label", models.CharField(blank=True, default="", max_length=300)),
+                ("operation", models.CharField(max_length=64)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="out_edges",
+                        to="catalog.datasetversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(fields=('dataset', 'number'), name='unique_version_number'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(fields=("dataset", "number"), name="unique_version_number"),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(fields=('dataset', 'sha256'), name='unique_version_content'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(fields=("dataset", "sha256"), name="unique_version_content"),
         ),
         migrations.AddIndex(
-            model_name='lineageedge',
-            index=models.Index(fields=['target_type', 'target_id'], name='catalog_lin_target__34fa5f_idx'),
+            model_name="lineageedge",
+            index=models.Index(fields=["target_type", "target_id"], name="catalog_lin_target__34fa5f_idx"),
         ),
     ]

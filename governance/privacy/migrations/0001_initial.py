@@ -6,118 +6,227 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('core', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PiiScan',
+            name="PiiScan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('trigger', models.CharField(default='manual', max_length=16)),
-                ('sample_rows', models.PositiveIntegerField(default=500)),
-                ('columns', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.job')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pii_scans', to='catalog.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("trigger", models.CharField(default="manual", max_length=16)),
+                ("sample_rows", models.PositiveIntegerField(default=500)),
+                ("columns", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.job",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pii_scans",
+                        to="catalog.datasetversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CustomRecognizer',
+            name="CustomRecognizer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('spec', models.JSONField()),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pii_recognizers', to='catalog.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("spec", models.JSONField()),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pii_recognizers",
+                        to="catalog.dataset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['dataset_id', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('dataset', 'name'), name='unique_recognizer_name')],
+                "ordering": ["dataset_id", "name"],
+                "constraints": [models.UniqueConstraint(fields=("dataset", "name"), name="unique_recognizer_name")],
             },
         ),
         migrations.CreateModel(
-            name='MaskChunk',
+            name="MaskChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('start', models.BigIntegerField()),
-                ('stop', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('done', 'Done')], default='pending', max_length=16)),
-                ('part', models.CharField(blank=True, default='', max_length=500)),
-                ('seconds', models.FloatField(default=0.0)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mask_chunks', to='core.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("start", models.BigIntegerField()),
+                ("stop", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("done", "Done")], default="pending", max_length=16
+                    ),
+                ),
+                ("part", models.CharField(blank=True, default="", max_length=500)),
+                ("seconds", models.FloatField(default=0.0)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="mask_chunks", to="core.job"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job_id', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('job', 'index'), name='unique_mask_chunk')],
+                "ordering": ["job_id", "index"],
+                "constraints": [models.UniqueConstraint(fields=("job", "index"), name="unique_mask_chunk")],
             },
         ),
         migrations.CreateModel(
-            name='MaskingPolicy',
+            name="MaskingPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(default='default', max_length=100)),
-                ('policy', models.JSONField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='masking_policies', to='catalog.dataset')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(default="default", max_length=100)),
+                ("policy", models.JSONField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="masking_policies",
+                        to="catalog.dataset",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['dataset_id', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('dataset', 'name'), name='unique_policy_name')],
+                "ordering": ["dataset_id", "name"],
+                "constraints": [models.UniqueConstraint(fields=("dataset", "name"), name="unique_policy_name")],
             },
         ),
         migrations.CreateModel(
-            name='PiiColumnDecision',
+            name="PiiColumnDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('column', models.CharField(max_length=300)),
-                ('decision', models.CharField(default='rejected', max_length=16)),
-                ('entity_type', models.CharField(blank=True, default='', max_length=64)),
-                ('decided_at', models.DateTimeField(auto_now=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pii_column_decisions', to='catalog.dataset')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("column", models.CharField(max_length=300)),
+                ("decision", models.CharField(default="rejected", max_length=16)),
+                ("entity_type", models.CharField(blank=True, default="", max_length=64)),
+                ("decided_at", models.DateTimeField(auto_now=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pii_column_decisions",
+                        to="catalog.dataset",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('dataset', 'column'), name='one_decision_per_dataset_column')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("dataset", "column"), name="one_decision_per_dataset_column")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PiiFinding',
+            name="PiiFinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('column', models.CharField(max_length=300)),
-                ('entity_type', models.CharField(max_length=64)),
-                ('kind', models.CharField(max_length=16)),
-                ('share', models.FloatField()),
-                ('score', models.FloatField()),
-                ('recognizers', models.JSONField(default=list)),
-                ('evidence', models.JSONField(default=dict)),
-                ('decision', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('rejected', 'Rejected'), ('masked', 'Masked')], default='pending', max_length=16)),
-                ('decision_note', models.CharField(blank=True, default='', max_length=300)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pii_findings', to='catalog.datasetversion')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='privacy.piiscan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("column", models.CharField(max_length=300)),
+                ("entity_type", models.CharField(max_length=64)),
+                ("kind", models.CharField(max_length=16)),
+                ("share", models.FloatField()),
+                ("score", models.FloatField()),
+                ("recognizers", models.JSONField(default=list)),
+                ("evidence", models.JSONField(default=dict)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                            ("masked", "Masked"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("decision_note", models.CharField(blank=True, default="", max_length=300)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pii_findings",
+                        to="catalog.datasetversion",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="findings", to="privacy.piiscan"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scan_id', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('scan', 'column'), name='one_finding_per_scan_column')],
+                "ordering": ["scan_id", "id"],
+                "constraints": [models.UniqueConstraint(fields=("scan", "column"), name="one_finding_per_scan_column")],
             },
         ),
     ]

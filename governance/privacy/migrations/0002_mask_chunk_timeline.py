@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('privacy', '0001_initial'),
+        ("privacy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='maskchunk',
-            name='finished_at',
+            model_name="maskchunk",
+            name="finished_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='maskchunk',
-            name='started_at',
+            model_name="maskchunk",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='maskchunk',
-            name='worker',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="maskchunk",
+            name="worker",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
     ]

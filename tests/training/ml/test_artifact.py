@@ -18,9 +18,18 @@ def test_loaded_artifact_predicts_what_training_predicted(trained, table, tmp_pa
 
 def test_artifact_holds_everything_needed_to_reproduce_the_version(trained, tmp_path):
     path = save_artifact(trained, tmp_path / "v1", extra_config={"dataset_versions": [3]})
-    for name in ("encoder/config.json", "tokenizer/tokenizer_config.json", "head.pt",
-                 "feature_spec.json", "metrics.json", "history.json", "config.json",
-                 "items.parquet", "item_text_embeddings.npy", "manifest.json"):
+    for name in (
+        "encoder/config.json",
+        "tokenizer/tokenizer_config.json",
+        "head.pt",
+        "feature_spec.json",
+        "metrics.json",
+        "history.json",
+        "config.json",
+        "items.parquet",
+        "item_text_embeddings.npy",
+        "manifest.json",
+    ):
         assert (path / name).exists(), name
     config = json.loads((path / "config.json").read_text())
     assert config["dataset_versions"] == [3]

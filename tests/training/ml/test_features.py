@@ -68,7 +68,7 @@ def test_missing_label_values_are_refused():
 
 
 def test_missing_columns_are_all_named():
-    with pytest.raises(SpecError, match="'c'.*'x'"):
+    with pytest.raises(SpecError, match=r"'c'.*'x'"):
         _spec().check_columns(["y", "other"])
 
 

@@ -10,8 +10,13 @@ from training.ml import SpecError, TrainingCancelled, train
 
 def test_model_learns_a_user_by_genre_pattern(tiny_base_model, table, spec, fast_params):
     events = []
-    result = train(**splits(table), spec=spec, base_model=tiny_base_model,
-                   params={**fast_params, "epochs": 4}, on_progress=events.append)
+    result = train(
+        **splits(table),
+        spec=spec,
+        base_model=tiny_base_model,
+        params={**fast_params, "epochs": 4},
+        on_progress=events.append,
+    )
     assert result.metrics["auc"] > 0.85
     assert set(result.metrics) >= {"auc", "logloss", "accuracy", "precision", "recall", "f1"}
     steps = [e for e in events if e["event"] == "step"]
@@ -22,9 +27,7 @@ def test_model_learns_a_user_by_genre_pattern(tiny_base_model, table, spec, fast
     assert result.history["loss"][-1]["loss"] < result.history["loss"][0]["loss"]
 
 
-def test_frozen_encoder_is_untouched_and_unfrozen_encoder_is_fine_tuned(
-    tiny_base_model, table, spec, fast_params
-):
+def test_frozen_encoder_is_untouched_and_unfrozen_encoder_is_fine_tuned(tiny_base_model, table, spec, fast_params):
     from training.ml.base_model import load_encoder
 
     original = load_encoder(tiny_base_model).state_dict()
@@ -41,31 +44,49 @@ def test_frozen_encoder_is_untouched_and_unfrozen_encoder_is_fine_tuned(
 def test_should_stop_cancels_between_steps(tiny_base_model, table, spec, fast_params):
     seen = []
     with pytest.raises(TrainingCancelled):
-        train(**splits(table), spec=spec, base_model=tiny_base_model, params=fast_params,
-              on_progress=seen.append, should_stop=lambda: len(seen) >= 1)
+        train(
+            **splits(table),
+            spec=spec,
+            base_model=tiny_base_model,
+            params=fast_params,
+            on_progress=seen.append,
+            should_stop=lambda: len(seen) >= 1,
+        )
     assert max(e.get("step", 0) for e in seen) < 24
 
 
 def test_resumed_job_finishes_with_the_same_model_as_an_uninterrupted_one(
     tiny_base_model, table, spec, fast_params, tmp_path
 ):
-    params = {**fast_params, "checkpoint_every_steps": 4, "progress_every_steps": 1,
-              "freeze_encoder_steps": 6, "dropout": 0.1}
+    params = {
+        **fast_params,
+        "checkpoint_every_steps": 4,
+        "progress_every_steps": 1,
+        "freeze_encoder_steps": 6,
+        "dropout": 0.1,
+    }
     steps = []
 
     def stop_after_ten():
         return len(steps) >= 10
 
     with pytest.raises(TrainingCancelled):
-        train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu",
-              checkpoint_dir=tmp_path, should_stop=stop_after_ten,
-              on_progress=lambda e: steps.append(e) if e["event"] == "step" else None)
+        train(
+            **splits(table),
+            spec=spec,
+            base_model=tiny_base_model,
+            params=params,
+            device="cpu",
+            checkpoint_dir=tmp_path,
+            should_stop=stop_after_ten,
+            on_progress=lambda e: steps.append(e) if e["event"] == "step" else None,
+        )
     assert (tmp_path / "last.pt").is_file()
 
-    resumed = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params,
-                    checkpoint_dir=tmp_path, device="cpu")
-    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params,
-                     device="cpu")
+    resumed = train(
+        **splits(table), spec=spec, base_model=tiny_base_model, params=params, checkpoint_dir=tmp_path, device="cpu"
+    )
+    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu")
     assert resumed.resumed_from_step == 8
     assert resumed.steps == straight.steps
     np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)
@@ -73,17 +94,24 @@ def test_resumed_job_finishes_with_the_same_model_as_an_uninterrupted_one(
 
 
 def test_checkpoint_of_other_inputs_is_not_resumed(tiny_base_model, table, spec, fast_params, tmp_path):
-    train(**splits(table), spec=spec, base_model=tiny_base_model, params=fast_params,
-          checkpoint_dir=tmp_path)
-    other = train(**splits(table), spec=spec, base_model=tiny_base_model,
-                  params={**fast_params, "seed": 7}, checkpoint_dir=tmp_path)
+    train(**splits(table), spec=spec, base_model=tiny_base_model, params=fast_params, checkpoint_dir=tmp_path)
+    other = train(
+        **splits(table),
+        spec=spec,
+        base_model=tiny_base_model,
+        params={**fast_params, "seed": 7},
+        checkpoint_dir=tmp_path,
+    )
     assert other.resumed_from_step is None
 
 
 def test_early_stopping_keeps_the_best_validation_state(tiny_base_model, table, spec, fast_params):
-    result = train(**splits(table), spec=spec, base_model=tiny_base_model,
-                   params={**fast_params, "epochs": 30, "lr": 0.05, "patience": 2,
-                           "freeze_encoder_steps": 10**6})
+    result = train(
+        **splits(table),
+        spec=spec,
+        base_model=tiny_base_model,
+        params={**fast_params, "epochs": 30, "lr": 0.05, "patience": 2, "freeze_encoder_steps": 10**6},
+    )
     assert result.stopped_early
     best = max(result.history["val"], key=lambda p: p["auc"])
     assert result.best_step == best["step"]
@@ -98,8 +126,7 @@ def test_segment_auc_is_reported_per_value(trained):
 def test_numeric_only_model_needs_no_encoder(table, fast_params):
     from training.ml import FeatureSpec
 
-    spec = FeatureSpec(label_column="label", categorical_columns=["genre", "gender"],
-                       numeric_columns=["price"])
+    spec = FeatureSpec(label_column="label", categorical_columns=["genre", "gender"], numeric_columns=["price"])
     result = train(**splits(table), spec=spec, params=fast_params)
     assert result.model.encoder is None and result.metrics["auc"] > 0.7
 
@@ -120,20 +147,22 @@ def test_bad_input_is_a_spec_error(tiny_base_model, table, spec, fast_params, ch
         spec.numeric_columns = []
     spec.text_columns = change.get("text", spec.text_columns)
     with pytest.raises(SpecError, match=message):
-        train(**splits(table), spec=spec, base_model=change.get("base_model", tiny_base_model),
-              params={**fast_params, **change.get("params", {})})
+        train(
+            **splits(table),
+            spec=spec,
+            base_model=change.get("base_model", tiny_base_model),
+            params={**fast_params, **change.get("params", {})},
+        )
 
 
 def test_a_train_split_with_one_class_is_refused(tiny_base_model, spec, fast_params):
     table = interactions(60)
-    one_class = table.set_column(table.column_names.index("label"), "label",
-                                 __import__("pyarrow").array([1] * 60))
+    one_class = table.set_column(table.column_names.index("label"), "label", __import__("pyarrow").array([1] * 60))
     with pytest.raises(SpecError, match="one label class"):
         train(**splits(one_class), spec=spec, base_model=tiny_base_model, params=fast_params)
 
 
-def test_fine_tuning_can_bound_the_texts_encoded_per_step(tiny_base_model, table, spec, fast_params,
-                                                          monkeypatch):
+def test_fine_tuning_can_bound_the_texts_encoded_per_step(tiny_base_model, table, spec, fast_params, monkeypatch):
     from training.ml.model import CTRModel
 
     sizes = []
@@ -145,7 +174,8 @@ def test_fine_tuning_can_bound_the_texts_encoded_per_step(tiny_base_model, table
         return original(self, input_ids, attention_mask)
 
     monkeypatch.setattr(CTRModel, "encode_texts", recording)
-    result = train(**splits(table), spec=spec, base_model=tiny_base_model,
-                   params={**fast_params, "encoder_texts_per_step": 3})
+    result = train(
+        **splits(table), spec=spec, base_model=tiny_base_model, params={**fast_params, "encoder_texts_per_step": 3}
+    )
     assert sizes and max(sizes) <= 3
     assert result.metrics["auc"] > 0.7
