@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "governance.privacy",
     "training",
     "serving",
+    "home",
 ]
 
 MIDDLEWARE = [

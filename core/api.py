@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import current_app
 from django.contrib.auth import authenticate
 from django.db import connection
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
@@ -16,6 +18,7 @@ from rest_framework.views import APIView
 from core.jobs import job_cancel
 from core.models import AuditEvent, Job
 from core.permissions import capability
+from core.selectors import audit_event_list, job_list
 from core.serializers import (
     AuditEventSerializer,
     JobSerializer,
@@ -28,10 +31,8 @@ from core.services import user_create
 
 
 def broker_ok(timeout: float = 2.0) -> tuple[bool, str]:
-    from config.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
         return True, "ok"
     except Exception as exc:  # noqa: BLE001  (any broker failure makes health report it, not crash)
@@ -102,14 +103,16 @@ class JobListView(generics.ListAPIView):
     serializer_class = JobSerializer
     filterset_fields = ["kind", "status", "subject_type", "subject_id"]
 
-    def get_queryset(self) -> Any:
-        return Job.objects.select_related("actor").all()
+    def get_queryset(self) -> QuerySet[Job]:
+        return job_list()
 
 
 class JobDetailView(generics.RetrieveAPIView):
     permission_classes = [capability("jobs.read")]
     serializer_class = JobSerializer
-    queryset = Job.objects.select_related("actor")
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return job_list()
 
 
 class JobCancelView(APIView):
@@ -134,4 +137,6 @@ class AuditEventListView(generics.ListAPIView):
     permission_classes = [capability("audit.read")]
     serializer_class = AuditEventSerializer
     filterset_fields = ["action", "object_type", "object_id"]
-    queryset = AuditEvent.objects.select_related("actor")
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        return audit_event_list()

@@ -16,7 +16,6 @@ api_urlpatterns = [
 ]
 
 page_urlpatterns = [
-    path("", views.DashboardPage.as_view(), name="dashboard"),
     path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("jobs/", views.JobListPage.as_view(), name="jobs"),

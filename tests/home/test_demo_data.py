@@ -8,7 +8,7 @@ import pyarrow.csv as pa_csv
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from governance.catalog.demo_data import main, write_demo_data
+from home.demo_data import main, write_demo_data
 
 # Deliberately simpler than Presidio: what a steward would grep for.
 PHONE = re.compile(r"\(?\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}")

@@ -9,7 +9,7 @@ items from them more often and clicks them far more often, so a CTR model beats 
 of review texts carry personal data (an e-mail address, a phone number, a person's name or a
 street address), which is what the PII scan and masking are demonstrated on.
 
-CLI: ``python -m governance.catalog.demo_data OUT_DIR [--seed 7] [--users 500] ...``
+CLI: ``python -m home.demo_data OUT_DIR [--seed 7] [--users 500] ...``
 """
 
 from __future__ import annotations
@@ -584,7 +584,7 @@ def write_demo_data(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m governance.catalog.demo_data",
+        prog="python -m home.demo_data",
         description="Write Steward's seeded demo e-commerce data as three CSV files.",
     )
     parser.add_argument("out_dir", type=Path)

@@ -11,6 +11,9 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
 from core.services import roles_ensure
+from governance.catalog.models import Dataset
+from governance.catalog.services import dataset_create, dataset_version_upload
+from home.demo_data import write_demo_data
 
 DEMO = [
     ("demo-users", "users", "users", "Demo shop customers: names, e-mails, phones, addresses (personal data)."),
@@ -58,10 +61,6 @@ class Command(BaseCommand):
         return admin, "(unchanged: set STEWARD_ADMIN_PASSWORD to reset it)"
 
     def _demo(self, admin: User) -> None:
-        from governance.catalog.demo_data import write_demo_data
-        from governance.catalog.models import Dataset
-        from governance.catalog.services import dataset_create, dataset_version_upload
-
         out = Path(settings.DATA_DIR) / "demo"
         files = write_demo_data(out)
         for name, key, kind, description in DEMO:
