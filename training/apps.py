@@ -13,4 +13,4 @@ class TrainingConfig(AppConfig):
         from governance.catalog import hooks
 
         # Lineage graphs link model-version nodes to their page.
-        hooks.node_urls["model_version"] = lambda ident: f"/model-versions/{ident}/"
+        hooks.register_node_url("model_version", lambda ident: f"/model-versions/{ident}/")

@@ -1,8 +1,14 @@
-"""Extension points other governance apps fill in at start-up (AppConfig.ready), so the catalog imports none of them.
+"""The catalog's one plug-in mechanism. Apps above the catalog register here in their AppConfig.ready(), so the
+catalog imports none of them and each extension point has one home:
 
-- hidden_columns: functions (version, user) -> set of column names whose raw values that user may not see.
-  The rows API, previews and profiles mask those columns.
-- mask_value: how a hidden cell is shown.
+- hidden columns: `register_hidden_columns(fn)`, fn(version, user) -> names of the columns whose raw values that
+  user may not see. The rows API, previews, downloads and profiles mask them (shown as MASKED).
+- lineage node pages: `register_node_url(node_type, fn)`, fn(id) -> the page of a lineage node of that type
+  (the training app registers "model_version").
+- new versions: `register_version_created(fn)`, fn(version_id=..., actor_id=...) is called after the transaction
+  that created a dataset version commits (the privacy app scans every new version).
+
+Registering the same function twice keeps one entry: tests and management commands may run ready() again.
 """
 
 from __future__ import annotations
@@ -10,23 +16,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-hidden_columns: list[Callable[[Any, Any], set[str]]] = []
+from django.db import transaction
+
 MASKED = "***"
+
+HiddenColumns = Callable[[Any, Any], set[str]]
+NodeUrl = Callable[[int], str]
+VersionCreated = Callable[..., None]
+
+_hidden_columns: list[HiddenColumns] = []
+_node_urls: dict[str, NodeUrl] = {"dataset_version": lambda ident: f"/dataset-versions/{ident}/"}
+_version_created: list[VersionCreated] = []
+
+
+def register_hidden_columns(fn: HiddenColumns) -> None:
+    if fn not in _hidden_columns:
+        _hidden_columns.append(fn)
+
+
+def register_node_url(node_type: str, fn: NodeUrl) -> None:
+    _node_urls[node_type] = fn
+
+
+def register_version_created(fn: VersionCreated) -> None:
+    if fn not in _version_created:
+        _version_created.append(fn)
 
 
 def columns_hidden_from(version: Any, user: Any) -> set[str]:
     hidden: set[str] = set()
-    for hook in hidden_columns:
+    for hook in _hidden_columns:
         hidden |= hook(version, user)
     return hidden
 
 
-# Page links for lineage nodes by type, e.g. the training app registers "model_version".
-node_urls: dict[str, Callable[[int], str]] = {
-    "dataset_version": lambda ident: f"/dataset-versions/{ident}/",
-}
-
-
 def node_url(node_type: str, ident: int) -> str:
-    maker = node_urls.get(node_type)
+    maker = _node_urls.get(node_type)
     return maker(ident) if maker else ""
+
+
+def version_created_on_commit(*, version_id: int, actor_id: int | None) -> None:
+    """Tell the listeners once the current transaction commits (never about a version that was rolled back)."""
+
+    def notify() -> None:
+        for listener in list(_version_created):
+            listener(version_id=version_id, actor_id=actor_id)
+
+    transaction.on_commit(notify)

@@ -23,9 +23,8 @@ from core.errors import ServiceError
 from core.jobs import job_start
 from core.models import Job
 from core.storage import delete_file, scratch_dir, store_file
-from governance.catalog import ingest
+from governance.catalog import hooks, ingest
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
-from governance.catalog.signals import dataset_version_created
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -99,9 +98,7 @@ def _next_number(dataset: Dataset) -> int:
 
 def _announce(version: DatasetVersion, actor: Any) -> None:
     actor_id = user.pk if (user := user_or_none(actor)) else None
-    transaction.on_commit(
-        lambda: dataset_version_created.send(sender=DatasetVersion, version_id=version.pk, actor_id=actor_id)
-    )
+    hooks.version_created_on_commit(version_id=version.pk, actor_id=actor_id)
 
 
 def _file_sha256(path: Path) -> str:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.apps import AppConfig
 
 
@@ -13,15 +11,13 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from governance.catalog import hooks
-        from governance.catalog.signals import dataset_version_created
         from governance.privacy.selectors import hidden_pii_columns
 
-        if hidden_pii_columns not in hooks.hidden_columns:
-            hooks.hidden_columns.append(hidden_pii_columns)
-        dataset_version_created.connect(scan_new_version, dispatch_uid="privacy.scan_new_version")
+        hooks.register_hidden_columns(hidden_pii_columns)
+        hooks.register_version_created(scan_new_version)
 
 
-def scan_new_version(sender: Any, version_id: int, actor_id: int | None = None, **kwargs: Any) -> None:
+def scan_new_version(*, version_id: int, actor_id: int | None) -> None:
     """Every new dataset version gets a scan (the masked ones too: their rescan must be clean)."""
     from django.contrib.auth import get_user_model
 
