@@ -31,6 +31,36 @@ def _columns(table: pa.Table, names: Any, param: str) -> list[str]:
     return names
 
 
+def _column_map(table: pa.Table, params: dict[str, Any], meaning: str) -> dict[str, Any]:
+    """`params["columns"]` as a non-empty {existing column: value} object."""
+    mapping = params.get("columns")
+    if not isinstance(mapping, dict) or not mapping:
+        raise TransformError(f"`columns` must map {meaning}.")
+    _columns(table, list(mapping), "columns")
+    return mapping
+
+
+def _numeric(table: pa.Table, name: str, advice: str = "") -> pa.ChunkedArray:
+    col = table.column(name)
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        raise TransformError(f"Column {name} is not numeric{advice}.")
+    return col
+
+
+def _arrow(message: str, compute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """compute(*args, **kwargs); an Arrow error becomes a TransformError with `message`, where "{reason}" (if
+    present) stands for the first line of Arrow's own message."""
+    try:
+        return compute(*args, **kwargs)
+    except pa.ArrowException as exc:
+        raise TransformError(message.replace("{reason}", str(exc).splitlines()[0][:120] if str(exc) else "")) from None
+
+
+def _replace(table: pa.Table, name: str, values: Any) -> pa.Table:
+    """The table with column `name` replaced in place (same position) by `values`."""
+    return table.set_column(table.column_names.index(name), name, values)
+
+
 def _number(params: dict[str, Any], key: str, default: Any, kind: type = float) -> Any:
     value = params.get(key, default)
     try:
@@ -64,12 +94,10 @@ def _expr(table: pa.Table, text: Any) -> Any:
 
 def _project(table: pa.Table, name: str, expression: Any) -> pa.Table:
     projection = {n: pc.field(n) for n in table.column_names if n != name} | {name: expression}
-    try:
-        return pads.dataset(table).to_table(columns=projection)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise TransformError(
-            f"The expression cannot be computed on these column types ({str(exc).splitlines()[0][:120]})."
-        ) from None
+    return _arrow(
+        "The expression cannot be computed on these column types ({reason}).",
+        lambda: pads.dataset(table).to_table(columns=projection),
+    )
 
 
 def op_label(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
@@ -80,15 +108,13 @@ def op_label(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     values = out.column(column)
     if not pa.types.is_boolean(values.type):
         raise TransformError("The label expression must be a comparison (true/false), e.g. rating >= 4.")
-    return [out.set_column(out.column_names.index(column), column, pc.fill_null(values, False).cast(pa.int8()))]
+    return [_replace(out, column, pc.fill_null(values, False).cast(pa.int8()))]
 
 
 def op_filter(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     table = tables[0]
-    try:
-        return [table.filter(_expr(table, params.get("expression")))]
-    except pa.ArrowException as exc:
-        raise TransformError(f"The filter cannot be computed ({str(exc).splitlines()[0][:120]}).") from None
+    expression = _expr(table, params.get("expression"))
+    return [_arrow("The filter cannot be computed ({reason}).", lambda: table.filter(expression))]
 
 
 def op_dedupe(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
@@ -117,12 +143,10 @@ def op_join(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     lrow, rrow = "__steward_left_row", "__steward_right_row"
     left = left.append_column(lrow, pa.array(np.arange(left.num_rows)))
     right = right.append_column(rrow, pa.array(np.arange(right.num_rows)))
-    try:
-        joined = left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True)
-    except pa.ArrowException as exc:
-        raise TransformError(
-            f"The join failed: the key columns' types differ ({str(exc).splitlines()[0][:120]})."
-        ) from None
+    joined = _arrow(
+        "The join failed: the key columns' types differ ({reason}).",
+        lambda: left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True),
+    )
     order = pc.sort_indices(
         joined.select([lrow, rrow]), sort_keys=[(lrow, "ascending"), (rrow, "ascending")], null_placement="at_end"
     )
@@ -138,10 +162,7 @@ def op_drop(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
 
 
 def op_rename(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    mapping = params.get("columns")
-    if not isinstance(mapping, dict) or not mapping:
-        raise TransformError("`columns` must map old names to new names.")
-    _columns(tables[0], list(mapping), "columns")
+    mapping = _column_map(tables[0], params, "old names to new names")
     names = [mapping.get(n, n) for n in tables[0].column_names]
     if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
         raise TransformError("The new column names must be non-empty and unique.")
@@ -160,18 +181,12 @@ CAST_TYPES = {
 
 def op_cast(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     table = tables[0]
-    mapping = params.get("columns")
-    if not isinstance(mapping, dict) or not mapping:
-        raise TransformError("`columns` must map column names to types (int, float, string, bool, timestamp, date).")
-    _columns(table, list(mapping), "columns")
+    mapping = _column_map(table, params, "column names to types (int, float, string, bool, timestamp, date)")
     for name, type_name in mapping.items():
         if not isinstance(type_name, str) or type_name not in CAST_TYPES:
             raise TransformError(f"Unknown type {type_name!r} for {name}: use one of {', '.join(CAST_TYPES)}.")
-        try:
-            cast = pc.cast(table.column(name), CAST_TYPES[type_name], safe=True)
-        except pa.ArrowException:
-            raise TransformError(f"Column {name} has values that cannot become {type_name}.") from None
-        table = table.set_column(table.column_names.index(name), name, cast)
+        message = f"Column {name} has values that cannot become {type_name}."
+        table = _replace(table, name, _arrow(message, pc.cast, table.column(name), CAST_TYPES[type_name], safe=True))
     return [table]
 
 
@@ -185,8 +200,7 @@ def op_impute(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
             if fill is None:
                 raise TransformError("strategy 'constant' needs `value`.")
         elif strategy in ("mean", "median"):
-            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-                raise TransformError(f"Column {name} is not numeric; use strategy 'constant' or 'mode'.")
+            col = _numeric(table, name, "; use strategy 'constant' or 'mode'")
             fill = pc.mean(col).as_py() if strategy == "mean" else pc.approximate_median(col).as_py()
             if pa.types.is_integer(col.type):
                 col = col.cast(pa.float64())
@@ -198,12 +212,14 @@ def op_impute(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
         else:
             raise TransformError("`strategy` must be mean, median, mode or constant.")
         if fill is not None:
-            try:
-                col = pc.fill_null(col, pa.scalar(fill).cast(col.type))
-            except pa.ArrowException:
-                raise TransformError(f"The fill value does not fit column {name}'s type.") from None
-        table = table.set_column(table.column_names.index(name), name, col)
+            message = f"The fill value does not fit column {name}'s type."
+            col = _arrow(message, _fill_null, col, fill)
+        table = _replace(table, name, col)
     return [table]
+
+
+def _fill_null(values: pa.ChunkedArray, fill: Any) -> pa.ChunkedArray:
+    return pc.fill_null(values, pa.scalar(fill).cast(values.type))
 
 
 def op_clip(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
@@ -213,14 +229,12 @@ def op_clip(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
     if not 0 <= lower_q < upper_q <= 1:
         raise TransformError("Quantiles must satisfy 0 <= lower < upper <= 1.")
     for name in _columns(table, params.get("columns"), "columns"):
-        col = table.column(name)
-        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-            raise TransformError(f"Column {name} is not numeric.")
+        col = _numeric(table, name)
         lo, hi = pc.quantile(col, q=[lower_q, upper_q]).to_pylist()
         if lo is None:
             continue
         clipped = pc.min_element_wise(pc.max_element_wise(col.cast(pa.float64()), lo), hi)
-        table = table.set_column(table.column_names.index(name), name, clipped)
+        table = _replace(table, name, clipped)
     return [table]
 
 
