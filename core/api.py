@@ -26,6 +26,7 @@ from core.serializers import (
     TokenSerializer,
     UserCreateSerializer,
     UserSerializer,
+    validated,
 )
 from core.services import user_create
 
@@ -75,9 +76,8 @@ class TokenView(APIView):
 
     @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer)
     def post(self, request: Request) -> Response:
-        data = TokenRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
+        data = validated(TokenRequestSerializer, request.data)
+        user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             return Response(
                 {"detail": "Wrong username or password.", "code": "authentication_failed"},
@@ -92,9 +92,7 @@ class UserCreateView(APIView):
 
     @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
     def post(self, request: Request) -> Response:
-        data = UserCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = user_create(actor=request.user, **data.validated_data)
+        user = user_create(actor=request.user, **validated(UserCreateSerializer, request.data))
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 

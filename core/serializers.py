@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from core.models import AuditEvent, Job
 from core.roles import ROLES
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """The request body checked by `serializer_class`; bad input raises DRF's ValidationError, a 400 naming
+    each field (core.errors renders it)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -12,10 +13,10 @@ from rest_framework.views import APIView
 from core.errors import ServiceError
 from core.parsers import JSONParser
 from core.permissions import capability, capability_by_method
-from core.serializers import JobSerializer
+from core.serializers import JobSerializer, validated
 from governance.catalog.models import Dataset, DatasetVersion
 from governance.catalog.parsers import StrictMultiPartParser
-from governance.catalog.selectors import dataset_list, lineage_graph, version_rows
+from governance.catalog.selectors import dataset_list, dataset_version_list, lineage_graph, version_rows
 from governance.catalog.serializers import (
     DatasetCreateSerializer,
     DatasetSerializer,
@@ -39,16 +40,16 @@ class DatasetListCreateView(generics.ListAPIView):
 
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
     def post(self, request: Request) -> Response:
-        data = DatasetCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        dataset = dataset_create(actor=request.user, **data.validated_data)
+        dataset = dataset_create(actor=request.user, **validated(DatasetCreateSerializer, request.data))
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetDetailView(generics.RetrieveAPIView):
     permission_classes = [capability("catalog.read")]
     serializer_class = DatasetSerializer
-    queryset = Dataset.objects.all()
+
+    def get_queryset(self) -> QuerySet[Dataset]:
+        return dataset_list()
 
 
 class DatasetVersionListCreateView(generics.ListAPIView):
@@ -56,21 +57,19 @@ class DatasetVersionListCreateView(generics.ListAPIView):
     serializer_class = DatasetVersionSerializer
     parser_classes = [StrictMultiPartParser]
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[DatasetVersion]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs
-            return DatasetVersion.objects.none()
-        dataset = get_object_or_404(Dataset, pk=self.kwargs["pk"])
-        return dataset.versions.select_related("created_by").order_by("-number")
+            return dataset_version_list().none()
+        return dataset_version_list(dataset=get_object_or_404(dataset_list(), pk=self.kwargs["pk"]))
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
         responses={201: DatasetVersionSerializer, 200: DatasetVersionSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
-        dataset = get_object_or_404(Dataset, pk=pk)
-        data = UploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
+        dataset = get_object_or_404(dataset_list(), pk=pk)
+        data = validated(UploadSerializer, request.data)
+        upload = data["file"]
         if upload.size == 0:
             raise ServiceError("The file is empty.", field="file")
         version, created = dataset_version_upload(
@@ -78,9 +77,9 @@ class DatasetVersionListCreateView(generics.ListAPIView):
             dataset=dataset,
             source=upload,
             filename=upload.name,
-            fmt=data.validated_data.get("format"),
-            sep=data.validated_data.get("sep"),
-            encoding=data.validated_data.get("encoding"),
+            fmt=data.get("format"),
+            sep=data.get("sep"),
+            encoding=data.get("encoding"),
         )
         return Response(
             DatasetVersionSerializer(version, context={"request": request}).data,
@@ -91,7 +90,9 @@ class DatasetVersionListCreateView(generics.ListAPIView):
 class DatasetVersionDetailView(generics.RetrieveAPIView):
     permission_classes = [capability("catalog.read")]
     serializer_class = DatasetVersionSerializer
-    queryset = DatasetVersion.objects.select_related("dataset", "created_by")
+
+    def get_queryset(self) -> QuerySet[DatasetVersion]:
+        return dataset_version_list()
 
 
 class DatasetVersionRowsView(APIView):
@@ -102,7 +103,7 @@ class DatasetVersionRowsView(APIView):
         responses=RowsSerializer,
     )
     def get(self, request: Request, pk: int) -> Response:
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(dataset_version_list(), pk=pk)
         try:
             offset = int(request.query_params.get("offset", 0))
             limit = int(request.query_params.get("limit", 50))
@@ -118,7 +119,7 @@ class DatasetVersionLineageView(APIView):
 
     @extend_schema(responses=LineageSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(dataset_version_list(), pk=pk)
         return Response(lineage_graph(version=version))
 
 
@@ -128,13 +129,7 @@ class DatasetVersionTransformView(APIView):
 
     @extend_schema(request=TransformSerializer, responses={202: JobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        version = get_object_or_404(DatasetVersion, pk=pk)
-        data = TransformSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        job = transform_start(
-            actor=request.user,
-            version=version,
-            operation=data.validated_data["operation"],
-            params=data.validated_data["params"],
-        )
+        version = get_object_or_404(dataset_version_list(), pk=pk)
+        data = validated(TransformSerializer, request.data)
+        job = transform_start(actor=request.user, version=version, operation=data["operation"], params=data["params"])
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -18,6 +18,12 @@ def dataset_list() -> QuerySet[Dataset]:
     return Dataset.objects.annotate(version_count=Count("versions")).order_by("name")
 
 
+def dataset_version_list(*, dataset: Dataset | None = None) -> QuerySet[DatasetVersion]:
+    """Versions with their dataset and author; given a dataset, its versions newest first."""
+    versions = DatasetVersion.objects.select_related("dataset", "created_by")
+    return versions.filter(dataset=dataset).order_by("-number") if dataset is not None else versions
+
+
 def version_rows(*, version: DatasetVersion, offset: int, limit: int, user: Any) -> dict[str, Any]:
     """A page of rows; columns whose raw values the user may not see come back masked."""
     limit = max(0, min(limit, MAX_ROWS_PAGE))

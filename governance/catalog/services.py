@@ -51,6 +51,14 @@ def dataset_create(
     return dataset
 
 
+def dataset_get_or_create(
+    *, actor: Any, name: str, description: str = "", kind: str = Dataset.Kind.OTHER, tags: list[str] | None = None
+) -> Dataset:
+    """The dataset named `name`, created (and audited) when there is none yet."""
+    existing = Dataset.objects.filter(name=(name or "").strip()).first()
+    return existing or dataset_create(actor=actor, name=name, description=description, kind=kind, tags=tags)
+
+
 def _check_filename(filename: str) -> str:
     if not filename:
         raise ServiceError("The upload has no file name.", field="file")
@@ -311,6 +319,7 @@ def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
 
 __all__ = [
     "dataset_create",
+    "dataset_get_or_create",
     "dataset_version_derive",
     "dataset_version_profile",
     "dataset_version_upload",

@@ -11,7 +11,8 @@ from core.jobs import Reporter, job_start
 from core.models import Job
 from core.storage import local_path
 from governance.catalog import transforms
-from governance.catalog.models import Dataset, DatasetVersion
+from governance.catalog.models import DatasetVersion
+from governance.catalog.services import dataset_get_or_create, dataset_version_derive
 
 
 def _inputs(version: DatasetVersion, operation: str, params: dict[str, Any]) -> list[DatasetVersion]:
@@ -68,8 +69,6 @@ def transform_start(*, actor: Any, version: DatasetVersion, operation: str, para
 
 
 def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
-    from governance.catalog.services import dataset_create, dataset_version_derive
-
     inputs = list(DatasetVersion.objects.filter(pk__in=job.params["inputs"]).select_related("dataset"))
     inputs.sort(key=lambda v: job.params["inputs"].index(v.pk))
     if len(inputs) != len(job.params["inputs"]):
@@ -89,10 +88,9 @@ def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     reporter.check_cancelled()
     target = None
     if params.get("output_dataset"):
-        name = params["output_dataset"].strip()
-        target = Dataset.objects.filter(name=name).first() or dataset_create(
+        target = dataset_get_or_create(
             actor=job.actor,
-            name=name,
+            name=params["output_dataset"],
             kind=inputs[0].dataset.kind,
             description=f"Derived by {operation} from {inputs[0]}",
         )

@@ -4,18 +4,26 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 
 from core.errors import ServiceError
-from core.models import Job
 from core.permissions import CapabilityRequiredMixin
+from core.roles import has_capability
+from core.selectors import job_list_for_subject
 from governance.catalog import transforms
 from governance.catalog.lineage_svg import render_lineage_svg
 from governance.catalog.models import Dataset, DatasetVersion
-from governance.catalog.selectors import dataset_list, lineage_graph, version_columns, version_rows
+from governance.catalog.selectors import (
+    dataset_list,
+    dataset_version_list,
+    lineage_graph,
+    version_columns,
+    version_rows,
+)
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.catalog.transform_service import transform_start
 
@@ -46,16 +54,25 @@ class TransformForm(forms.Form):
     params = forms.JSONField(initial=dict, widget=forms.Textarea(attrs={"rows": 4}))
 
 
+def _datasets_page(request: HttpRequest, form: DatasetForm, *, status: int = 200) -> HttpResponse:
+    return render(request, "catalog/datasets.html", {"datasets": dataset_list(), "form": form}, status=status)
+
+
+def _dataset_page(request: HttpRequest, dataset: Dataset, form: UploadForm, *, status: int = 200) -> HttpResponse:
+    """The dataset page, also shown again (400) with the upload form's errors."""
+    versions = dataset_version_list(dataset=dataset)
+    context = {"dataset": dataset, "versions": versions, "upload_form": form, "latest": versions.first()}
+    return render(request, "catalog/dataset.html", context, status=status)
+
+
 class DatasetListPage(CapabilityRequiredMixin, View):
     required_capability = "catalog.read"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "catalog/datasets.html", {"datasets": dataset_list(), "form": DatasetForm()})
+        return _datasets_page(request, DatasetForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = DatasetForm(request.POST)
-        from core.roles import has_capability
-
         if not has_capability(request.user, "catalog.write"):
             return HttpResponse("Your role may not create datasets.", status=403)
         if form.is_valid():
@@ -64,29 +81,21 @@ class DatasetListPage(CapabilityRequiredMixin, View):
                 return redirect("dataset", pk=dataset.pk)
             except ServiceError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return render(request, "catalog/datasets.html", {"datasets": dataset_list(), "form": form}, status=400)
+        return _datasets_page(request, form, status=400)
 
 
-class DatasetPage(CapabilityRequiredMixin, DetailView):
+class DatasetPage(CapabilityRequiredMixin, View):
     required_capability = "catalog.read"
-    model = Dataset
-    template_name = "catalog/dataset.html"
-    context_object_name = "dataset"
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        versions = self.object.versions.select_related("created_by").order_by("-number")
-        return super().get_context_data(**kwargs) | {
-            "versions": versions,
-            "upload_form": UploadForm(),
-            "latest": versions.first(),
-        }
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return _dataset_page(request, get_object_or_404(dataset_list(), pk=pk), UploadForm())
 
 
 class DatasetUploadPage(CapabilityRequiredMixin, View):
     required_capability = "catalog.write"
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = get_object_or_404(dataset_list(), pk=pk)
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
@@ -108,31 +117,24 @@ class DatasetUploadPage(CapabilityRequiredMixin, View):
                 return redirect("dataset-version", pk=version.pk)
             except ServiceError as exc:
                 form.add_error("file", exc.message)
-        versions = dataset.versions.order_by("-number")
-        return render(
-            request,
-            "catalog/dataset.html",
-            {"dataset": dataset, "versions": versions, "upload_form": form, "latest": versions.first()},
-            status=400,
-        )
+        return _dataset_page(request, dataset, form, status=400)
 
 
 class VersionPage(CapabilityRequiredMixin, DetailView):
     required_capability = "catalog.read"
-    model = DatasetVersion
     template_name = "catalog/version.html"
     context_object_name = "version"
 
+    def get_queryset(self) -> QuerySet[DatasetVersion]:
+        return dataset_version_list()
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         version = self.object
-        preview = version_rows(version=version, offset=0, limit=20, user=self.request.user)
-        columns = version_columns(version=version, user=self.request.user)
-        jobs = Job.objects.filter(subject_type="dataset_version", subject_id=version.pk)[:10]
         return super().get_context_data(**kwargs) | {
-            "columns": columns,
-            "preview": preview,
+            "columns": version_columns(version=version, user=self.request.user),
+            "preview": version_rows(version=version, offset=0, limit=20, user=self.request.user),
             "preview_columns": version.column_names,
-            "jobs": jobs,
+            "jobs": job_list_for_subject(subject_type="dataset_version", subject_id=version.pk)[:10],
             "transform_form": TransformForm(),
             "operations": transforms.OPERATIONS,
         }
@@ -143,7 +145,7 @@ class LineagePage(CapabilityRequiredMixin, TemplateView):
     template_name = "catalog/lineage.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        version = get_object_or_404(DatasetVersion, pk=kwargs["pk"])
+        version = get_object_or_404(dataset_version_list(), pk=kwargs["pk"])
         graph = lineage_graph(version=version)
         return super().get_context_data(**kwargs) | {
             "version": version,
@@ -156,7 +158,7 @@ class TransformPage(CapabilityRequiredMixin, View):
     required_capability = "catalog.write"
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(dataset_version_list(), pk=pk)
         form = TransformForm(request.POST)
         if form.is_valid():
             try:

@@ -11,8 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
 from core.services import roles_ensure
-from governance.catalog.models import Dataset
-from governance.catalog.services import dataset_create, dataset_version_upload
+from governance.catalog.services import dataset_get_or_create, dataset_version_upload
 from home.demo_data import write_demo_data
 
 DEMO = [
@@ -64,9 +63,7 @@ class Command(BaseCommand):
         out = Path(settings.DATA_DIR) / "demo"
         files = write_demo_data(out)
         for name, key, kind, description in DEMO:
-            dataset = Dataset.objects.filter(name=name).first() or dataset_create(
-                actor=admin, name=name, description=description, kind=kind, tags=["demo"]
-            )
+            dataset = dataset_get_or_create(actor=admin, name=name, description=description, kind=kind, tags=["demo"])
             with files[key].open("rb") as fh:
                 version, created = dataset_version_upload(
                     actor=admin, dataset=dataset, source=fh, filename=files[key].name
