@@ -23,6 +23,7 @@ import os
 import random
 import string
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,218 +53,23 @@ class _Category:
     price_range: tuple[float, float]
 
 
-_CATEGORIES: tuple[_Category, ...] = (
-    _Category(
-        "Electronics",
-        (
-            "headphones",
-            "bluetooth speaker",
-            "smartwatch",
-            "phone charger",
-            "webcam",
-            "keyboard",
-            "wireless mouse",
-            "tablet case",
-            "e-reader",
-            "power bank",
-        ),
-        ("Voltix", "Sonaro", "Nexora", "Pixelon", "Ampere Labs"),
-        (
-            "Long battery life",
-            "Fast USB-C charging",
-            "Bluetooth 5.3 connectivity",
-            "Lightweight and portable design",
-            "Includes a two-year warranty",
-        ),
-        (15.0, 300.0),
-    ),
-    _Category(
-        "Home & Kitchen",
-        (
-            "blender",
-            "coffee maker",
-            "chef's knife",
-            "cutting board",
-            "air fryer",
-            "toaster",
-            "saucepan",
-            "kettle",
-            "mixing bowl set",
-            "food storage set",
-        ),
-        ("Kitchora", "Homely", "CasaVerde", "Brava", "Oakhearth"),
-        ("Dishwasher safe", "BPA-free materials", "Stainless steel finish", "Easy to clean", "Fits small kitchens"),
-        (10.0, 200.0),
-    ),
-    _Category(
-        "Books",
-        (
-            "cookbook",
-            "mystery novel",
-            "travel guide",
-            "biography",
-            "science fiction novel",
-            "children's picture book",
-            "history book",
-            "poetry collection",
-            "self-help book",
-            "graphic novel",
-        ),
-        ("Lantern Press", "Northwind Books", "Redleaf", "Bluequill", "Harborlight"),
-        (
-            "Paperback edition",
-            "Bestselling author",
-            "Illustrated throughout",
-            "Perfect as a gift",
-            "Includes a reading guide",
-        ),
-        (6.0, 40.0),
-    ),
-    _Category(
-        "Sports & Outdoors",
-        (
-            "yoga mat",
-            "running shoes",
-            "water bottle",
-            "camping tent",
-            "hiking backpack",
-            "resistance bands",
-            "dumbbell set",
-            "bike helmet",
-            "sleeping bag",
-            "jump rope",
-        ),
-        ("Trailpeak", "Stridex", "Summitco", "Flexa", "Northridge"),
-        ("Weather resistant", "Breathable materials", "Built for daily training", "Packs down small", "Non-slip grip"),
-        (8.0, 250.0),
-    ),
-    _Category(
-        "Beauty",
-        (
-            "face moisturizer",
-            "shampoo",
-            "lip balm",
-            "sunscreen",
-            "hair dryer",
-            "perfume",
-            "nail polish set",
-            "facial cleanser",
-            "body lotion",
-            "makeup brush set",
-        ),
-        ("Lumiere", "Velvetine", "Aurabloom", "Purely", "Glowra"),
-        (
-            "Dermatologist tested",
-            "Fragrance free",
-            "Cruelty free",
-            "Suitable for sensitive skin",
-            "Travel size available",
-        ),
-        (5.0, 90.0),
-    ),
-    _Category(
-        "Toys & Games",
-        (
-            "building blocks set",
-            "board game",
-            "jigsaw puzzle",
-            "plush bear",
-            "remote control car",
-            "card game",
-            "doll house",
-            "science kit",
-            "water blaster",
-            "wooden train set",
-        ),
-        ("Playwell", "Tinkertown", "Bricko", "Jollyjam", "Funforge"),
-        (
-            "Ages three and up",
-            "Fun for the whole family",
-            "Encourages creative play",
-            "Batteries included",
-            "Made from sustainable wood",
-        ),
-        (8.0, 120.0),
-    ),
-    _Category(
-        "Clothing",
-        (
-            "t-shirt",
-            "hoodie",
-            "jeans",
-            "rain jacket",
-            "wool socks",
-            "sneakers",
-            "sun hat",
-            "leggings",
-            "flannel shirt",
-            "winter scarf",
-        ),
-        ("Threadly", "Urbanfold", "Cottonway", "Northloom", "Basico"),
-        ("Machine washable", "Organic cotton", "Relaxed fit", "Available in many colors", "True to size"),
-        (8.0, 150.0),
-    ),
-    _Category(
-        "Grocery",
-        (
-            "ground coffee",
-            "green tea",
-            "olive oil",
-            "dark chocolate",
-            "granola",
-            "pasta sauce",
-            "honey",
-            "trail mix",
-            "protein bars",
-            "sparkling water",
-        ),
-        ("Farmstead", "GoodGrain", "Sunny Acres", "Pantry & Co", "Wildroot"),
-        ("Certified organic", "No added sugar", "Family size pack", "Sourced from small farms", "Resealable packaging"),
-        (3.0, 30.0),
-    ),
-    _Category(
-        "Pet Supplies",
-        (
-            "dog food",
-            "cat litter",
-            "chew toy",
-            "pet bed",
-            "cat scratching post",
-            "dog leash",
-            "fish food",
-            "bird feeder",
-            "pet shampoo",
-            "cat treats",
-        ),
-        ("Pawsome", "Furbrook", "Tailwind Pets", "Whiskerly", "Barkside"),
-        (
-            "Vet recommended",
-            "Grain free recipe",
-            "Durable for heavy chewers",
-            "Machine washable cover",
-            "Gentle on sensitive skin",
-        ),
-        (4.0, 80.0),
-    ),
-    _Category(
-        "Garden",
-        (
-            "garden hose",
-            "pruning shears",
-            "seed starter kit",
-            "planter pot",
-            "watering can",
-            "garden gloves",
-            "compost bin",
-            "solar path lights",
-            "bird bath",
-            "lawn sprinkler",
-        ),
-        ("Greenthumb", "Bloomfield", "Rootwise", "Petalworks", "Yardcraft"),
-        ("Rust resistant", "UV protected", "Easy assembly", "Ergonomic handles", "Built for all seasons"),
-        (6.0, 120.0),
-    ),
-)
+def _load_categories(path: Path) -> tuple[_Category, ...]:
+    with path.open("rb") as fh:
+        entries = tomllib.load(fh)["category"]
+    return tuple(
+        _Category(
+            name=e["name"],
+            products=tuple(e["products"]),
+            brands=tuple(e["brands"]),
+            features=tuple(e["features"]),
+            price_range=(float(e["price_range"][0]), float(e["price_range"][1])),
+        )
+        for e in entries
+    )
+
+
+# The shop's catalogue is data: categories with their products, brands, selling points and price range.
+_CATEGORIES = _load_categories(Path(__file__).with_name("demo_catalogue.toml"))
 
 _TITLE_WORDS = (
     "Classic",
@@ -303,18 +109,42 @@ _PII_TEMPLATES: tuple[tuple[str, float, str], ...] = (
     ("address", 0.10, "It was delivered to {street_address}, {city} two days late."),
 )
 
-USERS_COLUMNS = ("user_id", "name", "email", "phone", "street_address", "city", "zip_code", "birth_date", "signup_date")
-ITEMS_COLUMNS = ("item_id", "title", "category", "brand", "price", "description")
-INTERACTIONS_COLUMNS = (
-    "event_id",
-    "user_id",
-    "item_id",
-    "timestamp",
-    "event",
-    "clicked",
-    "purchased",
-    "rating",
-    "review_text",
+# The three files' columns, in order, with their Arrow types: the one place the files' layout is written.
+USERS_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.int64()),
+        ("name", pa.string()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("street_address", pa.string()),
+        ("city", pa.string()),
+        ("zip_code", pa.string()),
+        ("birth_date", pa.string()),
+        ("signup_date", pa.string()),
+    ]
+)
+ITEMS_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.int64()),
+        ("title", pa.string()),
+        ("category", pa.string()),
+        ("brand", pa.string()),
+        ("price", pa.float64()),
+        ("description", pa.string()),
+    ]
+)
+INTERACTIONS_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("item_id", pa.int64()),
+        ("timestamp", pa.string()),
+        ("event", pa.string()),
+        ("clicked", pa.int8()),
+        ("purchased", pa.int8()),
+        ("rating", pa.int8()),
+        ("review_text", pa.string()),
+    ]
 )
 
 
@@ -504,6 +334,14 @@ def _iso_timestamp(seconds: int) -> str:
     return (_EVENTS_START + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _table(schema: pa.Schema, rows: list[tuple]) -> pa.Table:
+    """Rows (one tuple a row, in the schema's column order) as a table of that schema."""
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays(
+        [pa.array(col, field.type) for col, field in zip(columns, schema, strict=True)], schema=schema
+    )
+
+
 def _write_csv(table: pa.Table, path: Path) -> None:
     # Write beside the target and rename, so a reader never sees a half-written file.
     tmp = path.with_name(f".{path.name}.tmp")
@@ -534,51 +372,40 @@ def write_demo_data(
     items = _make_items(rng, n_items)
     rows = _make_interactions(fake, rng, users, items, n_interactions)
 
-    users_table = pa.table(
-        {
-            "user_id": pa.array([u.user_id for u in users], pa.int64()),
-            "name": [f"{u.first_name} {u.last_name}" for u in users],
-            "email": [u.email for u in users],
-            "phone": [u.phone for u in users],
-            "street_address": [u.street_address for u in users],
-            "city": [u.city for u in users],
-            "zip_code": [u.zip_code for u in users],
-            "birth_date": [u.birth_date.isoformat() for u in users],
-            "signup_date": [u.signup_date.isoformat() for u in users],
-        }
+    users_table = _table(
+        USERS_SCHEMA,
+        [
+            (
+                u.user_id,
+                f"{u.first_name} {u.last_name}",
+                u.email,
+                u.phone,
+                u.street_address,
+                u.city,
+                u.zip_code,
+                u.birth_date.isoformat(),
+                u.signup_date.isoformat(),
+            )
+            for u in users
+        ],
     )
-    items_table = pa.table(
-        {
-            "item_id": pa.array([it.item_id for it in items], pa.int64()),
-            "title": [it.title for it in items],
-            "category": [_CATEGORIES[it.category].name for it in items],
-            "brand": [it.brand for it in items],
-            "price": pa.array([it.price for it in items], pa.float64()),
-            "description": [it.description for it in items],
-        }
+    items_table = _table(
+        ITEMS_SCHEMA,
+        [(it.item_id, it.title, _CATEGORIES[it.category].name, it.brand, it.price, it.description) for it in items],
     )
-    interactions_table = pa.table(
-        {
-            "event_id": pa.array(range(1, len(rows) + 1), pa.int64()),
-            "user_id": pa.array([r[1] for r in rows], pa.int64()),
-            "item_id": pa.array([r[2] for r in rows], pa.int64()),
-            "timestamp": [_iso_timestamp(r[0]) for r in rows],
-            "event": [r[3] for r in rows],
-            "clicked": pa.array([r[4] for r in rows], pa.int8()),
-            "purchased": pa.array([r[5] for r in rows], pa.int8()),
-            "rating": pa.array([r[6] for r in rows], pa.int8()),
-            "review_text": pa.array([r[7] for r in rows], pa.string()),
-        }
+    interactions_table = _table(
+        INTERACTIONS_SCHEMA,
+        [(event_id, r[1], r[2], _iso_timestamp(r[0]), *r[3:]) for event_id, r in enumerate(rows, start=1)],
     )
 
-    paths = {
-        "users": out_dir / USERS_FILE,
-        "items": out_dir / ITEMS_FILE,
-        "interactions": out_dir / INTERACTIONS_FILE,
-    }
-    _write_csv(users_table, paths["users"])
-    _write_csv(items_table, paths["items"])
-    _write_csv(interactions_table, paths["interactions"])
+    paths = {}
+    for kind, name, table in (
+        ("users", USERS_FILE, users_table),
+        ("items", ITEMS_FILE, items_table),
+        ("interactions", INTERACTIONS_FILE, interactions_table),
+    ):
+        paths[kind] = out_dir / name
+        _write_csv(table, paths[kind])
     return paths
 
 
