@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install install-dev lint bench-register clean-data
+.PHONY: run test test-quick install install-dev lint bench-register clean-data
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest
+
+# The local loop: everything but the tests that start a real celery worker or drive chromium (CI runs those).
+test-quick: install-dev
+	$(PY) -m pytest -m "not worker and not browser"
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

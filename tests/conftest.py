@@ -104,3 +104,10 @@ def _fresh_broker() -> None:
     from tests.worker import purge_broker
 
     purge_broker()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from tests import worker
+
+    worker.current_test_is_marked = item.get_closest_marker("worker") is not None

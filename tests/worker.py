@@ -14,13 +14,19 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# Set for each test by tests/conftest.py: whether it carries the `worker` marker. `make test-quick` deselects
+# those tests, so a worker started by an unmarked one would slow the quick loop down unnoticed.
+current_test_is_marked = True
 
 
 @contextlib.contextmanager
 def start_worker(
     queues: str = "default,pii,gpu", *, concurrency: int = 1, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen]:
-    """Needs `transactional_db` (the worker must see committed rows). Yields the process; stops it afterwards."""
+    """Needs `transactional_db` (the worker must see committed rows) and the `worker` marker. Yields the process;
+    stops it afterwards."""
+    if not current_test_is_marked:
+        raise RuntimeError("A test that starts a celery worker must carry @pytest.mark.worker.")
     env = dict(os.environ)
     env.update(
         {
