@@ -5,7 +5,6 @@ from typing import Any
 from celery import current_app
 from django.contrib.auth import authenticate
 from django.db import connection
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
@@ -16,7 +15,6 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from core.jobs import job_cancel
-from core.models import AuditEvent, Job
 from core.permissions import capability
 from core.selectors import audit_event_list, job_list
 from core.serializers import (
@@ -100,17 +98,13 @@ class JobListView(generics.ListAPIView):
     permission_classes = [capability("jobs.read")]
     serializer_class = JobSerializer
     filterset_fields = ["kind", "status", "subject_type", "subject_id"]
-
-    def get_queryset(self) -> QuerySet[Job]:
-        return job_list()
+    queryset = job_list()  # a lazy queryset: DRF copies it for each request
 
 
 class JobDetailView(generics.RetrieveAPIView):
     permission_classes = [capability("jobs.read")]
     serializer_class = JobSerializer
-
-    def get_queryset(self) -> QuerySet[Job]:
-        return job_list()
+    queryset = job_list()
 
 
 class JobCancelView(APIView):
@@ -118,7 +112,7 @@ class JobCancelView(APIView):
 
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        job = get_object_or_404(Job, pk=pk)
+        job = get_object_or_404(job_list(), pk=pk)
         if (
             job.actor_id != request.user.pk
             and not request.user.is_superuser
@@ -135,6 +129,4 @@ class AuditEventListView(generics.ListAPIView):
     permission_classes = [capability("audit.read")]
     serializer_class = AuditEventSerializer
     filterset_fields = ["action", "object_type", "object_id"]
-
-    def get_queryset(self) -> QuerySet[AuditEvent]:
-        return audit_event_list()
+    queryset = audit_event_list()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,7 +12,7 @@ from core.errors import ServiceError
 from core.parsers import JSONParser
 from core.permissions import capability, capability_by_method
 from core.serializers import JobSerializer, validated
-from governance.catalog.models import Dataset, DatasetVersion
+from governance.catalog.models import DatasetVersion
 from governance.catalog.parsers import StrictMultiPartParser
 from governance.catalog.selectors import dataset_list, dataset_version_list, lineage_graph, version_rows
 from governance.catalog.serializers import (
@@ -34,9 +32,7 @@ class DatasetListCreateView(generics.ListAPIView):
     permission_classes = [capability_by_method("catalog.read", "catalog.write")]
     serializer_class = DatasetSerializer
     filterset_fields = ["kind", "name"]
-
-    def get_queryset(self) -> Any:
-        return dataset_list()
+    queryset = dataset_list()  # a lazy queryset: DRF copies it for each request
 
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
     def post(self, request: Request) -> Response:
@@ -47,9 +43,7 @@ class DatasetListCreateView(generics.ListAPIView):
 class DatasetDetailView(generics.RetrieveAPIView):
     permission_classes = [capability("catalog.read")]
     serializer_class = DatasetSerializer
-
-    def get_queryset(self) -> QuerySet[Dataset]:
-        return dataset_list()
+    queryset = dataset_list()
 
 
 class DatasetVersionListCreateView(generics.ListAPIView):
@@ -90,9 +84,7 @@ class DatasetVersionListCreateView(generics.ListAPIView):
 class DatasetVersionDetailView(generics.RetrieveAPIView):
     permission_classes = [capability("catalog.read")]
     serializer_class = DatasetVersionSerializer
-
-    def get_queryset(self) -> QuerySet[DatasetVersion]:
-        return dataset_version_list()
+    queryset = dataset_version_list()
 
 
 class DatasetVersionRowsView(APIView):

@@ -4,7 +4,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -16,7 +15,7 @@ from core.roles import has_capability
 from core.selectors import job_list_for_subject
 from governance.catalog import transforms
 from governance.catalog.lineage_svg import render_lineage_svg
-from governance.catalog.models import Dataset, DatasetVersion
+from governance.catalog.models import Dataset
 from governance.catalog.selectors import (
     dataset_list,
     dataset_version_list,
@@ -124,9 +123,7 @@ class VersionPage(CapabilityRequiredMixin, DetailView):
     required_capability = "catalog.read"
     template_name = "catalog/version.html"
     context_object_name = "version"
-
-    def get_queryset(self) -> QuerySet[DatasetVersion]:
-        return dataset_version_list()
+    queryset = dataset_version_list()  # a lazy queryset: Django copies it for each request
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         version = self.object
