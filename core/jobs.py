@@ -26,6 +26,7 @@ from django.utils import timezone
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
 from core.models import Job
+from core.roles import STEWARD, user_roles
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +257,12 @@ def job_task(
 
 
 def job_cancel(*, job: Job, actor: Any) -> Job:
+    """Ask a job to stop: its owner, a steward or an admin may; one that has not started ends at once."""
+    user = user_or_none(actor)
+    if user is None or not (user.pk == job.actor_id or user.is_superuser or STEWARD in user_roles(user)):
+        raise ServiceError(
+            "Only the job's owner or a steward may cancel it.", status_code=403, code="permission_denied"
+        )
     with transaction.atomic():
         if job.is_finished:
             raise ServiceError(f"Job {job.pk} has already finished ({job.status}).", status_code=409, code="finished")
