@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.factories import csv_file
+from tests.factories import csv_file, token_client
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -59,21 +59,10 @@ def personas(make_user: Callable[..., User]) -> dict[str, User]:
     return {role: make_user(role) for role in PERSONAS}
 
 
-def _client_for(user: User | None) -> APIClient:
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 @pytest.fixture
 def api_as(personas: dict[str, User]) -> Callable[[str | None], APIClient]:
     """api_as("steward") -> an APIClient with that persona's token; api_as(None) -> anonymous."""
-    return lambda role: _client_for(personas[role] if role else None)
+    return lambda role: token_client(personas[role] if role else None)
 
 
 @pytest.fixture

@@ -305,6 +305,18 @@ class ModelRegistry:
         model_alias_set(actor=self.actor, model=model_get(name), alias=alias, version=number)
 
 
+def token_client(user: Any | None) -> Any:
+    """A DRF APIClient that sends `user`'s token (anonymous for None)."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
 def post_rank(client: Any, body: Any, *, model: str = "shop", query: str = "") -> Any:
     """POST /api/v1/serving/{model}/rank/ with a JSON body (any JSON, to test bad ones too)."""
     return client.post(f"/api/v1/serving/{model}/rank/{query}", json.dumps(body), content_type="application/json")
