@@ -1,4 +1,4 @@
-"""Shared fixtures: one persona per role, API clients authenticated as each, and uploads.
+"""Shared fixtures: one persona per role, API clients authenticated as each, uploads, a tiny base model.
 
 Django is imported inside the fixtures, and the autouse ones do nothing without pytest-django:
 tests/training/ml runs without Django (`pytest tests/training/ml -p no:django`, the GPU machine).
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.factories import csv_file, token_client
+from tests.factories import csv_file, tiny_bert, token_client, word_tokenizer
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -34,6 +34,13 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     # PBKDF2's million rounds cost about half a second per user here; personas make six users per test.
     if _with_django(request):
         request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 1-layer, 16-wide BERT with random weights and a word-level vocabulary, on disk, used as a base
+    model (a path) by tests that train: it trains and loads in about a second."""
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"), word_tokenizer())
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Fixtures for the training app and training/ml: the tiny base model, one torch thread, and (for
-the app's tests) a PII-scanned interactions version and a training request.
+"""Fixtures for the training app and training/ml: one torch thread, and (for the app's tests) a
+PII-scanned interactions version and a training request. The tiny base model is in tests/conftest.py.
 
 This file and tests/training/ml import no Django at import time: training/ml's tests run without it
 (`pytest tests/training/ml -p no:django`, also on the GPU machine). The fixtures that need the
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import FAST_JOB_PARAMS, interactions, table_csv, tiny_bert, word_tokenizer
+from tests.factories import FAST_JOB_PARAMS, interactions, table_csv
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,12 +25,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 1-layer, 16-wide BERT with random weights and a word-level vocabulary, on disk."""
-    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"), word_tokenizer())
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Fixtures for training/ml: a small table, its feature spec, fast parameters, one trained result.
 
-No Django here (nor in tests/training/conftest.py above, which holds the tiny base model): these
+No Django here (nor in the conftest files above, which hold the tiny base model and one torch thread): these
 tests run on any machine with torch, transformers, pyarrow and sklearn, the GPU machine included.
 """
 
