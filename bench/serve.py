@@ -160,7 +160,7 @@ def register_versions(*, actor: object, artifacts: list[Path]) -> None:
     from django.conf import settings
 
     from training.models import ModelVersion, RegisteredModel
-    from training.services import model_alias_set
+    from training.services.registry import model_alias_set
 
     model = RegisteredModel.objects.create(name=MODEL, created_by=actor)
     for number, path in enumerate(artifacts, start=1):

@@ -1,7 +1,7 @@
 """Scoring endpoints: POST /api/v1/serving/{model}/rank/, /score/ and /batch-score/.
 
 /rank and /score are the hot path: token lookups are cached per process (STEWARD_SERVING_AUTH_CACHE_S),
-bodies are checked by hand (serving.scoring), and the only database access is the cached alias lookup.
+bodies are checked by hand (serving.handlers), and the only database access is the cached alias lookup.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from core.parsers import JSONParser
 from core.permissions import capability
 from core.roles import has_capability, user_roles
 from core.serializers import JobSerializer
-from serving import scoring
+from serving import handlers
 from serving.services import batch_score_start
 
 
@@ -147,9 +147,9 @@ class _ScoringView(APIView):
     endpoint = ""
 
     def handle(self, request: Request, model_name: str, run: Any) -> Response:
-        outcome = scoring.Outcome(model_name, self.endpoint)
+        outcome = handlers.Outcome(model_name, self.endpoint)
         try:
-            selector = scoring.parse_selector(request.query_params)
+            selector = handlers.parse_selector(request.query_params)
             body = run(
                 model=model_name, selector=selector, data=request.data, actor_id=request.user.pk, outcome=outcome
             )
@@ -179,7 +179,7 @@ class RankView(_ScoringView):
         responses={200: RankResponse, **_ERRORS},
     )
     def post(self, request: Request, model_name: str) -> Response:
-        return self.handle(request, model_name, scoring.rank)
+        return self.handle(request, model_name, handlers.rank)
 
 
 class ScoreView(_ScoringView):
@@ -193,7 +193,7 @@ class ScoreView(_ScoringView):
         responses={200: ScoreResponse, **_ERRORS},
     )
     def post(self, request: Request, model_name: str) -> Response:
-        return self.handle(request, model_name, scoring.score)
+        return self.handle(request, model_name, handlers.score)
 
 
 class BatchScoreRequest(serializers.Serializer):
@@ -224,7 +224,7 @@ class BatchScoreView(APIView):
             raise exceptions.PermissionDenied("Your role may not create dataset versions (catalog.write).")
         data = BatchScoreRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        selector = scoring.parse_selector(request.query_params)
+        selector = handlers.parse_selector(request.query_params)
         job = batch_score_start(
             actor=request.user,
             model_name=model_name,

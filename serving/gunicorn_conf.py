@@ -46,7 +46,7 @@ def post_worker_init(worker) -> None:
     try:
         from django.db import connection
 
-        from serving.runtime import warm_up
+        from serving.loader import warm_up
 
         loaded = warm_up()
         connection.close()

@@ -1,18 +1,14 @@
-"""Per-request scoring of one loaded model version, running only the light part of the model.
+"""Scores candidates for users with one loaded model version, running only the light part of the model.
 
-The model's head (training/ml/model.py) is additive over feature fields: the first-order terms
-are a sum over fields; the pairwise interactions (a factorization machine over all fields, or
-two-tower: the item side's sum dotted with the rest) split into terms within the item's fields,
-terms within the user's and context's fields, and one dot product across; and the optional
-MLP's first Linear is a sum of one block per field. Everything that depends on the item alone
-(its id and genre embeddings, the projection of its cached title embedding, its share of the
-first dense layer) is computed once per model version into tensors indexed by item position, the
-user's share once per request (and remembered for repeat users), so a request for 1,000 known
-items costs a gather, a dot product and, with an MLP, its remaining layers.
+Known items take the fast path: `training.ml.head_split.HeadSplit` splits the model's head into
+item parts, computed here once per model version for every item of the artifact, and user parts,
+computed once per request (and remembered for repeat users), so a request for 1,000 known items
+costs a gather, a dot product and, with an MLP, its remaining layers. Candidates with features of
+their own take the full head on encoded rows.
 
-Correctness does not rest on this algebra alone: at load time the scorer compares its answers
-with the artifact's own `Predictor` on sample rows and falls back to the plain head ("full") or to
-the predictor itself when they disagree, so a change in the model's layout cannot silently change
+Correctness does not rest on the split alone: at load time the scorer compares its answers with
+the artifact's own `Predictor` on sample rows and falls back to the plain head ("full") or to the
+predictor itself when they disagree, so a change in the model's layout cannot silently change
 scores.
 """
 
@@ -22,14 +18,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from serving.encoding import FeatureEncoder, InputError, check_features, value_key
+from training.ml.head_split import HeadSplit, SideParts
 from training.ml.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -39,15 +34,6 @@ log = logging.getLogger(__name__)
 _CHECK_TOLERANCE = 1e-4
 _ID_TYPES = (str, int)  # exact types: bool, a subclass of int, is not an id
 _USER_CACHE_SIZE = 4096
-
-
-@dataclass
-class _Parts:
-    """Per-row contributions of one side's fields (see Scorer._parts)."""
-
-    const: torch.Tensor  # [n]
-    x: torch.Tensor  # [n, k] (fm) or [n, 2k] (two_tower)
-    h: torch.Tensor | None  # [n, H], None without an MLP
 
 
 class Scorer:
@@ -68,7 +54,7 @@ class Scorer:
         self.user_column = spec.user_column
         self.item_level = frozenset([spec.item_column, *predictor.item_columns])
         self.users = {str(k): dict(v) for k, v in (users or {}).items()}
-        self._user_cache: OrderedDict[tuple, _Parts] = OrderedDict()
+        self._user_cache: OrderedDict[tuple, SideParts] = OrderedDict()
         self._user_lock = threading.Lock()
         self._text_lock = threading.Lock()
 
@@ -99,7 +85,8 @@ class Scorer:
             self._item_num = torch.zeros(0, len(self._num_item), device=self.device)
 
         self.mode = "full"
-        self._items: _Parts | None = None
+        self._split: HeadSplit | None = None
+        self._items: SideParts | None = None
         try:
             self._prepare_fast()
             self.mode = "fast"
@@ -202,156 +189,44 @@ class Scorer:
     # -- fast path: precomputed item parts + per-request user parts ------------------------------
 
     def _prepare_fast(self) -> None:
-        m = self.model
-        head = m.head_config
-        n_cat, n_text, n_num = len(head.vocab_sizes), head.n_text, head.n_numeric
-        if (n_cat, n_text, n_num) != (len(self.encoder.categorical), len(self.encoder.text), len(self.encoder.numeric)):
+        head = self.model.head_config
+        groups = (len(head.vocab_sizes), head.n_text, head.n_numeric)
+        if groups != (len(self.encoder.categorical), len(self.encoder.text), len(self.encoder.numeric)):
             raise ValueError("head config and feature spec disagree")
-        self._interaction = getattr(head, "interaction", "fm")
-        if self._interaction not in ("fm", "two_tower"):
-            raise ValueError(f"interaction {self._interaction!r} has no precomputed form")
-        k = head.embedding_dim
-        n_fields = n_cat + n_text + n_num
-        self._k = k
-        # The model's item side for two-tower interactions (a 0/1 weight per field).
-        mask = getattr(m, "item_field_mask", None)
-        self._item_side = mask.detach().reshape(-1) if mask is not None else torch.zeros(n_fields, device=self.device)
-        deep = getattr(m, "deep", None)
-        self._w_fields = self._w_raw = self._rest = None
-        h_bias: torch.Tensor | float = 0.0
-        if deep is not None:
-            first_dense = deep[0]
-            if not isinstance(first_dense, nn.Linear):
-                raise TypeError("the deep part does not start with a Linear layer")
-            if first_dense.in_features != n_fields * k + n_num:
-                raise ValueError("unexpected width of the first dense layer")
-            weight = first_dense.weight.detach()
-            self._w_fields = weight[:, : n_fields * k].reshape(weight.shape[0], n_fields, k)
-            self._w_raw = weight[:, n_fields * k :]
-            self._rest = deep[1:]
-            h_bias = first_dense.bias.detach() if first_dense.bias is not None else 0.0
+        split = HeadSplit(
+            self.model, item_categorical=self._cat_item, item_text=self._text_item, item_numeric=self._num_item
+        )
         with torch.inference_mode():
-            n_items = self._item_cat.shape[0]
-            self._items = self._parts(
-                cat=self._cat_item,
-                cat_ids=self._item_cat,
-                text=self._text_item,
-                text_emb=self._item_text,
-                num=self._num_item,
-                nums=self._item_num,
-                n=n_items,
-                item_side=True,
-            )
-            # Constants that belong to no field ride on the user side.
-            const = m.bias.detach().reshape(()) * 1.0
-            if n_num:
-                const = const + m.numeric_linear.bias.detach().reshape(())
-            self._const = const
-            self._h_bias = h_bias
+            self._items = split.item_parts(self._item_cat, self._item_text, self._item_num)
+        self._split = split
 
-    def _parts(
-        self,
-        *,
-        cat: list[int],
-        cat_ids: torch.Tensor,
-        text: list[int],
-        text_emb: torch.Tensor,
-        num: list[int],
-        nums: torch.Tensor,
-        n: int,
-        item_side: bool,
-    ) -> _Parts:
-        """Contributions of the named fields (indices into each feature group) for n rows.
-
-        `const` holds the first-order terms and the interactions among these fields; `x` is the
-        vector whose dot product with the other side's `x` gives the interactions across sides;
-        `h` is these fields' share of the first dense layer (None without an MLP).
-        """
-        m = self.model
-        n_cat = len(self.encoder.categorical)
-        n_text = len(self.encoder.text)
-        vectors: list[torch.Tensor] = []
-        positions: list[int] = []
-        first = torch.zeros(n, device=self.device)
-        if cat:
-            flat = cat_ids + m.cat_offsets[cat]
-            vectors.append(m.cat_embedding(flat))
-            first = first + m.cat_bias(flat).sum(dim=(1, 2))
-            positions += cat
-        for slot, j in enumerate(text):
-            projected = m.text_proj[j](m.text_norm[j](text_emb[:, slot]))
-            vectors.append(projected.unsqueeze(1))
-            first = first + m.text_linear[j](projected).squeeze(-1)
-            positions.append(n_cat + j)
-        if num:
-            vectors.append(nums.unsqueeze(-1) * m.numeric_vectors[num])
-            first = first + nums @ m.numeric_linear.weight[0, num]
-            positions += [n_cat + n_text + j for j in num]
-        stacked = (
-            torch.cat(vectors, dim=1) if vectors else torch.zeros(n, 0, self._k, device=self.device)
-        )  # [n, fields, k]
-        total = stacked.sum(dim=1)
-        if self._interaction == "fm":
-            # 0.5 * (|sum|^2 - sum of squares) splits into within-side terms and total_I . total_U.
-            within = 0.5 * (total.pow(2).sum(dim=1) - stacked.pow(2).sum(dim=(1, 2)))
-            x = total
-        else:
-            # item_side . (all - item_side): with A / B the item-side / other sums of each side,
-            # (A_I + A_U) . (B_I + B_U) = A_I.B_I + A_U.B_U + [A_I, B_I] . [B_U, A_U].
-            a = (stacked * self._item_side[positions].reshape(1, -1, 1)).sum(dim=1)
-            b = total - a
-            within = (a * b).sum(dim=1)
-            x = torch.cat([a, b], dim=1) if item_side else torch.cat([b, a], dim=1)
-        h = None
-        if self._w_fields is not None:
-            h = torch.einsum("nfk,hfk->nh", stacked, self._w_fields[:, positions])
-            if num:
-                h = h + nums @ self._w_raw[:, num].T
-        return _Parts(first + within, x, h)
-
-    def _user_parts(self, users: Sequence[Mapping[str, Any]]) -> _Parts:
+    def _user_parts(self, users: Sequence[Mapping[str, Any]]) -> SideParts:
+        assert self._split is not None
         enc = self.encoder
-        n = len(users)
-        where = [f"user[{i}]" if n > 1 else "user" for i in range(n)]
+        where = [f"user[{i}]" if len(users) > 1 else "user" for i in range(len(users))]
+        rows = list(zip(users, where, strict=True))
         cat_ids = torch.tensor(
             [
                 [enc.category_id(enc.categorical[j], u.get(enc.categorical[j]), w) for j in self._cat_user]
-                for u, w in zip(users, where, strict=True)
+                for u, w in rows
             ],
             dtype=torch.long,
             device=self.device,
-        ).reshape(n, len(self._cat_user))
+        ).reshape(len(users), len(self._cat_user))
         nums = torch.tensor(
-            [
-                [enc.numeric_value(enc.numeric[j], u.get(enc.numeric[j]), w) for j in self._num_user]
-                for u, w in zip(users, where, strict=True)
-            ],
+            [[enc.numeric_value(enc.numeric[j], u.get(enc.numeric[j]), w) for j in self._num_user] for u, w in rows],
             dtype=torch.float32,
             device=self.device,
-        ).reshape(n, len(self._num_user))
+        ).reshape(len(users), len(self._num_user))
         if self._text_user:
-            texts = [
-                [enc.text_value(enc.text[j], u.get(enc.text[j]), w) for j in self._text_user]
-                for u, w in zip(users, where, strict=True)
-            ]
+            texts = [[enc.text_value(enc.text[j], u.get(enc.text[j]), w) for j in self._text_user] for u, w in rows]
             flat = self._text_embeddings([t for row in texts for t in row])
-            text_emb = flat.reshape(n, len(self._text_user), -1)
+            text_emb = flat.reshape(len(users), len(self._text_user), -1)
         else:
-            text_emb = torch.zeros(n, 0, 0, device=self.device)
-        parts = self._parts(
-            cat=self._cat_user,
-            cat_ids=cat_ids,
-            text=self._text_user,
-            text_emb=text_emb,
-            num=self._num_user,
-            nums=nums,
-            n=n,
-            item_side=False,
-        )
-        h = None if parts.h is None else parts.h + self._h_bias
-        return _Parts(parts.const + self._const, parts.x, h)
+            text_emb = torch.zeros(len(users), 0, 0, device=self.device)
+        return self._split.user_parts(cat_ids, text_emb, nums)
 
-    def _cached_user_parts(self, user: Mapping[str, Any]) -> _Parts:
+    def _cached_user_parts(self, user: Mapping[str, Any]) -> SideParts:
         """One user's parts, remembered: the same users come back request after request."""
         key = tuple(sorted(user.items()))
         with self._user_lock:
@@ -367,24 +242,13 @@ class Scorer:
         return parts
 
     def _score_fast(self, users: Sequence[Mapping[str, Any]], positions: np.ndarray, user_of: np.ndarray) -> np.ndarray:
-        assert self._items is not None
-        u = self._cached_user_parts(users[0]) if len(users) == 1 else self._user_parts(users)
-        pos = torch.from_numpy(positions).to(self.device)
-        items = self._items
+        assert self._split is not None and self._items is not None
+        items = self._items.take(torch.from_numpy(positions).to(self.device))
         if len(users) == 1:
-            logits = items.const.index_select(0, pos) + u.const + items.x.index_select(0, pos) @ u.x[0]
-            h = None if items.h is None else items.h.index_select(0, pos) + u.h
+            user = self._cached_user_parts(users[0])
         else:
-            who = torch.from_numpy(user_of).to(self.device)
-            logits = (
-                items.const.index_select(0, pos)
-                + u.const.index_select(0, who)
-                + (items.x.index_select(0, pos) * u.x.index_select(0, who)).sum(dim=1)
-            )
-            h = None if items.h is None else items.h.index_select(0, pos) + u.h.index_select(0, who)
-        if h is not None:
-            logits = logits + self._rest(h).squeeze(-1)
-        return torch.sigmoid(logits.double()).cpu().numpy()
+            user = self._user_parts(users).take(torch.from_numpy(user_of).to(self.device))
+        return torch.sigmoid(self._split.logits(items, user).double()).cpu().numpy()
 
     # -- full path: any feature given per candidate --------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Reads for the monitoring page: traffic per minute, latency percentiles, score drift (PSI)."""
+"""Reads for the monitoring page: traffic per minute, latency percentiles, score drift (PSI) against
+the test split's score distribution."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import NotFound
 from serving.models import PredictionLog, ServingStat
 from serving.stats import LATENCY_EDGES_MS, SCORE_BINS
 
@@ -115,3 +117,15 @@ def psi_reading(value: float | None) -> str:
 
 def recent_predictions(model_name: str, limit: int = 20) -> QuerySet[PredictionLog]:
     return PredictionLog.objects.filter(model_name=model_name).order_by("-created_at")[:limit]
+
+
+def reference_counts(model_name: str, number: int) -> np.ndarray | None:
+    """The test split's scores of a version per SCORE_BINS bin (the reference for PSI), if kept."""
+    from serving import registry
+    from serving.loader import read_reference
+
+    try:
+        ref = registry.resolve_version(model_name, number)
+    except NotFound:
+        return None
+    return read_reference(ref.pk, registry.artifact_dir(ref))

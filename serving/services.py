@@ -74,7 +74,7 @@ def batch_score_start(
 
 def batch_score_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     from governance.catalog.services import dataset_version_derive
-    from serving.loading import load_version
+    from serving.loader import load_version
     from serving.registry import resolve_version
 
     params = job.params

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,10 +12,9 @@ from django.utils import timezone
 from django.views import View
 from django.views.decorators.http import require_GET
 
-from core.errors import NotFound
+from core import charts
 from core.permissions import CapabilityRequiredMixin
-from serving import charts, metrics, registry, selectors
-from serving.loading import read_reference
+from serving import metrics, registry, selectors
 from serving.stats import SCORE_BINS
 
 WINDOWS = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440}
@@ -57,7 +55,7 @@ class MonitoringPage(CapabilityRequiredMixin, View):
         bins = [f"{i / SCORE_BINS:.2f}" for i in range(SCORE_BINS)]
         for i, number in enumerate(versions):
             traffic = by_version[number]
-            reference = _reference(name, number)
+            reference = selectors.reference_counts(name, number)
             live = traffic.score_counts
             value = selectors.psi(reference, live) if reference is not None else None
             groups = [("live", (live / max(live.sum(), 1)).tolist())]
@@ -82,7 +80,7 @@ class MonitoringPage(CapabilityRequiredMixin, View):
                         groups,
                         y_label="share of scores",
                         title=f"Score distribution of v{number}",
-                        colors=(charts.PALETTE[i % len(charts.PALETTE)], charts.REFERENCE),
+                        colors=(charts.PALETTE[i % len(charts.PALETTE)], charts.GREY),
                     ),
                 }
             )
@@ -93,12 +91,12 @@ class MonitoringPage(CapabilityRequiredMixin, View):
             "aliases": sorted(aliases.items()),
             "rows": rows,
             "rate_chart": charts.line_chart(
-                rate_series, start=start, end=now, y_label="requests / min", title="Requests per minute"
+                rate_series, x_range=(start, now), y_label="requests / min", title="Requests per minute"
             )
             if rate_series
             else None,
             "latency_chart": charts.line_chart(
-                latency_series, start=start, end=now, y_label="ms", title="Latency p50 and p99"
+                latency_series, x_range=(start, now), y_label="ms", title="Latency p50 and p99"
             )
             if latency_series
             else None,
@@ -122,14 +120,6 @@ def _per_minute(
         points.append((t, value(m) if m is not None else quiet))
         t += timedelta(minutes=1)
     return points
-
-
-def _reference(name: str, number: int) -> np.ndarray | None:
-    try:
-        ref = registry.resolve_version(name, number)
-    except NotFound:
-        return None
-    return read_reference(ref.pk, registry.artifact_dir(ref))
 
 
 @require_GET

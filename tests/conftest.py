@@ -1,29 +1,54 @@
-"""Shared fixtures: one persona per role, API clients authenticated as each, and small data files."""
+"""Shared fixtures: one persona per role, API clients authenticated as each, uploads, a tiny base model.
+
+Django is imported inside the fixtures, and the autouse ones do nothing without pytest-django:
+tests/training/ml runs without Django (`pytest tests/training/ml -p no:django`, the GPU machine).
+"""
 
 from __future__ import annotations
 
-import io
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
-from core.roles import ROLES
+from tests.factories import csv_file, tiny_bert, token_client, word_tokenizer
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+# Nothing may download a model (base models and tokenizers load from packages or local paths).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PERSONAS = ("steward", "annotator", "ml_engineer", "viewer", "outsider", "admin")
 
 
+def _with_django(request: pytest.FixtureRequest) -> bool:
+    return request.config.pluginmanager.has_plugin("django")
+
+
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
+def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     # PBKDF2's million rounds cost about half a second per user here; personas make six users per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if _with_django(request):
+        request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 1-layer, 16-wide BERT with random weights and a word-level vocabulary, on disk, used as a base
+    model (a path) by tests that train: it trains and loads in about a second."""
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"), word_tokenizer())
 
 
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., User]:
+    from django.contrib.auth.models import Group, User
+
+    from core.roles import ROLES
+
     def make(role: str, username: str | None = None) -> User:
         username = username or f"{role}-user"
         if role == "admin":
@@ -41,18 +66,10 @@ def personas(make_user: Callable[..., User]) -> dict[str, User]:
     return {role: make_user(role) for role in PERSONAS}
 
 
-def _client_for(user: User | None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 @pytest.fixture
 def api_as(personas: dict[str, User]) -> Callable[[str | None], APIClient]:
     """api_as("steward") -> an APIClient with that persona's token; api_as(None) -> anonymous."""
-    return lambda role: _client_for(personas[role] if role else None)
+    return lambda role: token_client(personas[role] if role else None)
 
 
 @pytest.fixture
@@ -63,12 +80,6 @@ def steward(personas: dict[str, User]) -> User:
 @pytest.fixture
 def steward_api(api_as: Callable[[str | None], APIClient]) -> APIClient:
     return api_as("steward")
-
-
-def csv_file(text: str, name: str = "data.csv") -> io.BytesIO:
-    buf = io.BytesIO(text.encode("utf-8"))
-    buf.name = name
-    return buf
 
 
 @pytest.fixture
@@ -98,9 +109,11 @@ def run_tasks_eagerly() -> Any:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _fresh_broker() -> None:
+def _fresh_broker(request: pytest.FixtureRequest) -> None:
     """A shared broker (Redis in CI) may hold messages of an earlier run whose job ids name other rows of this
     run's new test database; drop them before any test enqueues."""
+    if not _with_django(request):
+        return
     from tests.worker import purge_broker
 
     purge_broker()

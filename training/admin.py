@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from training.models import ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel
+from training.selectors import aliases_of
 
 
 def _metric(name: str):
@@ -63,7 +64,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="aliases")
     def aliases_list(self, obj: ModelVersion) -> str:
-        return ", ".join(sorted(a.name for a in obj.aliases.all()))
+        return ", ".join(aliases_of(obj))
 
     @admin.display(description="page")
     def page(self, obj: ModelVersion) -> str:
@@ -119,7 +120,7 @@ class ModelAliasAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
-        from training.services import model_alias_set
+        from training.services.registry import model_alias_set
 
         saved = model_alias_set(actor=request.user, model=obj.model, alias=obj.name, version=obj.version.version)
         obj.pk = saved.pk

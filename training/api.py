@@ -1,5 +1,8 @@
+"""The training API: start training jobs, read the model registry, move aliases."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -12,6 +15,7 @@ from core.parsers import JSONParser
 from core.permissions import capability, capability_by_method
 from core.serializers import JobSerializer
 from training import selectors
+from training.models import ModelAliasEvent, ModelVersion
 from training.serializers import (
     AliasSetSerializer,
     ModelAliasEventSerializer,
@@ -22,7 +26,8 @@ from training.serializers import (
     TrainingJobRequestSerializer,
     as_request,
 )
-from training.services import model_alias_set, training_job_start
+from training.services.jobs import training_job_start
+from training.services.registry import model_alias_set
 
 
 class TrainingJobCreateView(APIView):
@@ -53,16 +58,23 @@ class ModelDetailView(APIView):
         return Response(RegisteredModelSerializer(selectors.model_get(name)).data)
 
 
-class ModelVersionListView(generics.ListAPIView):
+class _ListOfModel(generics.ListAPIView):
+    """A list that belongs to the model named in the URL: `read(model)` gives its rows."""
+
     permission_classes = [capability("models.read")]
-    serializer_class = ModelVersionSerializer
+    model_class: type = ModelVersion  # what the schema generator lists (it has no model to read)
+    read: Callable[[Any], Any]
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
-            from training.models import ModelVersion
+            return self.model_class.objects.none()
+        return self.read(selectors.model_get(self.kwargs["name"]))
 
-            return ModelVersion.objects.none()
-        return selectors.version_list(selectors.model_get(self.kwargs["name"]))
+
+class ModelVersionListView(_ListOfModel):
+    serializer_class = ModelVersionSerializer
+    model_class = ModelVersion
+    read = staticmethod(selectors.version_list)
 
 
 class ModelVersionDetailView(APIView):
@@ -80,12 +92,7 @@ class ModelAliasView(APIView):
 
     @extend_schema(responses=ModelAliasSerializer)
     def get(self, request: Request, name: str, alias: str) -> Response:
-        model = selectors.model_get(name)
-        row = model.aliases.select_related("version", "updated_by").filter(name=alias).first()
-        if row is None:
-            from core.errors import NotFound
-
-            raise NotFound(f"Model {name!r} has no alias {alias!r}.", field="alias")
+        row = selectors.alias_get(selectors.model_get(name), alias)
         return Response(ModelAliasSerializer(row).data)
 
     @extend_schema(request=AliasSetSerializer, responses=ModelAliasSerializer)
@@ -97,13 +104,7 @@ class ModelAliasView(APIView):
         return Response(ModelAliasSerializer(row).data)
 
 
-class ModelAliasHistoryView(generics.ListAPIView):
-    permission_classes = [capability("models.read")]
+class ModelAliasHistoryView(_ListOfModel):
     serializer_class = ModelAliasEventSerializer
-
-    def get_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            from training.models import ModelAliasEvent
-
-            return ModelAliasEvent.objects.none()
-        return selectors.alias_history(selectors.model_get(self.kwargs["name"]))
+    model_class = ModelAliasEvent
+    read = staticmethod(selectors.alias_history)

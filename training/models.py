@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,19 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+# What a model name and an alias may be: the pattern, and the rule as error messages state it.
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+MODEL_NAME_RULE = "1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"
 ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ALIAS_RULE = "1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def is_model_name(value: object) -> bool:
+    return isinstance(value, str) and re.match(MODEL_NAME_PATTERN, value) is not None
+
+
+def is_alias_name(value: object) -> bool:
+    return isinstance(value, str) and re.match(ALIAS_PATTERN, value) is not None
 
 
 class RegisteredModel(models.Model):
@@ -60,7 +72,7 @@ class ModelVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.model.name} v{self.version}"
+        return self.label
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:

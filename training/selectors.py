@@ -1,14 +1,20 @@
-"""Reads of the model registry."""
+"""Reads of the training app: the model registry, training jobs, and whether a dataset version may
+be trained on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
 
 from core.errors import NotFound
 from core.models import Job
+from governance.catalog.models import DatasetVersion
 from training.models import ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel
+
+# Quality states that block training, when a quality feature sets them.
+BLOCKING_QUALITY = {"failed", "failing", "blocked"}
 
 
 def model_list() -> QuerySet[RegisteredModel]:
@@ -39,6 +45,29 @@ def version_get(model: RegisteredModel, number: int) -> ModelVersion:
     return mv
 
 
+def version_by_id(pk: int) -> ModelVersion:
+    mv = ModelVersion.objects.select_related("model").filter(pk=pk).first()
+    if mv is None:
+        raise NotFound(f"Model version {pk} does not exist.")
+    return mv
+
+
+def versions_numbered(model: RegisteredModel, numbers: Iterable[int]) -> list[ModelVersion]:
+    """The versions of `model` with these numbers, oldest first (numbers it lacks are skipped)."""
+    return list(version_list(model).filter(version__in=list(numbers)).order_by("version"))
+
+
+def alias_list(model: RegisteredModel) -> QuerySet[ModelAlias]:
+    return model.aliases.select_related("version", "updated_by")
+
+
+def alias_get(model: RegisteredModel, name: str) -> ModelAlias:
+    row = alias_list(model).filter(name=name).first()
+    if row is None:
+        raise NotFound(f"Model {model.name!r} has no alias {name!r}.", field="alias")
+    return row
+
+
 def alias_history(model: RegisteredModel) -> QuerySet[ModelAliasEvent]:
     return model.alias_events.select_related("from_version", "to_version", "actor")
 
@@ -48,6 +77,36 @@ def training_jobs(*, model_name: str | None = None, limit: int = 50) -> QuerySet
     if model_name:
         jobs = jobs.filter(params__model_name=model_name)
     return jobs.order_by("-created_at", "-id")[:limit]
+
+
+def training_job_get(pk: int) -> Job:
+    job = Job.objects.select_related("actor").filter(pk=pk, kind="training").first()
+    if job is None:
+        raise NotFound(f"Training job {pk} does not exist.")
+    return job
+
+
+def version_of_job(job: Job) -> ModelVersion | None:
+    """The model version a training job registered, if it got that far."""
+    return ModelVersion.objects.filter(job=job).select_related("model").first()
+
+
+def dataset_version_get(pk: int) -> DatasetVersion:
+    version = DatasetVersion.objects.select_related("dataset").filter(pk=pk).first()
+    if version is None:
+        raise NotFound(f"Dataset version {pk} does not exist.")
+    return version
+
+
+def training_gate_reasons(version: DatasetVersion) -> list[str]:
+    """Why a version may not be trained on: unresolved PII (an unscanned version counts as
+    unresolved) and failing blocking quality rules."""
+    from governance.privacy.selectors import pii_gate_reasons
+
+    reasons = list(pii_gate_reasons(version))
+    if str(version.quality_status).lower() in BLOCKING_QUALITY:
+        reasons.append(f"{version} fails its blocking quality rules")
+    return reasons
 
 
 def aliases_of(mv: ModelVersion) -> list[str]:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
 from training.models import ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel
+from training.selectors import aliases_of
+
+if TYPE_CHECKING:
+    from training.services.jobs import TrainingRequest
 
 
 class TrainingJobRequestSerializer(serializers.Serializer):
@@ -64,7 +68,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_aliases(self, obj: ModelVersion) -> list[str]:
-        return sorted(a.name for a in obj.aliases.all())
+        return aliases_of(obj)
 
     def get_dataset_versions(self, obj: ModelVersion) -> list[int]:
         return sorted(v.pk for v in obj.dataset_versions.all())
@@ -124,9 +128,19 @@ class ModelAliasEventSerializer(serializers.ModelSerializer):
         return obj.from_version.version if obj.from_version_id else None
 
 
-def as_request(data: dict[str, Any]):
-    from training.services import TrainingRequest
+def as_request(data: dict[str, Any]) -> TrainingRequest:
+    """The service's request from TrainingJobRequestSerializer's validated data."""
+    from training.ml.features import FeatureSpec
+    from training.services.jobs import TrainingRequest
 
     return TrainingRequest(
-        **{k: (v or None) if k in ("user_column", "item_column", "base_model") else v for k, v in data.items()}
+        model_name=data["model_name"],
+        dataset_version=data["dataset_version"],
+        spec=FeatureSpec.from_dict(data),  # the column roles; FeatureSpec reads its own fields
+        base_model=data.get("base_model") or None,
+        params=data.get("params") or {},
+        split=data.get("split") or {},
+        valid_version=data.get("valid_version"),
+        test_version=data.get("test_version"),
+        time_limit_s=data.get("time_limit_s"),
     )

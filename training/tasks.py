@@ -13,6 +13,6 @@ from core.models import Job
 # checkpoint. The global soft/hard time limits end runaway tasks; each job also has its own time_limit_s.
 @job_task("training.train", kind="training", allow_running=True, reject_on_worker_lost=True)
 def train_model(job: Job, reporter: Reporter) -> dict[str, Any]:
-    from training.services import training_run
+    from training.services.jobs import training_run
 
     return training_run(job=job, reporter=reporter)

@@ -22,5 +22,6 @@ page_urlpatterns: list[URLPattern | URLResolver] = [
     path("models/<str:name>/compare/", views.ComparePage.as_view(), name="model-compare"),
     path("model-versions/<int:pk>/", views.ModelVersionRedirect.as_view(), name="model-version-by-id"),
     path("training-jobs/<int:pk>/", views.TrainingJobPage.as_view(), name="training-job"),
+    path("training-jobs/<int:pk>/curves/", views.TrainingJobCurves.as_view(), name="training-job-curves"),
     path("dataset-versions/<int:pk>/train/", views.TrainPage.as_view(), name="dataset-version-train"),
 ]

@@ -1,58 +1,76 @@
+"""Pages of the training app: models, versions, comparison, training jobs with live curves, the train form."""
+
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.utils.safestring import SafeString
 from django.views import View
 
+from core import charts
 from core.errors import NotFound, ServiceError
 from core.models import Job
 from core.permissions import CapabilityRequiredMixin
 from core.roles import has_capability
 from governance.catalog.models import DatasetVersion
 from training import selectors
-from training.charts import line_chart
 from training.metrics_names import COMPARE_METRICS
-from training.models import ModelVersion
-from training.services import (
-    TrainingRequest,
-    model_alias_set,
-    training_gate_reasons,
-    training_job_start,
+from training.models import ALIAS_PATTERN, ALIAS_RULE, ModelVersion
+from training.services.jobs import TrainingRequest, training_job_start
+from training.services.registry import model_alias_set
+
+T = TypeVar("T")
+Points = Sequence[Sequence[float]]  # [[step, value], ...]
+
+
+def _or_404(read: Callable[..., T], *args: Any) -> T:
+    """A selector's answer, or the page's 404 with its message."""
+    try:
+        return read(*args)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+# The two curves every training page draws: context name, title, y axis label, tick format.
+_CURVES = (
+    ("val_chart", "Validation AUC", "AUC", "{:.3f}"),
+    ("loss_chart", "Training loss (BCE)", "loss", "{:.4f}"),
 )
 
 
-def _model_or_404(name: str):
-    try:
-        return selectors.model_get(name)
-    except NotFound:
-        raise Http404(f"No model named {name!r}") from None
-
-
-def _version_or_404(model, number: int):
-    try:
-        return selectors.version_get(model, number)
-    except NotFound:
-        raise Http404(f"No version {number}") from None
-
-
-def curves_svg(versions: list[ModelVersion]) -> dict[str, Any]:
-    label = (lambda mv: f"v{mv.version}") if len(versions) > 1 else (lambda mv: "")
-    val = [
-        (f"{label(mv)} valid AUC".strip(), [[p["step"], p["auc"]] for p in mv.history.get("val", [])])
-        for mv in versions
-    ]
-    loss = [
-        (f"{label(mv)} train loss".strip(), [[p["step"], p["loss"]] for p in mv.history.get("loss", [])])
-        for mv in versions
-    ]
+def curve_charts(val: Sequence[tuple[str, Points]], loss: Sequence[tuple[str, Points]]) -> dict[str, SafeString]:
+    """The validation-AUC and training-loss charts of one or more runs: (label, [[step, value], ...])."""
     return {
-        "val_chart": line_chart(val, title="Validation AUC"),
-        "loss_chart": line_chart(loss, title="Training loss (BCE)", y_format="{:.4f}"),
+        name: charts.line_chart(
+            [charts.Series(label, points) for label, points in runs],
+            title=title,
+            y_label=y_label,
+            x_label="step",
+            y_from_zero=False,
+            y_format=y_format,
+        )
+        for (name, title, y_label, y_format), runs in zip(_CURVES, (val, loss), strict=True)
     }
+
+
+def version_curves(versions: Sequence[ModelVersion]) -> dict[str, SafeString]:
+    """Curves of model versions, from their stored training history."""
+    prefix = (lambda mv: f"v{mv.version} ") if len(versions) > 1 else (lambda mv: "")
+    return curve_charts(
+        [(f"{prefix(mv)}valid AUC", [(p["step"], p["auc"]) for p in mv.history.get("val", [])]) for mv in versions],
+        [(f"{prefix(mv)}train loss", [(p["step"], p["loss"]) for p in mv.history.get("loss", [])]) for mv in versions],
+    )
+
+
+def job_curves(job: Job) -> dict[str, SafeString]:
+    """Curves of a training job, from the live details its worker writes while it runs."""
+    curves = (job.details or {}).get("curves", {})
+    return curve_charts([("valid AUC", curves.get("val_auc", []))], [("train loss", curves.get("loss", []))])
 
 
 class ModelListPage(CapabilityRequiredMixin, View):
@@ -67,7 +85,9 @@ class ModelListPage(CapabilityRequiredMixin, View):
 
 
 class AliasForm(forms.Form):
-    alias = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", initial="production")
+    alias = forms.RegexField(
+        regex=ALIAS_PATTERN, initial="production", error_messages={"invalid": f"An alias is {ALIAS_RULE}."}
+    )
     version = forms.IntegerField(min_value=1)
 
 
@@ -81,19 +101,19 @@ class ModelPage(CapabilityRequiredMixin, View):
             "model": model,
             "versions": versions,
             "version_rows": [(mv, [mv.metrics.get(n) for n in COMPARE_METRICS]) for mv in versions],
-            "aliases": model.aliases.select_related("version", "updated_by"),
+            "aliases": selectors.alias_list(model),
             "history": selectors.alias_history(model)[:50],
             "metric_names": COMPARE_METRICS,
             "alias_form": form or AliasForm(initial={"alias": "production", "version": latest}),
             "jobs": selectors.training_jobs(model_name=model.name, limit=20),
-            **curves_svg(versions[:6]),
+            **version_curves(versions[:6]),
         }
 
     def get(self, request: HttpRequest, name: str) -> HttpResponse:
-        return render(request, "training/model.html", self.context(_model_or_404(name)))
+        return render(request, "training/model.html", self.context(_or_404(selectors.model_get, name)))
 
     def post(self, request: HttpRequest, name: str) -> HttpResponse:
-        model = _model_or_404(name)
+        model = _or_404(selectors.model_get, name)
         if not has_capability(request.user, "models.manage"):
             return HttpResponse("Your role may not move aliases.", status=403)
         form = AliasForm(request.POST)
@@ -115,7 +135,7 @@ class ModelVersionPage(CapabilityRequiredMixin, View):
     required_capability = "models.read"
 
     def get(self, request: HttpRequest, name: str, number: int) -> HttpResponse:
-        mv = _version_or_404(_model_or_404(name), number)
+        mv = _or_404(selectors.version_get, _or_404(selectors.model_get, name), number)
         segments = sorted((s for s in mv.segment_metrics if s.get("auc") is not None), key=lambda s: s["auc"])
         return render(
             request,
@@ -128,7 +148,7 @@ class ModelVersionPage(CapabilityRequiredMixin, View):
                 "segments": segments,
                 "config_json": json.dumps(mv.config, indent=2, sort_keys=True),
                 "spec_json": json.dumps(mv.feature_spec, indent=2, sort_keys=True),
-                **curves_svg([mv]),
+                **version_curves([mv]),
             },
         )
 
@@ -139,7 +159,7 @@ class ModelVersionRedirect(CapabilityRequiredMixin, View):
     required_capability = "models.read"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        mv = get_object_or_404(ModelVersion.objects.select_related("model"), pk=pk)
+        mv = _or_404(selectors.version_by_id, pk)
         return redirect("model-version", name=mv.model.name, number=mv.version)
 
 
@@ -147,12 +167,12 @@ class ComparePage(CapabilityRequiredMixin, View):
     required_capability = "models.read"
 
     def get(self, request: HttpRequest, name: str) -> HttpResponse:
-        model = _model_or_404(name)
+        model = _or_404(selectors.model_get, name)
         try:
-            numbers = sorted({int(v) for v in request.GET.getlist("v")})
+            numbers = {int(v) for v in request.GET.getlist("v")}
         except ValueError:
             return HttpResponse("Versions must be numbers.", status=400)
-        versions = [mv for mv in selectors.version_list(model) if mv.version in numbers]
+        versions = selectors.versions_numbered(model, numbers)
         if len(versions) < 2:
             return render(
                 request,
@@ -160,7 +180,6 @@ class ComparePage(CapabilityRequiredMixin, View):
                 {"model": model, "versions": [], "error": "Pick two or more versions to compare."},
                 status=400,
             )
-        versions.sort(key=lambda mv: mv.version)
         params = sorted({k for mv in versions for k in mv.config.get("params", {})})
         return render(
             request,
@@ -174,7 +193,7 @@ class ComparePage(CapabilityRequiredMixin, View):
                     for p in params
                     if len({json.dumps(mv.config.get("params", {}).get(p), sort_keys=True) for mv in versions}) > 1
                 ],
-                **curves_svg(versions),
+                **version_curves(versions),
             },
         )
 
@@ -183,22 +202,19 @@ class TrainingJobPage(CapabilityRequiredMixin, View):
     required_capability = "jobs.read"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        job = get_object_or_404(Job, pk=pk, kind="training")
-        curves = (job.details or {}).get("curves", {})
-        mv = ModelVersion.objects.filter(job=job).select_related("model").first()
-        return render(
-            request,
-            "training/job.html",
-            {
-                "job": job,
-                "mv": mv,
-                "val_chart": line_chart([("valid AUC", curves.get("val_auc", []))], title="Validation AUC"),
-                "loss_chart": line_chart(
-                    [("train loss", curves.get("loss", []))], title="Training loss (BCE)", y_format="{:.4f}"
-                ),
-                "curves_json": json.dumps(curves),
-            },
-        )
+        job = _or_404(selectors.training_job_get, pk)
+        context = {"job": job, "mv": selectors.version_of_job(job), **job_curves(job)}
+        return render(request, "training/job.html", context)
+
+
+class TrainingJobCurves(CapabilityRequiredMixin, View):
+    """The job's curves as an HTML fragment: the job page fetches it each time the job reports."""
+
+    required_capability = "jobs.read"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = _or_404(selectors.training_job_get, pk)
+        return render(request, "training/_job_curves.html", {"job": job, **job_curves(job)})
 
 
 def _split_names(text: str) -> list[str]:
@@ -230,32 +246,37 @@ class TrainPage(CapabilityRequiredMixin, View):
     required_capability = "models.train"
 
     def context(self, version: DatasetVersion, form: TrainForm) -> dict[str, Any]:
-        return {"version": version, "form": form, "gate": training_gate_reasons(version)}
+        return {"version": version, "form": form, "gate": selectors.training_gate_reasons(version)}
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+        version = _or_404(selectors.dataset_version_get, pk)
         return render(request, "training/train.html", self.context(version, TrainForm()))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+        from training.ml.features import FeatureSpec
+
+        version = _or_404(selectors.dataset_version_get, pk)
         form = TrainForm(request.POST)
         if form.is_valid():
             d = form.cleaned_data
             split: dict[str, Any] = {"strategy": d["split"]}
             if d["time_column"]:
                 split["time_column"] = d["time_column"]
+            spec = FeatureSpec(
+                label_column=d["label_column"],
+                text_columns=_split_names(d["text_columns"]),
+                categorical_columns=_split_names(d["categorical_columns"]),
+                numeric_columns=_split_names(d["numeric_columns"]),
+                user_column=d["user_column"],
+                item_column=d["item_column"],
+            )
             try:
                 job = training_job_start(
                     actor=request.user,
                     request=TrainingRequest(
                         model_name=d["model_name"],
                         dataset_version=version.pk,
-                        label_column=d["label_column"],
-                        text_columns=_split_names(d["text_columns"]),
-                        categorical_columns=_split_names(d["categorical_columns"]),
-                        numeric_columns=_split_names(d["numeric_columns"]),
-                        user_column=d["user_column"] or None,
-                        item_column=d["item_column"] or None,
+                        spec=spec,
                         base_model=d["base_model"] or None,
                         params=d["params"] or {},
                         split=split,

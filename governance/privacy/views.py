@@ -8,9 +8,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import escape
+from django.utils.safestring import SafeString
 from django.views import View
 
+from core import charts
 from core.errors import ServiceError
 from core.permissions import CapabilityRequiredMixin
 from core.roles import has_capability
@@ -43,30 +44,25 @@ SUGGESTED = {
 }
 
 
-def chart_svg(columns: list[dict[str, Any]]) -> str:
+def chart_svg(columns: list[dict[str, Any]]) -> SafeString:
     """A horizontal bar per column: share of sampled values holding its entity, coloured by decision."""
-    colours = {"pending": "#f9ab00", "accepted": "#d93025", "rejected": "#80868b", "masked": "#1e8e3e", None: "#dadce0"}
-    rows = [c for c in columns if not c.get("skipped")]
-    height = 22 * len(rows) + 30
-    parts = [
-        f'<svg class="pii-chart" xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" '
-        f'role="img" aria-label="share of sampled values with personal data per column">'
-    ]
-    for i, c in enumerate(rows):
-        y = 10 + i * 22
+    colours = {"pending": charts.AMBER, "accepted": charts.RED, "rejected": charts.GREY, "masked": charts.GREEN}
+    bars = []
+    for c in columns:
+        if c.get("skipped"):
+            continue
         share = float(c.get("share") or 0) if c.get("entity_type") else 0.0
-        width = max(1, int(share * 400))
-        # Cut before escaping, so an entity such as &amp; is never split.
-        label = escape(str(c["name"])[:28])
-        entity = escape(c.get("entity_type") or "clean")
-        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{label}</text>')
-        parts.append(
-            f'<rect x="200" y="{y}" width="{width}" height="16" fill="{colours.get(c.get("decision"), "#dadce0")}">'
-            f"<title>{label}: {entity} in {share:.0%} of sampled values</title></rect>"
+        entity = c.get("entity_type") or "clean"
+        bars.append(
+            charts.Bar(
+                str(c["name"]),
+                share,
+                colours.get(c.get("decision"), charts.LIGHT_GREY),
+                note=f"{entity} {share:.0%}",
+                tip=f"{str(c['name'])[:28]}: {entity} in {share:.0%} of sampled values",
+            )
         )
-        parts.append(f'<text x="{205 + width}" y="{y + 13}" font-size="11" fill="#5f6368">{entity} {share:.0%}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return charts.hbar_chart(bars, title="share of sampled values with personal data per column")
 
 
 class ReviewQueuePage(CapabilityRequiredMixin, View):

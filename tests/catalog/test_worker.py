@@ -9,7 +9,7 @@ from core.models import Job
 from governance.catalog.models import DatasetVersion
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.catalog.transform_service import transform_start
-from tests.conftest import csv_file
+from tests.factories import csv_file
 from tests.worker import start_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

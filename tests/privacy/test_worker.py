@@ -12,7 +12,7 @@ from governance.catalog.models import DatasetVersion
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.privacy.models import PiiScan
 from governance.privacy.services import mask_start
-from tests.conftest import csv_file
+from tests.factories import csv_file
 from tests.worker import start_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

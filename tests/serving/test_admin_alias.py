@@ -5,8 +5,8 @@ from typing import Any
 from django.test import Client
 from rest_framework.test import APIClient
 
-from serving.runtime import get_cache
-from tests.serving.test_rank_api import IDS, rank
+from serving.loader import get_cache
+from tests.factories import SHOP_ITEM_IDS, post_rank
 from training.models import ModelAlias, ModelAliasEvent, ModelVersion
 
 
@@ -16,7 +16,7 @@ def test_moving_production_in_the_admin_changes_the_version_rank_answers_with(
     settings.STEWARD_SERVING_ALIAS_TTL_MS = 0
     engineer = APIClient()
     engineer.force_authenticate(personas["ml_engineer"])
-    assert rank(engineer, {"candidates": IDS}).json()["model_version"]["version"] == 1
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 1
 
     admin = Client()
     admin.force_login(personas["admin"])
@@ -31,9 +31,9 @@ def test_moving_production_in_the_admin_changes_the_version_rank_answers_with(
     assert alias.version_id == v2.pk
     event = ModelAliasEvent.objects.filter(alias="production").latest("created_at")
     assert (event.from_version.version, event.to_version.version, event.actor) == (1, 2, personas["admin"])
-    rank(engineer, {"candidates": IDS})
+    post_rank(engineer, {"candidates": SHOP_ITEM_IDS})
     get_cache().wait_idle()
-    assert rank(engineer, {"candidates": IDS}).json()["model_version"]["version"] == 2
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 2
 
 
 def test_the_admin_refuses_a_version_of_another_model(shop: Any, personas: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from core.errors import NotFound
 from serving.cache import ModelCache, VersionRef
+from tests.factories import FakeClock
 
 
 @dataclass
@@ -57,17 +58,9 @@ class Loader:
         return Loaded(ref)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def setup() -> tuple[ModelCache, Registry, Loader, Clock]:
-    registry, loader, clock = Registry(), Loader(), Clock()
+def setup() -> tuple[ModelCache, Registry, Loader, FakeClock]:
+    registry, loader, clock = Registry(), Loader(), FakeClock()
     registry.aliases[("shop", "production")] = 1
     cache = ModelCache(
         resolve_alias=registry.resolve_alias,
@@ -173,7 +166,7 @@ def test_concurrent_first_requests_share_one_load(setup: Any) -> None:
 
 @pytest.mark.django_db
 def test_warm_up_loads_what_production_points_to_for_every_model(shop: Any, registry: Any) -> None:
-    from serving.runtime import get_cache, warm_up
+    from serving.loader import get_cache, warm_up
 
     registry.add_version("other", "plain")
     registry.set_alias("other", "staging", 1)  # not warmed: only production is

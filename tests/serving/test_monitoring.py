@@ -10,16 +10,10 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from serving.loading import version_dir
+from serving.loader import version_dir
 from serving.models import PredictionLog
 from serving.stats import recorder
-
-USER = {"user_id": "u3", "age": "23", "gender": "F", "hour": 14}
-IDS = [f"i{j}" for j in range(30)]
-
-
-def rank(client: APIClient, body: Any, query: str = "") -> Any:
-    return client.post(f"/api/v1/serving/shop/rank/{query}", json.dumps(body), content_type="application/json")
+from tests.factories import SHOP_ITEM_IDS, SHOP_USER, post_rank
 
 
 def _sample(text: str, name: str, labels: str) -> float:
@@ -36,8 +30,8 @@ def test_metrics_count_requests_errors_and_latency_per_version(shop: Any, api_as
         before, "steward_serving_requests_total", 'model="shop",version="1",endpoint="rank",status="200"'
     )
     for _ in range(3):
-        assert rank(client, {"user": USER, "candidates": IDS}).status_code == 200
-    assert rank(client, {"candidates": "i1"}).status_code == 400
+        assert post_rank(client, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS}).status_code == 200
+    assert post_rank(client, {"candidates": "i1"}).status_code == 400
     resp = Client().get("/metrics")
     assert resp.status_code == 200
     text = resp.content.decode()
@@ -58,7 +52,10 @@ def test_sampled_prediction_log_keeps_feature_ids_not_raw_values(
 ) -> None:
     settings.STEWARD_PREDICTION_LOG_PER_MILLE = 1000
     secret_user = {"user_id": "u3", "age": "23", "gender": "F", "hour": 14}
-    assert rank(api_as("ml_engineer"), {"user": secret_user, "candidates": IDS[:4], "k": 2}).status_code == 200
+    assert (
+        post_rank(api_as("ml_engineer"), {"user": secret_user, "candidates": SHOP_ITEM_IDS[:4], "k": 2}).status_code
+        == 200
+    )
     recorder.flush()
     row = PredictionLog.objects.get()
     assert (row.model_name, row.version, row.endpoint, row.n_candidates, row.k) == ("shop", 1, "rank", 4, 2)
@@ -72,7 +69,7 @@ def test_sampled_prediction_log_keeps_feature_ids_not_raw_values(
 
 def test_no_prediction_is_logged_at_rate_zero(shop: Any, api_as: Callable[..., APIClient], settings: Any) -> None:
     settings.STEWARD_PREDICTION_LOG_PER_MILLE = 0
-    rank(api_as("ml_engineer"), {"candidates": IDS})
+    post_rank(api_as("ml_engineer"), {"candidates": SHOP_ITEM_IDS})
     recorder.flush()
     assert PredictionLog.objects.count() == 0
 
@@ -82,8 +79,8 @@ def test_monitoring_page_shows_traffic_latency_and_drift_against_the_test_split(
 ) -> None:
     engineer = api_as("ml_engineer")
     for j in range(5):
-        rank(engineer, {"user": {"user_id": f"u{j}"}, "candidates": IDS})
-    rank(engineer, {"candidates": IDS}, query="?version=2")
+        post_rank(engineer, {"user": {"user_id": f"u{j}"}, "candidates": SHOP_ITEM_IDS})
+    post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, query="?version=2")
     recorder.flush()
     client.force_login(personas["viewer"])
     resp = client.get("/models/shop/monitoring/")
@@ -104,7 +101,7 @@ def test_psi_reference_can_come_from_servings_own_folder(
     shop: Any, api_as: Callable[..., APIClient], client: Client, personas: dict[str, Any]
 ) -> None:
     """An artifact without test predictions can be given a reference in DATA_DIR/serving/versions/<id>/."""
-    from serving.loading import read_reference
+    from serving.loader import read_reference
 
     pk = shop.versions[("shop", 1)].pk
     folder = version_dir(pk)
@@ -128,7 +125,7 @@ def test_monitoring_page_needs_models_read_and_a_known_model(
 def test_monitoring_windows_render(
     shop: Any, client: Client, personas: dict[str, Any], api_as: Callable[..., APIClient], window: str
 ) -> None:
-    rank(api_as("ml_engineer"), {"candidates": IDS})
+    post_rank(api_as("ml_engineer"), {"candidates": SHOP_ITEM_IDS})
     recorder.flush()
     client.force_login(personas["viewer"])
     assert client.get(f"/models/shop/monitoring/?window={window}").status_code == 200

@@ -7,59 +7,53 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from serving.runtime import get_cache
-
-USER = {"user_id": "u3", "age": "23", "gender": "F", "hour": 14}
-IDS = [f"i{j}" for j in range(30)]
-
-
-def rank(client: APIClient, body: Any, *, model: str = "shop", query: str = "") -> Any:
-    return client.post(f"/api/v1/serving/{model}/rank/{query}", json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def engineer(api_as: Callable[[str | None], APIClient]) -> APIClient:
-    return api_as("ml_engineer")
+from serving.loader import get_cache, reset_cache
+from tests.factories import SHOP_ITEM_IDS, SHOP_USER, FakeClock, post_rank, shop_interactions, shop_user, table_csv
 
 
 def test_rank_answers_best_first_with_the_production_version(shop: Any, engineer: APIClient) -> None:
-    resp = rank(engineer, {"user": USER, "candidates": IDS, "k": 5})
+    resp = post_rank(engineer, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS, "k": 5})
     assert resp.status_code == 200, resp.content
     body = resp.json()
     assert body["model_version"] == {"model": "shop", "version": 1}
     scores = [item["score"] for item in body["items"]]
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
-    assert {item["item_id"] for item in body["items"]} <= set(IDS)
-    everything = rank(engineer, {"user": USER, "candidates": IDS}).json()["items"]
+    assert {item["item_id"] for item in body["items"]} <= set(SHOP_ITEM_IDS)
+    everything = post_rank(engineer, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS}).json()["items"]
     assert len(everything) == 30
     assert everything[:5] == body["items"]
 
 
 def test_alias_and_version_parameters_choose_another_version(shop: Any, engineer: APIClient) -> None:
     shop.set_alias("shop", "staging", 2)
-    assert rank(engineer, {"candidates": IDS}, query="?version=2").json()["model_version"]["version"] == 2
-    assert rank(engineer, {"candidates": IDS}, query="?alias=staging").json()["model_version"]["version"] == 2
-    v1 = rank(engineer, {"user": USER, "candidates": IDS}, query="?version=1").json()["items"]
-    v2 = rank(engineer, {"user": USER, "candidates": IDS}, query="?version=2").json()["items"]
+    assert (
+        post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, query="?version=2").json()["model_version"]["version"] == 2
+    )
+    assert (
+        post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, query="?alias=staging").json()["model_version"]["version"]
+        == 2
+    )
+    v1 = post_rank(engineer, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS}, query="?version=1").json()["items"]
+    v2 = post_rank(engineer, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS}, query="?version=2").json()["items"]
     assert v1 != v2  # two trained versions really answer differently
 
 
 def test_candidates_with_features_and_unknown_ids_are_scored(shop: Any, engineer: APIClient) -> None:
     cands = [{"item_id": "i1", "genre": "comedy"}, "brand-new", {"item_id": 77, "title": "new film", "price": 3}]
-    resp = rank(engineer, {"user": {"user_id": "nobody", "occupation": "unknown field"}, "candidates": cands})
+    resp = post_rank(engineer, {"user": {"user_id": "nobody", "occupation": "unknown field"}, "candidates": cands})
     assert resp.status_code == 200, resp.content
     assert sorted(str(i["item_id"]) for i in resp.json()["items"]) == ["77", "brand-new", "i1"]
 
 
 def test_moving_production_takes_effect_without_restart(shop: Any, engineer: APIClient, settings: Any) -> None:
     settings.STEWARD_SERVING_ALIAS_TTL_MS = 0
-    assert rank(engineer, {"candidates": IDS}).json()["model_version"]["version"] == 1
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 1
     shop.set_alias("shop", "production", 2)
-    during = rank(engineer, {"candidates": IDS})  # v2 loads in the background; v1 still answers
+    during = post_rank(engineer, {"candidates": SHOP_ITEM_IDS})  # v2 loads in the background; v1 still answers
     assert during.status_code == 200
     assert during.json()["model_version"]["version"] in (1, 2)
     get_cache().wait_idle()
-    assert rank(engineer, {"candidates": IDS}).json()["model_version"]["version"] == 2
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 2
 
 
 @pytest.mark.parametrize(
@@ -73,7 +67,7 @@ def test_moving_production_takes_effect_without_restart(shop: Any, engineer: API
 def test_unknown_model_alias_or_version_is_404(
     shop: Any, engineer: APIClient, model: str, query: str, message: str
 ) -> None:
-    resp = rank(engineer, {"candidates": IDS}, model=model, query=query)
+    resp = post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, model=model, query=query)
     assert resp.status_code == 404
     assert message in resp.json()["detail"]
 
@@ -81,23 +75,23 @@ def test_unknown_model_alias_or_version_is_404(
 @pytest.mark.parametrize(
     ("body", "query", "message"),
     [
-        ({"user": USER}, "", "candidates: this field is required"),
+        ({"user": SHOP_USER}, "", "candidates: this field is required"),
         ({"candidates": "i1"}, "", "candidates: expected a list"),
-        ({"candidates": IDS, "k": 0}, "", "k must be a positive integer"),
-        ({"candidates": IDS, "k": "3"}, "", "k must be a positive integer"),
-        ({"user": {"hour": "noon"}, "candidates": IDS}, "", "user.hour: expected a number"),
-        ({"user": {"age": {"years": 3}}, "candidates": IDS}, "", "user.age"),
+        ({"candidates": SHOP_ITEM_IDS, "k": 0}, "", "k must be a positive integer"),
+        ({"candidates": SHOP_ITEM_IDS, "k": "3"}, "", "k must be a positive integer"),
+        ({"user": {"hour": "noon"}, "candidates": SHOP_ITEM_IDS}, "", "user.hour: expected a number"),
+        ({"user": {"age": {"years": 3}}, "candidates": SHOP_ITEM_IDS}, "", "user.age"),
         ({"candidates": ["i1", {"genre": "drama"}]}, "", "candidates[1]: missing 'item_id'"),
         ({"candidates": [None]}, "", "candidates[0]"),
         ([1, 2], "", "must be a JSON object"),
-        ({"candidates": IDS}, "?version=two", "version must be a positive integer"),
-        ({"candidates": IDS}, "?version=1&alias=production", "either ?alias= or ?version="),
+        ({"candidates": SHOP_ITEM_IDS}, "?version=two", "version must be a positive integer"),
+        ({"candidates": SHOP_ITEM_IDS}, "?version=1&alias=production", "either ?alias= or ?version="),
     ],
 )
 def test_malformed_requests_are_400_with_the_field_named(
     shop: Any, engineer: APIClient, body: Any, query: str, message: str
 ) -> None:
-    resp = rank(engineer, body, query=query)
+    resp = post_rank(engineer, body, query=query)
     assert resp.status_code == 400, resp.content
     assert message in resp.json()["detail"]
 
@@ -109,24 +103,24 @@ def test_a_body_that_is_not_json_is_400(shop: Any, engineer: APIClient) -> None:
 
 def test_more_candidates_than_the_limit_is_413(shop: Any, engineer: APIClient, settings: Any) -> None:
     settings.STEWARD_MAX_CANDIDATES = 10
-    resp = rank(engineer, {"candidates": IDS[:11]})
+    resp = post_rank(engineer, {"candidates": SHOP_ITEM_IDS[:11]})
     assert resp.status_code == 413
     assert "limit of 10" in resp.json()["detail"]
-    assert rank(engineer, {"candidates": IDS[:10]}).status_code == 200
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS[:10]}).status_code == 200
 
 
 def test_scoring_needs_a_role_that_may_score(shop: Any, api_as: Callable[[str | None], APIClient]) -> None:
-    assert rank(api_as(None), {"candidates": IDS}).status_code == 401
-    assert rank(api_as("outsider"), {"candidates": IDS}).status_code == 403
-    assert rank(api_as("annotator"), {"candidates": IDS}).status_code == 403
-    assert rank(api_as("viewer"), {"candidates": IDS}).status_code == 200
+    assert post_rank(api_as(None), {"candidates": SHOP_ITEM_IDS}).status_code == 401
+    assert post_rank(api_as("outsider"), {"candidates": SHOP_ITEM_IDS}).status_code == 403
+    assert post_rank(api_as("annotator"), {"candidates": SHOP_ITEM_IDS}).status_code == 403
+    assert post_rank(api_as("viewer"), {"candidates": SHOP_ITEM_IDS}).status_code == 200
 
 
 def test_score_answers_pairs_in_request_order(shop: Any, engineer: APIClient) -> None:
     pairs = [
-        {"user": USER, "item": "i1"},
+        {"user": SHOP_USER, "item": "i1"},
         {"user": {"user_id": "u4"}, "item": {"item_id": "i2"}},
-        {"user": USER, "item": "i3"},
+        {"user": SHOP_USER, "item": "i3"},
     ]
     resp = engineer.post("/api/v1/serving/shop/score/", json.dumps({"pairs": pairs}), content_type="application/json")
     assert resp.status_code == 200, resp.content
@@ -134,7 +128,8 @@ def test_score_answers_pairs_in_request_order(shop: Any, engineer: APIClient) ->
     assert body["model_version"] == {"model": "shop", "version": 1}
     assert [(r["user_id"], r["item_id"]) for r in body["results"]] == [("u3", "i1"), ("u4", "i2"), ("u3", "i3")]
     ranked = {
-        i["item_id"]: i["score"] for i in rank(engineer, {"user": USER, "candidates": ["i1", "i3"]}).json()["items"]
+        i["item_id"]: i["score"]
+        for i in post_rank(engineer, {"user": SHOP_USER, "candidates": ["i1", "i3"]}).json()["items"]
     }
     assert body["results"][0]["score"] == pytest.approx(ranked["i1"], abs=1e-6)
     assert body["results"][2]["score"] == pytest.approx(ranked["i3"], abs=1e-6)
@@ -142,7 +137,7 @@ def test_score_answers_pairs_in_request_order(shop: Any, engineer: APIClient) ->
 
 def test_score_refuses_a_pair_without_an_item(shop: Any, engineer: APIClient) -> None:
     resp = engineer.post(
-        "/api/v1/serving/shop/score/", json.dumps({"pairs": [{"user": USER}]}), content_type="application/json"
+        "/api/v1/serving/shop/score/", json.dumps({"pairs": [{"user": SHOP_USER}]}), content_type="application/json"
     )
     assert resp.status_code == 400
     assert "pairs[0].item" in resp.json()["detail"]
@@ -151,9 +146,9 @@ def test_score_refuses_a_pair_without_an_item(shop: Any, engineer: APIClient) ->
 def test_rank_runs_no_database_query_once_the_alias_is_cached(
     shop: Any, engineer: APIClient, django_assert_max_num_queries: Any
 ) -> None:
-    rank(engineer, {"user": USER, "candidates": IDS})
+    post_rank(engineer, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS})
     with django_assert_max_num_queries(0):
-        assert rank(engineer, {"user": USER, "candidates": IDS}).status_code == 200
+        assert post_rank(engineer, {"user": SHOP_USER, "candidates": SHOP_ITEM_IDS}).status_code == 200
 
 
 def test_the_api_docs_describe_the_unknown_bucket(engineer: APIClient, db: Any) -> None:
@@ -163,68 +158,47 @@ def test_the_api_docs_describe_the_unknown_bucket(engineer: APIClient, db: Any) 
     assert {"200", "400", "404", "413"} <= set(rank_doc["responses"])
 
 
-def test_moving_production_through_the_registry_api_reaches_rank_within_seconds(
+def test_moving_production_through_the_registry_api_reaches_rank_once_the_alias_ttl_has_passed(
     shop: Any, engineer: APIClient, settings: Any
 ) -> None:
-    """The default alias TTL (2 s): the move shows within seconds, and no call fails meanwhile."""
-    import time
-
+    """The default alias TTL (2 s), on the cache's own clock: the old version answers until the TTL has
+    passed and the new version has loaded, and no call fails meanwhile."""
+    clock = FakeClock()
+    reset_cache(clock=clock)
     assert settings.STEWARD_SERVING_ALIAS_TTL_MS == 2000
-    assert rank(engineer, {"candidates": IDS}).json()["model_version"]["version"] == 1
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 1
     moved = engineer.put("/api/v1/models/shop/aliases/production/", {"version": 2}, format="json")
     assert moved.status_code == 200, moved.content
-    deadline = time.monotonic() + 10
-    seen = []
-    while time.monotonic() < deadline:
-        resp = rank(engineer, {"candidates": IDS})
-        assert resp.status_code == 200
-        seen.append(resp.json()["model_version"]["version"])
-        if seen[-1] == 2:
-            break
-        time.sleep(0.1)
-    assert seen[-1] == 2, seen
-    assert seen[0] == 1  # the old version answered until the new one was ready
+    clock.now += 1.9
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 1  # within the TTL
+    clock.now += 0.1
+    during = post_rank(engineer, {"candidates": SHOP_ITEM_IDS})  # re-resolves; v2 loads in the background
+    assert during.status_code == 200 and during.json()["model_version"]["version"] in (1, 2)
+    get_cache().wait_idle()
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}).json()["model_version"]["version"] == 2
 
 
 def test_a_user_given_by_id_alone_takes_features_from_the_training_data(
     registry: Any, engineer: APIClient, upload: Callable[..., Any]
 ) -> None:
-    import io
-
-    import pyarrow.csv as pacsv
-
-    from tests.serving.factory import interactions, user_features
-
-    buf = io.BytesIO()
-    pacsv.write_csv(interactions(seed=0), buf)
-    source = upload(buf.getvalue().decode(), name="interactions.csv", dataset="interactions")
+    source = upload(table_csv(shop_interactions(seed=0)), name="interactions.csv", dataset="interactions")
     registry.add_version("people", "v1", dataset_versions={"source": source})
     registry.set_alias("people", "production", 1)
-    by_id = engineer.post(
-        "/api/v1/serving/people/rank/", json.dumps({"user": "u7", "candidates": IDS}), content_type="application/json"
-    ).json()["items"]
-    explicit = engineer.post(
-        "/api/v1/serving/people/rank/",
-        json.dumps({"user": user_features(7), "candidates": IDS}),
-        content_type="application/json",
-    ).json()["items"]
+    by_id = post_rank(engineer, {"user": "u7", "candidates": SHOP_ITEM_IDS}, model="people").json()["items"]
+    explicit = post_rank(engineer, {"user": shop_user(7), "candidates": SHOP_ITEM_IDS}, model="people").json()["items"]
     assert [i["item_id"] for i in by_id] == [i["item_id"] for i in explicit]
     assert by_id[0]["score"] == pytest.approx(explicit[0]["score"], abs=1e-6)
-    anonymous = engineer.post(
-        "/api/v1/serving/people/rank/",
-        json.dumps({"user": {"user_id": "u7x"}, "candidates": IDS}),
-        content_type="application/json",
-    ).json()["items"]
-    assert anonymous != by_id
+    anonymous = post_rank(engineer, {"user": {"user_id": "u7x"}, "candidates": SHOP_ITEM_IDS}, model="people")
+    assert anonymous.json()["items"] != by_id
 
 
 def test_no_candidates_rank_to_an_empty_list(shop: Any, engineer: APIClient) -> None:
-    resp = rank(engineer, {"user": USER, "candidates": [], "k": 3})
+    resp = post_rank(engineer, {"user": SHOP_USER, "candidates": [], "k": 3})
     assert resp.status_code == 200
     assert resp.json() == {"model_version": {"model": "shop", "version": 1}, "items": []}
 
 
 def test_an_alias_with_characters_no_alias_can_have_is_a_400(shop: Any, engineer: APIClient) -> None:
-    resp = rank(engineer, {"candidates": IDS}, query="?alias=prod%00uction")
+    resp = post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, query="?alias=prod%00uction")
     assert resp.status_code == 400
     assert "alias must be" in resp.json()["detail"]

@@ -7,9 +7,7 @@ import pytest
 
 from serving.encoding import InputError
 from serving.scorer import Scorer
-from tests.serving.factory import item_features, user_features
-
-USER = {"user_id": "u3", "age": "23", "gender": "F", "hour": 14}
+from tests.factories import SHOP_ITEM_IDS, SHOP_USER, shop_item, shop_user
 
 
 def _expected(predictor: Any, user: dict[str, Any], candidates: list[Any]) -> np.ndarray:
@@ -31,15 +29,15 @@ def test_known_items_score_as_the_artifacts_predictor(predictors: dict[str, Any]
     predictor = predictors[name]
     scorer = Scorer(predictor)
     assert scorer.mode == "fast"
-    ids = [f"i{j}" for j in range(30)]
-    got = scorer.score([USER], ids, None)
-    np.testing.assert_allclose(got, _expected(predictor, USER, ids), atol=1e-5)
+    ids = SHOP_ITEM_IDS
+    got = scorer.score([SHOP_USER], ids, None)
+    np.testing.assert_allclose(got, _expected(predictor, SHOP_USER, ids), atol=1e-5)
 
 
 def test_item_features_come_from_the_item_table_kept_with_the_version(predictors: dict[str, Any]) -> None:
     scorer = Scorer(predictors["v1"])
-    by_id = scorer.score([USER], ["i4"], None)
-    with_features = scorer.score([USER], [{**item_features(4), "price": 4.0}], None)
+    by_id = scorer.score([SHOP_USER], ["i4"], None)
+    with_features = scorer.score([SHOP_USER], [{**shop_item(4), "price": 4.0}], None)
     assert scorer.predictor.item_columns  # title, genre, price are item-level
     np.testing.assert_allclose(by_id, with_features, atol=1e-6)
 
@@ -48,9 +46,9 @@ def test_candidate_features_override_the_stored_ones(predictors: dict[str, Any])
     predictor = predictors["v1"]
     scorer = Scorer(predictor)
     cands = [{"item_id": "i4", "genre": "drama"}, {"item_id": "i5", "title": "a brand new title", "price": 99}]
-    got = scorer.score([USER], cands, None)
-    np.testing.assert_allclose(got, _expected(predictor, USER, cands), atol=1e-5)
-    assert not np.isclose(got[0], scorer.score([USER], ["i4"], None)[0])
+    got = scorer.score([SHOP_USER], cands, None)
+    np.testing.assert_allclose(got, _expected(predictor, SHOP_USER, cands), atol=1e-5)
+    assert not np.isclose(got[0], scorer.score([SHOP_USER], ["i4"], None)[0])
 
 
 def test_unseen_values_fall_into_the_unknown_bucket(predictors: dict[str, Any]) -> None:
@@ -74,8 +72,8 @@ def test_ids_match_whatever_json_type_they_arrive_as(predictors: dict[str, Any])
 
 def test_rank_orders_best_first_and_cuts_at_k(predictors: dict[str, Any]) -> None:
     scorer = Scorer(predictors["v1"])
-    ids = [f"i{j}" for j in range(30)]
-    order, scores = scorer.rank(USER, ids, 5)
+    ids = SHOP_ITEM_IDS
+    order, scores = scorer.rank(SHOP_USER, ids, 5)
     assert len(order) == 5 and len(scores) == 30
     top = scores[order]
     assert list(top) == sorted(top, reverse=True)
@@ -84,7 +82,7 @@ def test_rank_orders_best_first_and_cuts_at_k(predictors: dict[str, Any]) -> Non
 
 def test_pairs_of_different_users_score_like_one_user_at_a_time(predictors: dict[str, Any]) -> None:
     scorer = Scorer(predictors["v1"])
-    users = [user_features(1), user_features(2)]
+    users = [shop_user(1), shop_user(2)]
     items = ["i1", "i2", "i3", "i4"]
     got = scorer.score(users, items, np.array([0, 1, 0, 1]))
     np.testing.assert_allclose(got[[0, 2]], scorer.score([users[0]], ["i1", "i3"], None), atol=1e-6)
@@ -92,10 +90,10 @@ def test_pairs_of_different_users_score_like_one_user_at_a_time(predictors: dict
 
 
 def test_user_id_alone_takes_features_from_the_user_table(predictors: dict[str, Any]) -> None:
-    users = {f"u{j}": {k: v for k, v in user_features(j).items() if k != "user_id"} for j in range(20)}
+    users = {f"u{j}": {k: v for k, v in shop_user(j).items() if k != "user_id"} for j in range(20)}
     scorer = Scorer(predictors["v1"], users=users)
     by_id = scorer.score(["u3"], ["i1", "i2"], None)
-    explicit = scorer.score([user_features(3)], ["i1", "i2"], None)
+    explicit = scorer.score([shop_user(3)], ["i1", "i2"], None)
     np.testing.assert_allclose(by_id, explicit, atol=1e-7)
 
 
@@ -104,10 +102,10 @@ def test_user_id_alone_takes_features_from_the_user_table(predictors: dict[str, 
     [
         ({"age": [1, 2]}, ["i1"], "user.age"),
         ({"hour": "noon"}, ["i1"], "user.hour: expected a number"),
-        (USER, [True], "candidates[0]"),
-        (USER, ["i1", {"genre": "drama"}], "candidates[1]: missing 'item_id'"),
-        (USER, ["i1", ["i2"]], "candidates[1]"),
-        (USER, [{"item_id": "i1", "price": {"x": 1}}], "candidates[0].price"),
+        (SHOP_USER, [True], "candidates[0]"),
+        (SHOP_USER, ["i1", {"genre": "drama"}], "candidates[1]: missing 'item_id'"),
+        (SHOP_USER, ["i1", ["i2"]], "candidates[1]"),
+        (SHOP_USER, [{"item_id": "i1", "price": {"x": 1}}], "candidates[0].price"),
     ],
 )
 def test_wrong_types_are_refused_with_the_field_named(
@@ -126,4 +124,6 @@ def test_a_scorer_that_disagrees_with_the_predictor_stops_using_its_shortcut(
     scorer = Scorer(predictors["v1"])
     assert scorer.mode == "full"
     ids = ["i1", "i2", "i3"]
-    np.testing.assert_allclose(scorer.score([USER], ids, None), _expected(predictors["v1"], USER, ids), atol=1e-5)
+    np.testing.assert_allclose(
+        scorer.score([SHOP_USER], ids, None), _expected(predictors["v1"], SHOP_USER, ids), atol=1e-5
+    )

@@ -1,40 +1,30 @@
-"""Fixtures for the training app: a PII-scanned (clean) interactions version and request payloads.
+"""Fixtures for the training app and training/ml: one torch thread, and (for the app's tests) a
+PII-scanned interactions version and a training request. The tiny base model is in tests/conftest.py.
 
-The tiny random BERT and the small synthetic table come from tests/training/ml/conftest.py, which
-stays free of Django so training/ml's tests also run on the GPU machine alone.
+This file and tests/training/ml import no Django at import time: training/ml's tests run without it
+(`pytest tests/training/ml -p no:django`, also on the GPU machine). The fixtures that need the
+database ask for pytest-django's fixtures, so only the app's tests use them.
 """
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import pyarrow.csv as pacsv
 import pytest
 
-from tests.training.ml.conftest import (  # noqa: F401  (fixtures re-exported for this package)
-    _one_torch_thread,
-    interactions,
-    tiny_base_model,
-)
-
-FAST_PARAMS = {
-    "epochs": 2,
-    "batch_size": 32,
-    "lr": 0.02,
-    "embedding_dim": 8,
-    "patience": 0,
-    "checkpoint_every_steps": 0,
-    "freeze_encoder_steps": 8,
-    "segment_column": "genre",
-    "segment_min_count": 5,
-}
+from tests.factories import FAST_JOB_PARAMS, interactions, table_csv
 
 
-def table_csv(table) -> str:
-    out = io.BytesIO()
-    pacsv.write_csv(table, out)
-    return out.getvalue().decode()
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    # Tiny models gain nothing from a second thread, and on a busy machine OpenMP's spinning
+    # threads make each step 10-20x slower.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture
@@ -58,7 +48,7 @@ def trainable(scan_upload):
 
 
 @pytest.fixture
-def payload(trainable, tiny_base_model) -> dict[str, Any]:  # noqa: F811
+def payload(trainable, tiny_base_model) -> dict[str, Any]:
     return {
         "model_name": "ctr",
         "dataset_version": trainable.pk,
@@ -69,7 +59,7 @@ def payload(trainable, tiny_base_model) -> dict[str, Any]:  # noqa: F811
         "user_column": "user_id",
         "item_column": "item_id",
         "base_model": tiny_base_model,
-        "params": dict(FAST_PARAMS),
+        "params": dict(FAST_JOB_PARAMS),
         "split": {"strategy": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},
     }
 

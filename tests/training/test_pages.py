@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from core.models import Job
+from tests.factories import interactions, table_csv
 from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +60,19 @@ def test_training_job_page_draws_live_curves(two_versions, browser):
     assert "/models/ctr/versions/" in page
 
 
+def test_training_job_curves_are_a_server_drawn_fragment_the_job_page_fetches(two_versions, browser):
+    job = Job.objects.filter(kind="training").first()
+    page = browser("viewer").get(f"/training-jobs/{job.pk}/").content.decode()
+    assert f'data-src="/training-jobs/{job.pk}/curves/"' in page and "createElementNS" not in page
+    fragment = browser("viewer").get(f"/training-jobs/{job.pk}/curves/")
+    assert fragment.status_code == 200
+    html = fragment.content.decode()
+    assert html.count("<svg") == 2 and "<polyline" in html and "<html" not in html
+    assert f"of {job.details['training']['total_steps']}" in html
+    assert browser("outsider").get(f"/training-jobs/{job.pk}/curves/").status_code == 403
+    assert browser("viewer").get("/training-jobs/999999/curves/").status_code == 404
+
+
 def test_lineage_node_links_to_the_version_page(two_versions, browser):
     mv = two_versions[0]
     response = browser("viewer").get(f"/model-versions/{mv.pk}/")
@@ -66,8 +80,6 @@ def test_lineage_node_links_to_the_version_page(two_versions, browser):
 
 
 def test_train_form_starts_a_job_and_an_unscanned_version_shows_why_not(trainable, upload, browser, tiny_base_model):
-    from tests.training.conftest import table_csv
-    from tests.training.ml.conftest import interactions
 
     engineer = browser("ml_engineer")
     fresh = upload(table_csv(interactions(30)), name="fresh.csv", dataset="fresh")

@@ -5,6 +5,7 @@ import pytest
 
 from core.models import Job
 from governance.catalog.models import LineageEdge
+from tests.factories import interactions, table_csv
 from training.ml import load_artifact
 from training.models import ModelVersion
 
@@ -115,36 +116,13 @@ def test_bad_input_is_a_400_naming_the_problem_and_creates_no_job(payload, start
 
 
 def test_version_never_scanned_for_pii_is_refused(payload, start_training, upload):
-    from tests.training.conftest import table_csv
-
-    fresh = upload(table_csv(interactions_small()), name="fresh.csv", dataset="fresh")  # no scan ran
+    fresh = upload(table_csv(interactions(40)), name="fresh.csv", dataset="fresh")  # no scan ran
     _refused(start_training, {**payload, "dataset_version": fresh.pk}, "has not been scanned for PII")
 
 
-def test_version_with_unreviewed_pii_is_refused_with_the_reasons(payload, start_training, scan_upload):
-    text = "user_id,email,label\n" + "".join(f"{i},person{i}@example.com,{i % 2}\n" for i in range(30))
-    flagged = scan_upload(text, name="emails.csv", dataset="emails")
-    assert flagged.pii_status == "pii_unresolved"
-    body = {
-        **payload,
-        "dataset_version": flagged.pk,
-        "text_columns": [],
-        "categorical_columns": [],
-        "numeric_columns": [],
-        "item_column": None,
-    }
-    _refused(start_training, body, "column 'email': EMAIL_ADDRESS finding awaits a steward's review")
-
-
-def interactions_small():
-    from tests.training.ml.conftest import interactions
-
-    return interactions(40)
-
-
-def test_pii_reviewed_by_a_steward_unlocks_training(payload, start_training, scan_upload, api_as):
-    from governance.privacy.models import PiiFinding
-
+@pytest.fixture
+def emails(payload, scan_upload):
+    """A scanned version with an email column (flagged, awaiting review) and a request to train on it."""
     text = "user_id,email,label\n" + "".join(f"{i},person{i}@example.com,{i % 2}\n" for i in range(30))
     flagged = scan_upload(text, name="emails.csv", dataset="emails")
     params = {k: v for k, v in payload["params"].items() if not k.startswith("segment")}
@@ -157,6 +135,19 @@ def test_pii_reviewed_by_a_steward_unlocks_training(payload, start_training, sca
         "item_column": None,
         "params": params,
     }
+    return flagged, body
+
+
+def test_version_with_unreviewed_pii_is_refused_with_the_reasons(emails, start_training):
+    flagged, body = emails
+    assert flagged.pii_status == "pii_unresolved"
+    _refused(start_training, body, "column 'email': EMAIL_ADDRESS finding awaits a steward's review")
+
+
+def test_pii_reviewed_by_a_steward_unlocks_training(emails, start_training, api_as):
+    from governance.privacy.models import PiiFinding
+
+    flagged, body = emails
     for finding in PiiFinding.objects.filter(version=flagged):
         reviewed = api_as("steward").patch(
             f"/api/v1/pii-findings/{finding.pk}/", {"decision": "rejected"}, format="json"
@@ -172,8 +163,6 @@ def test_version_failing_blocking_quality_rules_is_refused(payload, start_traini
 
 
 def test_explicit_train_valid_test_versions(payload, start_training, scan_upload):
-    from tests.training.conftest import table_csv
-    from tests.training.ml.conftest import interactions
 
     table = interactions(240)
     parts = [

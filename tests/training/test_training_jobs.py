@@ -8,7 +8,7 @@ from core.jobs import JobCancelled, Reporter, job_claim, run_job
 from core.models import Job
 from training.models import ModelVersion
 from training.serializers import as_request
-from training.services import checkpoint_dir, training_job_start, training_run
+from training.services.jobs import checkpoint_dir, training_job_start, training_run
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_redelivered_job_resumes_from_its_checkpoint(payload, personas):
     """A worker that dies leaves the job running with a checkpoint; the redelivery resumes it."""
     from training.ml import FeatureSpec, TrainingCancelled, train
     from training.ml.splits import split_table
-    from training.services import _read
+    from training.services.jobs import _read
 
     params = {**payload["params"], "epochs": 3, "checkpoint_every_steps": 3, "progress_every_steps": 1}
     job = _start(personas["ml_engineer"], payload, params=params)

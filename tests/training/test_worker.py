@@ -7,7 +7,7 @@ from tests.worker import start_worker, wait_for
 from training.ml import load_artifact
 from training.models import ModelVersion
 from training.serializers import as_request
-from training.services import training_job_start
+from training.services.jobs import training_job_start
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,9 @@ Layout of an artifact directory:
     feature_spec.json          columns by role, vocabularies (id 0 = unknown), numeric scalers
     metrics.json               test and valid metrics, AUC per segment
     history.json               loss and validation-AUC curves
-    config.json                training params, base model, item columns, device, steps,
-                               library versions, code version
+    config.json                the run config (`run_config`: training params, base model path,
+                               head shape, item columns, device, steps, timings, library and
+                               code versions) plus what the caller adds (a job's split, ids)
     items.parquet              (with an item column) item id -> item-level feature values
     item_text_embeddings.npy   (with item-level text) pooled embeddings, rows as in items.parquet
 """
@@ -79,19 +80,7 @@ def _write(result: TrainResult, out: Path, extra_config: dict[str, Any], code_ve
     )
     _dump(out / "history.json", result.history)
     config = {
-        "params": result.params.to_dict(),
-        "base_model": result.base_model,
-        "item_columns": result.item_columns,
-        "training": {
-            "device": result.device,
-            "steps": result.steps,
-            "best_step": result.best_step,
-            "stopped_early": result.stopped_early,
-            "resumed_from_step": result.resumed_from_step,
-            "timings": result.timings,
-        },
-        "versions": library_versions(),
-        "code_version": code_version or training_code_version(),
+        **run_config(result, code_version=code_version),
         "created_at": datetime.now(UTC).isoformat(),
         **extra_config,
     }
@@ -120,6 +109,29 @@ def load_artifact(path: str | os.PathLike, *, device: str | None = None):
     from training.ml.predictor import Predictor
 
     return Predictor.load(Path(path), device=device)
+
+
+def run_config(result: TrainResult, *, code_version: str | None = None) -> dict[str, Any]:
+    """How a model was trained, as the artifact's config.json (and so the registry) records it."""
+    return {
+        "params": result.params.to_dict(),
+        "base_model_path": result.base_model,
+        "head": result.head_config.to_dict(),
+        "item_columns": result.item_columns,
+        "device": result.device,
+        "steps": result.steps,
+        "best_step": result.best_step,
+        "stopped_early": result.stopped_early,
+        "resumed_from_step": result.resumed_from_step,
+        "timings": result.timings,
+        "versions": library_versions(),
+        "code_version": code_version or training_code_version(),
+    }
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config.json of an artifact directory."""
+    return json.loads((path / "config.json").read_text())
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

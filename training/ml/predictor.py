@@ -62,14 +62,14 @@ class Predictor:
 
     @classmethod
     def load(cls, path: Path, *, device: str | None = None) -> Predictor:
-        from training.ml.artifact import read_manifest
+        from training.ml.artifact import read_config, read_manifest
         from training.ml.base_model import load_encoder, load_tokenizer
 
         read_manifest(path)
         dev = devices.pick_device(device)
         spec = FeatureSpec.from_dict(json.loads((path / "feature_spec.json").read_text()))
         head = HeadConfig.from_dict(json.loads((path / "head_config.json").read_text()))
-        config = json.loads((path / "config.json").read_text())
+        config = read_config(path)
         encoder = tokenizer = None
         if head.n_text:
             encoder = load_encoder(str(path / "encoder"))

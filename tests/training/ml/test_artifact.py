@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.training.ml.conftest import item, splits
+from tests.factories import item, splits
 from training.ml import load_artifact, save_artifact
 
 
@@ -34,7 +34,7 @@ def test_artifact_holds_everything_needed_to_reproduce_the_version(trained, tmp_
     config = json.loads((path / "config.json").read_text())
     assert config["dataset_versions"] == [3]
     assert config["versions"]["torch"] and config["versions"]["transformers"]
-    assert config["code_version"] and config["training"]["device"].startswith("cpu")
+    assert config["code_version"] and config["device"].startswith("cpu")
     assert config["params"]["epochs"] == trained.params.epochs
     spec = json.loads((path / "feature_spec.json").read_text())
     assert spec["vocabularies"]["genre"] and spec["unknown_id"] == 0

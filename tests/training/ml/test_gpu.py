@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.training.ml.conftest import splits
-from training.ml import TrainingCancelled, load_artifact, save_artifact, train
+from tests.factories import cancel_and_resume, splits
+from training.ml import load_artifact, save_artifact, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -34,22 +34,9 @@ def test_cuda_training_uses_bf16_and_its_artifact_predicts_the_same(
 
 def test_cuda_job_resumes_from_its_checkpoint(tiny_base_model, table, spec, fast_params, tmp_path):
     params = {**fast_params, "checkpoint_every_steps": 4, "progress_every_steps": 1, "freeze_encoder_steps": 6}
-    steps = []
-    with pytest.raises(TrainingCancelled):
-        train(
-            **splits(table),
-            spec=spec,
-            base_model=tiny_base_model,
-            params=params,
-            device="cuda",
-            checkpoint_dir=tmp_path,
-            should_stop=lambda: len(steps) >= 10,
-            on_progress=lambda e: steps.append(e) if e["event"] == "step" else None,
-        )
-    resumed = train(
-        **splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cuda", checkpoint_dir=tmp_path
+    resumed, straight = cancel_and_resume(
+        table=table, spec=spec, base_model=tiny_base_model, params=params, device="cuda", checkpoint_dir=tmp_path
     )
-    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cuda")
     assert resumed.resumed_from_step == 8 and resumed.steps == straight.steps
     np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=5e-3)
 

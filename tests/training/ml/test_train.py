@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.training.ml.conftest import interactions, splits
+from tests.factories import cancel_and_resume, interactions, splits
 from training.ml import SpecError, TrainingCancelled, train
 
 
@@ -65,28 +65,9 @@ def test_resumed_job_finishes_with_the_same_model_as_an_uninterrupted_one(
         "freeze_encoder_steps": 6,
         "dropout": 0.1,
     }
-    steps = []
-
-    def stop_after_ten():
-        return len(steps) >= 10
-
-    with pytest.raises(TrainingCancelled):
-        train(
-            **splits(table),
-            spec=spec,
-            base_model=tiny_base_model,
-            params=params,
-            device="cpu",
-            checkpoint_dir=tmp_path,
-            should_stop=stop_after_ten,
-            on_progress=lambda e: steps.append(e) if e["event"] == "step" else None,
-        )
-    assert (tmp_path / "last.pt").is_file()
-
-    resumed = train(
-        **splits(table), spec=spec, base_model=tiny_base_model, params=params, checkpoint_dir=tmp_path, device="cpu"
+    resumed, straight = cancel_and_resume(
+        table=table, spec=spec, base_model=tiny_base_model, params=params, device="cpu", checkpoint_dir=tmp_path
     )
-    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu")
     assert resumed.resumed_from_step == 8
     assert resumed.steps == straight.steps
     np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)

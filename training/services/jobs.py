@@ -1,5 +1,6 @@
-"""Writes of the training app: start a training job (with the governance gate), register the
-model version it produces (with lineage), move aliases."""
+"""Training jobs: start one (everything that can be checked before training, the governance gate
+included, then queue it on "gpu"), and run it in the worker (train, save the artifact, register the
+version through training.services.registry)."""
 
 from __future__ import annotations
 
@@ -9,52 +10,43 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
 
-from core.audit import audit_log, user_or_none
+from core.audit import audit_log
 from core.errors import ServiceError
 from core.jobs import JobCancelled, Reporter, job_start
 from core.models import Job
 from core.roles import has_capability
 from core.storage import local_path, scratch_dir
 from governance.catalog.models import DatasetVersion
-from governance.catalog.services import lineage_edge_create
 from training.artifacts import artifact_delete, artifact_store
-from training.models import (
-    ALIAS_PATTERN,
-    MODEL_NAME_PATTERN,
-    ModelAlias,
-    ModelAliasEvent,
-    ModelVersion,
-    RegisteredModel,
-)
+from training.models import MODEL_NAME_RULE, ModelVersion, is_model_name
+from training.selectors import training_gate_reasons
+from training.services.registry import model_version_create
+
+if TYPE_CHECKING:
+    from training.ml import FeatureSpec
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "training"
 MAX_ATTEMPTS = 3
 SPLIT_STRATEGIES = ("random", "time", "user")
-# Quality states that block training, when a quality feature sets them.
-BLOCKING_QUALITY = {"failed", "failing", "blocked"}
 
 
 @dataclass
 class TrainingRequest:
+    """What a caller asks to train: the API's body, the train page's form."""
+
     model_name: str
     dataset_version: int
-    label_column: str
-    text_columns: list[str] = field(default_factory=list)
-    categorical_columns: list[str] = field(default_factory=list)
-    numeric_columns: list[str] = field(default_factory=list)
-    user_column: str | None = None
-    item_column: str | None = None
+    spec: FeatureSpec  # the columns by role (a definition: not fitted)
     base_model: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     split: dict[str, Any] = field(default_factory=dict)
@@ -73,20 +65,13 @@ def training_job_start(*, actor: Any, request: TrainingRequest) -> Job:
 
     Any problem is a ServiceError (400) naming it, and no job is created.
     """
-    from training.ml import FeatureSpec, SpecError, TrainParams
+    from training.ml import SpecError, TrainParams
     from training.ml.base_model import resolve_base_model
 
     name = _check_model_name(request.model_name)
     versions = _versions(actor, request)
     _gate(list(versions.values()))
-    spec = FeatureSpec(
-        label_column=request.label_column,
-        text_columns=request.text_columns,
-        categorical_columns=request.categorical_columns,
-        numeric_columns=request.numeric_columns,
-        user_column=request.user_column,
-        item_column=request.item_column,
-    )
+    spec = request.spec
     base_model = request.base_model or settings.STEWARD_BASE_MODEL
     try:
         params = TrainParams.from_dict(request.params)
@@ -139,14 +124,9 @@ def training_job_start(*, actor: Any, request: TrainingRequest) -> Job:
 
 
 def _check_model_name(name: str) -> str:
-    import re
-
     name = (name or "").strip()
-    if not re.match(MODEL_NAME_PATTERN, name):
-        raise ServiceError(
-            "model_name must be 1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
-            field="model_name",
-        )
+    if not is_model_name(name):
+        raise ServiceError(f"model_name must be {MODEL_NAME_RULE}", field="model_name")
     return name
 
 
@@ -166,17 +146,6 @@ def _versions(actor: Any, request: TrainingRequest) -> dict[str, DatasetVersion]
             raise ServiceError(f"Dataset version {pk} does not exist.", field=field_name)
         out[role] = found[pk]
     return out
-
-
-def training_gate_reasons(version: DatasetVersion) -> list[str]:
-    """Why a version may not be trained on: unresolved PII (an unscanned version counts as
-    unresolved) and failing blocking quality rules."""
-    from governance.privacy.selectors import pii_gate_reasons
-
-    reasons = list(pii_gate_reasons(version))
-    if str(version.quality_status).lower() in BLOCKING_QUALITY:
-        reasons.append(f"{version} fails its blocking quality rules")
-    return reasons
 
 
 def _gate(versions: list[DatasetVersion]) -> None:
@@ -274,13 +243,8 @@ def checkpoint_dir(job_id: int) -> Path:
 def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     """Train, save the artifact, register the version. Resumes from the job's last checkpoint
     when a worker died mid-way and the job was delivered again."""
-    from training.ml import (
-        FeatureSpec,
-        SpecError,
-        TrainingCancelled,
-        save_artifact,
-        train,
-    )
+    from training.ml import FeatureSpec, SpecError, TrainingCancelled, save_artifact, train
+    from training.ml.artifact import read_config
     from training.ml.splits import split_table
 
     done = ModelVersion.objects.filter(job=job).select_related("model").first()
@@ -364,13 +328,16 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
             work / "artifact",
             extra_config={
                 "model_name": p["model_name"],
+                "base_model": p.get("base_model"),
                 "job": job.pk,
+                "attempts": job.attempts,
                 "dataset_versions": ids,
                 "split": p["split"],
-                "split_rows": [t.num_rows for t in tables],
+                "split_rows": {role: t.num_rows for role, t in zip(("train", "valid", "test"), tables, strict=True)},
             },
         )
         np.save(artifact_dir / "test_predictions.npy", result.test_predictions)
+        config = read_config(artifact_dir)  # the registry keeps the run config the artifact holds
         stored = artifact_store(artifact_dir, f"models/{p['model_name']}/job-{job.pk}-{uuid.uuid4().hex[:8]}")
         mv = model_version_create(
             actor=job.actor,
@@ -379,7 +346,7 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
             artifact=stored,
             result=result,
             versions=versions,
-            config=_version_config(job, result, tables),
+            config=config,
         )
     except BaseException:
         if stored is not None:
@@ -402,30 +369,6 @@ def _needed_columns(spec: Any, params: dict[str, Any], split: dict[str, Any]) ->
 def _read(version: DatasetVersion, columns: list[str]) -> pa.Table:
     with local_path(version.parquet) as path:
         return pq.read_table(path, columns=columns)
-
-
-def _version_config(job: Job, result: Any, tables: tuple[pa.Table, ...]) -> dict[str, Any]:
-    from training.ml.artifact import library_versions, training_code_version
-
-    return {
-        "params": result.params.to_dict(),
-        "base_model": job.params.get("base_model"),
-        "base_model_path": result.base_model,
-        "split": job.params["split"],
-        "split_rows": {"train": tables[0].num_rows, "valid": tables[1].num_rows, "test": tables[2].num_rows},
-        "head": result.head_config.to_dict() | {"vocab_sizes": len(result.head_config.vocab_sizes)},
-        "item_columns": result.item_columns,
-        "device": result.device,
-        "steps": result.steps,
-        "best_step": result.best_step,
-        "stopped_early": result.stopped_early,
-        "resumed_from_step": result.resumed_from_step,
-        "timings": result.timings,
-        "versions": library_versions(),
-        "code_version": training_code_version(),
-        "job": job.pk,
-        "attempts": job.attempts,
-    }
 
 
 class _ProgressWriter:
@@ -489,126 +432,3 @@ class _ProgressWriter:
             self._checked = now
             self._cancel = self.reporter.cancelled()
         return self._cancel
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry writes
-# ---------------------------------------------------------------------------------------------
-
-
-def model_version_create(
-    *,
-    actor: Any,
-    model_name: str,
-    job: Job | None,
-    artifact: str,
-    result: Any,
-    versions: dict[str, DatasetVersion],
-    config: dict[str, Any],
-) -> ModelVersion:
-    """Register a trained model as the next version of `model_name` (created on first use),
-    with a lineage edge from every dataset version it learned from, in one transaction."""
-    spec = result.spec.to_dict()
-    definition = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
-    user = user_or_none(actor)
-    with transaction.atomic():
-        model, created = RegisteredModel.objects.get_or_create(name=model_name, defaults={"created_by": user})
-        # Lock the model row so two jobs finishing together get different numbers.
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-        number = (model.versions.aggregate(m=Max("version"))["m"] or 0) + 1
-        mv = ModelVersion.objects.create(
-            model=model,
-            version=number,
-            artifact=artifact,
-            metrics=_clean(result.metrics),
-            valid_metrics=_clean(result.valid_metrics),
-            segment_metrics=_clean(result.segment_auc or []),
-            history=_clean(result.history),
-            config=_clean(config),
-            feature_spec=definition,
-            job=job,
-            created_by=user,
-        )
-        mv.dataset_versions.set(list(dict.fromkeys(versions.values())))
-        for role, version in versions.items():
-            lineage_edge_create(
-                actor=actor,
-                source=version,
-                target_type="model_version",
-                target_id=mv.pk,
-                operation="train",
-                target_label=mv.label,
-                params={"model": model.name, "version": number, "role": role},
-            )
-        if created:
-            audit_log(actor=actor, action="model.create", obj=model, summary={"name": model.name})
-        audit_log(
-            actor=actor,
-            action="model_version.create",
-            obj=mv,
-            summary={
-                "model": model.name,
-                "version": number,
-                "job": job.pk if job else None,
-                "dataset_versions": {r: v.pk for r, v in versions.items()},
-                "auc": result.metrics.get("auc"),
-            },
-        )
-    return mv
-
-
-def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: int) -> ModelAlias:
-    """Point `alias` (production, staging, any name) at a version; the move is kept in history."""
-    import re
-
-    if not isinstance(alias, str) or not re.match(ALIAS_PATTERN, alias):
-        raise ServiceError("alias must be 1-64 characters of letters, digits, '.', '_' or '-'", field="alias")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ServiceError("version must be a version number", field="version")
-    target = model.versions.filter(version=version).first()
-    if target is None:
-        raise ServiceError(f"Model {model.name!r} has no version {version}.", field="version")
-    user = user_or_none(actor)
-    for _ in range(2):  # a concurrent first creation of the same alias retries as an update
-        try:
-            with transaction.atomic():
-                row = ModelAlias.objects.select_for_update().filter(model=model, name=alias).first()
-                before = row.version if row else None
-                if row is None:
-                    row = ModelAlias.objects.create(model=model, name=alias, version=target, updated_by=user)
-                elif row.version_id != target.pk:
-                    row.version = target
-                    row.updated_by = user
-                    row.save(update_fields=["version", "updated_by", "updated_at"])
-                if before is None or before.pk != target.pk:
-                    ModelAliasEvent.objects.create(
-                        model=model, alias=alias, from_version=before, to_version=target, actor=user
-                    )
-                    audit_log(
-                        actor=actor,
-                        action="model_alias.set",
-                        obj=row,
-                        summary={
-                            "model": model.name,
-                            "alias": alias,
-                            "version": version,
-                            "from": before.version if before else None,
-                        },
-                    )
-                return row
-        except IntegrityError:
-            continue
-    raise ServiceError("the alias was changed concurrently; try again", status_code=409, code="conflict")
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

@@ -1,12 +1,15 @@
-"""Loading one model version for serving: the artifact's predictor, the fast scorer, and the files
-serving keeps beside it (DATA_DIR/serving/versions/<id>/): the user feature table and the test
-split's score distribution, the reference for drift (PSI) on the monitoring page."""
+"""Model versions loaded into this process: the process-wide cache (`get_cache`), what loading one
+version does (`load_version`: the artifact's predictor, the fast scorer, and the files serving keeps
+beside it in DATA_DIR/serving/versions/<id>/: the user table and the test split's score
+distribution, the reference for drift on the monitoring page), and the warm-up before a worker's
+first request."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +19,12 @@ import pyarrow.parquet as pq
 from django.conf import settings
 
 from core.errors import ServiceError
-from serving.cache import VersionRef
+from serving.cache import ModelCache, VersionRef
 from serving.encoding import value_key
-from serving.prepare import USERS_FILE, ensure_user_table
 from serving.registry import artifact_dir
 from serving.scorer import Scorer
 from serving.stats import score_histogram
+from serving.user_table import USERS_FILE, ensure_user_table
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,10 @@ REFERENCE_FILES = ("test_predictions.npy", "reference_scores.npy")
 
 _threads_lock = threading.Lock()
 _threads_set = False
+
+_cache: ModelCache | None = None
+_cache_lock = threading.Lock()
+_clock: Callable[[], float] = time.monotonic  # the cache's clock: alias TTLs and retries (tests set their own)
 
 
 @dataclass
@@ -110,3 +117,68 @@ def read_users(pk: int, user_column: str | None) -> dict[str, dict[str, Any]] | 
     ids = table.column(user_column).to_pylist()
     rows = table.drop_columns([user_column]).to_pylist()
     return {value_key(i): row for i, row in zip(ids, rows, strict=True) if value_key(i) is not None}
+
+
+# ---------------------------------------------------------------------------------------------
+# The process-wide cache
+# ---------------------------------------------------------------------------------------------
+
+
+def get_cache() -> ModelCache:
+    """The cache of this process, built from settings on first use."""
+    global _cache
+    if _cache is None:
+        with _cache_lock:
+            if _cache is None:
+                from serving import metrics
+                from serving.registry import resolve_alias, resolve_version
+
+                def load(ref: VersionRef) -> LoadedVersion:  # counted, so /metrics shows loads and their duration
+                    try:
+                        loaded = load_version(ref)
+                    except Exception:
+                        metrics.LOADS.labels(ref.model, str(ref.version), "failed").inc()
+                        raise
+                    metrics.LOADS.labels(ref.model, str(ref.version), "loaded").inc()
+                    metrics.LOAD_SECONDS.labels(ref.model).observe(loaded.load_seconds)
+                    metrics.LOADED.inc()
+                    return loaded
+
+                _cache = ModelCache(
+                    resolve_alias=resolve_alias,
+                    resolve_version=resolve_version,
+                    load=load,
+                    alias_ttl=settings.STEWARD_SERVING_ALIAS_TTL_MS / 1000,
+                    max_versions=settings.STEWARD_SERVING_CACHE_VERSIONS,
+                    clock=_clock,
+                    on_evict=lambda _loaded: metrics.LOADED.dec(),
+                )
+    return _cache
+
+
+def reset_cache(*, clock: Callable[[], float] = time.monotonic) -> None:
+    """Forget every loaded version (tests); the next cache reads the time from `clock`."""
+    global _cache, _clock
+    with _cache_lock:
+        if _cache is not None:
+            _cache.wait_idle()
+        _cache = None
+        _clock = clock
+
+
+def warm_up(aliases: tuple[str, ...] = ("production",)) -> list[str]:
+    """Load what these aliases point to for every model, before a worker takes its first request
+    (called from serving/gunicorn_conf.py). Returns what was loaded; failures are logged and skipped."""
+    from django.urls import get_resolver
+
+    from serving.registry import alias_targets
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view (torch, the scorer) now, not on a request
+    loaded = []
+    for model, alias in alias_targets(aliases):
+        try:
+            get_cache().get(model, alias=alias)
+            loaded.append(f"{model}@{alias}")
+        except Exception:  # one broken model must not keep the worker from serving the rest
+            log.exception("serving: warm-up of %s@%s failed", model, alias)
+    return loaded

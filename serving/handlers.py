@@ -1,4 +1,5 @@
-"""The request path of /rank and /score: check the body, pick the version, score, count.
+"""What POST /rank and /score do behind serving/api.py's views (the hot path): check the body, pick the
+version, score with its `Scorer`, record the request.
 
 Bodies are checked by hand rather than with a DRF serializer: a serializer validating 10,000
 candidate objects costs more than scoring them. Every check names the offending field.
@@ -6,7 +7,6 @@ candidate objects costs more than scoring them. Every check names the offending 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,10 +18,9 @@ from django.conf import settings
 from core.errors import ServiceError
 from serving import metrics
 from serving.encoding import InputError
-from serving.loading import LoadedVersion
-from serving.runtime import get_cache
+from serving.loader import LoadedVersion, get_cache
 from serving.stats import LOG_MAX_ITEMS, recorder
-from training.models import ALIAS_PATTERN
+from training.models import ALIAS_RULE, is_alias_name
 
 
 class TooManyCandidates(ServiceError):
@@ -50,8 +49,8 @@ def parse_selector(params: Mapping[str, Any]) -> Selector:
             raise ServiceError(f"version must be a positive integer, got {version}.", field="version")
     if alias is not None and not alias.strip():
         raise ServiceError("alias must not be empty.", field="alias")
-    if alias is not None and not re.match(ALIAS_PATTERN, alias.strip()):
-        raise ServiceError("alias must be 1-64 characters of letters, digits, '.', '_' or '-'.", field="alias")
+    if alias is not None and not is_alias_name(alias.strip()):
+        raise ServiceError(f"alias must be {ALIAS_RULE}.", field="alias")
     return Selector(alias=alias.strip() if alias else None, version=version)
 
 

@@ -1,6 +1,6 @@
-"""Files serving derives once per model version and keeps in DATA_DIR/serving/versions/<id>/.
+"""The user table serving derives once per model version and keeps in DATA_DIR/serving/versions/<id>/.
 
-The user table: user id -> the features that belong to the user (they never vary within one user
+User id -> the features that belong to the user (they never vary within one user
 id in the training data: age, gender, occupation), so a caller can send `{"user": 42}` alone. It is
 built with training/ml's own item-table code, applied with the user column in the item's place.
 """

@@ -1,0 +1,332 @@
+"""Test data and helpers shared across test packages: small tables, tiny models, request helpers.
+
+Conftest files hold fixtures only; what several test modules build or call lives here. This module
+imports no Django (Django, DRF and the apps are imported inside the helpers that need them), so
+tests/training/ml, which runs without Django (also on the GPU machine), uses it too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+GENRES = ("drama", "comedy", "action")
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+def csv_file(text: str, name: str = "data.csv") -> io.BytesIO:
+    """An upload: the text as a named binary file."""
+    buf = io.BytesIO(text.encode("utf-8"))
+    buf.name = name
+    return buf
+
+
+def table_csv(table: pa.Table) -> str:
+    """An Arrow table as CSV text."""
+    import pyarrow.csv as pacsv
+
+    out = io.BytesIO()
+    pacsv.write_csv(table, out)
+    return out.getvalue().decode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Click data for training: integer ids, a label that a user trait crossed with the genre decides
+# ---------------------------------------------------------------------------------------------
+
+WORDS = (
+    "the",
+    "a",
+    "of",
+    "movie",
+    "story",
+    "about",
+    "cats",
+    "dogs",
+    "space",
+    "war",
+    "love",
+    "night",
+    "day",
+    "city",
+    "house",
+)
+
+
+def item(j: int) -> dict[str, Any]:
+    genre = GENRES[j % 3]
+    words = " ".join(random.Random(j).sample(WORDS, 3))
+    return {"item_id": j, "genre": genre, "title": f"{words} {genre} {j}", "price": float(j % 7)}
+
+
+def interactions(n: int = 360, seed: int = 0, n_users: int = 24, n_items: int = 18) -> pa.Table:
+    """user x item rows whose label depends on a user trait crossed with the item's genre."""
+    rng = random.Random(seed)
+    rows = []
+    for t in range(n):
+        u, j = rng.randrange(n_users), rng.randrange(n_items)
+        it = item(j)
+        likes = ("drama", "comedy") if u % 2 else ("action",)
+        p = 0.9 if it["genre"] in likes else 0.1
+        rows.append({"user_id": u, "gender": "MF"[u % 2], **it, "ts": t, "label": int(rng.random() < p)})
+    return pa.Table.from_pylist(rows)
+
+
+def splits(table: pa.Table) -> dict[str, pa.Table]:
+    """train / valid / test in row order (70 / 15 / 15), as `train()`'s keyword arguments."""
+    n = table.num_rows
+    a, b = int(n * 0.7), int(n * 0.85)
+    return {"train_table": table.slice(0, a), "valid_table": table.slice(a, b - a), "test_table": table.slice(b)}
+
+
+def cancel_and_resume(
+    *, table: pa.Table, spec: Any, base_model: str, params: dict[str, Any], device: str, checkpoint_dir: Path
+) -> tuple[Any, Any]:
+    """Train until the tenth step event and cancel (checkpoints in `checkpoint_dir`), train again
+    from the checkpoint, and train once without interruption: (resumed, straight) TrainResults."""
+    from training.ml import TrainingCancelled, train
+
+    steps: list[dict[str, Any]] = []
+    try:
+        train(
+            **splits(table),
+            spec=spec,
+            base_model=base_model,
+            params=params,
+            device=device,
+            checkpoint_dir=checkpoint_dir,
+            should_stop=lambda: len(steps) >= 10,
+            on_progress=lambda e: steps.append(e) if e["event"] == "step" else None,
+        )
+    except TrainingCancelled:
+        pass
+    else:
+        raise AssertionError("training was not cancelled")
+    resumed = train(
+        **splits(table), spec=spec, base_model=base_model, params=params, device=device, checkpoint_dir=checkpoint_dir
+    )
+    straight = train(**splits(table), spec=spec, base_model=base_model, params=params, device=device)
+    return resumed, straight
+
+
+# Parameters for `training.ml.train` on `interactions()`: a model that learns in about a second.
+FAST_TRAIN_PARAMS = {
+    "epochs": 3,
+    "batch_size": 32,
+    "lr": 0.02,
+    "encoder_lr": 1e-3,
+    "embedding_dim": 8,
+    "hidden_units": [16],
+    "dropout": 0.0,
+    "patience": 0,
+    "checkpoint_every_steps": 0,
+}
+
+# Parameters for a training job (the API's `params`) on `interactions(240)`.
+FAST_JOB_PARAMS = {
+    "epochs": 2,
+    "batch_size": 32,
+    "lr": 0.02,
+    "embedding_dim": 8,
+    "patience": 0,
+    "checkpoint_every_steps": 0,
+    "freeze_encoder_steps": 8,
+    "segment_column": "genre",
+    "segment_min_count": 5,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiny base models
+# ---------------------------------------------------------------------------------------------
+
+
+def word_tokenizer() -> Any:
+    """A word-level BERT tokenizer over `WORDS`, the genres and the numbers 0-49."""
+    from transformers import BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *GENRES, *[str(i) for i in range(50)]]
+    return BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})
+
+
+def minilm_tokenizer() -> Any:
+    """The real MiniLM tokenizer of the offline base model package."""
+    from transformers import AutoTokenizer
+
+    from training.ml.base_model import default_model_dir
+
+    return AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True)
+
+
+def tiny_bert(directory: Path, tokenizer: Any) -> str:
+    """A 1-layer, 16-wide BERT with (seeded) random weights saved with `tokenizer` like a real base
+    model; returns its path. It trains and loads in about a second."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+# ---------------------------------------------------------------------------------------------
+# The shop served in serving tests: string ids, user traits, an hour of the request
+# ---------------------------------------------------------------------------------------------
+
+SHOP_ITEMS = 30
+SHOP_USERS = 20
+SHOP_USER = {"user_id": "u3", "age": "23", "gender": "F", "hour": 14}
+SHOP_ITEM_IDS = [f"i{j}" for j in range(SHOP_ITEMS)]
+
+
+def shop_item(j: int) -> dict[str, Any]:
+    genre = GENRES[j % 3]
+    return {"item_id": f"i{j}", "genre": genre, "title": f"movie {j} {genre}", "price": float(j % 7)}
+
+
+def shop_user(j: int) -> dict[str, Any]:
+    return {"user_id": f"u{j}", "age": str(20 + j % 5), "gender": "MF"[j % 2]}
+
+
+def shop_interactions(n: int = 400, seed: int = 0) -> pa.Table:
+    """Rows of user x item with a label that depends on genre and gender, and a request-level hour."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        user, it = shop_user(rng.randrange(SHOP_USERS)), shop_item(rng.randrange(SHOP_ITEMS))
+        p = 0.75 if it["genre"] == "drama" else 0.25
+        if user["gender"] == "F" and it["genre"] == "comedy":
+            p = 0.8
+        rows.append({**user, **it, "hour": rng.randint(0, 23), "label": int(rng.random() < p)})
+    return pa.Table.from_pylist(rows)
+
+
+def train_shop_artifact(
+    path: Path,
+    *,
+    encoder: str | None,
+    seed: int = 0,
+    numeric: bool = True,
+    text: bool = True,
+    interaction: str = "fm",
+    hidden_units: tuple[int, ...] = (16,),
+) -> Any:
+    """Train on `shop_interactions` and save an artifact as a training job does (test predictions
+    included); returns the TrainResult."""
+    import numpy as np
+
+    from training.ml import FeatureSpec, save_artifact, train
+
+    table = shop_interactions(seed=seed)
+    spec = FeatureSpec(
+        label_column="label",
+        text_columns=["title"] if text else [],
+        categorical_columns=["age", "gender", "genre"],
+        numeric_columns=["price", "hour"] if numeric else [],
+        user_column="user_id",
+        item_column="item_id",
+    )
+    result = train(
+        train_table=table.slice(0, 300),
+        valid_table=table.slice(300, 50),
+        test_table=table.slice(350),
+        spec=spec,
+        base_model=encoder if text else None,
+        params={
+            "epochs": 6,
+            "batch_size": 64,
+            "hidden_units": list(hidden_units),
+            "embedding_dim": 4,
+            "seed": seed,
+            "lr": 0.03,
+            "interaction": interaction,
+            "freeze_encoder_steps": 1_000_000,  # the head alone learns: fast, and the same artifact layout
+            "patience": 0,
+        },
+    )
+    save_artifact(result, path)
+    np.save(path / "test_predictions.npy", result.test_predictions)
+    return result
+
+
+class ModelRegistry:
+    """Registers trained artifacts as model versions (through the training app's services) and
+    moves aliases, for one test. `trained` maps a name to (artifact directory, TrainResult)."""
+
+    def __init__(self, trained: dict[str, tuple[Path, Any]], actor: Any) -> None:
+        self.trained = trained
+        self.actor = actor
+        self.versions: dict[tuple[str, int], Any] = {}
+
+    def add_version(self, name: str, artifact: str, *, dataset_versions: dict[str, Any] | None = None) -> Any:
+        from django.conf import settings
+
+        from training.services.registry import model_version_create
+
+        path, result = self.trained[artifact]
+        stored = f"models/{name}/{artifact}-{uuid.uuid4().hex[:8]}"
+        target = Path(settings.MEDIA_ROOT) / stored
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(path, target_is_directory=True)  # artifacts are read-only: share, don't copy
+        mv = model_version_create(
+            actor=self.actor,
+            model_name=name,
+            job=None,
+            artifact=stored,
+            result=result,
+            versions=dataset_versions or {},
+            config={},
+        )
+        self.versions[(name, mv.version)] = mv
+        return mv
+
+    def set_alias(self, name: str, alias: str, number: int) -> None:
+        from training.selectors import model_get
+        from training.services.registry import model_alias_set
+
+        model_alias_set(actor=self.actor, model=model_get(name), alias=alias, version=number)
+
+
+def token_client(user: Any | None) -> Any:
+    """A DRF APIClient that sends `user`'s token (anonymous for None)."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def post_rank(client: Any, body: Any, *, model: str = "shop", query: str = "") -> Any:
+    """POST /api/v1/serving/{model}/rank/ with a JSON body (any JSON, to test bad ones too)."""
+    return client.post(f"/api/v1/serving/{model}/rank/{query}", json.dumps(body), content_type="application/json")
+
+
+class FakeClock:
+    """A clock that moves only when a test moves it: `clock.now += 2.5`."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,0 +1,196 @@
+"""`CTRModel`'s head split into an item side and a user side, so many items score at the cost of one.
+
+The head (model.py) is additive over feature fields: the first-order terms are a sum over fields;
+the pairwise interactions (a factorization machine over all fields, or two-tower: the item side's
+sum dotted with the rest) split into terms within the item's fields, terms within the user's and
+context's fields, and one dot product across; and the optional MLP's first Linear is a sum of one
+block per field. So
+
+    logit(user, item) = const_item + const_user + x_item . x_user  (+ MLP(h_item + h_user))
+
+where each side's `SideParts` depend on that side's features alone. Serving computes the item
+parts once per model version (every known item), the user parts once per request, and a request
+for 1,000 items costs a gather, a dot product and, with an MLP, its remaining layers.
+
+Constants that belong to no field (the bias, the numeric layer's bias, the first dense layer's
+bias) ride on the user side. `tests/training/ml/test_head_split.py` checks the algebra against
+`CTRModel.score_from_parts` for every interaction, with and without an MLP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.ml.model import CTRModel
+
+
+@dataclass
+class SideParts:
+    """What one side's fields contribute, per row."""
+
+    const: torch.Tensor  # [n]: first-order terms and the interactions among this side's fields
+    x: torch.Tensor  # [n, k] (fm) or [n, 2k] (two_tower): its dot product with the other side's x
+    h: torch.Tensor | None  # [n, H]: this side's share of the first dense layer; None without an MLP
+
+    def take(self, index: torch.Tensor) -> SideParts:
+        """The rows at `index` (a long tensor)."""
+        return SideParts(
+            self.const.index_select(0, index),
+            self.x.index_select(0, index),
+            None if self.h is None else self.h.index_select(0, index),
+        )
+
+
+@dataclass(frozen=True)
+class _Side:
+    categorical: list[int]  # positions among the categorical features
+    text: list[int]  # among the text columns
+    numeric: list[int]  # among the numeric columns
+
+
+class HeadSplit:
+    """The head of one `CTRModel`, split by which features belong to the item.
+
+    `item_categorical`, `item_text` and `item_numeric` are positions within each feature group (in
+    the spec's order: `categorical_features`, `text_columns`, `numeric_columns`); every other
+    feature is on the user side. Raises ValueError for a model whose layout has no split form.
+    """
+
+    def __init__(
+        self,
+        model: CTRModel,
+        *,
+        item_categorical: Sequence[int],
+        item_text: Sequence[int],
+        item_numeric: Sequence[int],
+    ) -> None:
+        head = model.head_config
+        n_cat, n_text, n_num = len(head.vocab_sizes), head.n_text, head.n_numeric
+        if head.interaction not in ("fm", "two_tower"):
+            raise ValueError(f"interaction {head.interaction!r} has no split form")
+        self.item = _side(item_categorical, item_text, item_numeric, (n_cat, n_text, n_num))
+        self.user = _Side(
+            categorical=[j for j in range(n_cat) if j not in self.item.categorical],
+            text=[j for j in range(n_text) if j not in self.item.text],
+            numeric=[j for j in range(n_num) if j not in self.item.numeric],
+        )
+        self.model = model
+        self.interaction = head.interaction
+        self.k = head.embedding_dim
+        self.device = model.bias.device
+        self._n_cat, self._n_text = n_cat, n_text
+        self._item_side = model.item_field_mask.detach().reshape(-1)  # 0/1 per field (two-tower)
+
+        self._w_fields = self._w_raw = None
+        self._rest: nn.Module | None = None
+        h_bias: torch.Tensor | float = 0.0
+        if model.deep is not None:
+            first_dense = model.deep[0]
+            if not isinstance(first_dense, nn.Linear):
+                raise ValueError("the deep part does not start with a Linear layer")
+            n_fields = head.n_fields
+            if first_dense.in_features != n_fields * self.k + n_num:
+                raise ValueError("unexpected width of the first dense layer")
+            weight = first_dense.weight.detach()
+            self._w_fields = weight[:, : n_fields * self.k].reshape(weight.shape[0], n_fields, self.k)
+            self._w_raw = weight[:, n_fields * self.k :]
+            self._rest = model.deep[1:]
+            h_bias = first_dense.bias.detach() if first_dense.bias is not None else 0.0
+        const = model.bias.detach().reshape(()) * 1.0
+        if n_num:
+            const = const + model.numeric_linear.bias.detach().reshape(())
+        self._const = const
+        self._h_bias = h_bias
+
+    # -- parts ------------------------------------------------------------------------------------
+
+    def item_parts(
+        self, categorical_ids: torch.Tensor, text_embeddings: torch.Tensor, numerics: torch.Tensor
+    ) -> SideParts:
+        """Parts of n items from their own features only: ids [n, item categorical], pooled text
+        embeddings [n, item text columns, hidden], standardized numerics [n, item numerics]."""
+        return self._parts(self.item, categorical_ids, text_embeddings, numerics, item_side=True)
+
+    def user_parts(
+        self, categorical_ids: torch.Tensor, text_embeddings: torch.Tensor, numerics: torch.Tensor
+    ) -> SideParts:
+        """Parts of n users (or request contexts), shaped as `item_parts` with the user's columns;
+        they carry the constants of the head."""
+        parts = self._parts(self.user, categorical_ids, text_embeddings, numerics, item_side=False)
+        h = None if parts.h is None else parts.h + self._h_bias
+        return SideParts(parts.const + self._const, parts.x, h)
+
+    def logits(self, items: SideParts, users: SideParts) -> torch.Tensor:
+        """Logits [n] of item row i with user row i, or with the single user row for every item."""
+        if users.const.shape[0] == 1:
+            logits = items.const + users.const + items.x @ users.x[0]
+        else:
+            logits = items.const + users.const + (items.x * users.x).sum(dim=1)
+        if self._rest is not None:
+            assert items.h is not None and users.h is not None
+            logits = logits + self._rest(items.h + users.h).squeeze(-1)
+        return logits
+
+    def _parts(
+        self,
+        side: _Side,
+        cat_ids: torch.Tensor,
+        text_emb: torch.Tensor,
+        nums: torch.Tensor,
+        *,
+        item_side: bool,
+    ) -> SideParts:
+        m = self.model
+        n = cat_ids.shape[0]
+        vectors: list[torch.Tensor] = []
+        positions: list[int] = []  # the field position of each vector, as in score_from_parts
+        first = torch.zeros(n, device=self.device)
+        if side.categorical:
+            flat = cat_ids + m.cat_offsets[side.categorical]
+            vectors.append(m.cat_embedding(flat))
+            first = first + m.cat_bias(flat).sum(dim=(1, 2))
+            positions += side.categorical
+        for slot, j in enumerate(side.text):
+            projected = m.text_proj[j](m.text_norm[j](text_emb[:, slot]))
+            vectors.append(projected.unsqueeze(1))
+            first = first + m.text_linear[j](projected).squeeze(-1)
+            positions.append(self._n_cat + j)
+        if side.numeric:
+            vectors.append(nums.unsqueeze(-1) * m.numeric_vectors[side.numeric])
+            first = first + nums @ m.numeric_linear.weight[0, side.numeric]
+            positions += [self._n_cat + self._n_text + j for j in side.numeric]
+        stacked = torch.cat(vectors, dim=1) if vectors else torch.zeros(n, 0, self.k, device=self.device)
+        total = stacked.sum(dim=1)  # [n, k]
+        if self.interaction == "fm":
+            # 0.5 * (|sum|^2 - sum of squares) splits into within-side terms and total_I . total_U.
+            within = 0.5 * (total.pow(2).sum(dim=1) - stacked.pow(2).sum(dim=(1, 2)))
+            x = total
+        else:
+            # item_side . (all - item_side): with A / B the item-side / other sums of each side,
+            # (A_I + A_U) . (B_I + B_U) = A_I.B_I + A_U.B_U + [A_I, B_I] . [B_U, A_U].
+            a = (stacked * self._item_side[positions].reshape(1, -1, 1)).sum(dim=1)
+            b = total - a
+            within = (a * b).sum(dim=1)
+            x = torch.cat([a, b], dim=1) if item_side else torch.cat([b, a], dim=1)
+        h = None
+        if self._w_fields is not None:
+            h = torch.einsum("nfk,hfk->nh", stacked, self._w_fields[:, positions])
+            if side.numeric:
+                h = h + nums @ self._w_raw[:, side.numeric].T
+        return SideParts(first + within, x, h)
+
+
+def _side(
+    categorical: Sequence[int], text: Sequence[int], numeric: Sequence[int], sizes: tuple[int, int, int]
+) -> _Side:
+    side = _Side(list(categorical), list(text), list(numeric))
+    for name, positions, size in zip(
+        ("categorical", "text", "numeric"), (side.categorical, side.text, side.numeric), sizes, strict=True
+    ):
+        if any(not 0 <= j < size for j in positions) or len(set(positions)) != len(positions):
+            raise ValueError(f"item {name} positions {positions} do not fit the model's {size} {name} features")
+    return side

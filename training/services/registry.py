@@ -1,0 +1,132 @@
+"""Writes of the model registry: register a trained model as a new version (with lineage), move aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from core.audit import audit_log, user_or_none
+from core.errors import ServiceError
+from core.models import Job
+from governance.catalog.models import DatasetVersion
+from governance.catalog.services import lineage_edge_create
+from training.models import ALIAS_RULE, ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel, is_alias_name
+
+
+def model_version_create(
+    *,
+    actor: Any,
+    model_name: str,
+    job: Job | None,
+    artifact: str,
+    result: Any,
+    versions: dict[str, DatasetVersion],
+    config: dict[str, Any],
+) -> ModelVersion:
+    """Register a trained model as the next version of `model_name` (created on first use),
+    with a lineage edge from every dataset version it learned from, in one transaction."""
+    spec = result.spec.to_dict()
+    definition = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
+    user = user_or_none(actor)
+    with transaction.atomic():
+        model, created = RegisteredModel.objects.get_or_create(name=model_name, defaults={"created_by": user})
+        # Lock the model row so two jobs finishing together get different numbers.
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        number = (model.versions.aggregate(m=Max("version"))["m"] or 0) + 1
+        mv = ModelVersion.objects.create(
+            model=model,
+            version=number,
+            artifact=artifact,
+            metrics=_clean(result.metrics),
+            valid_metrics=_clean(result.valid_metrics),
+            segment_metrics=_clean(result.segment_auc or []),
+            history=_clean(result.history),
+            config=_clean(config),
+            feature_spec=definition,
+            job=job,
+            created_by=user,
+        )
+        mv.dataset_versions.set(list(dict.fromkeys(versions.values())))
+        for role, version in versions.items():
+            lineage_edge_create(
+                actor=actor,
+                source=version,
+                target_type="model_version",
+                target_id=mv.pk,
+                operation="train",
+                target_label=mv.label,
+                params={"model": model.name, "version": number, "role": role},
+            )
+        if created:
+            audit_log(actor=actor, action="model.create", obj=model, summary={"name": model.name})
+        audit_log(
+            actor=actor,
+            action="model_version.create",
+            obj=mv,
+            summary={
+                "model": model.name,
+                "version": number,
+                "job": job.pk if job else None,
+                "dataset_versions": {r: v.pk for r, v in versions.items()},
+                "auc": result.metrics.get("auc"),
+            },
+        )
+    return mv
+
+
+def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: int) -> ModelAlias:
+    """Point `alias` (production, staging, any name) at a version; the move is kept in history."""
+    if not is_alias_name(alias):
+        raise ServiceError(f"alias must be {ALIAS_RULE}", field="alias")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ServiceError("version must be a version number", field="version")
+    target = model.versions.filter(version=version).first()
+    if target is None:
+        raise ServiceError(f"Model {model.name!r} has no version {version}.", field="version")
+    user = user_or_none(actor)
+    for _ in range(2):  # a concurrent first creation of the same alias retries as an update
+        try:
+            with transaction.atomic():
+                row = ModelAlias.objects.select_for_update().filter(model=model, name=alias).first()
+                before = row.version if row else None
+                if row is None:
+                    row = ModelAlias.objects.create(model=model, name=alias, version=target, updated_by=user)
+                elif row.version_id != target.pk:
+                    row.version = target
+                    row.updated_by = user
+                    row.save(update_fields=["version", "updated_by", "updated_at"])
+                if before is None or before.pk != target.pk:
+                    ModelAliasEvent.objects.create(
+                        model=model, alias=alias, from_version=before, to_version=target, actor=user
+                    )
+                    audit_log(
+                        actor=actor,
+                        action="model_alias.set",
+                        obj=row,
+                        summary={
+                            "model": model.name,
+                            "alias": alias,
+                            "version": version,
+                            "from": before.version if before else None,
+                        },
+                    )
+                return row
+        except IntegrityError:
+            continue
+    raise ServiceError("the alias was changed concurrently; try again", status_code=409, code="conflict")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
