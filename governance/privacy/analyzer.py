@@ -398,7 +398,6 @@ class StewardAnalyzer:
         context: Sequence[str] | None = None,
         score_threshold: float | None = None,
         ad_hoc_recognizers: Sequence[EntityRecognizer] | None = None,
-        batch_size: int | None = None,
     ) -> list[list[RecognizerResult]]:
         """Analyze many texts (one batched NER pass over the sentences that need it)."""
         texts = ["" if t is None else str(t) for t in texts]
@@ -436,7 +435,7 @@ class StewardAnalyzer:
                 if uses_ner:
                     plan.segments = self._ner_segments(text, plan, threshold, custom)
             if uses_ner:
-                self._run_ner(texts, plans, batch_size or self.config.batch_size)
+                self._run_ner(texts, plans, self.config.batch_size)
             for i, plan in plans.items():
                 out[i] = self._finish(
                     texts[i], plan, recognizers, regex_only, wanted, threshold, custom, external, context

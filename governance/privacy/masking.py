@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from presidio_anonymizer import AnonymizerEngine
-    from presidio_anonymizer.entities import OperatorConfig, OperatorResult
+    from presidio_anonymizer.entities import OperatorConfig
 
 OPERATORS = ("redact", "replace", "mask", "hash", "encrypt", "pseudonymize", "generalize", "drop")
 SCOPES = ("value", "spans")
@@ -528,18 +528,6 @@ def decrypt_value(token: str, key: str) -> str:
         return AESCipher.decrypt(key.encode("utf8"), token)
     except (ValueError, InvalidParamError) as exc:
         raise PolicyError("this value was not encrypted with the configured key") from exc
-
-
-def decrypt_text(text: str, spans: Sequence[OperatorResult], key: str) -> str:
-    """Undo span-level ``encrypt`` in free text given the anonymizer's items."""
-    from presidio_anonymizer import DeanonymizeEngine
-    from presidio_anonymizer.entities import OperatorConfig
-
-    return (
-        DeanonymizeEngine()
-        .deanonymize(text=text, entities=list(spans), operators={"DEFAULT": OperatorConfig("decrypt", {"key": key})})
-        .text
-    )
 
 
 # ---------------------------------------------------------------------------------------------

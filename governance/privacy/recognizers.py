@@ -1375,10 +1375,6 @@ def recognizer_from_spec(spec: dict[str, Any], *, language: str = "en") -> Patte
     )
 
 
-def recognizers_from_specs(specs: Iterable[dict[str, Any]], *, language: str = "en") -> list[EntityRecognizer]:
-    return [recognizer_from_spec(spec, language=language) for spec in specs]
-
-
 def steward_recognizers(language: str = "en") -> list[EntityRecognizer]:
     """The recognizers Steward registers beside Presidio's predefined ones."""
     return [
