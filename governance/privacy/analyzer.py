@@ -2,7 +2,7 @@
 
 What Steward adds to a plain ``AnalyzerEngine`` (each measured by bench/pii_eval.py):
 - recognizers for street addresses, countries, titled/labelled names, "First Last" pairs,
-  labelled phone numbers and Luhn-valid card numbers (see recognizers.py);
+  labelled phone numbers and Luhn-valid card numbers (see the recognizers package);
 - more phone regions; an e-mail recognizer that validates domains offline;
 - a score threshold (the plain engine returns 0.01-score driver-licence guesses);
 - refinement of the merged results (refinement.py): vague dates dropped, overlaps resolved by
@@ -42,18 +42,17 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
-from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 from spacy.attrs import IDX, LENGTH
 
+from governance.privacy.internals import LazyNlpArtifacts, enhance_using_context
 from governance.privacy.nlp import build_nlp_engine
-from governance.privacy.recognizers import (
-    OfflineEmailRecognizer,
-    StewardPhoneRecognizer,
-    _GroupRegexRecognizer,
-    make_tldextract_offline,
-    steward_recognizers,
-)
+from governance.privacy.recognizers import steward_recognizers
+from governance.privacy.recognizers.email import OfflineEmailRecognizer, make_tldextract_offline
+from governance.privacy.recognizers.locations import country_names
+from governance.privacy.recognizers.names import TITLES, first_names, last_names
+from governance.privacy.recognizers.patterns import GroupRegexRecognizer
+from governance.privacy.recognizers.phone import StewardPhoneRecognizer
 from governance.privacy.refinement import ENTITY_PRECEDENCE, rank, refine_results
 
 logger = logging.getLogger(__name__)
@@ -185,7 +184,7 @@ _ADDRESSES = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _DOMAIN_LIKE = re.compile(r"[\w\-]\.[a-zA-Z]{2,}\b|www|https?:")
 _PRONOUN_I = frozenset({"I", "I'm", "I’m", "I've", "I’ve", "I'll", "I’ll", "I'd", "I’d"})
 _MID_SENTENCE_AFTER = frozenset(",;&%)")
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "mlle", "herr", "frau"})
+_TITLES = frozenset(t.lower() for t in TITLES)
 # Sentence ends; a period after a short capitalised word or an initial ("Dr.", "Apt.", "J.") is
 # taken for an abbreviation and does not end the sentence (NER should see "Dr. Ann Lee" whole).
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'’”)\]]*(?=\s)|\n[ \t]*\n")
@@ -219,52 +218,6 @@ class _NerEntity:
     label_: str
     start_char: int
     end_char: int
-
-
-class _LazyArtifacts(NlpArtifacts):
-    """NlpArtifacts with NER entities given and tokens/lemmas/keywords made on first use.
-
-    Tokens come from spaCy's tokenizer alone, as strings; lemmas are the lower-cased tokens (the
-    NER-only pipeline has no lemmatizer, and Presidio matches context words by substring).
-    """
-
-    def __init__(self, text: str, entities: list[_NerEntity], scores: list[float], owner: StewardAnalyzer) -> None:
-        self.entities = entities
-        self.scores = scores
-        self.nlp_engine = owner.engine.nlp_engine
-        self._text = text
-        self._owner = owner
-        self._doc: Any = None
-        self._indices: list[int] = []
-        self._lemmas: list[str] = []
-        self._keywords: list[str] = []
-
-    def _load(self) -> None:
-        if self._doc is None:
-            self._doc, self._indices = self._owner._tokenize(self._text)
-            self._lemmas = [t.lower() for t in self._doc]
-            self._keywords = self._owner._keywords(self._lemmas)
-
-    @property
-    def tokens(self) -> list[str]:
-        """The token texts (Presidio's context code only takes their lengths)."""
-        self._load()
-        return self._doc
-
-    @property
-    def tokens_indices(self) -> list[int]:
-        self._load()
-        return self._indices
-
-    @property
-    def lemmas(self) -> list[str]:
-        self._load()
-        return self._lemmas
-
-    @property
-    def keywords(self) -> list[str]:
-        self._load()
-        return self._keywords
 
 
 @dataclass
@@ -484,7 +437,7 @@ class StewardAnalyzer:
         distinct = list(dict.fromkeys(segment for _, _, segment in jobs))
         found: dict[str, list[tuple[str, int, int, float]]] = {}
         for segment, doc in zip(distinct, self._nlp.pipe(distinct, batch_size=batch_size), strict=True):
-            ents, scores = engine._get_updated_entities(list(doc.ents), engine._get_scores_for_entities(doc))
+            ents, scores = engine.entities_and_scores(doc)
             found[segment] = [
                 (e.label_, e.start_char, e.end_char, score) for e, score in zip(ents, scores, strict=True)
             ]
@@ -522,7 +475,7 @@ class StewardAnalyzer:
         context: Sequence[str] | None,
     ) -> list[RecognizerResult]:
         """AnalyzerEngine.analyze's second half (context, threshold, de-duplication), then refinement."""
-        artifacts = _LazyArtifacts(text, plan.entities, plan.scores, self)
+        artifacts = LazyNlpArtifacts(plan.entities, plan.scores, self.engine.nlp_engine, lambda: self._tokens(text))
         raw: list[RecognizerResult] = []
         for recognizer, only, found in zip(recognizers, regex_only, plan.raw, strict=True):
             if not only and (plan.entities or not isinstance(recognizer, _NER_RECOGNIZERS)):
@@ -537,7 +490,7 @@ class StewardAnalyzer:
         lift = [r for r in raw if _liftable(r, by_id, lower, external)]
         kept = [r for r in raw if r.score >= threshold and not _liftable(r, by_id, lower, external)]
         if lift:
-            kept += self.engine._enhance_using_context(text, lift, artifacts, recognizers, list(context or []))
+            kept += enhance_using_context(self.engine, text, lift, artifacts, recognizers, list(context or []))
         results = EntityRecognizer.remove_duplicates([r for r in kept if r.score >= threshold])
         for result in results:
             result.analysis_explanation = None
@@ -550,6 +503,16 @@ class StewardAnalyzer:
             cached = (key, {r.id: r for r in recognizers})
             self._by_id_cache = cached
         return cached[1]
+
+    def _tokens(self, text: str) -> tuple[list[str], list[int], list[str], list[str]]:
+        """What context enhancement reads of a text: tokens, their offsets, lemmas and keywords.
+
+        Tokens come from spaCy's tokenizer alone, as strings; lemmas are the lower-cased tokens (the
+        NER-only pipeline has no lemmatizer, and Presidio matches context words by substring).
+        """
+        tokens, offsets = self._tokenize(text)
+        lemmas = [t.lower() for t in tokens]
+        return tokens, offsets, lemmas, self._keywords(lemmas)
 
     def _tokenize(self, text: str) -> tuple[list[str], list[int]]:
         """spaCy's tokens of ``text`` as (texts, start offsets), without making Token objects."""
@@ -590,7 +553,7 @@ class StewardAnalyzer:
 # Recognizers that find nothing without NER entities.
 _NER_RECOGNIZERS: tuple[type, ...] = (SpacyRecognizer,)
 # Recognizers known to read only the text (never NlpArtifacts).
-_TEXT_ONLY_RECOGNIZERS: tuple[type, ...] = (PatternRecognizer, PhoneRecognizer, _GroupRegexRecognizer)
+_TEXT_ONLY_RECOGNIZERS: tuple[type, ...] = (PatternRecognizer, PhoneRecognizer, GroupRegexRecognizer)
 
 
 def _reads_text_only(recognizer: EntityRecognizer) -> bool:
@@ -701,15 +664,11 @@ def _inflection_of_common(word: str, tables: tuple[Any, Any], common: frozenset[
 
 @functools.lru_cache(maxsize=1)
 def _place_words() -> frozenset[str]:
-    from governance.privacy.recognizers import country_names
-
     return frozenset(w.lower() for c in country_names() for w in c.split())
 
 
 @functools.lru_cache(maxsize=1)
 def _name_words() -> frozenset[str]:
-    from governance.privacy.recognizers import first_names, last_names
-
     return frozenset(n.lower() for n in first_names() | last_names())
 
 

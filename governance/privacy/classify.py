@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from governance.privacy.analyzer import StewardAnalyzer
-from governance.privacy.recognizers import luhn_valid
+from governance.privacy.recognizers.cards import luhn_valid
 
 # Column-name hints: token -> entity type. Tokens come from splitting the name on case changes,
 # digits and separators ("EmailAddress" -> email, address; "cc_number" -> cc, number).

@@ -67,7 +67,7 @@ def masking_secrets():
 
 
 def dataset_recognizers(dataset: Dataset) -> list[Any]:
-    from governance.privacy.recognizers import recognizer_from_spec
+    from governance.privacy.recognizers.custom import recognizer_from_spec
 
     return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
 
@@ -309,7 +309,7 @@ def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RA
 
 
 def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, Any]) -> CustomRecognizer:
-    from governance.privacy.recognizers import RecognizerSpecError, recognizer_from_spec
+    from governance.privacy.recognizers.custom import RecognizerSpecError, recognizer_from_spec
 
     try:
         recognizer = recognizer_from_spec(spec)

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from governance.privacy.analyzer import AnalyzerConfig, StewardAnalyzer
-from governance.privacy.recognizers import RecognizerSpecError, recognizer_from_spec
+from governance.privacy.recognizers.custom import RecognizerSpecError, recognizer_from_spec
 
 
 def _found(results, text):
