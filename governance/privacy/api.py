@@ -16,7 +16,7 @@ from core.permissions import capability, capability_by_method
 from core.roles import has_capability
 from core.serializers import JobSerializer
 from governance.catalog.models import Dataset, DatasetVersion
-from governance.privacy import services
+from governance.privacy import engines, services
 from governance.privacy.models import CustomRecognizer, PiiFinding, PiiScan
 from governance.privacy.serializers import (
     AnalyzeSerializer,
@@ -92,18 +92,18 @@ class AnalyzeView(APIView):
     @extend_schema(request=AnalyzeSerializer)
     def post(self, request: Request) -> Response:
         texts = request.data.get("texts") if isinstance(request.data, dict) else None
-        if isinstance(texts, list) and len(texts) > services.MAX_ANALYZE_TEXTS:
+        if isinstance(texts, list) and len(texts) > engines.MAX_ANALYZE_TEXTS:
             # Refuse before validating a huge list element by element.
             return Response(
                 {
-                    "detail": f"at most {services.MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})",
+                    "detail": f"at most {engines.MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})",
                     "code": "invalid",
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         data = AnalyzeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        results = services.analyze_texts(**data.validated_data)
+        results = engines.analyze_texts(**data.validated_data)
         return Response({"results": results})
 
 

@@ -20,6 +20,7 @@ from governance.privacy.masking import OPERATORS
 from governance.privacy.models import MaskingPolicy, PiiFinding, PiiScan
 from governance.privacy.selectors import (
     latest_scan,
+    mask_preview,
     pii_gate_reasons,
     review_queue,
     scan_columns,
@@ -232,7 +233,7 @@ class PolicyEditorPage(CapabilityRequiredMixin, View):
                         save_as=request.POST.get("save_as") or "default",
                     )
                     return redirect("job", pk=job.pk)
-                columns, before, after = services.mask_preview(version=version, policy=policy)
+                columns, before, after = mask_preview(version=version, policy=policy)
                 context.update(
                     {
                         "preview_columns": columns,
