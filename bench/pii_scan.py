@@ -107,7 +107,7 @@ def warm_workers(n: int) -> None:
         src = io.BytesIO(f"name,email\nAnn Lee,ann{i}@example.com\n".encode())
         dataset_version_upload(actor=None, dataset=ds, source=src, filename="w.csv")
     deadline = time.time() + 300
-    while PiiScan.objects.exclude(status__in=["succeeded", "failed"]).exists() and time.time() < deadline:
+    while PiiScan.objects.in_flight().exists() and time.time() < deadline:
         time.sleep(0.5)
 
 

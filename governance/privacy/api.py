@@ -35,7 +35,7 @@ class VersionScanView(APIView):
     @extend_schema(responses=PiiScanSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(DatasetVersion, pk=pk)
-        return Response(PiiScanSerializer(version.pii_scans.all()[:20], many=True).data)
+        return Response(PiiScanSerializer(version.pii_scans.select_related("job")[:20], many=True).data)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -50,7 +50,7 @@ class ScanDetailView(APIView):
 
     @extend_schema(responses=PiiScanSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        scan = get_object_or_404(PiiScan.objects.select_related("version"), pk=pk)
+        scan = get_object_or_404(PiiScan.objects.select_related("version", "job"), pk=pk)
         return Response(PiiScanSerializer(scan).data)
 
 

@@ -22,14 +22,23 @@ from governance.privacy.models import PiiFinding, PiiScan
 SpanFinder = Callable[[list[str], Any], list[list[Any]]]
 
 
-def latest_scan(version: DatasetVersion) -> PiiScan | None:
-    """The version's latest succeeded scan: the one its findings and pii_status come from."""
-    return version.pii_scans.filter(status=PiiScan.Status.SUCCEEDED).order_by("-created_at", "-id").first()
+def latest_scan(version: DatasetVersion, *, including: PiiScan | None = None) -> PiiScan | None:
+    """The version's latest succeeded scan: the one its findings and pii_status come from.
+
+    ``including`` counts as succeeded although its job is still running (it succeeds in the caller's transaction).
+    """
+    scans = version.pii_scans.succeeded()
+    if including is not None:
+        scans |= version.pii_scans.filter(pk=including.pk)
+    return scans.order_by("-created_at", "-id").first()
 
 
-def scan_in_flight(version: DatasetVersion) -> bool:
-    """Whether a scan of the version is queued or running."""
-    return version.pii_scans.filter(status__in=[PiiScan.Status.QUEUED, PiiScan.Status.RUNNING]).exists()
+def scan_in_flight(version: DatasetVersion, *, excluding: PiiScan | None = None) -> bool:
+    """Whether a scan of the version (other than ``excluding``) is queued or running."""
+    scans = version.pii_scans.in_flight()
+    if excluding is not None:
+        scans = scans.exclude(pk=excluding.pk)
+    return scans.exists()
 
 
 def pii_gate_reasons(dataset_version: DatasetVersion) -> list[str]:
@@ -80,7 +89,7 @@ def hidden_pii_columns(version: Any, user: Any) -> set[str]:
 def review_queue() -> QuerySet[PiiFinding]:
     """Pending findings of each version's latest scan, oldest first."""
     latest_ids = list(
-        PiiScan.objects.filter(status=PiiScan.Status.SUCCEEDED)
+        PiiScan.objects.succeeded()
         .order_by("version_id", "-created_at", "-id")
         .distinct()
         .values_list("version_id", "id")

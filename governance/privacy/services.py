@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
-from core.jobs import Reporter, job_start
+from core.jobs import Reporter, job_start, job_succeed
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
 from governance.catalog.models import Dataset, DatasetVersion
@@ -76,14 +76,17 @@ def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manua
 
 
 def pii_scan_run(*, job: Job, scan_id: int, reporter: Reporter) -> dict[str, Any]:
-    """The scan task's body: run the scan; a scan whose job fails or is cancelled is marked failed."""
-    scan = PiiScan.objects.select_related("version__dataset").filter(pk=scan_id, job_id=job.pk).first()
+    """The scan task's body: run the scan. A scan's status is its job's (PiiScan.status), so a scan whose
+    job fails or is cancelled has failed."""
+    scan = PiiScan.objects.select_related("version__dataset", "job").filter(pk=scan_id, job_id=job.pk).first()
     if scan is None:
         return {"scan": None}
     try:
         return pii_scan_execute(scan=scan, reporter=reporter)
     except BaseException:
-        pii_scan_fail(scan_id=scan_id)
+        # The task wrapper records the job's failure or cancellation once this raises; the version's
+        # status must not count the scan as running until then.
+        version_pii_status_refresh(scan.version, ending=scan)
         raise
 
 
@@ -92,7 +95,6 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     from governance.privacy.classify import classify_column, sample_values
 
     version = scan.version
-    PiiScan.objects.filter(pk=scan.pk).update(status=PiiScan.Status.RUNNING)
     table = read_version_table(version)
     engine = analyzer()
     recognizers = dataset_recognizers(version.dataset)
@@ -110,9 +112,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     remembered = {d.column: d for d in PiiColumnDecision.objects.filter(dataset=version.dataset)}
     with transaction.atomic():
         scan.columns = [r.to_dict() for r in reports]
-        scan.status = PiiScan.Status.SUCCEEDED
-        scan.finished_at = timezone.now()
-        scan.save(update_fields=["columns", "status", "finished_at"])
+        scan.save(update_fields=["columns"])
         for report in reports:
             if not report.flagged:
                 continue
@@ -139,7 +139,22 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
                 decision=decision,
                 decision_note=note,
             )
-        status = version_pii_status_refresh(version)
+        status = version_pii_status_refresh(version, ending=scan, succeeded=True)
+        result = {
+            "scan": scan.pk,
+            "dataset_version": version.pk,
+            "pii_status": status,
+            "columns": [
+                {"name": r.name, "entity_type": r.entity_type, "share": r.share, "score": r.score, "kind": r.kind}
+                for r in reports
+            ],
+        }
+        # The job succeeds in the transaction that records its findings: nobody sees the findings of a scan
+        # still running, and a redelivered message finds the job finished. The wrapper's own success after
+        # this returns changes nothing (it is guarded by status).
+        if not job_succeed(scan.job_id, result):
+            transaction.set_rollback(True)  # another delivery of the task finished the scan first
+            return result
         audit_log(
             actor=scan.created_by,
             action="pii.scan.finish",
@@ -150,19 +165,18 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
                 "status": status,
             },
         )
-    return {
-        "scan": scan.pk,
-        "dataset_version": version.pk,
-        "pii_status": status,
-        "columns": [
-            {"name": r.name, "entity_type": r.entity_type, "share": r.share, "score": r.score, "kind": r.kind}
-            for r in reports
-        ],
-    }
+    return result
 
 
-def version_pii_status_refresh(version: DatasetVersion) -> str:
-    scan = latest_scan(version)
+def version_pii_status_refresh(
+    version: DatasetVersion, *, ending: PiiScan | None = None, succeeded: bool = False
+) -> str:
+    """Recompute the version's pii_status from its latest succeeded scan, or scanning while a scan is in flight.
+
+    ``ending`` is a scan whose job ends with the caller's transaction (or right after it): it no longer
+    counts as in flight, and with ``succeeded`` it counts as succeeded.
+    """
+    scan = latest_scan(version, including=ending if succeeded else None)
     if scan is None:
         status = DatasetVersion.PiiStatus.NOT_SCANNED
     else:
@@ -173,19 +187,11 @@ def version_pii_status_refresh(version: DatasetVersion) -> str:
             status = DatasetVersion.PiiStatus.RESOLVED
         else:
             status = DatasetVersion.PiiStatus.UNRESOLVED
-    if scan_in_flight(version):
+    if scan_in_flight(version, excluding=ending):
         status = DatasetVersion.PiiStatus.SCANNING
     DatasetVersion.objects.filter(pk=version.pk).update(pii_status=status)
     version.pii_status = status
     return status
-
-
-def pii_scan_fail(*, scan_id: int) -> None:
-    scan = PiiScan.objects.filter(pk=scan_id).select_related("version").first()
-    if scan is None:
-        return
-    PiiScan.objects.filter(pk=scan_id).update(status=PiiScan.Status.FAILED, finished_at=timezone.now())
-    version_pii_status_refresh(scan.version)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class ReviewQueuePage(CapabilityRequiredMixin, View):
             "privacy/queue.html",
             {
                 "findings": review_queue()[:200],
-                "scans": PiiScan.objects.select_related("version__dataset")[:20],
+                "scans": PiiScan.objects.select_related("version__dataset", "job")[:20],
                 "unresolved": DatasetVersion.objects.filter(
                     pii_status=DatasetVersion.PiiStatus.UNRESOLVED
                 ).select_related("dataset")[:50],
