@@ -17,9 +17,56 @@ from core.roles import has_capability
 from core.storage import local_path
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
 from governance.privacy.engines import analyzer, masking_secrets
-from governance.privacy.models import PiiFinding, PiiScan
+from governance.privacy.models import CustomRecognizer, MaskingPolicy, PiiFinding, PiiScan
 
 SpanFinder = Callable[[list[str], Any], list[list[Any]]]
+
+# What the policy editor proposes for a flagged column, by entity type.
+SUGGESTED_OPERATORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "EMAIL_ADDRESS": ("hash", {}),
+    "PERSON": ("pseudonymize", {}),
+    "PHONE_NUMBER": ("mask", {"chars_to_keep": 2}),
+    "STREET_ADDRESS": ("replace", {}),
+    "CREDIT_CARD": ("mask", {"chars_to_keep": 4}),
+    "NATIONAL_ID": ("hash", {}),
+    "US_SSN": ("hash", {}),
+    "DATE_OF_BIRTH": ("generalize", {"kind": "date"}),
+    "ZIP_CODE": ("generalize", {"kind": "zip"}),
+    "IBAN_CODE": ("encrypt", {}),
+    "USERNAME": ("hash", {}),
+    "LOCATION": ("replace", {}),
+    "IP_ADDRESS": ("hash", {}),
+}
+
+
+def version_list() -> QuerySet[DatasetVersion]:
+    """Dataset versions with their dataset, for the privacy pages and API to look one up."""
+    return DatasetVersion.objects.select_related("dataset")
+
+
+def unresolved_version_list() -> QuerySet[DatasetVersion]:
+    """Versions whose latest scan has findings not yet masked or rejected."""
+    return version_list().filter(pii_status=DatasetVersion.PiiStatus.UNRESOLVED)
+
+
+def scan_list(*, version: DatasetVersion | None = None) -> QuerySet[PiiScan]:
+    """Scans newest first, with their version and their job (which holds their status); of one version if given."""
+    scans = PiiScan.objects.select_related("version__dataset", "job")
+    return scans.filter(version=version) if version is not None else scans
+
+
+def finding_list() -> QuerySet[PiiFinding]:
+    return PiiFinding.objects.select_related("version__dataset", "scan", "decided_by")
+
+
+def custom_recognizer_list(*, dataset: Dataset | None = None) -> QuerySet[CustomRecognizer]:
+    recognizers = CustomRecognizer.objects.all()
+    return recognizers.filter(dataset=dataset) if dataset is not None else recognizers
+
+
+def masking_policy_list(*, dataset: Dataset) -> QuerySet[MaskingPolicy]:
+    """The dataset's saved policies, by name."""
+    return MaskingPolicy.objects.filter(dataset=dataset)
 
 
 def latest_scan(version: DatasetVersion, *, including: PiiScan | None = None) -> PiiScan | None:
@@ -222,3 +269,21 @@ def _rows(table: pa.Table) -> list[dict]:
             if hasattr(value, "isoformat"):
                 row[key] = value.isoformat()
     return rows
+
+
+def suggested_policy(version: DatasetVersion) -> dict[str, Any]:
+    """What the policy editor starts from: the dataset's last saved policy (its columns this version has), else
+    an operator for each flagged column of the latest scan not yet rejected or masked."""
+    saved = masking_policy_list(dataset=version.dataset).order_by("-updated_at").first()
+    if saved is not None:
+        return {"columns": {c: r for c, r in saved.policy.get("columns", {}).items() if c in version.column_names}}
+    scan = latest_scan(version)
+    columns = {}
+    for c in scan_columns(scan) if scan else []:
+        if c["entity_type"] and c["decision"] in ("pending", "accepted"):
+            if c["kind"] == "free_text":
+                columns[c["name"]] = {"operator": "replace", "params": {}}
+            else:
+                op, params = SUGGESTED_OPERATORS.get(c["entity_type"], ("hash", {}))
+                columns[c["name"]] = {"operator": op, "params": params}
+    return {"columns": columns}
