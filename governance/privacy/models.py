@@ -22,14 +22,11 @@ class PiiScanQuerySet(models.QuerySet):
 class PiiScan(models.Model):
     """One classification pass over a dataset version (a sample per column), run as a Job."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+    # What PiiScan.status reads: its job's status, where a cancelled scan counts as failed.
+    STATUSES = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.SUCCEEDED, Job.Status.FAILED)
 
     version = models.ForeignKey("catalog.DatasetVersion", related_name="pii_scans", on_delete=models.CASCADE)
-    # Set in the transaction that creates the scan; its status is the scan's, so it may not be deleted first.
+    # Set in the transaction that creates the scan. It holds the scan's status, so it may not be deleted first.
     job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     trigger = models.CharField(max_length=16, default="manual")  # manual | auto
     sample_rows = models.PositiveIntegerField(default=500)
@@ -48,22 +45,15 @@ class PiiScan(models.Model):
 
     @property
     def status(self) -> str:
-        """The job's status; a cancelled job's scan failed (it has no findings). Load the job with
-        select_related("job") when listing scans."""
-        if self.job is None:
-            return self.Status.FAILED
-        return _SCAN_STATUS_OF_JOB.get(self.job.status, self.Status.FAILED)
+        """The job's status; a scan whose job was cancelled (or is gone) failed: it has no findings. Load the
+        job with select_related("job") when listing scans."""
+        if self.job is None or self.job.status == Job.Status.CANCELLED:
+            return Job.Status.FAILED
+        return self.job.status
 
     @property
     def finished_at(self) -> dt.datetime | None:
         return self.job.finished_at if self.job is not None else None
-
-
-_SCAN_STATUS_OF_JOB = {
-    Job.Status.QUEUED: PiiScan.Status.QUEUED,
-    Job.Status.RUNNING: PiiScan.Status.RUNNING,
-    Job.Status.SUCCEEDED: PiiScan.Status.SUCCEEDED,
-}
 
 
 class PiiFinding(models.Model):

@@ -44,6 +44,27 @@ from governance.privacy.selectors import (
 RAW_EXAMPLES = 5
 
 
+def _version_job_start(
+    *,
+    version: DatasetVersion,
+    kind: str,
+    task: str,
+    actor: Any,
+    params: dict[str, Any],
+    task_args: tuple[Any, ...] = (),
+) -> Job:
+    """A job that works on one dataset version (the version's page lists it; its params name the version)."""
+    return job_start(
+        kind=kind,
+        task=task,
+        actor=actor,
+        subject_type="dataset_version",
+        subject_id=version.pk,
+        params={"dataset_version": version.pk, **params},
+        task_args=task_args,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Scans
 # ---------------------------------------------------------------------------------------------
@@ -57,14 +78,13 @@ def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manua
             sample_rows=settings.STEWARD_PII_SAMPLE_ROWS,
             created_by=user_or_none(actor),
         )
-        job = job_start(
+        job = _version_job_start(
+            version=version,
             kind="pii_scan",
             task="privacy.scan_version",
             actor=actor,
-            subject_type="dataset_version",
-            subject_id=version.pk,
+            params={"scan": scan.pk, "trigger": trigger},
             task_args=(scan.pk,),
-            params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger},
         )
         scan.job = job
         scan.save(update_fields=["job"])
@@ -318,13 +338,8 @@ def mask_start(*, version: DatasetVersion, actor: Any, policy: Any, save_as: str
     rules = masking_rules(version=version, policy=policy)
     recorded = public_policy(rules)
     with transaction.atomic():
-        job = job_start(
-            kind="pii_mask",
-            task="privacy.mask_version",
-            actor=actor,
-            subject_type="dataset_version",
-            subject_id=version.pk,
-            params={"dataset_version": version.pk, "policy": recorded},
+        job = _version_job_start(
+            version=version, kind="pii_mask", task="privacy.mask_version", actor=actor, params={"policy": recorded}
         )
         if save_as:
             MaskingPolicy.objects.update_or_create(
