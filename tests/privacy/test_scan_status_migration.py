@@ -1,4 +1,4 @@
-"""Migration privacy 0003: a scan's status becomes its job's, without losing what the scans recorded."""
+"""Migrations privacy 0003-0004: a scan's status becomes its job's, without losing what the scans recorded."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("privacy", "0002_mask_chunk_timeline")]
-AFTER = [("privacy", "0003_scan_status_from_job")]
+AFTER = [("privacy", "0004_scan_status_from_job")]
 
 
 def _migrate(targets):

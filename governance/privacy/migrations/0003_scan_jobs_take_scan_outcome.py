@@ -1,11 +1,11 @@
-# A scan's status and end time are its job's from now on (PiiScan.status, PiiScan.finished_at): the scan's
-# own copies go. Before they go, each job takes what its scan recorded where the two disagree in a way only
-# the scan can know: a scan without a job (deleted) gets a finished job with the scan's outcome, and a job
-# still queued or running whose scan had finished ends as its scan did (a worker lost between the two
-# writes). The job foreign key becomes PROTECT: deleting a scan's job would lose the scan's status.
+# A scan's status and end time become its job's (PiiScan.status, PiiScan.finished_at); migration 0004 drops
+# the scan's own copies. First each job takes what its scan recorded where the two disagree in a way only the
+# scan can know: a scan without a job (deleted) gets a finished job with the scan's outcome, and a job still
+# queued or running whose scan had finished ends as its scan did (a worker lost between the two writes).
+# Going back (after 0004 is undone), the restored fields take their jobs' values.
+# A migration of its own: PostgreSQL refuses to alter a table in the transaction that changed its rows.
 
-import django.db.models.deletion
-from django.db import migrations, models
+from django.db import migrations
 
 SCAN_TO_JOB = {"queued": "queued", "running": "running", "succeeded": "succeeded", "failed": "failed"}
 JOB_TO_SCAN = {"queued": "queued", "running": "running", "succeeded": "succeeded"}  # failed, cancelled: failed
@@ -54,26 +54,4 @@ class Migration(migrations.Migration):
         ("privacy", "0002_mask_chunk_timeline"),
     ]
 
-    operations = [
-        # Going back, this runs last: the restored fields take their jobs' values.
-        migrations.RunPython(jobs_take_the_scans_outcome, scans_take_their_jobs_status),
-        migrations.RemoveField(
-            model_name="piiscan",
-            name="finished_at",
-        ),
-        migrations.RemoveField(
-            model_name="piiscan",
-            name="status",
-        ),
-        migrations.AlterField(
-            model_name="piiscan",
-            name="job",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="core.job",
-            ),
-        ),
-    ]
+    operations = [migrations.RunPython(jobs_take_the_scans_outcome, scans_take_their_jobs_status)]
