@@ -107,7 +107,7 @@ def warm_workers(n: int) -> None:
         src = io.BytesIO(f"name,email\nAnn Lee,ann{i}@example.com\n".encode())
         dataset_version_upload(actor=None, dataset=ds, source=src, filename="w.csv")
     deadline = time.time() + 300
-    while PiiScan.objects.exclude(status__in=["succeeded", "failed"]).exists() and time.time() < deadline:
+    while PiiScan.objects.in_flight().exists() and time.time() < deadline:
         time.sleep(0.5)
 
 
@@ -153,8 +153,8 @@ def run_once(workers: int, csv_path: Path, table, rows, env, log_dir) -> dict:
     from governance.catalog.models import DatasetVersion
     from governance.catalog.services import dataset_create, dataset_version_upload
     from governance.privacy.models import PiiScan
+    from governance.privacy.selectors import SUGGESTED_OPERATORS
     from governance.privacy.services import mask_start
-    from governance.privacy.views import SUGGESTED
 
     procs = start_workers(workers, env, log_dir)
     try:
@@ -175,7 +175,7 @@ def run_once(workers: int, csv_path: Path, table, rows, env, log_dir) -> dict:
             if c["kind"] == "free_text":
                 policy["columns"][c["name"]] = {"operator": "replace"}
             else:
-                op, params = SUGGESTED.get(c["entity_type"], ("hash", {}))
+                op, params = SUGGESTED_OPERATORS.get(c["entity_type"], ("hash", {}))
                 policy["columns"][c["name"]] = {"operator": op, "params": params}
         t1 = time.perf_counter()
         job = mask_start(version=version, actor=None, policy=policy)

@@ -2,13 +2,11 @@
 
 What Steward adds to a plain ``AnalyzerEngine`` (each measured by bench/pii_eval.py):
 - recognizers for street addresses, countries, titled/labelled names, "First Last" pairs,
-  labelled phone numbers and Luhn-valid card numbers (see recognizers.py);
+  labelled phone numbers and Luhn-valid card numbers (see the recognizers package);
 - more phone regions; an e-mail recognizer that validates domains offline;
 - a score threshold (the plain engine returns 0.01-score driver-licence guesses);
-- refinement of the merged results: spaCy DATE spans that are bare numbers or vague
-  ("next week") are dropped, overlapping detections are resolved by entity precedence
-  (a card number is not also a date, a street is not also a person), and adjacent address
-  pieces are joined into one address span.
+- refinement of the merged results (refinement.py): vague dates dropped, overlaps resolved by
+  entity precedence, adjacent address pieces joined into one address span.
 
 Speed (bench/pii_scan.py masks 100k free-text reviews). ``analyze_batch`` runs Presidio's
 recognizers, context enhancement, threshold and de-duplication itself rather than calling
@@ -44,18 +42,18 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
-from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 from spacy.attrs import IDX, LENGTH
 
+from governance.privacy.internals import LazyNlpArtifacts, enhance_using_context
 from governance.privacy.nlp import build_nlp_engine
-from governance.privacy.recognizers import (
-    OfflineEmailRecognizer,
-    StewardPhoneRecognizer,
-    _GroupRegexRecognizer,
-    make_tldextract_offline,
-    steward_recognizers,
-)
+from governance.privacy.recognizers import steward_recognizers
+from governance.privacy.recognizers.email import OfflineEmailRecognizer, make_tldextract_offline
+from governance.privacy.recognizers.locations import country_names
+from governance.privacy.recognizers.names import TITLES, first_names, last_names
+from governance.privacy.recognizers.patterns import GroupRegexRecognizer
+from governance.privacy.recognizers.phone import StewardPhoneRecognizer
+from governance.privacy.refinement import ENTITY_PRECEDENCE, rank, refine_results
 
 logger = logging.getLogger(__name__)
 
@@ -126,52 +124,10 @@ PHONE_REGIONS = (
     "UY",
 )
 
-# When two detections overlap, the one of the higher rank survives. Validated patterns first
-# (checksums, fixed shapes), then labelled or shaped text, then NER guesses.
-ENTITY_PRECEDENCE: dict[str, int] = {
-    "EMAIL_ADDRESS": 100,
-    "IBAN_CODE": 95,
-    "CREDIT_CARD": 90,
-    "US_SSN": 90,
-    "IP_ADDRESS": 90,
-    "URL": 85,
-    "CRYPTO": 85,
-    "US_ITIN": 80,
-    "US_PASSPORT": 70,
-    "UK_NHS": 55,
-    "STREET_ADDRESS": 65,
-    "PHONE_NUMBER": 60,
-    "MEDICAL_LICENSE": 55,
-    "US_DRIVER_LICENSE": 50,
-    "US_BANK_NUMBER": 50,
-    "PERSON": 40,
-    "LOCATION": 35,
-    "NRP": 30,
-    "DATE_TIME": 20,
-}
-CUSTOM_PRECEDENCE = 110  # a steward's own recognizer knows the dataset best
-# Recognizers whose evidence is weaker than any NER label they might overlap.
-RECOGNIZER_PRECEDENCE: dict[str, int] = {"SingleFirstNameRecognizer": 15}
 # A word inside a detection of at least this rank needs no NER: whatever spaCy would label it
 # (PERSON, LOCATION, NRP, DATE_TIME) loses to that detection or merges into it.
 NER_COVER_RANK = ENTITY_PRECEDENCE["PERSON"]
 
-_MONTHS_DAYS = (
-    r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june"
-    r"|july|august|september|october|november|december|monday|tuesday|wednesday|thursday|friday"
-    r"|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun"
-)
-_SPECIFIC_DATE = re.compile(
-    rf"\b(?:{_MONTHS_DAYS})\b|\b(?:1[89]\d\d|20\d\d)s?\b|\b\d{{1,4}}[/.\-]\d{{1,2}}[/.\-]\d{{1,4}}\b"
-    r"|\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:st|nd|rd|th)\b",
-    re.IGNORECASE,
-)
-_ADDRESS_GAP = re.compile(r"[\s,;>?|*\-]*")
-# One short line between two address pieces (a city: "Höfn", "Ostrov nad Ohrí", "ESPOO").
-_ADDRESS_LINE_GAP = re.compile(
-    r"[ \t,;>?|*\-]*\n[ \t>?|*\-]*(?:[\p{Lu}\p{Lt}][\p{L}\p{M}'’.\-()∆]*"
-    r"(?:[ \t]+[\p{L}\p{M}'’.\-()∆]+){0,3})[ \t,]*(?:\n[ \t>?|*\-]*)+"
-)
 _DIGIT = re.compile(r"\d")
 
 # Recognizers whose every pattern needs digits, with the fewest digits a match can have: on
@@ -228,7 +184,7 @@ _ADDRESSES = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _DOMAIN_LIKE = re.compile(r"[\w\-]\.[a-zA-Z]{2,}\b|www|https?:")
 _PRONOUN_I = frozenset({"I", "I'm", "I’m", "I've", "I’ve", "I'll", "I’ll", "I'd", "I’d"})
 _MID_SENTENCE_AFTER = frozenset(",;&%)")
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "mlle", "herr", "frau"})
+_TITLES = frozenset(t.lower() for t in TITLES)
 # Sentence ends; a period after a short capitalised word or an initial ("Dr.", "Apt.", "J.") is
 # taken for an abbreviation and does not end the sentence (NER should see "Dr. Ann Lee" whole).
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'’”)\]]*(?=\s)|\n[ \t]*\n")
@@ -262,52 +218,6 @@ class _NerEntity:
     label_: str
     start_char: int
     end_char: int
-
-
-class _LazyArtifacts(NlpArtifacts):
-    """NlpArtifacts with NER entities given and tokens/lemmas/keywords made on first use.
-
-    Tokens come from spaCy's tokenizer alone, as strings; lemmas are the lower-cased tokens (the
-    NER-only pipeline has no lemmatizer, and Presidio matches context words by substring).
-    """
-
-    def __init__(self, text: str, entities: list[_NerEntity], scores: list[float], owner: StewardAnalyzer) -> None:
-        self.entities = entities
-        self.scores = scores
-        self.nlp_engine = owner.engine.nlp_engine
-        self._text = text
-        self._owner = owner
-        self._doc: Any = None
-        self._indices: list[int] = []
-        self._lemmas: list[str] = []
-        self._keywords: list[str] = []
-
-    def _load(self) -> None:
-        if self._doc is None:
-            self._doc, self._indices = self._owner._tokenize(self._text)
-            self._lemmas = [t.lower() for t in self._doc]
-            self._keywords = self._owner._keywords(self._lemmas)
-
-    @property
-    def tokens(self) -> list[str]:
-        """The token texts (Presidio's context code only takes their lengths)."""
-        self._load()
-        return self._doc
-
-    @property
-    def tokens_indices(self) -> list[int]:
-        self._load()
-        return self._indices
-
-    @property
-    def lemmas(self) -> list[str]:
-        self._load()
-        return self._lemmas
-
-    @property
-    def keywords(self) -> list[str]:
-        self._load()
-        return self._keywords
 
 
 @dataclass
@@ -398,7 +308,6 @@ class StewardAnalyzer:
         context: Sequence[str] | None = None,
         score_threshold: float | None = None,
         ad_hoc_recognizers: Sequence[EntityRecognizer] | None = None,
-        batch_size: int | None = None,
     ) -> list[list[RecognizerResult]]:
         """Analyze many texts (one batched NER pass over the sentences that need it)."""
         texts = ["" if t is None else str(t) for t in texts]
@@ -436,7 +345,7 @@ class StewardAnalyzer:
                 if uses_ner:
                     plan.segments = self._ner_segments(text, plan, threshold, custom)
             if uses_ner:
-                self._run_ner(texts, plans, batch_size or self.config.batch_size)
+                self._run_ner(texts, plans, self.config.batch_size)
             for i, plan in plans.items():
                 out[i] = self._finish(
                     texts[i], plan, recognizers, regex_only, wanted, threshold, custom, external, context
@@ -505,7 +414,7 @@ class StewardAnalyzer:
             (r.start, r.end)
             for rs in plan.raw
             for r in rs
-            if r.score >= threshold and _rank(r, custom) >= NER_COVER_RANK
+            if r.score >= threshold and rank(r, custom) >= NER_COVER_RANK
         ]
         open_words = [(s, e) for s, e in plan.candidates if not any(cs <= s and e <= ce for cs, ce in covers)]
         if not open_words:
@@ -528,7 +437,7 @@ class StewardAnalyzer:
         distinct = list(dict.fromkeys(segment for _, _, segment in jobs))
         found: dict[str, list[tuple[str, int, int, float]]] = {}
         for segment, doc in zip(distinct, self._nlp.pipe(distinct, batch_size=batch_size), strict=True):
-            ents, scores = engine._get_updated_entities(list(doc.ents), engine._get_scores_for_entities(doc))
+            ents, scores = engine.entities_and_scores(doc)
             found[segment] = [
                 (e.label_, e.start_char, e.end_char, score) for e, score in zip(ents, scores, strict=True)
             ]
@@ -566,7 +475,7 @@ class StewardAnalyzer:
         context: Sequence[str] | None,
     ) -> list[RecognizerResult]:
         """AnalyzerEngine.analyze's second half (context, threshold, de-duplication), then refinement."""
-        artifacts = _LazyArtifacts(text, plan.entities, plan.scores, self)
+        artifacts = LazyNlpArtifacts(plan.entities, plan.scores, self.engine.nlp_engine, lambda: self._tokens(text))
         raw: list[RecognizerResult] = []
         for recognizer, only, found in zip(recognizers, regex_only, plan.raw, strict=True):
             if not only and (plan.entities or not isinstance(recognizer, _NER_RECOGNIZERS)):
@@ -581,7 +490,7 @@ class StewardAnalyzer:
         lift = [r for r in raw if _liftable(r, by_id, lower, external)]
         kept = [r for r in raw if r.score >= threshold and not _liftable(r, by_id, lower, external)]
         if lift:
-            kept += self.engine._enhance_using_context(text, lift, artifacts, recognizers, list(context or []))
+            kept += enhance_using_context(self.engine, text, lift, artifacts, recognizers, list(context or []))
         results = EntityRecognizer.remove_duplicates([r for r in kept if r.score >= threshold])
         for result in results:
             result.analysis_explanation = None
@@ -594,6 +503,16 @@ class StewardAnalyzer:
             cached = (key, {r.id: r for r in recognizers})
             self._by_id_cache = cached
         return cached[1]
+
+    def _tokens(self, text: str) -> tuple[list[str], list[int], list[str], list[str]]:
+        """What context enhancement reads of a text: tokens, their offsets, lemmas and keywords.
+
+        Tokens come from spaCy's tokenizer alone, as strings; lemmas are the lower-cased tokens (the
+        NER-only pipeline has no lemmatizer, and Presidio matches context words by substring).
+        """
+        tokens, offsets = self._tokenize(text)
+        lemmas = [t.lower() for t in tokens]
+        return tokens, offsets, lemmas, self._keywords(lemmas)
 
     def _tokenize(self, text: str) -> tuple[list[str], list[int]]:
         """spaCy's tokens of ``text`` as (texts, start offsets), without making Token objects."""
@@ -634,7 +553,7 @@ class StewardAnalyzer:
 # Recognizers that find nothing without NER entities.
 _NER_RECOGNIZERS: tuple[type, ...] = (SpacyRecognizer,)
 # Recognizers known to read only the text (never NlpArtifacts).
-_TEXT_ONLY_RECOGNIZERS: tuple[type, ...] = (PatternRecognizer, PhoneRecognizer, _GroupRegexRecognizer)
+_TEXT_ONLY_RECOGNIZERS: tuple[type, ...] = (PatternRecognizer, PhoneRecognizer, GroupRegexRecognizer)
 
 
 def _reads_text_only(recognizer: EntityRecognizer) -> bool:
@@ -745,15 +664,11 @@ def _inflection_of_common(word: str, tables: tuple[Any, Any], common: frozenset[
 
 @functools.lru_cache(maxsize=1)
 def _place_words() -> frozenset[str]:
-    from governance.privacy.recognizers import country_names
-
     return frozenset(w.lower() for c in country_names() for w in c.split())
 
 
 @functools.lru_cache(maxsize=1)
 def _name_words() -> frozenset[str]:
-    from governance.privacy.recognizers import first_names, last_names
-
     return frozenset(n.lower() for n in first_names() | last_names())
 
 
@@ -761,104 +676,6 @@ def _name_words() -> frozenset[str]:
 def _digit_run(minimum: int) -> Any:
     # `minimum` digits separated only by spacing or phone/card punctuation.
     return re.compile(rf"\d(?:[ \t().\-/+]{{0,3}}\d){{{minimum - 1}}}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Refinement
-# ---------------------------------------------------------------------------------------------
-
-
-def _recognizer(result: RecognizerResult) -> str:
-    return (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "")
-
-
-def _rank(result: RecognizerResult, custom: set[str]) -> int:
-    name = _recognizer(result)
-    if name in custom:
-        return CUSTOM_PRECEDENCE
-    if name in RECOGNIZER_PRECEDENCE:
-        return RECOGNIZER_PRECEDENCE[name]
-    return ENTITY_PRECEDENCE.get(result.entity_type, 45)
-
-
-def refine_results(
-    text: str, results: Sequence[RecognizerResult], *, custom_recognizers: set[str] | None = None
-) -> list[RecognizerResult]:
-    custom = custom_recognizers or set()
-    kept = [r for r in results if not _vague_date(text, r)]
-    kept = _merge_same_type(kept)
-    kept = _join_address_pieces(text, kept)
-    kept = _resolve_overlaps(kept, custom)
-    return sorted(kept, key=lambda r: (r.start, r.end))
-
-
-def _vague_date(text: str, result: RecognizerResult) -> bool:
-    # Relative dates ("next week") identify nobody, and the small spaCy model calls many bare
-    # numbers (card numbers, postcodes) dates; keep a date only when it names a day, month,
-    # year or a numeric date/time.
-    if result.entity_type != "DATE_TIME":
-        return False
-    return not _SPECIFIC_DATE.search(text[result.start : result.end])
-
-
-def _merge_same_type(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Overlapping spans of one type become their union (keeps the best recognizer's name)."""
-    merged: list[RecognizerResult] = []
-    for result in sorted(results, key=lambda r: (r.entity_type, r.start, -r.end)):
-        last = merged[-1] if merged else None
-        if last is not None and last.entity_type == result.entity_type and result.start < last.end:
-            if result.score > last.score:
-                last.recognition_metadata = result.recognition_metadata
-                last.analysis_explanation = result.analysis_explanation
-            last.end = max(last.end, result.end)
-            last.score = max(last.score, result.score)
-        else:
-            merged.append(result)
-    return merged
-
-
-def _is_address_piece(result: RecognizerResult) -> bool:
-    return result.entity_type in ("STREET_ADDRESS", "LOCATION")
-
-
-def _join_address_pieces(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Join a street line with the unit, city and country pieces around it into one address."""
-    pieces = sorted((r for r in results if _is_address_piece(r)), key=lambda r: r.start)
-    others = [r for r in results if not _is_address_piece(r)]
-    joined: list[RecognizerResult] = []
-    for piece in pieces:
-        last = joined[-1] if joined else None
-        if (
-            last is not None
-            and piece.start >= last.end
-            and (last.entity_type == "STREET_ADDRESS" or piece.entity_type == "STREET_ADDRESS")
-        ):
-            gap = text[last.end : piece.start]
-            if _ADDRESS_GAP.fullmatch(gap) or _ADDRESS_LINE_GAP.fullmatch(gap):
-                last.entity_type = "STREET_ADDRESS"
-                last.end = piece.end
-                last.score = max(last.score, piece.score)
-                continue
-        if last is not None and piece.start < last.end:
-            # Overlapping pieces (spaCy's "Clarke Avenue" inside "3369 24 Clarke Avenue").
-            if piece.entity_type == "STREET_ADDRESS":
-                last.entity_type = "STREET_ADDRESS"
-            last.start = min(last.start, piece.start)
-            last.end = max(last.end, piece.end)
-            last.score = max(last.score, piece.score)
-            continue
-        joined.append(piece)
-    return others + joined
-
-
-def _resolve_overlaps(results: list[RecognizerResult], custom: set[str]) -> list[RecognizerResult]:
-    ordered = sorted(results, key=lambda r: (-_rank(r, custom), -r.score, r.start))
-    kept: list[RecognizerResult] = []
-    for result in ordered:
-        if any(result.start < k.end and k.start < result.end for k in kept):
-            continue
-        kept.append(result)
-    return kept
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from core.errors import ServiceError
 from core.permissions import capability, capability_by_method
 from core.roles import has_capability
 from core.serializers import JobSerializer
-from governance.catalog.models import Dataset, DatasetVersion
-from governance.privacy import services
-from governance.privacy.models import CustomRecognizer, PiiFinding, PiiScan
+from governance.catalog.selectors import dataset_list
+from governance.privacy import engines, services
+from governance.privacy.selectors import custom_recognizer_list, finding_list, scan_list, version_list
 from governance.privacy.serializers import (
     AnalyzeSerializer,
     CustomRecognizerSerializer,
@@ -34,12 +34,12 @@ class VersionScanView(APIView):
 
     @extend_schema(responses=PiiScanSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        version = get_object_or_404(DatasetVersion, pk=pk)
-        return Response(PiiScanSerializer(version.pii_scans.all()[:20], many=True).data)
+        version = get_object_or_404(version_list(), pk=pk)
+        return Response(PiiScanSerializer(scan_list(version=version)[:20], many=True).data)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(version_list(), pk=pk)
         scan = services.pii_scan_start(version=version, actor=request.user)
         data = JobSerializer(scan.job).data | {"scan": scan.pk}
         return Response(data, status=status.HTTP_202_ACCEPTED)
@@ -50,7 +50,7 @@ class ScanDetailView(APIView):
 
     @extend_schema(responses=PiiScanSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        scan = get_object_or_404(PiiScan.objects.select_related("version"), pk=pk)
+        scan = get_object_or_404(scan_list(), pk=pk)
         return Response(PiiScanSerializer(scan).data)
 
 
@@ -59,11 +59,11 @@ class FindingDetailView(APIView):
 
     @extend_schema(responses=PiiFindingSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(PiiFindingSerializer(get_object_or_404(PiiFinding, pk=pk)).data)
+        return Response(PiiFindingSerializer(get_object_or_404(finding_list(), pk=pk)).data)
 
     @extend_schema(request=DecisionSerializer, responses=PiiFindingSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        finding = get_object_or_404(PiiFinding, pk=pk)
+        finding = get_object_or_404(finding_list(), pk=pk)
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         finding = services.pii_finding_decide(
@@ -76,7 +76,7 @@ class FindingRawExamplesView(APIView):
     permission_classes = [capability("pii.manage")]
 
     def get(self, request: Request, pk: int) -> Response:
-        finding = get_object_or_404(PiiFinding.objects.select_related("version__dataset"), pk=pk)
+        finding = get_object_or_404(finding_list(), pk=pk)
         return Response(
             {
                 "finding": finding.pk,
@@ -92,18 +92,18 @@ class AnalyzeView(APIView):
     @extend_schema(request=AnalyzeSerializer)
     def post(self, request: Request) -> Response:
         texts = request.data.get("texts") if isinstance(request.data, dict) else None
-        if isinstance(texts, list) and len(texts) > services.MAX_ANALYZE_TEXTS:
+        if isinstance(texts, list) and len(texts) > engines.MAX_ANALYZE_TEXTS:
             # Refuse before validating a huge list element by element.
             return Response(
                 {
-                    "detail": f"at most {services.MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})",
+                    "detail": f"at most {engines.MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})",
                     "code": "invalid",
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         data = AnalyzeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        results = services.analyze_texts(**data.validated_data)
+        results = engines.analyze_texts(**data.validated_data)
         return Response({"results": results})
 
 
@@ -116,7 +116,7 @@ class MaskView(APIView):
             raise ServiceError(f"you may not read dataset version {pk}, so you may not mask it")
         if not has_capability(request.user, "pii.manage"):
             raise PermissionDenied("Only stewards may mask personal data (pii.manage).")
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(version_list(), pk=pk)
         data = MaskRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = services.mask_start(
@@ -137,7 +137,7 @@ class DecryptView(APIView):
         data.is_valid(raise_exception=True)
         version = None
         if data.validated_data.get("dataset_version"):
-            version = get_object_or_404(DatasetVersion, pk=data.validated_data["dataset_version"])
+            version = get_object_or_404(version_list(), pk=data.validated_data["dataset_version"])
         values = services.pii_decrypt(
             actor=request.user,
             values=data.validated_data["values"],
@@ -152,12 +152,12 @@ class DatasetRecognizersView(APIView):
 
     @extend_schema(responses=CustomRecognizerSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        dataset = get_object_or_404(Dataset, pk=pk)
-        return Response(CustomRecognizerSerializer(dataset.pii_recognizers.all(), many=True).data)
+        dataset = get_object_or_404(dataset_list(), pk=pk)
+        return Response(CustomRecognizerSerializer(custom_recognizer_list(dataset=dataset), many=True).data)
 
     @extend_schema(request=CustomRecognizerSerializer, responses={201: CustomRecognizerSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = get_object_or_404(dataset_list(), pk=pk)
         spec: Any = request.data.get("spec") if isinstance(request.data, dict) else None
         if spec is None:
             return Response({"detail": "spec: this field is required", "code": "invalid"}, status=400)
@@ -169,5 +169,6 @@ class RecognizerDetailView(APIView):
     permission_classes = [capability("pii.manage")]
 
     def delete(self, request: Request, pk: int) -> Response:
-        services.custom_recognizer_delete(recognizer=get_object_or_404(CustomRecognizer, pk=pk), actor=request.user)
+        recognizer = get_object_or_404(custom_recognizer_list(), pk=pk)
+        services.custom_recognizer_delete(recognizer=recognizer, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from governance.privacy.analyzer import StewardAnalyzer
-from governance.privacy.recognizers import luhn_valid
+from governance.privacy.recognizers.cards import luhn_valid
 
 # Column-name hints: token -> entity type. Tokens come from splitting the name on case changes,
 # digits and separators ("EmailAddress" -> email, address; "cc_number" -> cc, number).
@@ -213,9 +213,8 @@ def classify_table(
     sample_rows: int = 500,
     seed: int = 0,
     ad_hoc_recognizers: Sequence[Any] | None = None,
-    columns: Iterable[str] | None = None,
 ) -> list[ColumnReport]:
-    names = list(columns) if columns is not None else table.column_names
+    """Classify every column of ``table`` on a sample of ``sample_rows`` values (drawn with ``seed``)."""
     return [
         classify_column(
             name,
@@ -224,7 +223,7 @@ def classify_table(
             analyzer=analyzer,
             ad_hoc_recognizers=ad_hoc_recognizers,
         )
-        for name in names
+        for name in table.column_names
     ]
 
 

@@ -15,7 +15,6 @@ light.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import itertools
 import re
@@ -30,9 +29,10 @@ import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from presidio_anonymizer import AnonymizerEngine
-    from presidio_anonymizer.entities import OperatorConfig, OperatorResult
+    from presidio_anonymizer.entities import OperatorConfig
 
 OPERATORS = ("redact", "replace", "mask", "hash", "encrypt", "pseudonymize", "generalize", "drop")
+SPAN_OPERATORS = ("redact", "replace", "mask", "hash", "encrypt", "pseudonymize")  # generalize, drop: whole values
 SCOPES = ("value", "spans")
 PSEUDONYM_KINDS = (
     "auto",
@@ -328,19 +328,23 @@ def mask_values(
 
 
 def value_operator(
-    rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: str | None = None
+    rule: ColumnRule, *, secrets: MaskingSecrets, entity_type: str | None = None, span: bool = False
 ) -> Callable[[str], str | None]:
-    """A function original text -> masked text for one rule (used for values and for spans)."""
+    """A function original text -> masked text for one rule: a whole value, or with ``span`` one entity span of
+    free text (``mask`` keeps no characters there unless told; a whole value keeps its last 4: "****1111")."""
     from presidio_anonymizer.operators import AESCipher, Hash, Mask
 
     op, params = rule.operator, rule.params
+    if span and op not in SPAN_OPERATORS:
+        raise PolicyError(f"operator {op!r} has no span form")
     if op == "redact":
         return lambda text: ""
     if op == "replace":
         new_value = params.get("new_value") or f"<{entity_type or 'REDACTED'}>"
         return lambda text: new_value
     if op == "mask":
-        mask, keep, char = Mask(), params.get("chars_to_keep", 4), params.get("masking_char", "*")
+        mask, char = Mask(), params.get("masking_char", "*")
+        keep = params.get("chars_to_keep", 0 if span else 4)
 
         def _mask(text: str) -> str:
             return mask.operate(
@@ -442,62 +446,30 @@ def _only_spaces(gap: str) -> bool:
 def _span_function(
     rule: ColumnRule, entity_type: str, secrets: MaskingSecrets, cache: dict[str, Callable[[str], str]]
 ) -> Callable[[str], str]:
-    """The transformation _span_operator configures, as a plain function."""
+    """The transformation _span_operator configures, as a plain function (one per entity type)."""
     function = cache.get(entity_type)
-    if function is not None:
-        return function
-    from presidio_anonymizer.operators import Encrypt, Hash
-
-    op, params = rule.operator, rule.params
-    function: Callable[[str], str]
-    if op == "redact":
-        function = functools.partial(_constant, "")
-    elif op == "replace":
-        function = functools.partial(_constant, params.get("new_value") or f"<{entity_type}>")
-    elif op == "hash":
-        function = functools.partial(Hash().operate, params={"hash_type": "sha256", "salt": secrets.hash_salt})
-    elif op == "encrypt":
-        function = functools.partial(Encrypt().operate, params={"key": params.get("key") or secrets.encryption_key})
-    else:
-        # mask and pseudonymize are "custom" operators: their lambda is the function.
-        function = _span_operator(rule, entity_type, secrets).params["lambda"]
-    cache[entity_type] = function
+    if function is None:
+        function = cache[entity_type] = value_operator(rule, secrets=secrets, entity_type=entity_type, span=True)
     return function
 
 
-def _constant(value: str, _text: str) -> str:
-    return value
-
-
 def _span_operator(rule: ColumnRule, entity_type: str, secrets: MaskingSecrets) -> OperatorConfig:
+    """The rule as AnonymizerEngine's operator: Presidio's own where it has one (the reference the direct
+    rewrite is tested against), Steward's function as a custom operator for mask and pseudonymize."""
     from presidio_anonymizer.entities import OperatorConfig
-    from presidio_anonymizer.operators import Mask
 
     op, params = rule.operator, rule.params
     if op == "redact":
         return OperatorConfig("redact", {})
     if op == "replace":
         return OperatorConfig("replace", {"new_value": params.get("new_value") or f"<{entity_type}>"})
-    if op == "mask":
-        keep = params.get("chars_to_keep", 0)
-        char = params.get("masking_char", "*")
-        return OperatorConfig(
-            "custom",
-            {
-                "lambda": lambda t: Mask().operate(
-                    t, {"masking_char": char, "chars_to_mask": max(0, len(t) - keep), "from_end": False}
-                )
-            },
-        )
     if op == "hash":
         return OperatorConfig("hash", {"hash_type": "sha256", "salt": secrets.hash_salt})
     if op == "encrypt":
         return OperatorConfig("encrypt", {"key": params.get("key") or secrets.encryption_key})
-    if op == "pseudonymize":
-        kind = params.get("kind", "auto")
-        fake = Pseudonymizer(_ENTITY_TO_PSEUDONYM.get(entity_type, "id") if kind == "auto" else kind, secrets.hash_salt)
-        return OperatorConfig("custom", {"lambda": fake})
-    raise PolicyError(f"operator {op!r} has no span form")
+    return OperatorConfig(
+        "custom", {"lambda": value_operator(rule, secrets=secrets, entity_type=entity_type, span=True)}
+    )
 
 
 _local = threading.local()
@@ -530,18 +502,6 @@ def decrypt_value(token: str, key: str) -> str:
         raise PolicyError("this value was not encrypted with the configured key") from exc
 
 
-def decrypt_text(text: str, spans: Sequence[OperatorResult], key: str) -> str:
-    """Undo span-level ``encrypt`` in free text given the anonymizer's items."""
-    from presidio_anonymizer import DeanonymizeEngine
-    from presidio_anonymizer.entities import OperatorConfig
-
-    return (
-        DeanonymizeEngine()
-        .deanonymize(text=text, entities=list(spans), operators={"DEFAULT": OperatorConfig("decrypt", {"key": key})})
-        .text
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Pseudonyms and generalization
 # ---------------------------------------------------------------------------------------------
@@ -552,6 +512,20 @@ def decrypt_text(text: str, spans: Sequence[OperatorResult], key: str) -> str:
 _PSEUDONYM_CACHE_SIZE = 200_000
 _pseudonyms: OrderedDict[bytes, str] = OrderedDict()
 _pseudonyms_lock = threading.Lock()
+
+
+# Pseudonym kinds that one Faker method makes (Pseudonymizer._fake makes the others).
+_FAKER_METHODS = {
+    "name": "name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "phone": "phone_number",
+    "address": "street_address",
+    "city": "city",
+    "zip": "postcode",
+    "credit_card": "credit_card_number",
+    "company": "company",
+}
 
 
 class Pseudonymizer:
@@ -577,32 +551,15 @@ class Pseudonymizer:
         return fake
 
     def _fake(self, digest: bytes) -> str:
-        self.faker.seed_instance(int.from_bytes(digest[:8], "big"))
         f = self.faker
-        kind = self.kind
-        if kind == "name":
-            return f.name()
-        if kind == "first_name":
-            return f.first_name()
-        if kind == "last_name":
-            return f.last_name()
-        if kind == "email":
+        f.seed_instance(int.from_bytes(digest[:8], "big"))
+        if self.kind in _FAKER_METHODS:
+            return getattr(f, _FAKER_METHODS[self.kind])()
+        if self.kind == "email":
             return f"{f.user_name()}{digest[8] % 100}@{f.free_email_domain()}"
-        if kind == "phone":
-            return f.phone_number()
-        if kind == "address":
-            return f.street_address()
-        if kind == "city":
-            return f.city()
-        if kind == "zip":
-            return f.postcode()
-        if kind == "credit_card":
-            return f.credit_card_number()
-        if kind == "date":
+        if self.kind == "date":
             return f.date_of_birth(minimum_age=18, maximum_age=90).isoformat()
-        if kind == "company":
-            return f.company()
-        if kind == "username":
+        if self.kind == "username":
             return f"{f.user_name()}{digest[9]}"
         return "ID-" + digest[:6].hex()
 

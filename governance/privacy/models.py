@@ -1,34 +1,59 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
+from core.models import Job
+
+
+class PiiScanQuerySet(models.QuerySet):
+    """Scans by status, which is their job's (PiiScan.status)."""
+
+    def succeeded(self) -> PiiScanQuerySet:
+        return self.filter(job__status=Job.Status.SUCCEEDED)
+
+    def in_flight(self) -> PiiScanQuerySet:
+        """Queued or running."""
+        return self.filter(job__status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+
 
 class PiiScan(models.Model):
-    """One classification pass over a dataset version (a sample per column)."""
+    """One classification pass over a dataset version (a sample per column), run as a Job."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+    # What PiiScan.status reads: its job's status, where a cancelled scan counts as failed.
+    STATUSES = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.SUCCEEDED, Job.Status.FAILED)
 
     version = models.ForeignKey("catalog.DatasetVersion", related_name="pii_scans", on_delete=models.CASCADE)
-    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Set in the transaction that creates the scan. It holds the scan's status, so it may not be deleted first.
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     trigger = models.CharField(max_length=16, default="manual")  # manual | auto
     sample_rows = models.PositiveIntegerField(default=500)
     # Per column: ColumnReport.to_dict() (masked snippets only; never a raw value).
     columns = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PiiScanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"PII scan {self.pk} of {self.version}"
+
+    @property
+    def status(self) -> str:
+        """The job's status; a scan whose job was cancelled (or is gone) failed: it has no findings. Load the
+        job with select_related("job") when listing scans."""
+        if self.job is None or self.job.status == Job.Status.CANCELLED:
+            return Job.Status.FAILED
+        return self.job.status
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return self.job.finished_at if self.job is not None else None
 
 
 class PiiFinding(models.Model):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import spacy
-from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
 from spacy.tokens import Doc
+
+from governance.privacy.internals import HookedSpacyNlpEngine
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class SpacyModelMissing(RuntimeError):
     """The configured spaCy model is not installed; Steward never downloads one at run time."""
 
 
-class StewardSpacyNlpEngine(SpacyNlpEngine):
+class StewardSpacyNlpEngine(HookedSpacyNlpEngine):
     """SpacyNlpEngine that loads only the NER component (and what it listens to).
 
     The parser, tagger and lemmatizer cost about 60 % of the pipeline time and entity
@@ -66,7 +68,7 @@ class StewardSpacyNlpEngine(SpacyNlpEngine):
     def load(self) -> None:
         self.nlp = {}
         for model in self.models:
-            self._validate_model_params(model)
+            self.validate_model(model)
             name = model["model_name"]
             if not spacy.util.is_package(name) and not spacy.util.is_directory(name):
                 raise SpacyModelMissing(
@@ -79,11 +81,11 @@ class StewardSpacyNlpEngine(SpacyNlpEngine):
                 nlp.disable_pipes(*[p for p in nlp.pipe_names if p not in keep])
             self.nlp[model["lang_code"]] = nlp
 
-    def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
+    def doc_to_artifacts(self, doc: Doc, language: str) -> NlpArtifacts:
         if not self.ner_only:
-            return super()._doc_to_nlp_artifact(doc, language)
+            return super().doc_to_artifacts(doc, language)
         # As the parent does, with lemmas that exist (keywords are computed once, from them).
-        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+        entities, scores = self.entities_and_scores(doc)
         return NlpArtifacts(
             entities=entities,
             tokens=doc,

@@ -1,18 +1,91 @@
-"""Reads of the privacy app, including the training gate."""
+"""Reads of the privacy app: scans and findings, the training gate, what a version's policy would mask.
+
+Nothing here writes; services.py does the writes and reads through these.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from django.db.models import QuerySet
 
+from core.errors import ServiceError
 from core.roles import has_capability
-from governance.catalog.models import DatasetVersion
-from governance.privacy.models import PiiFinding, PiiScan
+from core.storage import local_path
+from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
+from governance.privacy.engines import analyzer, masking_secrets
+from governance.privacy.models import CustomRecognizer, MaskingPolicy, PiiFinding, PiiScan
+
+SpanFinder = Callable[[list[str], Any], list[list[Any]]]
+
+# What the policy editor proposes for a flagged column, by entity type.
+SUGGESTED_OPERATORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "EMAIL_ADDRESS": ("hash", {}),
+    "PERSON": ("pseudonymize", {}),
+    "PHONE_NUMBER": ("mask", {"chars_to_keep": 2}),
+    "STREET_ADDRESS": ("replace", {}),
+    "CREDIT_CARD": ("mask", {"chars_to_keep": 4}),
+    "NATIONAL_ID": ("hash", {}),
+    "US_SSN": ("hash", {}),
+    "DATE_OF_BIRTH": ("generalize", {"kind": "date"}),
+    "ZIP_CODE": ("generalize", {"kind": "zip"}),
+    "IBAN_CODE": ("encrypt", {}),
+    "USERNAME": ("hash", {}),
+    "LOCATION": ("replace", {}),
+    "IP_ADDRESS": ("hash", {}),
+}
 
 
-def latest_scan(version: DatasetVersion) -> PiiScan | None:
-    return version.pii_scans.filter(status=PiiScan.Status.SUCCEEDED).order_by("-created_at", "-id").first()
+def version_list() -> QuerySet[DatasetVersion]:
+    """Dataset versions with their dataset, for the privacy pages and API to look one up."""
+    return DatasetVersion.objects.select_related("dataset")
+
+
+def unresolved_version_list() -> QuerySet[DatasetVersion]:
+    """Versions whose latest scan has findings not yet masked or rejected."""
+    return version_list().filter(pii_status=DatasetVersion.PiiStatus.UNRESOLVED)
+
+
+def scan_list(*, version: DatasetVersion | None = None) -> QuerySet[PiiScan]:
+    """Scans newest first, with their version and their job (which holds their status); of one version if given."""
+    scans = PiiScan.objects.select_related("version__dataset", "job")
+    return scans.filter(version=version) if version is not None else scans
+
+
+def finding_list() -> QuerySet[PiiFinding]:
+    return PiiFinding.objects.select_related("version__dataset", "scan", "decided_by")
+
+
+def custom_recognizer_list(*, dataset: Dataset | None = None) -> QuerySet[CustomRecognizer]:
+    recognizers = CustomRecognizer.objects.all()
+    return recognizers.filter(dataset=dataset) if dataset is not None else recognizers
+
+
+def masking_policy_list(*, dataset: Dataset) -> QuerySet[MaskingPolicy]:
+    """The dataset's saved policies, by name."""
+    return MaskingPolicy.objects.filter(dataset=dataset)
+
+
+def latest_scan(version: DatasetVersion, *, including: PiiScan | None = None) -> PiiScan | None:
+    """The version's latest succeeded scan: the one its findings and pii_status come from.
+
+    ``including`` counts as succeeded although its job is still running (it succeeds in the caller's transaction).
+    """
+    scans = version.pii_scans.succeeded()
+    if including is not None:
+        scans |= version.pii_scans.filter(pk=including.pk)
+    return scans.order_by("-created_at", "-id").first()
+
+
+def scan_in_flight(version: DatasetVersion, *, excluding: PiiScan | None = None) -> bool:
+    """Whether a scan of the version (other than ``excluding``) is queued or running."""
+    scans = version.pii_scans.in_flight()
+    if excluding is not None:
+        scans = scans.exclude(pk=excluding.pk)
+    return scans.exists()
 
 
 def pii_gate_reasons(dataset_version: DatasetVersion) -> list[str]:
@@ -21,7 +94,7 @@ def pii_gate_reasons(dataset_version: DatasetVersion) -> list[str]:
     A version never scanned, or whose scan is still running, counts as unresolved.
     """
     version = dataset_version
-    running = version.pii_scans.filter(status__in=[PiiScan.Status.QUEUED, PiiScan.Status.RUNNING]).exists()
+    running = scan_in_flight(version)
     scan = latest_scan(version)
     if scan is None:
         if running:
@@ -63,7 +136,7 @@ def hidden_pii_columns(version: Any, user: Any) -> set[str]:
 def review_queue() -> QuerySet[PiiFinding]:
     """Pending findings of each version's latest scan, oldest first."""
     latest_ids = list(
-        PiiScan.objects.filter(status=PiiScan.Status.SUCCEEDED)
+        PiiScan.objects.succeeded()
         .order_by("version_id", "-created_at", "-id")
         .distinct()
         .values_list("version_id", "id")
@@ -106,3 +179,111 @@ def scan_columns(scan: PiiScan) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def masked_columns(version: DatasetVersion) -> dict[str, str]:
+    """Columns this version got masked by the policy that produced it (column -> operator)."""
+    out: dict[str, str] = {}
+    for edge in LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk, operation="mask"):
+        for column, rule in (edge.params.get("policy", {}).get("columns") or {}).items():
+            out[column] = rule.get("operator", "")
+    return out
+
+
+def scan_column_kinds(version: DatasetVersion) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Column kinds and entity types from the version's latest scan (for default scopes)."""
+    scan = latest_scan(version)
+    kinds: dict[str, str] = {}
+    types: dict[str, str | None] = {}
+    for column in scan.columns if scan else []:
+        if column.get("kind"):
+            kinds[column["name"]] = column["kind"]
+            types[column["name"]] = column.get("entity_type")
+    return kinds, types
+
+
+def read_version_table(version: DatasetVersion, columns: list[str] | None = None) -> pa.Table:
+    with local_path(version.parquet) as path:
+        return pq.read_table(path, columns=columns, memory_map=True)
+
+
+def dataset_recognizers(dataset: Dataset) -> list[Any]:
+    """The dataset's enabled custom recognizers, built from their specs."""
+    from governance.privacy.recognizers.custom import recognizer_from_spec
+
+    return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
+
+
+def span_finder(version: DatasetVersion) -> SpanFinder:
+    """find(texts, entities) -> analyzer results per text, with the dataset's custom recognizers."""
+    engine = analyzer()
+    recognizers = dataset_recognizers(version.dataset)
+
+    def find(texts: list[str], entities: Any) -> list[list[Any]]:
+        return engine.analyze_batch(texts, entities=entities, ad_hoc_recognizers=recognizers)
+
+    return find
+
+
+def masking_rules(*, version: DatasetVersion, policy: Any) -> list[Any]:
+    """Validate a policy against the version; ServiceError (400) names the problem."""
+    from governance.privacy.masking import PolicyError, validate_policy
+
+    if isinstance(policy, dict):
+        for name, spec in (policy.get("columns") or {}).items() if isinstance(policy.get("columns"), dict) else []:
+            if isinstance(spec, dict) and isinstance(spec.get("params"), dict) and "key" in spec["params"]:
+                raise ServiceError(
+                    "a policy never carries a key: the encryption key comes from STEWARD_PII_ENCRYPTION_KEY",
+                    field=f"columns.{name}.params.key",
+                )
+    with local_path(version.parquet) as path:
+        schema = pq.read_schema(path)
+    kinds, types = scan_column_kinds(version)
+    try:
+        return validate_policy(policy, schema=schema, secrets=masking_secrets(), column_kinds=kinds, entity_types=types)
+    except PolicyError as exc:
+        raise ServiceError(exc.message, field=exc.field) from None
+
+
+def masked_rows(*, version: DatasetVersion, policy: Any, start: int, stop: int) -> tuple[pa.Table, pa.Table]:
+    """Rows start..stop of the version, before and after the policy (validated: ServiceError names a problem)."""
+    from governance.privacy.masking import mask_table
+
+    rules = masking_rules(version=version, policy=policy)
+    table = read_version_table(version).slice(start, stop - start)
+    _, types = scan_column_kinds(version)
+    masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=span_finder(version), entity_types=types)
+    return table, masked
+
+
+def mask_preview(*, version: DatasetVersion, policy: Any, rows: int = 20) -> tuple[list[str], list[dict], list[dict]]:
+    """(columns, before, after) for the first `rows` rows; for the policy editor (stewards only)."""
+    table, masked = masked_rows(version=version, policy=policy, start=0, stop=rows)
+    return table.column_names, _rows(table), _rows(masked)
+
+
+def _rows(table: pa.Table) -> list[dict]:
+    rows = table.to_pylist()
+    for row in rows:
+        for key, value in row.items():
+            if hasattr(value, "isoformat"):
+                row[key] = value.isoformat()
+    return rows
+
+
+def suggested_policy(version: DatasetVersion) -> dict[str, Any]:
+    """What the policy editor starts from: the dataset's last saved policy (its columns this version has), else
+    an operator for each flagged column of the latest scan not yet rejected or masked."""
+    saved = masking_policy_list(dataset=version.dataset).order_by("-updated_at").first()
+    if saved is not None:
+        return {"columns": {c: r for c, r in saved.policy.get("columns", {}).items() if c in version.column_names}}
+    scan = latest_scan(version)
+    columns = {}
+    for c in scan_columns(scan) if scan else []:
+        if c["entity_type"] and c["decision"] in ("pending", "accepted"):
+            if c["kind"] == "free_text":
+                columns[c["name"]] = {"operator": "replace", "params": {}}
+            else:
+                op, params = SUGGESTED_OPERATORS.get(c["entity_type"], ("hash", {}))
+                columns[c["name"]] = {"operator": op, "params": params}
+    return {"columns": columns}

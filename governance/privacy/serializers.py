@@ -7,6 +7,10 @@ from governance.privacy.selectors import scan_columns
 
 
 class PiiScanSerializer(serializers.ModelSerializer):
+    """A scan; its status and finished_at are its job's (load scans with select_related("job"))."""
+
+    status = serializers.ChoiceField(choices=[s.value for s in PiiScan.STATUSES], read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
     dataset_version = serializers.IntegerField(source="version_id", read_only=True)
     columns = serializers.SerializerMethodField()
     job = serializers.IntegerField(source="job_id", read_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
-from core.jobs import Reporter, job_start
+from core.jobs import Reporter, job_start, job_succeed
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
-from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
+from governance.catalog.models import Dataset, DatasetVersion
+from governance.privacy.engines import analyzer
 from governance.privacy.models import (
     CustomRecognizer,
     MaskChunk,
@@ -30,51 +31,38 @@ from governance.privacy.models import (
     PiiFinding,
     PiiScan,
 )
+from governance.privacy.selectors import (
+    dataset_recognizers,
+    latest_scan,
+    masked_columns,
+    masked_rows,
+    masking_rules,
+    read_version_table,
+    scan_in_flight,
+)
 
-if TYPE_CHECKING:
-    from governance.privacy.analyzer import StewardAnalyzer
-
-MAX_ANALYZE_TEXTS = 1000
-MAX_ANALYZE_CHARS = 10_000  # per text
-MAX_ANALYZE_TOTAL_CHARS = 1_000_000
 RAW_EXAMPLES = 5
 
 
-# ---------------------------------------------------------------------------------------------
-# Shared helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def analyzer() -> StewardAnalyzer:
-    # Presidio and spaCy (and through them torch) take seconds to import: they are loaded where
-    # the analyzer is needed, never when the URL configuration imports this module.
-    from governance.privacy.analyzer import (
-        DEFAULT_ENTITIES,
-        AnalyzerConfig,
-        get_analyzer,
+def _version_job_start(
+    *,
+    version: DatasetVersion,
+    kind: str,
+    task: str,
+    actor: Any,
+    params: dict[str, Any],
+    task_args: tuple[Any, ...] = (),
+) -> Job:
+    """A job that works on one dataset version (the version's page lists it; its params name the version)."""
+    return job_start(
+        kind=kind,
+        task=task,
+        actor=actor,
+        subject_type="dataset_version",
+        subject_id=version.pk,
+        params={"dataset_version": version.pk, **params},
+        task_args=task_args,
     )
-
-    entities = tuple(settings.STEWARD_PII_ENTITIES) or DEFAULT_ENTITIES
-    return get_analyzer(AnalyzerConfig(spacy_model=settings.STEWARD_SPACY_MODEL, entities=entities))
-
-
-def masking_secrets():
-    from governance.privacy.masking import MaskingSecrets
-
-    return MaskingSecrets(
-        hash_salt=settings.STEWARD_PII_HASH_SALT, encryption_key=settings.STEWARD_PII_ENCRYPTION_KEY or ""
-    )
-
-
-def dataset_recognizers(dataset: Dataset) -> list[Any]:
-    from governance.privacy.recognizers import recognizer_from_spec
-
-    return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
-
-
-def read_version_table(version: DatasetVersion, columns: list[str] | None = None) -> pa.Table:
-    with local_path(version.parquet) as path:
-        return pq.read_table(path, columns=columns, memory_map=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,14 +78,13 @@ def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manua
             sample_rows=settings.STEWARD_PII_SAMPLE_ROWS,
             created_by=user_or_none(actor),
         )
-        job = job_start(
+        job = _version_job_start(
+            version=version,
             kind="pii_scan",
             task="privacy.scan_version",
             actor=actor,
-            subject_type="dataset_version",
-            subject_id=version.pk,
+            params={"scan": scan.pk, "trigger": trigger},
             task_args=(scan.pk,),
-            params={"dataset_version": version.pk, "scan": scan.pk, "trigger": trigger},
         )
         scan.job = job
         scan.save(update_fields=["job"])
@@ -109,14 +96,17 @@ def pii_scan_start(*, version: DatasetVersion, actor: Any, trigger: str = "manua
 
 
 def pii_scan_run(*, job: Job, scan_id: int, reporter: Reporter) -> dict[str, Any]:
-    """The scan task's body: run the scan; a scan whose job fails or is cancelled is marked failed."""
-    scan = PiiScan.objects.select_related("version__dataset").filter(pk=scan_id, job_id=job.pk).first()
+    """The scan task's body: run the scan. A scan's status is its job's (PiiScan.status), so a scan whose
+    job fails or is cancelled has failed."""
+    scan = PiiScan.objects.select_related("version__dataset", "job").filter(pk=scan_id, job_id=job.pk).first()
     if scan is None:
         return {"scan": None}
     try:
         return pii_scan_execute(scan=scan, reporter=reporter)
     except BaseException:
-        pii_scan_fail(scan_id=scan_id)
+        # The task wrapper records the job's failure or cancellation once this raises; the version's
+        # status must not count the scan as running until then.
+        version_pii_status_refresh(scan.version, ending=scan)
         raise
 
 
@@ -125,7 +115,6 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     from governance.privacy.classify import classify_column, sample_values
 
     version = scan.version
-    PiiScan.objects.filter(pk=scan.pk).update(status=PiiScan.Status.RUNNING)
     table = read_version_table(version)
     engine = analyzer()
     recognizers = dataset_recognizers(version.dataset)
@@ -143,9 +132,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     remembered = {d.column: d for d in PiiColumnDecision.objects.filter(dataset=version.dataset)}
     with transaction.atomic():
         scan.columns = [r.to_dict() for r in reports]
-        scan.status = PiiScan.Status.SUCCEEDED
-        scan.finished_at = timezone.now()
-        scan.save(update_fields=["columns", "status", "finished_at"])
+        scan.save(update_fields=["columns"])
         for report in reports:
             if not report.flagged:
                 continue
@@ -172,7 +159,22 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
                 decision=decision,
                 decision_note=note,
             )
-        status = version_pii_status_refresh(version)
+        status = version_pii_status_refresh(version, ending=scan, succeeded=True)
+        result = {
+            "scan": scan.pk,
+            "dataset_version": version.pk,
+            "pii_status": status,
+            "columns": [
+                {"name": r.name, "entity_type": r.entity_type, "share": r.share, "score": r.score, "kind": r.kind}
+                for r in reports
+            ],
+        }
+        # The job succeeds in the transaction that records its findings: nobody sees the findings of a scan
+        # still running, and a redelivered message finds the job finished. The wrapper's own success after
+        # this returns changes nothing (it is guarded by status).
+        if not job_succeed(scan.job_id, result):
+            transaction.set_rollback(True)  # another delivery of the task finished the scan first
+            return result
         audit_log(
             actor=scan.created_by,
             action="pii.scan.finish",
@@ -183,28 +185,18 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
                 "status": status,
             },
         )
-    return {
-        "scan": scan.pk,
-        "dataset_version": version.pk,
-        "pii_status": status,
-        "columns": [
-            {"name": r.name, "entity_type": r.entity_type, "share": r.share, "score": r.score, "kind": r.kind}
-            for r in reports
-        ],
-    }
+    return result
 
 
-def masked_columns(version: DatasetVersion) -> dict[str, str]:
-    """Columns this version got masked by the policy that produced it (column -> operator)."""
-    out: dict[str, str] = {}
-    for edge in LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk, operation="mask"):
-        for column, rule in (edge.params.get("policy", {}).get("columns") or {}).items():
-            out[column] = rule.get("operator", "")
-    return out
+def version_pii_status_refresh(
+    version: DatasetVersion, *, ending: PiiScan | None = None, succeeded: bool = False
+) -> str:
+    """Recompute the version's pii_status from its latest succeeded scan, or scanning while a scan is in flight.
 
-
-def version_pii_status_refresh(version: DatasetVersion) -> str:
-    scan = version.pii_scans.filter(status=PiiScan.Status.SUCCEEDED).order_by("-created_at", "-id").first()
+    ``ending`` is a scan whose job ends with the caller's transaction (or right after it): it no longer
+    counts as in flight, and with ``succeeded`` it counts as succeeded.
+    """
+    scan = latest_scan(version, including=ending if succeeded else None)
     if scan is None:
         status = DatasetVersion.PiiStatus.NOT_SCANNED
     else:
@@ -215,19 +207,11 @@ def version_pii_status_refresh(version: DatasetVersion) -> str:
             status = DatasetVersion.PiiStatus.RESOLVED
         else:
             status = DatasetVersion.PiiStatus.UNRESOLVED
-    if version.pii_scans.filter(status__in=[PiiScan.Status.QUEUED, PiiScan.Status.RUNNING]).exists():
+    if scan_in_flight(version, excluding=ending):
         status = DatasetVersion.PiiStatus.SCANNING
     DatasetVersion.objects.filter(pk=version.pk).update(pii_status=status)
     version.pii_status = status
     return status
-
-
-def pii_scan_fail(*, scan_id: int) -> None:
-    scan = PiiScan.objects.filter(pk=scan_id).select_related("version").first()
-    if scan is None:
-        return
-    PiiScan.objects.filter(pk=scan_id).update(status=PiiScan.Status.FAILED, finished_at=timezone.now())
-    version_pii_status_refresh(scan.version)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +293,7 @@ def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RA
 
 
 def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, Any]) -> CustomRecognizer:
-    from governance.privacy.recognizers import RecognizerSpecError, recognizer_from_spec
+    from governance.privacy.recognizers.custom import RecognizerSpecError, recognizer_from_spec
 
     try:
         recognizer = recognizer_from_spec(spec)
@@ -348,51 +332,14 @@ def custom_recognizer_delete(*, recognizer: CustomRecognizer, actor: Any) -> Non
 # ---------------------------------------------------------------------------------------------
 
 
-def scan_column_kinds(version: DatasetVersion) -> tuple[dict[str, str], dict[str, str | None]]:
-    """Column kinds and entity types from the version's latest scan (for default scopes)."""
-    scan = version.pii_scans.filter(status=PiiScan.Status.SUCCEEDED).order_by("-created_at", "-id").first()
-    kinds: dict[str, str] = {}
-    types: dict[str, str | None] = {}
-    for column in scan.columns if scan else []:
-        if column.get("kind"):
-            kinds[column["name"]] = column["kind"]
-            types[column["name"]] = column.get("entity_type")
-    return kinds, types
-
-
-def masking_rules(*, version: DatasetVersion, policy: Any) -> list[Any]:
-    """Validate a policy against the version; ServiceError (400) names the problem."""
-    from governance.privacy.masking import PolicyError, validate_policy
-
-    if isinstance(policy, dict):
-        for name, spec in (policy.get("columns") or {}).items() if isinstance(policy.get("columns"), dict) else []:
-            if isinstance(spec, dict) and isinstance(spec.get("params"), dict) and "key" in spec["params"]:
-                raise ServiceError(
-                    "a policy never carries a key: the encryption key comes from STEWARD_PII_ENCRYPTION_KEY",
-                    field=f"columns.{name}.params.key",
-                )
-    with local_path(version.parquet) as path:
-        schema = pq.read_schema(path)
-    kinds, types = scan_column_kinds(version)
-    try:
-        return validate_policy(policy, schema=schema, secrets=masking_secrets(), column_kinds=kinds, entity_types=types)
-    except PolicyError as exc:
-        raise ServiceError(exc.message, field=exc.field) from None
-
-
 def mask_start(*, version: DatasetVersion, actor: Any, policy: Any, save_as: str | None = None) -> Job:
     from governance.privacy.masking import public_policy
 
     rules = masking_rules(version=version, policy=policy)
     recorded = public_policy(rules)
     with transaction.atomic():
-        job = job_start(
-            kind="pii_mask",
-            task="privacy.mask_version",
-            actor=actor,
-            subject_type="dataset_version",
-            subject_id=version.pk,
-            params={"dataset_version": version.pk, "policy": recorded},
+        job = _version_job_start(
+            version=version, kind="pii_mask", task="privacy.mask_version", actor=actor, params={"policy": recorded}
         )
         if save_as:
             MaskingPolicy.objects.update_or_create(
@@ -412,36 +359,6 @@ def mask_start(*, version: DatasetVersion, actor: Any, policy: Any, save_as: str
     return job
 
 
-def mask_preview(*, version: DatasetVersion, policy: Any, rows: int = 20) -> tuple[list[str], list[dict], list[dict]]:
-    """(columns, before, after) for the first `rows` rows; for the policy editor (stewards only)."""
-    from governance.privacy.masking import mask_table
-
-    rules = masking_rules(version=version, policy=policy)
-    table = read_version_table(version).slice(0, rows)
-    _, types = scan_column_kinds(version)
-    masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=_span_finder(version), entity_types=types)
-    return table.column_names, _rows(table), _rows(masked)
-
-
-def _rows(table: pa.Table) -> list[dict]:
-    rows = table.to_pylist()
-    for row in rows:
-        for key, value in row.items():
-            if hasattr(value, "isoformat"):
-                row[key] = value.isoformat()
-    return rows
-
-
-def _span_finder(version: DatasetVersion):
-    engine = analyzer()
-    recognizers = dataset_recognizers(version.dataset)
-
-    def find(texts: list[str], entities: Any) -> list[list[Any]]:
-        return engine.analyze_batch(texts, entities=entities, ad_hoc_recognizers=recognizers)
-
-    return find
-
-
 def mask_plan(*, job: Job) -> list[MaskChunk]:
     version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
     size = settings.STEWARD_PII_CHUNK_ROWS
@@ -459,17 +376,12 @@ def mask_plan(*, job: Job) -> list[MaskChunk]:
 
 def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
     """Mask one slice of rows into a Parquet part. Returns True when this was the last chunk."""
-    from governance.privacy.masking import mask_table
-
     started = time.perf_counter()
     MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
         started_at=timezone.now(), worker=worker[:200]
     )
     version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
-    rules = masking_rules(version=version, policy=job.params["policy"])
-    table = read_version_table(version).slice(chunk.start, chunk.stop - chunk.start)
-    _, types = scan_column_kinds(version)
-    masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=_span_finder(version), entity_types=types)
+    _, masked = masked_rows(version=version, policy=job.params["policy"], start=chunk.start, stop=chunk.stop)
     tmp = scratch_dir() / f"mask-{job.pk}-{chunk.index}-{uuid.uuid4().hex[:8]}.parquet"
     pq.write_table(masked, tmp)
     stored = store_file(f"tmp/mask/{job.pk}/part-{chunk.index:05d}.parquet", tmp)
@@ -538,7 +450,7 @@ def mask_finalize(*, job: Job) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decryption and ad-hoc analysis
+# Decryption
 # ---------------------------------------------------------------------------------------------
 
 
@@ -567,29 +479,3 @@ def pii_decrypt(
             },
         )
     return plain
-
-
-def analyze_texts(
-    *, texts: list[str], language: str = "en", entities: list[str] | None = None, score_threshold: float | None = None
-) -> list[list[dict[str, Any]]]:
-    engine = analyzer()
-    if len(texts) > MAX_ANALYZE_TEXTS:
-        raise ServiceError(f"at most {MAX_ANALYZE_TEXTS} texts per call (got {len(texts)})", field="texts")
-    for i, text in enumerate(texts):
-        if len(text) > MAX_ANALYZE_CHARS:
-            raise ServiceError(
-                f"texts[{i}] is {len(text)} characters long; the limit is {MAX_ANALYZE_CHARS}", field="texts"
-            )
-    if sum(len(t) for t in texts) > MAX_ANALYZE_TOTAL_CHARS:
-        raise ServiceError(f"the texts exceed {MAX_ANALYZE_TOTAL_CHARS} characters in all", field="texts")
-    if language != engine.config.language:
-        raise ServiceError(f"language {language!r} is not configured; use {engine.config.language!r}", field="language")
-    if entities:
-        unknown = sorted(set(entities) - set(engine.supported_entities))
-        if unknown:
-            raise ServiceError(f"unknown entities: {', '.join(unknown)}", field="entities")
-    results = engine.analyze_batch(texts, entities=entities or None, score_threshold=score_threshold)
-    return [
-        [{"entity_type": r.entity_type, "start": r.start, "end": r.end, "score": round(r.score, 4)} for r in found]
-        for found in results
-    ]

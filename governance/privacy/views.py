@@ -18,30 +18,20 @@ from core.roles import has_capability
 from governance.catalog.models import DatasetVersion
 from governance.privacy import services
 from governance.privacy.masking import OPERATORS
-from governance.privacy.models import MaskingPolicy, PiiFinding, PiiScan
+from governance.privacy.models import PiiFinding
 from governance.privacy.selectors import (
+    finding_list,
     latest_scan,
+    mask_preview,
+    masking_policy_list,
     pii_gate_reasons,
     review_queue,
     scan_columns,
+    scan_list,
+    suggested_policy,
+    unresolved_version_list,
+    version_list,
 )
-
-# What the policy editor proposes for a flagged column, by entity type.
-SUGGESTED = {
-    "EMAIL_ADDRESS": ("hash", {}),
-    "PERSON": ("pseudonymize", {}),
-    "PHONE_NUMBER": ("mask", {"chars_to_keep": 2}),
-    "STREET_ADDRESS": ("replace", {}),
-    "CREDIT_CARD": ("mask", {"chars_to_keep": 4}),
-    "NATIONAL_ID": ("hash", {}),
-    "US_SSN": ("hash", {}),
-    "DATE_OF_BIRTH": ("generalize", {"kind": "date"}),
-    "ZIP_CODE": ("generalize", {"kind": "zip"}),
-    "IBAN_CODE": ("encrypt", {}),
-    "USERNAME": ("hash", {}),
-    "LOCATION": ("replace", {}),
-    "IP_ADDRESS": ("hash", {}),
-}
 
 
 def chart_svg(columns: list[dict[str, Any]]) -> SafeString:
@@ -74,10 +64,8 @@ class ReviewQueuePage(CapabilityRequiredMixin, View):
             "privacy/queue.html",
             {
                 "findings": review_queue()[:200],
-                "scans": PiiScan.objects.select_related("version__dataset")[:20],
-                "unresolved": DatasetVersion.objects.filter(
-                    pii_status=DatasetVersion.PiiStatus.UNRESOLVED
-                ).select_related("dataset")[:50],
+                "scans": scan_list()[:20],
+                "unresolved": unresolved_version_list()[:50],
             },
         )
 
@@ -86,7 +74,7 @@ class ScanReportPage(CapabilityRequiredMixin, View):
     required_capability = "catalog.read"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        scan = get_object_or_404(PiiScan.objects.select_related("version__dataset", "job"), pk=pk)
+        scan = get_object_or_404(scan_list(), pk=pk)
         columns = scan_columns(scan)
         return render(
             request,
@@ -106,7 +94,7 @@ class FindingDecidePage(CapabilityRequiredMixin, View):
     required_capability = "pii.manage"
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        finding = get_object_or_404(PiiFinding, pk=pk)
+        finding = get_object_or_404(finding_list(), pk=pk)
         try:
             services.pii_finding_decide(finding=finding, actor=request.user, decision=request.POST.get("decision", ""))
             messages.success(request, f"{finding.column}: {request.POST.get('decision')}")
@@ -122,7 +110,7 @@ class FindingRawPage(CapabilityRequiredMixin, View):
     required_capability = "pii.manage"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        finding = get_object_or_404(PiiFinding.objects.select_related("version__dataset"), pk=pk)
+        finding = get_object_or_404(finding_list(), pk=pk)
         examples = services.pii_finding_raw_examples(finding=finding, actor=request.user)
         return render(request, "privacy/raw.html", {"finding": finding, "examples": examples})
 
@@ -133,20 +121,18 @@ class VersionPiiPage(CapabilityRequiredMixin, View):
     required_capability = "catalog.read"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(version_list(), pk=pk)
         scan = latest_scan(version)
         if scan is not None:
             return redirect("pii-scan", pk=scan.pk)
         return render(
-            request,
-            "privacy/not_scanned.html",
-            {"version": version, "scans": version.pii_scans.select_related("job")[:5]},
+            request, "privacy/not_scanned.html", {"version": version, "scans": scan_list(version=version)[:5]}
         )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not has_capability(request.user, "catalog.write"):
             return HttpResponse("Your role may not start scans.", status=403)
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(version_list(), pk=pk)
         scan = services.pii_scan_start(version=version, actor=request.user)
         return redirect("job", pk=scan.job_id)
 
@@ -178,30 +164,15 @@ class PolicyEditorPage(CapabilityRequiredMixin, View):
             "rows": rows,
             "operators": OPERATORS,
             "scan": scan,
-            "saved": version.dataset.masking_policies.all(),
+            "saved": masking_policy_list(dataset=version.dataset),
         }
 
-    def _suggested(self, version: DatasetVersion) -> dict[str, Any]:
-        saved = MaskingPolicy.objects.filter(dataset=version.dataset).order_by("-updated_at").first()
-        if saved is not None:
-            return {"columns": {c: r for c, r in saved.policy.get("columns", {}).items() if c in version.column_names}}
-        scan = latest_scan(version)
-        columns = {}
-        for c in scan_columns(scan) if scan else []:
-            if c["entity_type"] and c["decision"] in ("pending", "accepted"):
-                if c["kind"] == "free_text":
-                    columns[c["name"]] = {"operator": "replace", "params": {}}
-                else:
-                    op, params = SUGGESTED.get(c["entity_type"], ("hash", {}))
-                    columns[c["name"]] = {"operator": op, "params": params}
-        return {"columns": columns}
-
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = get_object_or_404(DatasetVersion, pk=pk)
-        return render(request, "privacy/policy.html", self._context(version, self._suggested(version)))
+        version = get_object_or_404(version_list(), pk=pk)
+        return render(request, "privacy/policy.html", self._context(version, suggested_policy(version)))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = get_object_or_404(DatasetVersion, pk=pk)
+        version = get_object_or_404(version_list(), pk=pk)
         policy: dict[str, Any] = {"columns": {}}
         error = None
         for name in version.column_names:
@@ -228,7 +199,7 @@ class PolicyEditorPage(CapabilityRequiredMixin, View):
                         save_as=request.POST.get("save_as") or "default",
                     )
                     return redirect("job", pk=job.pk)
-                columns, before, after = services.mask_preview(version=version, policy=policy)
+                columns, before, after = mask_preview(version=version, policy=policy)
                 context.update(
                     {
                         "preview_columns": columns,

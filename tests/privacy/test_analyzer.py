@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from governance.privacy.analyzer import AnalyzerConfig, StewardAnalyzer
-from governance.privacy.recognizers import RecognizerSpecError, recognizers_from_specs
+from governance.privacy.recognizers.custom import RecognizerSpecError, recognizer_from_spec
 
 
 def _found(results, text):
@@ -73,16 +73,16 @@ def test_column_name_context_raises_the_score_of_a_bare_phone_number(analyzer):
 
 
 def test_custom_regex_recognizer_with_context_and_deny_list(analyzer):
-    recognizers = recognizers_from_specs(
-        [
+    recognizers = [
+        recognizer_from_spec(
             {
                 "entity_type": "LOYALTY_CARD",
                 "patterns": [{"regex": r"\bLC-\d{6}\b", "score": 0.5}],
                 "context": ["loyalty"],
-            },
-            {"entity_type": "VIP_CUSTOMER", "deny_list": ["Goldmember"]},
-        ]
-    )
+            }
+        ),
+        recognizer_from_spec({"entity_type": "VIP_CUSTOMER", "deny_list": ["Goldmember"]}),
+    ]
     text = "Loyalty number LC-123456 belongs to Goldmember."
     results = analyzer.analyze(text, ad_hoc_recognizers=recognizers)
     found = _found(results, text)
@@ -105,4 +105,4 @@ def test_custom_regex_recognizer_with_context_and_deny_list(analyzer):
 )
 def test_bad_custom_recognizer_specs_are_rejected_with_a_message(spec, message):
     with pytest.raises(RecognizerSpecError, match=message):
-        recognizers_from_specs([spec])
+        recognizer_from_spec(spec)

@@ -15,9 +15,11 @@ from faker import Faker
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from governance.privacy.analyzer import PHONE_REGIONS, AnalyzerConfig, get_analyzer, refine_results
+from governance.privacy.analyzer import PHONE_REGIONS, AnalyzerConfig, get_analyzer
 from governance.privacy.masking import ColumnRule, MaskingSecrets, Pseudonymizer, _anonymizer, anonymize_text
-from governance.privacy.recognizers import StewardPhoneRecognizer, StreetAddressRecognizer
+from governance.privacy.recognizers.address import StreetAddressRecognizer
+from governance.privacy.recognizers.phone import StewardPhoneRecognizer
+from governance.privacy.refinement import refine_results
 
 ROOT = Path(__file__).resolve().parents[2]
 
