@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "core",
     "governance.catalog",
     "governance.privacy",
+    "governance.labeling",
     "training",
     "serving",
 ]
@@ -235,6 +236,13 @@ STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, mini
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)
 STEWARD_PREDICTION_LOG_PER_MILLE = env_int("STEWARD_PREDICTION_LOG_PER_MILLE", 10, minimum=0)  # 10 = 1 %
 STEWARD_SERVING_STATS_FLUSH_S = env_int("STEWARD_SERVING_STATS_FLUSH_S", 10, minimum=1)
+
+# Labeling: how long `next` holds a task slot for an annotator, and how webhooks are retried (delay doubles from
+# the backoff after each failed attempt).
+STEWARD_LABELING_LEASE_S = env_int("STEWARD_LABELING_LEASE_S", 600, minimum=1)
+STEWARD_LABELING_WEBHOOK_RETRIES = env_int("STEWARD_LABELING_WEBHOOK_RETRIES", 6, minimum=0)
+STEWARD_LABELING_WEBHOOK_BACKOFF_S = env_int("STEWARD_LABELING_WEBHOOK_BACKOFF_S", 10, minimum=0)
+STEWARD_LABELING_WEBHOOK_TIMEOUT_S = env_int("STEWARD_LABELING_WEBHOOK_TIMEOUT_S", 10, minimum=1)
 
 STEWARD_ADMIN_PASSWORD = env_str("STEWARD_ADMIN_PASSWORD")
 
