@@ -40,7 +40,7 @@ def items_csv(n: int = 12) -> str:
 def search_csv(n: int = 20) -> str:
     lines = ["query,item_id,title,position,clicked"]
     for i in range(n):
-        title, category = ITEMS[i % len(ITEMS)]
+        title, _category = ITEMS[i % len(ITEMS)]
         query = ["headphones", "coffee", "yoga mat", "novel"][i % 4]
         lines.append(f"{query},{i + 1},{title},{i % 10 + 1},{int(i % 3 == 0)}")
     return "\n".join(lines) + "\n"

@@ -56,7 +56,12 @@ def test_each_task_goes_to_overlap_different_annotators_then_none_is_left(
     assert _next(first, project).status_code == 204  # never the same task twice
     assert _submit(second, task, "Electronics").status_code == 201
     done = Task.objects.get(pk=task)
-    assert (done.status, done.final_label, done.final_source, done.agreement) == ("done", "Electronics", "majority", 1.0)
+    assert (done.status, done.final_label, done.final_source, done.agreement) == (
+        "done",
+        "Electronics",
+        "majority",
+        1.0,
+    )
 
 
 def test_a_label_outside_the_set_is_refused_and_nothing_is_stored(version, make_project, annotators, client_for):
@@ -93,9 +98,7 @@ def test_a_second_submission_of_the_same_task_is_a_409(version, make_project, an
     assert Task.objects.get(pk=task).annotation_count == 1
 
 
-def test_an_expired_lease_is_refused_and_its_slot_goes_to_someone_else(
-    version, make_project, annotators, client_for
-):
+def test_an_expired_lease_is_refused_and_its_slot_goes_to_someone_else(version, make_project, annotators, client_for):
     project = make_project(version, overlap=1)
     add_tasks(project, [0])
     slow, other = client_for(annotators[0]), client_for(annotators[1])
@@ -122,9 +125,7 @@ def test_skip_gives_the_slot_back_and_the_task_never_returns_to_that_annotator(
     assert _next(client_for(annotators[1]), project).json()["id"] == first
 
 
-def test_undo_takes_back_ones_own_last_label_and_serves_the_task_again(
-    version, make_project, annotators, client_for
-):
+def test_undo_takes_back_ones_own_last_label_and_serves_the_task_again(version, make_project, annotators, client_for):
     project = make_project(version, overlap=1)
     add_tasks(project, [0, 1])
     client = client_for(annotators[0])
