@@ -32,8 +32,8 @@ class ProjectForm(forms.Form):
     )
     display_columns = forms.CharField(help_text="columns annotators see, comma-separated")
     overlap = forms.IntegerField(min_value=1, max_value=services.MAX_OVERLAP, initial=1)
-    gold_rate = forms.FloatField(min_value=0, max_value=0.5, initial=0.0)
-    review_threshold = forms.FloatField(min_value=0, max_value=1, initial=1.0)
+    gold_rate = forms.FloatField(min_value=0, max_value=0.5, initial=0.0, required=False)
+    review_threshold = forms.FloatField(min_value=0, max_value=1, initial=1.0, required=False)
     model_version = forms.IntegerField(required=False, help_text="optional: a model version id for pre-labels")
 
     def labels_value(self) -> list[dict[str, str]] | None:
@@ -95,8 +95,10 @@ class ProjectListPage(CapabilityRequiredMixin, View):
                             c.strip() for c in form.cleaned_data["display_columns"].split(",") if c.strip()
                         ],
                         overlap=form.cleaned_data["overlap"],
-                        gold_rate=form.cleaned_data["gold_rate"],
-                        review_threshold=form.cleaned_data["review_threshold"],
+                        gold_rate=form.cleaned_data["gold_rate"] or 0.0,
+                        review_threshold=1.0
+                        if form.cleaned_data["review_threshold"] is None
+                        else form.cleaned_data["review_threshold"],
                         model_version=form.cleaned_data["model_version"],
                     )
                     return redirect("labeling-project", pk=project.pk)

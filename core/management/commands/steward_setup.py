@@ -21,6 +21,7 @@ DEMO = [
         "interactions",
         "Demo shop behaviour log: views, clicks, purchases, ratings and short reviews (some mention personal data).",
     ),
+    ("demo-search-log", "search_log", "interactions", "Demo shop search log: queries, items shown, positions, clicks."),
 ]
 
 
@@ -58,12 +59,13 @@ class Command(BaseCommand):
         return admin, "(unchanged: set STEWARD_ADMIN_PASSWORD to reset it)"
 
     def _demo(self, admin: User) -> None:
-        from governance.catalog.demo_data import write_demo_data
+        from governance.catalog.demo_data import write_demo_data, write_search_log
         from governance.catalog.models import Dataset
         from governance.catalog.services import dataset_create, dataset_version_upload
 
         out = Path(settings.DATA_DIR) / "demo"
         files = write_demo_data(out)
+        files["search_log"] = write_search_log(out)
         for name, key, kind, description in DEMO:
             dataset = Dataset.objects.filter(name=name).first() or dataset_create(
                 actor=admin, name=name, description=description, kind=kind, tags=["demo"]
