@@ -507,43 +507,69 @@ def _gold_due(project: Project, annotator: Any) -> Task | None:
     )
 
 
-def _lease(task: Task, annotator: Any, now: dt.datetime) -> Assignment:
-    assignment, created = Assignment.objects.get_or_create(
-        task=task,
-        annotator=annotator,
-        defaults={"project_id": task.project_id, "leased_at": now, "expires_at": _lease_expiry(now)},
+def _lease(task: Task, annotator: Any, now: dt.datetime, *, again: bool | None = None) -> Assignment:
+    """Lease `task` to the annotator: a new assignment, or their own expired one taken again (`again`: known to
+    exist; None: look)."""
+    expires = _lease_expiry(now)
+    if again is None:
+        again = Assignment.objects.filter(task_id=task.pk, annotator=annotator).exists()
+    if again:
+        Assignment.objects.filter(task_id=task.pk, annotator=annotator).update(
+            status=Assignment.Status.LEASED, leased_at=now, expires_at=expires
+        )
+        return Assignment.objects.get(task_id=task.pk, annotator=annotator)
+    return Assignment.objects.create(
+        task_id=task.pk, project_id=task.project_id, annotator=annotator, leased_at=now, expires_at=expires
     )
-    if not created:  # the annotator's own expired lease, taken again
-        assignment.status = Assignment.Status.LEASED
-        assignment.leased_at, assignment.expires_at = now, _lease_expiry(now)
-        assignment.save(update_fields=["status", "leased_at", "expires_at"])
-    return assignment
 
 
-def _claim(project: Project, annotator: Any, now: dt.datetime) -> Assignment | None:
+# When each process last gave expired slots back, per project: a claim that finds nothing does it at once, and
+# otherwise it runs at most this often, so `next` does not pay for it on every call.
+EXPIRY_SWEEP_S = 30.0
+_last_sweep: dict[int, float] = {}
+
+
+def _sweep(project: Project, now: dt.datetime, *, force: bool = False) -> int:
+    import time
+
+    last = _last_sweep.get(project.pk, 0.0)
+    if not force and time.monotonic() - last < EXPIRY_SWEEP_S:
+        return 0
+    _last_sweep[project.pk] = time.monotonic()
+    return leases_expire(project=project, now=now)
+
+
+def _claim(project: Project, annotator: Any, now: dt.datetime) -> tuple[Task, Assignment] | None:
     """Take a slot of the first open task (highest priority first) that this annotator has not had."""
+    from django.db.models import Exists, OuterRef
+
+    mine = Assignment.objects.filter(project=project, annotator=annotator)
+    swept = False
     for _ in range(5):
         candidates = list(
             Task.objects.filter(
                 project=project, kind=Task.Kind.NORMAL, status=Task.Status.OPEN, slots_taken__lt=project.overlap
             )
-            .exclude(
-                pk__in=Assignment.objects.filter(project=project, annotator=annotator)
-                .exclude(status=Assignment.Status.EXPIRED)
-                .values("task_id")
-            )
+            .exclude(pk__in=mine.exclude(status=Assignment.Status.EXPIRED).values("task_id"))
+            .annotate(again=Exists(mine.filter(task_id=OuterRef("pk"))))
             .order_by("-priority", "id")
-            .values_list("pk", flat=True)[:8]
+            .only("pk", "row", "suggestion", "project_id")[:8]
         )
         if not candidates:
-            return None
-        for pk in candidates:
-            with transaction.atomic():
-                taken = Task.objects.filter(pk=pk, status=Task.Status.OPEN, slots_taken__lt=project.overlap).update(
-                    slots_taken=F("slots_taken") + 1
-                )
-                if taken:
-                    return _lease(Task(pk=pk, project_id=project.pk), annotator, now)
+            if swept or not _sweep(project, now, force=True):
+                return None
+            swept = True
+            continue
+        for task in candidates:
+            try:
+                with transaction.atomic():
+                    taken = Task.objects.filter(
+                        pk=task.pk, status=Task.Status.OPEN, slots_taken__lt=project.overlap
+                    ).update(slots_taken=F("slots_taken") + 1)
+                    if taken:
+                        return task, _lease(task, annotator, now, again=task.again)
+            except IntegrityError:  # the same annotator's parallel request leased it first: try the next one
+                continue
     return None
 
 
@@ -557,19 +583,20 @@ def task_next(*, project: Project, annotator: Any) -> dict[str, Any] | None:
         .select_related("task")
         .first()
     )
-    if assignment is None:
-        if Assignment.objects.filter(project=project, status=Assignment.Status.LEASED, expires_at__lt=now).exists():
-            leases_expire(project=project, now=now)
+    if assignment is not None:
+        task = assignment.task
+    else:
+        _sweep(project, now)
         gold = _gold_due(project, annotator)
         if gold is not None:
             with transaction.atomic():
-                assignment = _lease(gold, annotator, now)
+                task, assignment = gold, _lease(gold, annotator, now)
         else:
-            assignment = _claim(project, annotator, now)
-        if assignment is None:
-            return None
-        assignment = Assignment.objects.select_related("task").get(pk=assignment.pk)
-    return task_payload(project=project, task=assignment.task, user=annotator, assignment=assignment)
+            claimed = _claim(project, annotator, now)
+            if claimed is None:
+                return None
+            task, assignment = claimed
+    return task_payload(project=project, task=task, user=annotator, assignment=assignment)
 
 
 def task_payload(
