@@ -23,7 +23,7 @@ def confusion_heatmap(
     row is as readable as a common one's); the count is written in each cell."""
     n = len(labels)
     left, top = 150, 110
-    width, height = left + n * cell + 10, top + n * cell + 30
+    width, height = left + n * cell + 110, top + n * cell + 30  # room for the last rotated column label
     peak = [max(1, sum(row)) for row in matrix]
     cells = []
     for i, row in enumerate(matrix):

@@ -154,7 +154,7 @@ def project_agreement(project: Project) -> dict[str, Any]:
         "cohen_kappa": agreement.cohen_pairs(strict, n_categories),
         **figures(strict),
         "suggestions": {"shown": shown, "accepted_unchanged": accepted, "changed": shown - accepted},
-        "with_accepted_suggestions": figures(loose),
+        "with_accepted_suggestions": figures(loose) | {"cohen_kappa": agreement.cohen_pairs(loose, n_categories)},
         "annotators": annotators,
         "confusion": {
             "labels": ["no", "yes"] if project.multi else project.label_names,

@@ -499,9 +499,11 @@ def _gold_due(project: Project, annotator: Any) -> Task | None:
     done = Annotation.objects.filter(project=project, annotator=annotator).count()
     if math.floor((done + 1) * project.gold_rate) <= math.floor(done * project.gold_rate):
         return None
+    # A gold task whose lease expired (or that an undo gave back) may come again; one answered or skipped may not.
+    seen = Assignment.objects.filter(project=project, annotator=annotator).exclude(status=Assignment.Status.EXPIRED)
     return (
         Task.objects.filter(project=project, kind=Task.Kind.GOLD)
-        .exclude(assignments__annotator=annotator)
+        .exclude(pk__in=seen.values("task_id"))
         .order_by("id")
         .first()
     )

@@ -179,7 +179,10 @@ class QualityPage(CapabilityRequiredMixin, View):
             {
                 "project": project,
                 "figures": figures,
-                "pairs": sorted(figures["cohen_kappa"].items()),
+                "pairs": [
+                    (pair, figures["cohen_kappa"].get(pair, {"kappa": None, "n": 0}), every)
+                    for pair, every in sorted(figures["with_accepted_suggestions"]["cohen_kappa"].items())
+                ],
                 "heatmap": confusion_heatmap(confusion["labels"], confusion["matrix"]),
             },
         )
