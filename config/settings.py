@@ -217,6 +217,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Labeling tasks also have a `kind`: the catalog's keeps the name it had before.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "governance.catalog.models.Dataset.Kind",
+        "LabelingTaskKindEnum": "governance.labeling.models.Task.Kind",
+    },
 }
 
 # Privacy (Presidio). Salts and keys never leave settings: they are not logged, returned or written to lineage.
