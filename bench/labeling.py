@@ -10,6 +10,9 @@ waiting --think-ms between tasks (0: as fast as the server answers). Prints subm
 next and submit, and checks in the database that every task got exactly 3 annotations from 3 different annotators
 (none lost, none counted twice) and no lease is left. Target: p99 < 50 ms on 2 cores.
 
+--seconds stops the annotators after that long (the checks then cover what was submitted: no task over 3
+annotations, every acknowledged submission stored once); --think-ms makes them pause like people between tasks.
+
 With PostgreSQL the database named in DATABASE_URL is dropped and created again, so its name must contain "bench".
 """
 
@@ -258,7 +261,7 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=10_000)
     ap.add_argument("--overlap", type=int, default=3)
     ap.add_argument("--annotators", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    ap.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     ap.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread when > 1)")
     ap.add_argument("--think-ms", type=float, default=0.0, help="mean pause between tasks per annotator")
     ap.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: until no task is left)")
