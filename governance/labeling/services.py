@@ -542,36 +542,45 @@ def _sweep(project: Project, now: dt.datetime, *, force: bool = False) -> int:
 
 
 def _claim(project: Project, annotator: Any, now: dt.datetime) -> tuple[Task, Assignment] | None:
-    """Take a slot of the first open task (highest priority first) that this annotator has not had."""
+    """Take a slot of the first open task (highest priority first) that this annotator has not had.
+
+    The candidate row is locked with SKIP LOCKED (PostgreSQL), so annotators asking at once take different tasks
+    instead of queueing behind one another's commits on the same row; on SQLite the write transaction (BEGIN
+    IMMEDIATE) serializes them. The conditional UPDATE keeps the overlap whatever the database does."""
+    import time
+
     from django.db.models import Exists, OuterRef
 
     mine = Assignment.objects.filter(project=project, annotator=annotator)
+    open_tasks = Task.objects.filter(
+        project=project, kind=Task.Kind.NORMAL, status=Task.Status.OPEN, slots_taken__lt=project.overlap
+    ).exclude(pk__in=mine.exclude(status=Assignment.Status.EXPIRED).values("task_id"))
     swept = False
-    for _ in range(5):
-        candidates = list(
-            Task.objects.filter(
-                project=project, kind=Task.Kind.NORMAL, status=Task.Status.OPEN, slots_taken__lt=project.overlap
-            )
-            .exclude(pk__in=mine.exclude(status=Assignment.Status.EXPIRED).values("task_id"))
-            .annotate(again=Exists(mine.filter(task_id=OuterRef("pk"))))
-            .order_by("-priority", "id")
-            .only("pk", "row", "suggestion", "project_id")[:8]
-        )
-        if not candidates:
-            if swept or not _sweep(project, now, force=True):
-                return None
-            swept = True
-            continue
-        for task in candidates:
-            try:
-                with transaction.atomic():
+    for attempt in range(8):
+        try:
+            with transaction.atomic():
+                task = (
+                    open_tasks.select_for_update(skip_locked=True)
+                    .annotate(again=Exists(mine.filter(task_id=OuterRef("pk"))))
+                    .order_by("-priority", "id")
+                    .only("pk", "row", "suggestion", "project_id")
+                    .first()
+                )
+                if task is not None:
                     taken = Task.objects.filter(
                         pk=task.pk, status=Task.Status.OPEN, slots_taken__lt=project.overlap
                     ).update(slots_taken=F("slots_taken") + 1)
                     if taken:
                         return task, _lease(task, annotator, now, again=task.again)
-            except IntegrityError:  # the same annotator's parallel request leased it first: try the next one
-                continue
+                    continue
+        except IntegrityError:  # the same annotator's parallel request leased it first: try again
+            continue
+        if open_tasks.exists():  # every free task was being claimed or submitted by someone else just now
+            time.sleep(0.005 * (attempt + 1))
+            continue
+        if swept or not _sweep(project, now, force=True):
+            return None
+        swept = True
     return None
 
 
