@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "core",
     "governance.catalog",
     "governance.privacy",
+    "governance.labeling",
     "training",
     "serving",
     "home",
@@ -106,6 +107,9 @@ else:
                 "timeout": 20,
             },
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+            # Closing the last connection checkpoints the WAL (an fsync, 10-30 ms here): a web process that keeps
+            # its connection (seconds, like PostgreSQL's 60) answers small requests several times faster.
+            "CONN_MAX_AGE": env_int("STEWARD_SQLITE_CONN_MAX_AGE", 0, minimum=0),
         }
     }
 # A worker started by the test suite points at the suite's test database through this variable.
@@ -214,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Labeling tasks also have a `kind`: the catalog's keeps the name it had before.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "governance.catalog.models.Dataset.Kind",
+        "LabelingTaskKindEnum": "governance.labeling.models.Task.Kind",
+    },
 }
 
 # Privacy (Presidio). Salts and keys never leave settings: they are not logged, returned or written to lineage.
@@ -236,6 +245,13 @@ STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, mini
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)
 STEWARD_PREDICTION_LOG_PER_MILLE = env_int("STEWARD_PREDICTION_LOG_PER_MILLE", 10, minimum=0)  # 10 = 1 %
 STEWARD_SERVING_STATS_FLUSH_S = env_int("STEWARD_SERVING_STATS_FLUSH_S", 10, minimum=1)
+
+# Labeling: how long `next` holds a task slot for an annotator, and how webhooks are retried (delay doubles from
+# the backoff after each failed attempt).
+STEWARD_LABELING_LEASE_S = env_int("STEWARD_LABELING_LEASE_S", 600, minimum=1)
+STEWARD_LABELING_WEBHOOK_RETRIES = env_int("STEWARD_LABELING_WEBHOOK_RETRIES", 6, minimum=0)
+STEWARD_LABELING_WEBHOOK_BACKOFF_S = env_int("STEWARD_LABELING_WEBHOOK_BACKOFF_S", 10, minimum=0)
+STEWARD_LABELING_WEBHOOK_TIMEOUT_S = env_int("STEWARD_LABELING_WEBHOOK_TIMEOUT_S", 10, minimum=1)
 
 STEWARD_ADMIN_PASSWORD = env_str("STEWARD_ADMIN_PASSWORD")
 

@@ -2,7 +2,8 @@
 
 One palette and one frame for every page: `line_chart` (numbers or times along x; None breaks a
 line), `bar_chart` (side-by-side bars per bin, e.g. live scores beside the test split) and
-`hbar_chart` (one labelled horizontal bar per row, e.g. the share of personal data per column).
+`hbar_chart` (one labelled horizontal bar per row, e.g. the share of personal data per column) and
+`heatmap_chart` (a labelled square matrix of counts, e.g. a labeling project's confusion matrix).
 Each returns a SafeString assembled with `format_html`, so every label, title and note is escaped
 where it is written into the markup; templates render it as is (no `|safe`).
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 BLUE, RED, GREEN, AMBER, PURPLE, CYAN = "#1a73e8", "#d93025", "#188038", "#f29900", "#9334e6", "#12b5cb"
@@ -216,6 +217,61 @@ def hbar_chart(bars: Sequence[Bar], *, title: str, max_value: float = 1.0, label
 
 
 # -- the frame and its parts ----------------------------------------------------------------------
+
+
+def heatmap_chart(
+    labels: Sequence[str],
+    matrix: Sequence[Sequence[int]],
+    *,
+    title: str,
+    row_title: str,
+    column_title: str,
+    cell: int = 44,
+) -> SafeString:
+    """Rows and columns share `labels`; each cell's colour grows (white to BLUE) with its share of the row, so a
+    rare label's row reads as well as a common one's; the count is written in each cell, the diagonal outlined."""
+    n = len(labels)
+    left, top = 150, 110
+    width, height = left + n * cell + 110, top + n * cell + 30  # room for the last rotated column label
+    blue = [int(BLUE[i : i + 2], 16) for i in (1, 3, 5)]
+    cells = []
+    for i, row in enumerate(matrix):
+        peak = max(1, sum(row))
+        for j, count in enumerate(row):
+            share = count / peak
+            r, g, b = (round(255 - (255 - c) * share) for c in blue)
+            x, y = left + j * cell, top + i * cell
+            ink = "#fff" if share > 0.55 else "#202124"
+            outline = "#202124" if i == j else LIGHT_GREY
+            cells.append((x, y, cell, cell, f"rgb({r},{g},{b})", outline, x + cell // 2, y + cell // 2 + 4, ink, count))
+            cells[-1] += (labels[i], labels[j], count)
+    body = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" stroke="{}"/>'
+        '<text x="{}" y="{}" font-size="12" text-anchor="middle" fill="{}">{}'
+        "<title>{}, {}: {}</title></text>",
+        cells,
+    )
+    row_labels = format_html_join(
+        "",
+        '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>',
+        ((left - 6, top + i * cell + cell // 2 + 4, str(name)[:22]) for i, name in enumerate(labels)),
+    )
+    column_labels = format_html_join(
+        "",
+        '<text transform="translate({},{}) rotate(-40)" font-size="11">{}</text>',
+        ((left + j * cell + cell // 2, top - 6, str(name)[:22]) for j, name in enumerate(labels)),
+    )
+    axes = format_html(
+        '<text x="4" y="{}" font-size="11" fill="{}">rows: {}</text>'
+        '<text x="4" y="14" font-size="11" fill="{}">columns: {}</text>',
+        top + n * cell + 20,
+        _INK,
+        row_title,
+        _INK,
+        column_title,
+    )
+    return _svg([axes, row_labels, column_labels, body], title, width=width, height=height)
 
 
 def _frame(y_ticks: Sequence[tuple[float, str]], y_label: str) -> list[SafeString]:

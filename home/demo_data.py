@@ -409,6 +409,96 @@ def write_demo_data(
     return paths
 
 
+SEARCH_LOG_FILE = "search_log.csv"
+SEARCH_LOG_COLUMNS = ("search_id", "timestamp", "query", "item_id", "title", "position", "clicked")
+_QUERY_TEMPLATES = (
+    (0.35, "{product}"),
+    (0.15, "{brand} {product}"),
+    (0.10, "cheap {product}"),
+    (0.10, "best {product}"),
+    (0.08, "{product} {variant}"),
+    (0.07, "{feature} {product}"),
+    (0.08, "{category}"),
+    (0.07, "gift {category}"),
+)
+
+
+def write_search_log(
+    out_dir: Path,
+    *,
+    seed: int = 7,
+    n_users: int = 500,
+    n_items: int = 300,
+    n_searches: int = 3000,
+    page_size: int = 10,
+) -> Path:
+    """Write search_log.csv: one row per item shown for a query (query text, item, position 1..page_size, clicked,
+    timestamp), over the same catalogue as write_demo_data with the same seed and sizes.
+
+    A search looks for one product (or a category); the engine ranks the catalogue by a noisy match score, so most
+    results fit the query and some do not. Clicks follow relevance and fall with position (position bias), so the
+    log holds real query-item pairs worth judging for relevance. Draws for the log come from their own random
+    stream, so the other three files are byte-identical with or without it.
+    """
+    if n_searches < 1 or page_size < 1:
+        raise ValueError("n_searches and page_size must be at least 1")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    _make_users(fake, rng, n_users)  # the same draws as write_demo_data, so the items below are the demo's
+    items = _make_items(rng, n_items)
+    srng = random.Random(f"search-log-{seed}")
+    popularity = _cumulative([it.popularity for it in items])
+    weights = [w for w, _ in _QUERY_TEMPLATES]
+    rows: list[tuple] = []
+    for search_id in range(1, n_searches + 1):
+        target = items[min(bisect.bisect_left(popularity, srng.random() * popularity[-1]), len(items) - 1)]
+        category = _CATEGORIES[target.category]
+        template = srng.choices(_QUERY_TEMPLATES, weights=weights)[0][1]
+        query = template.format(
+            product=target.product,
+            brand=target.brand,
+            variant=srng.choice(_VARIANTS).lower(),
+            feature=srng.choice(("wireless", "large", "small", "portable", "organic", "durable")),
+            category=category.name.lower(),
+        )
+        by_category = "{category}" in template
+
+        def grade(item: _Item, by_category: bool = by_category, target: _Item = target) -> int:
+            if item.category != target.category:
+                return 0
+            if by_category or item.product == target.product:
+                return 3 if item.brand == target.brand or by_category else 2
+            return 1
+
+        ranked = sorted(items, key=lambda it: -(grade(it) + srng.gauss(0.0, 0.9) + 0.3 * it.quality))[:page_size]
+        seconds = srng.randrange(_EVENTS_SECONDS)
+        for position, item in enumerate(ranked, start=1):
+            p_click = _sigmoid(-2.6 + 1.1 * grade(item) + item.quality) / math.log2(position + 1)
+            rows.append((seconds, search_id, query, item.item_id, item.title, position, int(srng.random() < p_click)))
+    rows.sort(key=lambda r: (r[0], r[1], r[5]))
+    # Search ids follow the clock, as event ids do in the interactions file.
+    renumber: dict[int, int] = {}
+    for r in rows:
+        renumber.setdefault(r[1], len(renumber) + 1)
+    table = pa.table(
+        {
+            "search_id": pa.array([renumber[r[1]] for r in rows], pa.int64()),
+            "timestamp": [_iso_timestamp(r[0]) for r in rows],
+            "query": [r[2] for r in rows],
+            "item_id": pa.array([r[3] for r in rows], pa.int64()),
+            "title": [r[4] for r in rows],
+            "position": pa.array([r[5] for r in rows], pa.int8()),
+            "clicked": pa.array([r[6] for r in rows], pa.int8()),
+        }
+    )
+    path = out_dir / SEARCH_LOG_FILE
+    _write_csv(table, path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m home.demo_data",

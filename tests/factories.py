@@ -330,3 +330,49 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+# ---------------------------------------------------------------------------------------------
+# Labeling: a small items table and search log, tasks straight into the table
+# ---------------------------------------------------------------------------------------------
+
+ITEMS = [
+    ("Voltix Wireless Headphones", "Electronics"),
+    ("Sonaro Bluetooth Speaker", "Electronics"),
+    ("Pixelon Phone Charger", "Electronics"),
+    ("Kitchora Coffee Maker", "Home & Kitchen"),
+    ("Homely Chef's Knife", "Home & Kitchen"),
+    ("Brava Air Fryer", "Home & Kitchen"),
+    ("Lantern Press Mystery Novel", "Books"),
+    ("Redleaf Cookbook", "Books"),
+    ("Trailpeak Yoga Mat", "Sports & Outdoors"),
+    ("Stridex Running Shoes", "Sports & Outdoors"),
+    ("Summitco Camping Tent", "Sports & Outdoors"),
+    ("Flexa Resistance Bands", "Sports & Outdoors"),
+]
+CATEGORIES = ["Electronics", "Home & Kitchen", "Books", "Sports & Outdoors"]
+
+
+def items_csv(n: int = 12) -> str:
+    lines = ["item_id,title,category,price"]
+    for i in range(n):
+        title, category = ITEMS[i % len(ITEMS)]
+        lines.append(f"{i + 1},{title} {i // len(ITEMS) or ''},{category},{10 + i}.99")
+    return "\n".join(lines) + "\n"
+
+
+def search_csv(n: int = 20) -> str:
+    lines = ["query,item_id,title,position,clicked"]
+    for i in range(n):
+        title, _category = ITEMS[i % len(ITEMS)]
+        query = ["headphones", "coffee", "yoga mat", "novel"][i % 4]
+        lines.append(f"{query},{i + 1},{title},{i % 10 + 1},{int(i % 3 == 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def add_tasks(project: Any, rows: list[int] | None = None, **fields: Any) -> list[Any]:
+    """Tasks straight into the table (the task-creation job has its own tests)."""
+    from governance.labeling.models import Task
+
+    rows = list(range(project.dataset_version.row_count)) if rows is None else rows
+    return Task.objects.bulk_create([Task(project=project, row=r, **fields) for r in rows])

@@ -14,3 +14,8 @@ class TrainingConfig(AppConfig):
 
         # Lineage graphs link model-version nodes to their page.
         hooks.register_node_url("model_version", lambda ident: f"/model-versions/{ident}/")
+        # Labeling scores rows with registered versions (pre-labels, uncertainty, pseudo-labels) through its hook.
+        from governance.labeling import hooks as labeling_hooks
+        from training.label_scoring import describe_version, score_rows
+
+        labeling_hooks.register_model_scorer(score_rows=score_rows, describe=describe_version)

@@ -281,3 +281,222 @@ def test_login_page_logs_a_steward_in(personas: dict[str, User]) -> None:
     response = client.post("/login/", {"username": "steward-user", "password": PASSWORDS["steward"]})
     assert response.status_code == 302
     assert client.get("/datasets/").status_code == 200
+
+
+# --- labeling ------------------------------------------------------------------------------------------------------
+# Annotators reach only labeling; stewards manage it. Each endpoint acts on the object its `target` names in a small
+# project: a task leased to the caller, one the caller annotated (undo), one in review, one done (export).
+
+
+@dataclass(frozen=True)
+class LabelingWorld:
+    project: int
+    leased: int
+    review: int
+
+
+@dataclass(frozen=True)
+class LabelingEndpoint:
+    method: str
+    route: str
+    rule: str
+    ok: int
+    body: Callable[[str | None, LabelingWorld], dict[str, Any]] = field(default=lambda caller, world: {})
+    target: str = "project"
+
+    def url(self, world: LabelingWorld) -> str:
+        return "/api/v1/" + self.route.replace("<int:pk>", str(getattr(world, self.target)))
+
+
+def _labeling_world(personas: dict[str, User], caller: str | None) -> LabelingWorld:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from governance.labeling.models import Annotation, Assignment, Task, Webhook
+    from governance.labeling.services import project_create
+
+    steward = personas["steward"]
+    dataset = dataset_create(actor=steward, name="items")
+    buf = io.BytesIO(b"item_id,title\n" + b"".join(b"%d,mug %d\n" % (i, i) for i in range(10)))
+    version, _ = dataset_version_upload(actor=steward, dataset=dataset, source=buf, filename="items.csv")
+    project = project_create(
+        actor=steward,
+        name="world",
+        dataset_version=version,
+        template="category",
+        labels=["a", "b"],
+        display_columns=["title"],
+        overlap=2,
+    )
+    user = personas[caller] if caller else steward
+    done, review, leased, annotated = Task.objects.bulk_create([Task(project=project, row=i) for i in range(4)])
+    Task.objects.filter(pk=done.pk).update(status="done", final_label="a", final_source="majority")
+    Task.objects.filter(pk=review.pk).update(status="review", annotation_count=2)
+    now = timezone.now()
+    later = now + dt.timedelta(hours=1)
+    Assignment.objects.create(task=leased, project=project, annotator=user, leased_at=now, expires_at=later)
+    Task.objects.filter(pk=leased.pk).update(slots_taken=1)
+    Assignment.objects.create(
+        task=annotated, project=project, annotator=user, leased_at=now, expires_at=later, status="submitted"
+    )
+    Annotation.objects.create(task=annotated, project=project, annotator=user, label="a")
+    Task.objects.filter(pk=annotated.pk).update(slots_taken=1, annotation_count=1)
+    Webhook.objects.create(project=project, url="http://127.0.0.1:9/", secret="s", events=["task.completed"])
+    return LabelingWorld(project=project.pk, leased=leased.pk, review=review.pk)
+
+
+LABELING_ENDPOINTS = [
+    LabelingEndpoint("get", "labeling/projects/", "labeling.annotate", 200),
+    LabelingEndpoint(
+        "post",
+        "labeling/projects/",
+        "labeling.manage",
+        201,
+        body=lambda caller, world: {
+            "name": f"by-{caller}",
+            "dataset_version": DatasetVersion.objects.get(dataset__name="items").pk,
+            "template": "category",
+            "labels": ["x", "y"],
+            "display_columns": ["title"],
+        },
+    ),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/", "labeling.annotate", 200),
+    LabelingEndpoint(
+        "patch", "labeling/projects/<int:pk>/", "labeling.manage", 200, body=lambda c, w: {"gold_rate": 0.1}
+    ),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/tasks/", "labeling.manage", 200),
+    LabelingEndpoint(
+        "post",
+        "labeling/projects/<int:pk>/tasks/",
+        "labeling.manage",
+        202,
+        body=lambda c, w: {"strategy": "random", "count": 2},
+    ),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/next/", "labeling.annotate", 200),
+    LabelingEndpoint("post", "labeling/projects/<int:pk>/undo/", "labeling.annotate", 200),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/progress/", "labeling.annotate", 200),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/agreement/", "labeling.manage", 200),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/review/", "labeling.manage", 200),
+    LabelingEndpoint(
+        "post",
+        "labeling/projects/<int:pk>/gold/",
+        "labeling.manage",
+        201,
+        body=lambda c, w: {"tasks": [{"row": 8, "label": "b"}]},
+    ),
+    LabelingEndpoint("post", "labeling/projects/<int:pk>/export/", "labeling.manage", 202),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/webhook/", "labeling.manage", 200),
+    LabelingEndpoint(
+        "put",
+        "labeling/projects/<int:pk>/webhook/",
+        "labeling.manage",
+        200,
+        body=lambda c, w: {"url": "http://127.0.0.1:9/"},
+    ),
+    LabelingEndpoint("delete", "labeling/projects/<int:pk>/webhook/", "labeling.manage", 204),
+    LabelingEndpoint("get", "labeling/projects/<int:pk>/webhook/deliveries/", "labeling.manage", 200),
+    LabelingEndpoint(
+        "post",
+        "labeling/tasks/<int:pk>/annotations/",
+        "labeling.annotate",
+        201,
+        body=lambda c, w: {"label": "b"},
+        target="leased",
+    ),
+    LabelingEndpoint("post", "labeling/tasks/<int:pk>/skip/", "labeling.annotate", 204, target="leased"),
+    LabelingEndpoint(
+        "post",
+        "labeling/tasks/<int:pk>/review/",
+        "labeling.manage",
+        200,
+        body=lambda c, w: {"label": "a"},
+        target="review",
+    ),
+]
+
+
+def test_the_labeling_table_covers_every_labeling_api_endpoint_and_method() -> None:
+    from governance.labeling import urls as labeling_urls
+
+    routes = {}
+    for pattern in labeling_urls.api_urlpatterns:
+        view = pattern.callback.view_class
+        routes[str(pattern.pattern)] = {m for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)}
+    covered: dict[str, set[str]] = {}
+    for endpoint in LABELING_ENDPOINTS:
+        covered.setdefault(endpoint.route, set()).add(endpoint.method)
+    assert covered == routes
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=lambda c: c or "anonymous")
+@pytest.mark.parametrize("endpoint", LABELING_ENDPOINTS, ids=lambda e: f"{e.method.upper()} {e.route}")
+def test_labeling_endpoint_answers_by_role(
+    endpoint: LabelingEndpoint,
+    caller: str | None,
+    personas: dict[str, User],
+    api_as: Callable[[str | None], APIClient],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    world = _labeling_world(personas, caller)
+    client = api_as(caller)
+    # Jobs are queued on commit; the broker is not needed to answer (nothing is executed here).
+    with django_capture_on_commit_callbacks(execute=False):
+        response = getattr(client, endpoint.method)(endpoint.url(world), endpoint.body(caller, world), format="json")
+    expected = expected_status(endpoint, caller)  # type: ignore[arg-type]
+    assert response.status_code == expected, response.content[:300]
+    if expected in (401, 403):
+        assert response.json()["detail"]
+
+
+LABELING_PAGES = [
+    ("get", "/labeling/", "labeling.annotate", 200, {}),
+    (
+        "post",
+        "/labeling/",
+        "labeling.manage",
+        302,
+        {"name": "page-made", "template": "category", "labels": "x\ny", "display_columns": "title", "overlap": 1},
+    ),
+    ("get", "/labeling/projects/{project}/", "labeling.manage", 200, {}),
+    ("post", "/labeling/projects/{project}/", "labeling.manage", 302, {"action": "export"}),
+    ("get", "/labeling/projects/{project}/annotate/", "labeling.annotate", 200, {}),
+    ("get", "/labeling/projects/{project}/quality/", "labeling.manage", 200, {}),
+    ("get", "/labeling/projects/{project}/review/", "labeling.manage", 200, {}),
+    ("post", "/labeling/tasks/{review}/review/", "labeling.manage", 302, {"label": "a"}),
+]
+
+
+def test_the_labeling_page_table_covers_every_labeling_page() -> None:
+    from governance.labeling import urls as labeling_urls
+
+    routes = {str(p.pattern) for p in labeling_urls.page_urlpatterns}
+    covered = {
+        p[1].replace("{project}", "<int:pk>").replace("{review}", "<int:pk>").lstrip("/") for p in LABELING_PAGES
+    }
+    assert routes == covered
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=lambda c: c or "anonymous")
+@pytest.mark.parametrize("page", LABELING_PAGES, ids=lambda p: f"{p[0].upper()} {p[1]}")
+def test_labeling_page_answers_by_role(
+    page: tuple, caller: str | None, personas: dict[str, User], django_capture_on_commit_callbacks: Any
+) -> None:
+    method, path, rule, ok, data = page
+    world = _labeling_world(personas, caller)
+    client = Client()
+    if caller:
+        client.force_login(personas[caller])
+    url = path.format(project=world.project, review=world.review)
+    data = dict(data)
+    if path == "/labeling/" and method == "post":
+        data["dataset_version"] = DatasetVersion.objects.get(dataset__name="items").pk
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(url, data) if method == "post" else client.get(url)
+    if caller is None:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/?next=")
+    elif allowed(rule, caller):
+        assert response.status_code == ok, response.content[:300]
+    else:
+        assert response.status_code == 403

@@ -33,12 +33,13 @@ def test_setup_creates_roles_and_an_admin_whose_login_it_prints(settings: Any) -
 def test_demo_datasets_are_registered_once_and_listed_on_the_dashboard(settings: Any) -> None:
     settings.STEWARD_ADMIN_PASSWORD = "a-long-admin-password"
     first = _setup()
-    assert first.count("registered (") == 3
+    assert first.count("registered (") == 4
     again = _setup()
-    assert again.count("already registered") == 3
+    assert again.count("already registered") == 4
     assert sorted(Dataset.objects.values_list("name", flat=True)) == [
         "demo-interactions",
         "demo-items",
+        "demo-search-log",
         "demo-users",
     ]
     assert all(d.versions.count() == 1 for d in Dataset.objects.all())
@@ -49,3 +50,10 @@ def test_demo_datasets_are_registered_once_and_listed_on_the_dashboard(settings:
     assert page.status_code == 200
     for name in ("demo-users", "demo-items", "demo-interactions"):
         assert name in page.content.decode()
+
+
+def test_an_annotator_lands_on_labeling_instead_of_a_forbidden_dashboard(client, make_user):
+    annotator = make_user("annotator")
+    client.force_login(annotator)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/labeling/"

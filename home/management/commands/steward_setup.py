@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 from core.services import roles_ensure
 from governance.catalog.services import dataset_get_or_create, dataset_version_upload
-from home.demo_data import write_demo_data
+from home.demo_data import write_demo_data, write_search_log
 
 DEMO = [
     ("demo-users", "users", "users", "Demo shop customers: names, e-mails, phones, addresses (personal data)."),
@@ -23,6 +23,7 @@ DEMO = [
         "interactions",
         "Demo shop behaviour log: views, clicks, purchases, ratings and short reviews (some mention personal data).",
     ),
+    ("demo-search-log", "search_log", "interactions", "Demo shop search log: queries, items shown, positions, clicks."),
 ]
 
 
@@ -62,6 +63,7 @@ class Command(BaseCommand):
     def _demo(self, admin: User) -> None:
         out = Path(settings.DATA_DIR) / "demo"
         files = write_demo_data(out)
+        files["search_log"] = write_search_log(out)
         for name, key, kind, description in DEMO:
             dataset = dataset_get_or_create(actor=admin, name=name, description=description, kind=kind, tags=["demo"])
             with files[key].open("rb") as fh:
