@@ -42,7 +42,7 @@ def test_the_confusion_heatmap_escapes_labels_and_writes_every_count():
 
 def test_quality_page_shows_agreement_the_matrix_and_annotators(project, steward):
     html = _login(steward).get(f"/labeling/projects/{project.pk}/quality/").content.decode()
-    assert 'class="confusion"' in html and "Fleiss" in html and "Krippendorff" in html
+    assert 'aria-label="confusion matrix"' in html and "Fleiss" in html and "Krippendorff" in html
     assert "ann0|ann1" in html and "ann1" in html
     assert "<b>Toys</b>" not in html and "&lt;b&gt;Toys&lt;/b&gt;" in html
 
