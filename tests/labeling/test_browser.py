@@ -188,7 +188,7 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(120_000)
             _login(page, base, "steward-user", "pw-steward-123", f"/labeling/projects/{project.pk}/quality/")
-            expect(page.locator("svg.confusion")).to_be_visible()
+            expect(page.locator('svg[aria-label="confusion matrix"]')).to_be_visible()
             expect(page.locator("table.pairs")).to_contain_text("ann0|ann1")
             expect(page.locator("table.annotators")).to_contain_text("ann1")
             page.screenshot(path=SCREENSHOT, full_page=True)
