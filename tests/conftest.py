@@ -108,6 +108,19 @@ def run_tasks_eagerly() -> Any:
     app.conf.task_always_eager = False
 
 
+@pytest.fixture
+def scan_upload(upload, run_tasks_eagerly, django_capture_on_commit_callbacks):
+    """upload(text, name=...) that also runs the automatic PII scan, as a worker would."""
+
+    def do(text: str, **kw: Any):
+        with django_capture_on_commit_callbacks(execute=True):
+            version = upload(text, **kw)
+        version.refresh_from_db()
+        return version
+
+    return do
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_broker(request: pytest.FixtureRequest) -> None:
     """A shared broker (Redis in CI) may hold messages of an earlier run whose job ids name other rows of this

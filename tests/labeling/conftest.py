@@ -1,4 +1,4 @@
-"""Fixtures for labeling: PII-scanned versions (as a worker would scan them), projects, annotators, tasks."""
+"""Fixtures for labeling: PII-scan_upload versions (as a worker would scan them), projects, annotators, tasks."""
 
 from __future__ import annotations
 
@@ -12,19 +12,6 @@ from rest_framework.test import APIClient
 from governance.labeling.models import Project
 from governance.labeling.services import project_create
 from tests.factories import CATEGORIES
-
-
-@pytest.fixture
-def scanned(upload, run_tasks_eagerly, django_capture_on_commit_callbacks) -> Callable[..., Any]:
-    """upload(text, ...) that also runs the automatic PII scan, so the version's masking rule is settled."""
-
-    def do(text: str, **kw: Any):
-        with django_capture_on_commit_callbacks(execute=True):
-            version = upload(text, **kw)
-        version.refresh_from_db()
-        return version
-
-    return do
 
 
 @pytest.fixture

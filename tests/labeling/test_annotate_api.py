@@ -16,8 +16,8 @@ PEOPLE = "item_id,title,contact\n" + "".join(f"{i},Mug {i},maria{i}@example.com\
 
 
 @pytest.fixture
-def version(scanned):
-    return scanned(items_csv(12), name="items.csv", dataset="items")
+def version(scan_upload):
+    return scan_upload(items_csv(12), name="items.csv", dataset="items")
 
 
 def _next(client, project):
@@ -161,9 +161,9 @@ def test_undo_is_refused_once_a_reviewer_decided(version, make_project, annotato
 
 
 def test_pii_columns_come_back_masked_for_annotators_and_raw_for_stewards(
-    scanned, make_project, annotators, client_for, steward
+    scan_upload, make_project, annotators, client_for, steward
 ):
-    version = scanned(PEOPLE, name="people.csv", dataset="people")
+    version = scan_upload(PEOPLE, name="people.csv", dataset="people")
     assert "contact" in version.pii_findings.values_list("column", flat=True)
     project = make_project(version, display_columns=["title", "contact"], overlap=2)
     add_tasks(project, [4])

@@ -86,7 +86,7 @@ def _annotate(page: Any, choose: Any) -> list[tuple[int, str]]:
 
 
 def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_exports(
-    live_server: Any, make_user: Any, scanned: Any, steward: Any, run_tasks_eagerly: Any
+    live_server: Any, make_user: Any, scan_upload: Any, steward: Any, run_tasks_eagerly: Any
 ) -> None:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed")
@@ -95,7 +95,7 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
     # Every database call happens outside the Playwright blocks: their event loop makes Django refuse sync ORM calls.
     make_user("annotator", "ann0")
     make_user("annotator", "ann1")
-    version = scanned(ITEMS, name="items.csv", dataset="demo-items")
+    version = scan_upload(ITEMS, name="items.csv", dataset="demo-items")
     base = live_server.url
 
     with sync_playwright() as pw:

@@ -33,9 +33,9 @@ def run(run_tasks_eagerly, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def labeled(scanned, make_project, annotators):
+def labeled(scan_upload, make_project, annotators):
     """A relevance project on an 80-row search log, every row labeled by one annotator (clicked rows relevant)."""
-    version = scanned(search_csv(80), name="search.csv", dataset="search-log")
+    version = scan_upload(search_csv(80), name="search.csv", dataset="search-log")
     assert version.pii_status == "clean", version.pii_status
     project = make_project(
         version,
@@ -91,7 +91,7 @@ def test_export_writes_a_labeled_version_in_the_lineage_and_a_training_job_on_it
     assert edge_out["operation"] == "label_export"
 
     exported.refresh_from_db()
-    assert exported.pii_status == "clean"  # scanned like every new version: the training gate lets it through
+    assert exported.pii_status == "clean"  # scan_upload like every new version: the training gate lets it through
     body = {
         "model_name": "search-relevance",
         "dataset_version": exported.pk,
@@ -144,9 +144,9 @@ def test_export_writes_a_labeled_version_in_the_lineage_and_a_training_job_on_it
 
 
 def test_export_refuses_a_label_column_that_exists_and_a_project_with_nothing_labeled(
-    scanned, make_project, steward_api
+    scan_upload, make_project, steward_api
 ):
-    version = scanned(search_csv(10), name="search.csv", dataset="search-log")
+    version = scan_upload(search_csv(10), name="search.csv", dataset="search-log")
     project = make_project(version, template="relevance", labels=None, display_columns=["query"])
     nothing = steward_api.post(f"/api/v1/labeling/projects/{project.pk}/export/", {}, format="json")
     assert nothing.status_code == 409 and "Nothing to export" in nothing.json()["detail"]

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def version(scanned):
-    return scanned(items_csv(12), name="items.csv", dataset="items")
+def version(scan_upload):
+    return scan_upload(items_csv(12), name="items.csv", dataset="items")
 
 
 @pytest.fixture

@@ -28,19 +28,6 @@ def _one_torch_thread():
 
 
 @pytest.fixture
-def scan_upload(upload, run_tasks_eagerly, django_capture_on_commit_callbacks):
-    """upload(text, name=...) that also runs the automatic PII scan, as a worker would."""
-
-    def do(text: str, **kw: Any):
-        with django_capture_on_commit_callbacks(execute=True):
-            version = upload(text, **kw)
-        version.refresh_from_db()
-        return version
-
-    return do
-
-
-@pytest.fixture
 def trainable(scan_upload):
     version = scan_upload(table_csv(interactions(240)), name="clicks.csv", dataset="clicks")
     assert version.pii_status in ("clean", "resolved"), version.pii_status
