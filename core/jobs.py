@@ -44,6 +44,9 @@ from core.roles import STEWARD, user_roles
 log = logging.getLogger(__name__)
 
 JobBody = Callable[..., "dict[str, Any] | None"]
+# kind -> what to tidy up when a job of that kind ends without its body (lost worker, attempts spent): the body's
+# own failure handling never ran. Registered by job_task(on_abandon=...).
+_ON_ABANDON: dict[str, Callable[[Job], None]] = {}
 
 
 class JobCancelled(Exception):
@@ -164,6 +167,16 @@ def _lost_reason(job: Job) -> str:
     )
 
 
+def _abandoned(job: Job) -> None:
+    hook = _ON_ABANDON.get(job.kind)
+    if hook is None:
+        return
+    try:
+        hook(Job.objects.get(pk=job.pk))
+    except Exception:  # the job's own state is already final; a failed tidy-up must not undo that
+        log.exception("tidying up abandoned job %s (%s) failed", job.pk, job.kind)
+
+
 def _give_up(job: Job, why: str) -> bool:
     """Fail a job whose attempts are spent, guarded by the state it was seen in."""
     cap = max_attempts(job.kind)
@@ -175,6 +188,7 @@ def _give_up(job: Job, why: str) -> bool:
     )
     if failed:
         log.warning("job %s (%s) failed: %s", job.pk, job.kind, error)
+        _abandoned(job)
     return failed
 
 
@@ -422,6 +436,7 @@ def job_task(
     kind: str,
     params_match: tuple[str, ...] = (),
     finish: bool = True,
+    on_abandon: Callable[[Job], None] | None = None,
     **options: Any,
 ) -> Callable[[JobBody], Any]:
     """Declare the Celery task `name` whose body runs a `kind` job: `body(job, reporter, *args) -> result dict`.
@@ -430,8 +445,11 @@ def job_task(
     worker process dies; the claim's lease makes a redelivery harmless while the first run is alive.
     `params_match` names job params that the extra args must equal (stale-message guard); `finish=False` is for
     a body that fans the work out to steps (`job_step`), the last of which ends the job. Bodies must be safe to
-    run again after a crash: outputs go through `job_output`.
+    run again after a crash: outputs go through `job_output`. `on_abandon(job)` tidies up state the body keeps
+    elsewhere when the job ends without it (its worker was lost and its attempts are spent, or it was cancelled).
     """
+    if on_abandon is not None:
+        _ON_ABANDON[kind] = on_abandon
 
     def decorate(body: JobBody) -> Any:
         @shared_task(name=name, acks_late=True, reject_on_worker_lost=True, **options)
@@ -459,25 +477,28 @@ def jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
       that dropped it, a worker killed after taking it off the filesystem broker).
     Each change is a conditional UPDATE on the state the sweep saw, so it never races a live worker."""
     now = now or timezone.now()
+    current_app.loader.import_default_modules()  # the tasks modules register their on_abandon hooks
     counts = {"requeued": 0, "resent": 0, "failed": 0, "cancelled": 0}
     for job in Job.objects.filter(_lease_expired(now)).order_by("pk")[:500]:
         seen = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts)
         seen = seen.filter(heartbeat_at=job.heartbeat_at)
         if job.cancel_requested:
-            counts["cancelled"] += seen.update(
-                status=Job.Status.CANCELLED, message="cancelled (its worker was lost)", finished_at=now
-            )
+            if seen.update(status=Job.Status.CANCELLED, message="cancelled (its worker was lost)", finished_at=now):
+                counts["cancelled"] += 1
+                _abandoned(job)
             continue
         if job.attempts >= max_attempts(job.kind):
             counts["failed"] += _give_up(job, _lost_reason(job))
             continue
         if not job.task:
-            counts["failed"] += seen.update(
+            if seen.update(
                 status=Job.Status.FAILED,
                 error=f"{_lost_reason(job)}; the job records no task to send again",
                 message="failed: worker lost",
                 finished_at=now,
-            )
+            ):
+                counts["failed"] += 1
+                _abandoned(job)
             continue
         with transaction.atomic():
             if seen.update(status=Job.Status.QUEUED, message=f"requeued: {_lost_reason(job)}"[:500], heartbeat_at=now):

@@ -110,6 +110,14 @@ def pii_scan_run(*, job: Job, scan_id: int, reporter: Reporter) -> dict[str, Any
         raise
 
 
+def pii_scan_abandoned(*, job: Job) -> None:
+    """The scan's job ended without its body (worker lost, attempts spent): the version's status stops
+    counting the scan as in flight."""
+    scan = PiiScan.objects.select_related("version").filter(job=job).first()
+    if scan is not None:
+        version_pii_status_refresh(scan.version)
+
+
 def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     """The scan job's work: classify every column on a sample and record the findings."""
     from governance.privacy.classify import classify_column, sample_values

@@ -16,9 +16,16 @@ from core.jobs import Reporter, job_enqueue, job_step, job_task
 from core.models import Job
 
 
+def _scan_abandoned(job: Job) -> None:
+    from governance.privacy.services import pii_scan_abandoned
+
+    pii_scan_abandoned(job=job)
+
+
 # A stale message (after a database reset) may name a job whose scan is another one's: params_match makes
-# it claim nothing.
-@job_task("privacy.scan_version", kind="pii_scan", params_match=("scan",))
+# it claim nothing. A scan whose worker keeps dying (out of memory) fails at its attempt cap, and its version
+# stops counting it as in flight (on_abandon).
+@job_task("privacy.scan_version", kind="pii_scan", params_match=("scan",), on_abandon=_scan_abandoned)
 def scan_version(job: Job, reporter: Reporter, scan_id: int) -> dict[str, Any]:
     from governance.privacy.services import pii_scan_run
 
