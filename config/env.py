@@ -49,3 +49,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_map(name: str, default: dict[str, int], *, minimum: int | None = None) -> dict[str, int]:
+    """`key=int,key=int` (e.g. `training=2,pii_scan=4`)."""
+    result = dict(default)
+    for item in env_list(name, []):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ImproperlyConfigured(f"{name} must be key=integer pairs separated by commas, got {item!r}")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {key.strip()} must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise ImproperlyConfigured(f"{name}: {key.strip()} must be >= {minimum}, got {value}")
+        result[key.strip()] = value
+    return result

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_choice, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_int, env_int_map, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if env_str("STEWARD_DATA_DIR") is None and os.environ.get("PYTEST_VERSION"):
@@ -189,6 +189,31 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("STEWARD_TASKS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("STEWARD_TASK_SOFT_TIME_LIMIT", 6 * 3600, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis redelivers a message nobody acked within the visibility timeout (default one hour) to another worker,
+    # which would run a long job twice. Above the longest task time limit, only a lost worker's messages come back.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int(
+            "STEWARD_REDIS_VISIBILITY_TIMEOUT_S", CELERY_TASK_TIME_LIMIT + 600, minimum=CELERY_TASK_TIME_LIMIT + 1
+        )
+    }
+
+# Job leases (core.jobs): the worker running a job writes a heartbeat every STEWARD_JOB_HEARTBEAT_S; a running job
+# silent for STEWARD_JOB_LEASE_S lost its worker, and the periodic sweep (Celery beat, every STEWARD_JOB_SWEEP_S)
+# sends it again until its kind's attempt cap, then fails it with the reason. A queued job nobody claimed for
+# STEWARD_JOB_QUEUED_RESEND_S is sent again (a lost message). A fresh lease is never taken over.
+STEWARD_JOB_HEARTBEAT_S = env_int("STEWARD_JOB_HEARTBEAT_S", 10, minimum=1)
+STEWARD_JOB_LEASE_S = env_int("STEWARD_JOB_LEASE_S", 120, minimum=STEWARD_JOB_HEARTBEAT_S + 1)
+STEWARD_JOB_MAX_ATTEMPTS = env_int("STEWARD_JOB_MAX_ATTEMPTS", 3, minimum=1)
+STEWARD_JOB_MAX_ATTEMPTS_BY_KIND = env_int_map("STEWARD_JOB_MAX_ATTEMPTS_BY_KIND", {}, minimum=1)
+STEWARD_JOB_QUEUED_RESEND_S = env_int("STEWARD_JOB_QUEUED_RESEND_S", 300, minimum=1)
+STEWARD_JOB_SWEEP_S = env_int("STEWARD_JOB_SWEEP_S", 30, minimum=1)
+# Test and chaos-bench only: every progress report and job step sleeps this long, so a job is slow on tiny data.
+STEWARD_JOB_STEP_DELAY_MS = env_int("STEWARD_JOB_STEP_DELAY_MS", 0, minimum=0)
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {"task": "core.jobs_sweep", "schedule": float(STEWARD_JOB_SWEEP_S), "options": {"expires": 60}},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -28,7 +28,19 @@ class Job(models.Model):
     subject_type = models.CharField(max_length=64, blank=True, default="")
     subject_id = models.BigIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Claims so far (each delivery that started the body); past the kind's cap the job fails instead of retrying.
     attempts = models.PositiveIntegerField(default=0)
+    # The lease: who runs the job and when it last said so. A running job whose heartbeat is older than
+    # STEWARD_JOB_LEASE_S lost its worker; the sweep (core.jobs.jobs_sweep) retries or fails it.
+    worker = models.CharField(max_length=200, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # How to send the job again (the sweep re-sends a lost message): task name, extra args, queue.
+    task = models.CharField(max_length=100, blank=True, default="")
+    task_args = models.JSONField(default=list, blank=True)
+    queue = models.CharField(max_length=64, blank=True, default="")
+    # Outputs committed in the same transaction as the job's writes (core.jobs.job_output), so a retried
+    # job finds what an earlier attempt registered instead of registering it twice.
+    output = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import NotFound, ServiceError
-from core.jobs import Reporter, job_start
+from core.jobs import Reporter, job_output, job_output_get, job_start
 from core.models import Job
 from core.roles import has_capability
 from core.storage import local_path, scratch_dir
@@ -78,6 +78,9 @@ def batch_score_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     from serving.registry import resolve_version
 
     params = job.params
+    done = job_output_get(job, "batch_score")
+    if done is not None:  # registered by an attempt whose worker died before it could finish the job
+        return done
     source = DatasetVersion.objects.filter(pk=params["dataset_version"]).first()
     if source is None:
         raise ServiceError(f"Dataset version {params['dataset_version']} no longer exists.")
@@ -109,16 +112,20 @@ def batch_score_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
             finally:
                 if writer is not None:
                     writer.close()
-        version = dataset_version_derive(
-            actor=job.actor,
-            parents=[source],
-            parquet_path=out_path,
-            operation="score",
-            params={"model": ref.model, "model_version": ref.version, "model_version_id": ref.pk, "column": column},
-        )
+
+        def register() -> dict[str, Any]:
+            version = dataset_version_derive(
+                actor=job.actor,
+                parents=[source],
+                parquet_path=out_path,
+                operation="score",
+                params={"model": ref.model, "model_version": ref.version, "model_version_id": ref.pk, "column": column},
+            )
+            return {"dataset_version": version.pk, "model_version": {"model": ref.model, "version": ref.version}}
+
+        return job_output(job, "batch_score", register)
     finally:
         out_path.unlink(missing_ok=True)
-    return {"dataset_version": version.pk, "model_version": {"model": ref.model, "version": ref.version}}
 
 
 def score_table(scorer: Any, table: pa.Table) -> np.ndarray:

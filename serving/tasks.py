@@ -8,9 +8,9 @@ from core.jobs import Reporter, job_task
 from core.models import Job
 
 
-# A redelivered job (worker lost) starts over: its output is written to a fresh scratch file and registered
-# only at the end, so a half-done run leaves nothing behind.
-@job_task("serving.batch_score", kind="batch_score", allow_running=True)
+# A job whose worker was lost starts over once its lease expires: its output is written to a fresh scratch file
+# and registered only at the end, once per job (core.jobs.job_output), so a half-done run leaves nothing behind.
+@job_task("serving.batch_score", kind="batch_score")
 def batch_score(job: Job, reporter: Reporter) -> dict[str, Any]:
     from serving.services import batch_score_run
 

@@ -376,3 +376,16 @@ def add_tasks(project: Any, rows: list[int] | None = None, **fields: Any) -> lis
 
     rows = list(range(project.dataset_version.row_count)) if rows is None else rows
     return Task.objects.bulk_create([Task(project=project, row=r, **fields) for r in rows])
+
+
+def expire_lease(job: Any) -> None:
+    """Make a running job look as if its worker died: its heartbeat is older than STEWARD_JOB_LEASE_S."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from core.models import Job
+
+    stale = timezone.now() - timedelta(seconds=settings.STEWARD_JOB_LEASE_S + 1)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=stale, started_at=stale)

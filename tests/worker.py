@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,10 +22,16 @@ current_test_is_marked = True
 
 @contextlib.contextmanager
 def start_worker(
-    queues: str = "default,pii,gpu", *, concurrency: int = 1, extra_env: dict[str, str] | None = None
+    queues: str = "default,pii,gpu",
+    *,
+    concurrency: int = 1,
+    extra_env: dict[str, str] | None = None,
+    pool: str = "prefork",
+    beat: bool = False,
 ) -> Iterator[subprocess.Popen]:
-    """Needs `transactional_db` (the worker must see committed rows) and the `worker` marker. Yields the process;
-    stops it afterwards."""
+    """Needs `transactional_db` (the worker must see committed rows) and the `worker` marker. Yields the process
+    (the leader of its own process group, so `kill_worker` takes its pool processes too); stops it afterwards.
+    With `beat`, the worker also runs Celery beat (the periodic job sweep)."""
     if not current_test_is_marked:
         raise RuntimeError("A test that starts a celery worker must carry @pytest.mark.worker.")
     env = dict(os.environ)
@@ -51,7 +58,7 @@ def start_worker(
                 "-Q",
                 queues,
                 "--pool",
-                "prefork",
+                pool,
                 "--concurrency",
                 str(concurrency),
                 "--loglevel",
@@ -60,12 +67,15 @@ def start_worker(
                 "--without-mingle",
                 "--hostname",
                 f"test-{os.getpid()}-{time.time_ns()}@localhost",
+                *(["--beat", "--schedule", str(Path(settings.DATA_DIR) / f"beat-{time.time_ns()}")] if beat else []),
             ],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        proc.log_path = log  # type: ignore[attr-defined]
         try:
             yield proc
         finally:
@@ -73,8 +83,15 @@ def start_worker(
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
-    proc.log_path = log  # type: ignore[attr-defined]
+                kill_worker(proc)
+
+
+def kill_worker(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker and its pool processes at once, as when its machine or container dies: nothing acks,
+    rejects or records anything."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=20)
 
 
 def purge_broker(queues: str = "default,pii,gpu") -> None:

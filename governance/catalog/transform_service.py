@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from core.errors import ServiceError
-from core.jobs import Reporter, job_start
+from core.jobs import Reporter, job_output, job_output_get, job_start
 from core.models import Job
 from core.storage import local_path
 from governance.catalog import transforms
@@ -69,6 +69,9 @@ def transform_start(*, actor: Any, version: DatasetVersion, operation: str, para
 
 
 def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
+    done = job_output_get(job, "transform")
+    if done is not None:  # registered by an attempt whose worker died before it could finish the job
+        return done
     inputs = list(DatasetVersion.objects.filter(pk__in=job.params["inputs"]).select_related("dataset"))
     inputs.sort(key=lambda v: job.params["inputs"].index(v.pk))
     if len(inputs) != len(job.params["inputs"]):
@@ -94,15 +97,26 @@ def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
             kind=inputs[0].dataset.kind,
             description=f"Derived by {operation} from {inputs[0]}",
         )
-    created = []
-    for i, table in enumerate(outputs):
-        edge_params = dict(params) | ({"part": i} if len(outputs) > 1 else {})
-        created.append(
-            dataset_version_derive(
-                actor=job.actor, parents=inputs, table=table, operation=operation, params=edge_params, dataset=target
+
+    def register() -> dict[str, Any]:
+        # All outputs (a split's parts) and their lineage commit together with the job's record of them.
+        created = []
+        for i, table in enumerate(outputs):
+            edge_params = dict(params) | ({"part": i} if len(outputs) > 1 else {})
+            created.append(
+                dataset_version_derive(
+                    actor=job.actor,
+                    parents=inputs,
+                    table=table,
+                    operation=operation,
+                    params=edge_params,
+                    dataset=target,
+                )
             )
-        )
-        reporter.progress(0.4 + 0.6 * (i + 1) / len(outputs), f"registered {i + 1}/{len(outputs)}")
-    if operation == "split":
-        return {"dataset_versions": [v.pk for v in created]}
-    return {"dataset_version": created[0].pk}
+        if operation == "split":
+            return {"dataset_versions": [v.pk for v in created]}
+        return {"dataset_version": created[0].pk}
+
+    result = job_output(job, "transform", register)
+    reporter.progress(1.0, f"registered {len(outputs)} version(s)")
+    return result

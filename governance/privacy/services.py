@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
-from core.jobs import Reporter, job_start, job_succeed
+from core.jobs import Reporter, job_output, job_output_get, job_start, job_succeed
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
 from governance.catalog.models import Dataset, DatasetVersion
@@ -110,6 +110,14 @@ def pii_scan_run(*, job: Job, scan_id: int, reporter: Reporter) -> dict[str, Any
         raise
 
 
+def pii_scan_abandoned(*, job: Job) -> None:
+    """The scan's job ended without its body (worker lost, attempts spent): the version's status stops
+    counting the scan as in flight."""
+    scan = PiiScan.objects.select_related("version").filter(job=job).first()
+    if scan is not None:
+        version_pii_status_refresh(scan.version)
+
+
 def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     """The scan job's work: classify every column on a sample and record the findings."""
     from governance.privacy.classify import classify_column, sample_values
@@ -172,7 +180,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
         # The job succeeds in the transaction that records its findings: nobody sees the findings of a scan
         # still running, and a redelivered message finds the job finished. The wrapper's own success after
         # this returns changes nothing (it is guarded by status).
-        if not job_succeed(scan.job_id, result):
+        if not job_succeed(scan.job_id, result, attempt=reporter.attempt):
             transaction.set_rollback(True)  # another delivery of the task finished the scan first
             return result
         audit_log(
@@ -421,32 +429,39 @@ def mask_chunk_run(*, job: Job, index: int, worker: str = "") -> dict[str, Any] 
 
 
 def mask_finalize(*, job: Job) -> dict[str, Any]:
+    """Assemble the chunks' parts into the masked version, once per job: an attempt retried after a crash during
+    assembly (before or after the version was registered) registers nothing twice and ends with the same result."""
     from governance.catalog.services import dataset_version_derive
 
-    version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
     chunks = list(job.mask_chunks.order_by("index"))
-    tables = []
-    for chunk in chunks:
-        with local_path(chunk.part) as path:
-            tables.append(pq.read_table(path))
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    actor = job.actor
-    masked = dataset_version_derive(
-        actor=actor,
-        parents=[version],
-        table=table,
-        operation="mask",
-        params={"policy": job.params["policy"], "job": job.pk},
-    )
+    result = job_output_get(job, "mask")
+    if result is None:
+        version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
+        tables = []
+        for chunk in chunks:
+            with local_path(chunk.part) as path:
+                tables.append(pq.read_table(path))
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+        def register() -> dict[str, Any]:
+            masked = dataset_version_derive(
+                actor=job.actor,
+                parents=[version],
+                table=table,
+                operation="mask",
+                params={"policy": job.params["policy"], "job": job.pk},
+            )
+            return {
+                "dataset_version": masked.pk,
+                "chunks": len(chunks),
+                "chunk_seconds": round(sum(c.seconds for c in chunks), 3),
+                "rows": table.num_rows,
+            }
+
+        result = job_output(job, "mask", register)
     for chunk in chunks:
         delete_file(chunk.part)
-    seconds = sum(c.seconds for c in chunks)
-    return {
-        "dataset_version": masked.pk,
-        "chunks": len(chunks),
-        "chunk_seconds": round(seconds, 3),
-        "rows": table.num_rows,
-    }
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

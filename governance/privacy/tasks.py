@@ -16,20 +16,31 @@ from core.jobs import Reporter, job_enqueue, job_step, job_task
 from core.models import Job
 
 
+def _scan_abandoned(job: Job) -> None:
+    from governance.privacy.services import pii_scan_abandoned
+
+    pii_scan_abandoned(job=job)
+
+
 # A stale message (after a database reset) may name a job whose scan is another one's: params_match makes
-# it claim nothing.
-@job_task("privacy.scan_version", kind="pii_scan", allow_running=True, params_match=("scan",))
+# it claim nothing. A scan whose worker keeps dying (out of memory) fails at its attempt cap, and its version
+# stops counting it as in flight (on_abandon).
+@job_task("privacy.scan_version", kind="pii_scan", params_match=("scan",), on_abandon=_scan_abandoned)
 def scan_version(job: Job, reporter: Reporter, scan_id: int) -> dict[str, Any]:
     from governance.privacy.services import pii_scan_run
 
     return pii_scan_run(job=job, scan_id=scan_id, reporter=reporter)
 
 
-@job_task("privacy.mask_version", kind="pii_mask", allow_running=True, finish=False)
-def mask_version(job: Job, reporter: Reporter) -> None:
-    from governance.privacy.services import mask_plan
+# Sent again (a lost worker) it re-sends the chunks still pending, or assembles the version when all are done
+# (a crash during assembly); assembly registers the version once per job (core.jobs.job_output).
+@job_task("privacy.mask_version", kind="pii_mask", finish=False)
+def mask_version(job: Job, reporter: Reporter) -> dict[str, Any] | None:
+    from governance.privacy.services import mask_finalize, mask_plan
 
     chunks = mask_plan(job=job)
+    if all(chunk.status == chunk.Status.DONE for chunk in chunks):
+        return mask_finalize(job=job)
     reporter.progress(0.0, f"masking in {len(chunks)} chunk(s)", chunks=len(chunks), chunks_done=0)
     for chunk in chunks:
         if chunk.status == chunk.Status.PENDING:
@@ -37,7 +48,7 @@ def mask_version(job: Job, reporter: Reporter) -> None:
     return None  # the chunk that finishes last ends the job
 
 
-@shared_task(name="privacy.mask_chunk", acks_late=True)
+@shared_task(name="privacy.mask_chunk", acks_late=True, reject_on_worker_lost=True)
 def mask_chunk(job_id: int, index: int) -> None:
     def work(job: Job, reporter: Reporter) -> dict[str, Any] | None:
         from governance.privacy.services import mask_chunk_run

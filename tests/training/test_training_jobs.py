@@ -6,6 +6,7 @@ import pytest
 
 from core.jobs import JobCancelled, Reporter, job_claim, run_job
 from core.models import Job
+from tests.factories import expire_lease
 from training.models import ModelVersion
 from training.serializers import as_request
 from training.services.jobs import checkpoint_dir, training_job_start, training_run
@@ -81,7 +82,8 @@ def test_redelivered_job_resumes_from_its_checkpoint(payload, personas):
         )
     assert (checkpoint_dir(job.pk) / "last.pt").is_file()
 
-    run_job(job.pk, lambda j, r: training_run(job=j, reporter=r), allow_running=True)
+    expire_lease(job)  # the first attempt's worker died: its lease ran out
+    run_job(job.pk, lambda j, r: training_run(job=j, reporter=r))
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
     assert job.attempts == 2
@@ -104,8 +106,9 @@ def test_job_over_its_time_limit_fails_with_the_reason(payload, personas):
 def test_a_registered_version_is_not_trained_again_on_redelivery(payload, start_training):
     start_training(payload)
     job = Job.objects.get(kind="training")
-    Job.objects.filter(pk=job.pk).update(status="running")
-    run_job(job.pk, lambda j, r: training_run(job=j, reporter=r), allow_running=True)
+    Job.objects.filter(pk=job.pk).update(status="running", attempts=1)
+    expire_lease(job)
+    run_job(job.pk, lambda j, r: training_run(job=j, reporter=r))
     assert ModelVersion.objects.count() == 1
     job.refresh_from_db()
     assert job.status == "succeeded" and job.result["model_version"]["version"] == 1

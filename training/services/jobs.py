@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_KIND = "training"
-MAX_ATTEMPTS = 3
 SPLIT_STRATEGIES = ("random", "time", "user")
 
 
@@ -250,8 +249,6 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     done = ModelVersion.objects.filter(job=job).select_related("model").first()
     if done is not None:  # registered before the worker died; nothing left to do
         return {"model_version": {"model": done.model.name, "version": done.version}}
-    if job.attempts > MAX_ATTEMPTS:
-        raise ServiceError(f"gave up after {job.attempts - 1} interrupted attempts")
 
     p = job.params
     ids = p["dataset_versions"]
