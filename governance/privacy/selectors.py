@@ -126,11 +126,60 @@ def flagged_columns(version: DatasetVersion) -> set[str]:
     )
 
 
+# How far up the lineage a version looks for its parents' flagged columns; a longer chain hides every column.
+MAX_LINEAGE_DEPTH = 32
+
+
+def is_string_typed(dtype: str) -> bool:
+    """Whether a column's Arrow type (as the profile writes it) can hold text: strings, binaries, and lists,
+    structs, maps or dictionaries of them."""
+    return any(word in dtype for word in ("string", "utf8", "binary"))
+
+
+def _renamed(edge: LineageEdge, names: set[str]) -> set[str]:
+    """A parent's column names as the child of `edge` calls them: renames followed, a join's right-hand
+    collisions (suffixed `_right`) included."""
+    if edge.operation == "rename" and isinstance(edge.params.get("columns"), dict):
+        mapping = {k: v for k, v in edge.params["columns"].items() if isinstance(k, str) and isinstance(v, str)}
+        return {mapping.get(name, name) for name in names}
+    if edge.operation == "join":
+        return names | {f"{name}_right" for name in names}
+    return names
+
+
+def pii_hidden_columns(version: DatasetVersion, *, _depth: int = 0) -> set[str]:
+    """The columns of `version` whose raw values no role without pii.manage may see: fails closed.
+
+    Raw values show only once the version has a succeeded scan and no scan in flight, and then only for columns
+    that are clean or whose finding a steward rejected (or that a policy masked). Until then every string-typed
+    column is hidden, with every column flagged in the latest succeeded scan, and, while the version has no
+    succeeded scan of its own, every column its lineage parents hide (followed through renames).
+    """
+    names = set(version.column_names)
+    if _depth > MAX_LINEAGE_DEPTH:
+        return names
+    scanned = latest_scan(version) is not None
+    if scanned and not scan_in_flight(version):
+        return flagged_columns(version) & names
+    hidden = {c["name"] for c in version.columns if is_string_typed(str(c.get("dtype", "")))}
+    hidden |= flagged_columns(version)
+    if not scanned:
+        edges = LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk).select_related(
+            "source__dataset"
+        )
+        for edge in edges:
+            if edge.source_id == version.pk:
+                continue
+            hidden |= _renamed(edge, pii_hidden_columns(edge.source, _depth=_depth + 1))
+    return hidden & names
+
+
 def hidden_pii_columns(version: Any, user: Any) -> set[str]:
-    """catalog hook: flagged columns are masked for every role without pii.manage."""
+    """catalog hook, the one rule for who sees raw values: nothing is hidden from a role with pii.manage;
+    for every other role, `pii_hidden_columns`."""
     if has_capability(user, "pii.manage"):
         return set()
-    return flagged_columns(version)
+    return pii_hidden_columns(version)
 
 
 def review_queue() -> QuerySet[PiiFinding]:
@@ -214,10 +263,46 @@ def dataset_recognizers(dataset: Dataset) -> list[Any]:
     return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
 
 
+def lineage_dataset_ids(version: DatasetVersion) -> list[int]:
+    """The version's dataset, then the datasets of its lineage ancestors (nearest first, each once)."""
+    out = [version.dataset_id]
+    frontier, seen = [version.pk], {version.pk}
+    for _ in range(MAX_LINEAGE_DEPTH):
+        parents = list(
+            LineageEdge.objects.filter(target_type="dataset_version", target_id__in=frontier)
+            .exclude(source_id__in=seen)
+            .values_list("source_id", "source__dataset_id")
+        )
+        if not parents:
+            break
+        frontier = []
+        for source_id, dataset_id in parents:
+            if source_id not in seen:
+                seen.add(source_id)
+                frontier.append(source_id)
+            if dataset_id not in out:
+                out.append(dataset_id)
+    return out
+
+
+def version_recognizers(version: DatasetVersion) -> list[Any]:
+    """The custom recognizers a scan of `version` runs: its dataset's and, for a version derived into another
+    dataset, those of every dataset up its lineage (a derived dataset keeps its sources' recognizers)."""
+    from governance.privacy.recognizers.custom import recognizer_from_spec
+
+    ids = lineage_dataset_ids(version)
+    recognizers = CustomRecognizer.objects.filter(dataset_id__in=ids, enabled=True).order_by("name", "id")
+    by_name: dict[str, Any] = {}
+    for recognizer in sorted(recognizers, key=lambda r: ids.index(r.dataset_id)):
+        # One recognizer per name: the version's own dataset's wins over an ancestor's of the same name.
+        by_name.setdefault(recognizer.name, recognizer_from_spec(recognizer.spec))
+    return list(by_name.values())
+
+
 def span_finder(version: DatasetVersion) -> SpanFinder:
-    """find(texts, entities) -> analyzer results per text, with the dataset's custom recognizers."""
+    """find(texts, entities) -> analyzer results per text, with the custom recognizers of its lineage."""
     engine = analyzer()
-    recognizers = dataset_recognizers(version.dataset)
+    recognizers = version_recognizers(version)
 
     def find(texts: list[str], entities: Any) -> list[list[Any]]:
         return engine.analyze_batch(texts, entities=entities, ad_hoc_recognizers=recognizers)

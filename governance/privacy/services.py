@@ -32,13 +32,13 @@ from governance.privacy.models import (
     PiiScan,
 )
 from governance.privacy.selectors import (
-    dataset_recognizers,
     latest_scan,
     masked_columns,
     masked_rows,
     masking_rules,
     read_version_table,
     scan_in_flight,
+    version_recognizers,
 )
 
 RAW_EXAMPLES = 5
@@ -117,7 +117,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     version = scan.version
     table = read_version_table(version)
     engine = analyzer()
-    recognizers = dataset_recognizers(version.dataset)
+    recognizers = version_recognizers(version)
     reports = []
     for i, name in enumerate(table.column_names):
         reporter.check_cancelled()
@@ -139,7 +139,8 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
             decision, note = PiiFinding.Decision.PENDING, ""
             if report.name in masked:
                 decision, note = PiiFinding.Decision.MASKED, f"masked by policy ({masked[report.name]})"
-            elif report.name in remembered:
+            elif report.name in remembered and remembered[report.name].entity_type == report.entity_type:
+                # Same column name and same entity type only: a column renamed onto a rejected name is reviewed.
                 decision, note = PiiFinding.Decision.REJECTED, "rejected for this column in an earlier version"
             PiiFinding.objects.create(
                 scan=scan,
@@ -265,7 +266,7 @@ def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RA
     values = [v for v in table.column(0).to_pylist() if v is not None and str(v).strip()]
     if finding.kind == "free_text":
         engine = analyzer()
-        recognizers = dataset_recognizers(version.dataset)
+        recognizers = version_recognizers(version)
         examples: list[str] = []
         for start in range(0, min(len(values), 2000), 200):
             batch = [str(v) for v in values[start : start + 200]]
