@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db.models import QuerySet
@@ -15,6 +16,7 @@ from django.db.models import QuerySet
 from core.errors import ServiceError
 from core.roles import has_capability
 from core.storage import local_path
+from governance.catalog.ingest import read_rows
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
 from governance.privacy.engines import analyzer, masking_secrets
 from governance.privacy.models import CustomRecognizer, MaskingPolicy, PiiFinding, PiiScan
@@ -256,6 +258,47 @@ def read_version_table(version: DatasetVersion, columns: list[str] | None = None
         return pq.read_table(path, columns=columns, memory_map=True)
 
 
+def read_row_range(version: DatasetVersion, start: int, stop: int) -> pa.Table:
+    """Rows start..stop, decoding only the row groups that hold them."""
+    with local_path(version.parquet) as path:
+        return read_rows(path, max(0, start), max(0, stop - start))[1]
+
+
+def read_sample(version: DatasetVersion, n: int, *, seed: int) -> pa.Table:
+    """Up to n rows spread over the version (all of them when it is small), in file order.
+
+    The rows are drawn as `classify.sample_values` draws them from a whole column, but the table is read one row
+    group at a time and only the drawn rows are kept: memory holds one row group and the sample, whatever the
+    table's size.
+    """
+    with local_path(version.parquet) as path:
+        pfile = pq.ParquetFile(path)
+        total = pfile.metadata.num_rows
+        if total <= n:
+            return pfile.read()
+        picked = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+        parts, start = [], 0
+        for group in range(pfile.num_row_groups):
+            rows = pfile.metadata.row_group(group).num_rows
+            lo, hi = np.searchsorted(picked, [start, start + rows])
+            if hi > lo:
+                table = pfile.read_row_group(group)
+                parts.append(table.take(pa.array(picked[lo:hi] - start)))
+            start += rows
+        return pa.concat_tables(parts)
+
+
+def column_values(version: DatasetVersion, column: str, *, limit: int, batch_rows: int = 4096) -> list[Any]:
+    """Up to `limit` non-empty values of one column from the start of the version, read batch by batch."""
+    values: list[Any] = []
+    with local_path(version.parquet) as path:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=[column]):
+            values.extend(v for v in batch.column(0).to_pylist() if v is not None and str(v).strip())
+            if len(values) >= limit:
+                break
+    return values[:limit]
+
+
 def dataset_recognizers(dataset: Dataset) -> list[Any]:
     """The dataset's enabled custom recognizers, built from their specs."""
     from governance.privacy.recognizers.custom import recognizer_from_spec
@@ -335,7 +378,7 @@ def masked_rows(*, version: DatasetVersion, policy: Any, start: int, stop: int) 
     from governance.privacy.masking import mask_table
 
     rules = masking_rules(version=version, policy=policy)
-    table = read_version_table(version).slice(start, stop - start)
+    table = read_row_range(version, start, stop)
     _, types = scan_column_kinds(version)
     masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=span_finder(version), entity_types=types)
     return table, masked
