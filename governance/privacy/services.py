@@ -132,7 +132,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
             )
         )
     masked = masked_columns(version)
-    remembered = {d.column: d for d in PiiColumnDecision.objects.filter(dataset=version.dataset)}
+    remembered = set(PiiColumnDecision.objects.filter(dataset=version.dataset).values_list("column", "entity_type"))
     with transaction.atomic():
         scan.columns = [r.to_dict() for r in reports]
         scan.save(update_fields=["columns"])
@@ -142,7 +142,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
             decision, note = PiiFinding.Decision.PENDING, ""
             if report.name in masked:
                 decision, note = PiiFinding.Decision.MASKED, f"masked by policy ({masked[report.name]})"
-            elif report.name in remembered and remembered[report.name].entity_type == report.entity_type:
+            elif (report.name, report.entity_type) in remembered:
                 # Same column name and same entity type only: a column renamed onto a rejected name is reviewed.
                 decision, note = PiiFinding.Decision.REJECTED, "rejected for this column in an earlier version"
             PiiFinding.objects.create(
@@ -241,10 +241,13 @@ def pii_finding_decide(*, finding: PiiFinding, actor: Any, decision: str) -> Pii
             PiiColumnDecision.objects.update_or_create(
                 dataset=dataset,
                 column=finding.column,
-                defaults={"decision": decision, "entity_type": finding.entity_type, "decided_by": actor},
+                entity_type=finding.entity_type,
+                defaults={"decision": decision, "decided_by": actor},
             )
         else:
-            PiiColumnDecision.objects.filter(dataset=dataset, column=finding.column).delete()
+            PiiColumnDecision.objects.filter(
+                dataset=dataset, column=finding.column, entity_type=finding.entity_type
+            ).delete()
         status = version_pii_status_refresh(finding.version)
         audit_log(
             actor=actor,

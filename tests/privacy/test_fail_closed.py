@@ -120,6 +120,11 @@ def test_a_rejection_is_remembered_only_for_the_same_column_and_entity_type(
     finding = PiiFinding.objects.get(version=later, column="customer")
     assert finding.entity_type == "EMAIL_ADDRESS" and finding.decision == "pending"
     assert "customer" in pii_hidden_columns(later)
+    # Both rejections are kept: one per column and entity type.
+    pii_finding_decide(finding=finding, actor=steward, decision="rejected")
+    with django_capture_on_commit_callbacks(execute=True):
+        again = upload(CUSTOMERS + "Eva Green,eva.green@example.com,mug,1,50667\n", name="customers.csv")
+    assert PiiFinding.objects.get(version=again, column="customer").decision == "rejected"
 
 
 @pytest.mark.django_db
