@@ -154,9 +154,18 @@ STORAGES = {
 }
 # Uploads go to disk above 1 MiB, so a big file never sits in memory whole.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# The upload limit (STEWARD_MAX_UPLOAD_MB) is enforced while the body streams in, before Django's own handlers.
+FILE_UPLOAD_HANDLERS = [
+    "governance.catalog.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 STEWARD_MAX_UPLOAD_MB = env_int("STEWARD_MAX_UPLOAD_MB", 1024, minimum=1)
+# What an upload may decode to (a small compressed Parquet file can expand to gigabytes): rows and MB of Arrow data.
+STEWARD_MAX_INGEST_ROWS = env_int("STEWARD_MAX_INGEST_ROWS", 200_000_000, minimum=1)
+STEWARD_MAX_DECODED_MB = env_int("STEWARD_MAX_DECODED_MB", 16384, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Versions with more rows than this are profiled by a background job instead of inside the upload request.
 STEWARD_PROFILE_INLINE_MAX_ROWS = env_int("STEWARD_PROFILE_INLINE_MAX_ROWS", 2_000_000, minimum=0)

@@ -103,3 +103,27 @@ def _literal(node: ast.AST) -> Any:
     ):
         return node.value
     raise ExpressionError("Only numbers, strings, booleans and None are allowed as values.")
+
+
+def expression_columns(text: Any) -> set[str]:
+    """The column names an expression reads (bare names and col["..."]); empty when it does not parse."""
+    if not isinstance(text, str):
+        return set()
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+        nodes = list(ast.walk(tree))
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id != "col":
+            names.add(node.id)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "col"
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            names.add(node.slice.value)
+    return names

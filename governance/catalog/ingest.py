@@ -41,8 +41,33 @@ ROW_GROUP_ROWS = 256 * 1024
 TOP_VALUES = 5
 
 
+# Parquet is decoded in small batches, so one batch of highly compressed values cannot fill memory before the
+# decoded-size limit is checked.
+PARQUET_BATCH_ROWS = 4096
+
+
 class IngestError(ValueError):
     """The upload cannot become a dataset version; the message says why."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an upload may decode to: rows and bytes of Arrow data (None: no limit)."""
+
+    max_rows: int | None = None
+    max_bytes: int | None = None
+
+    def check(self, rows: int, nbytes: int) -> None:
+        if self.max_rows is not None and rows > self.max_rows:
+            raise IngestError(f"The file holds more than {self.max_rows:,} rows, the limit (STEWARD_MAX_INGEST_ROWS).")
+        if self.max_bytes is not None and nbytes > self.max_bytes:
+            raise IngestError(
+                f"The file decodes to more than {self.max_bytes // (1024 * 1024):,} MB of data, the limit "
+                "(STEWARD_MAX_DECODED_MB): a compressed file may not expand beyond it."
+            )
+
+
+NO_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -138,21 +163,41 @@ def _read_ahead(batches: Any, depth: int = 3) -> Iterator[Any]:
     thread.join()
 
 
-def _write_batches(batches: Any, out: Path, *, check_utf8: bool = False) -> tuple[int, pa.Schema]:
+def _write_batches(
+    batches: Any, out: Path, *, check_utf8: bool = False, limits: Limits = NO_LIMITS
+) -> tuple[int, pa.Schema]:
     # pyarrow's CSV reader checks UTF-8 itself; its JSON and Parquet readers pass bad bytes on into strings.
+    # Small batches are gathered into row groups of ROW_GROUP_ROWS: the limits are checked batch by batch, while
+    # the file keeps the row-group size every reader expects.
     writer: pq.ParquetWriter | None = None
     rows = 0
+    nbytes = 0
     schema: pa.Schema | None = None
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_rows
+        if pending and writer is not None:
+            writer.write_table(pa.Table.from_batches(pending, schema=schema), row_group_size=ROW_GROUP_ROWS)
+        pending, pending_rows = [], 0
+
     try:
         for batch in _read_ahead(batches):
             if writer is None:
                 schema = batch.schema
                 writer = pq.ParquetWriter(out, schema, compression="snappy")
+            nbytes += batch.nbytes
+            limits.check(rows + batch.num_rows, nbytes)
             if batch.num_rows:
                 if check_utf8:
                     batch.validate(full=True)
-                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                pending.append(batch)
+                pending_rows += batch.num_rows
                 rows += batch.num_rows
+                if pending_rows >= ROW_GROUP_ROWS:
+                    flush()
+        flush()
     finally:
         if writer is not None:
             writer.close()
@@ -177,7 +222,9 @@ def _csv_batches(src: Path, delimiter: str, encoding: str, column_types: dict[st
         yield batch.rename_columns(names) if rename else batch
 
 
-def _ingest_csv(src: Path, out: Path, delimiter: str, encoding: str) -> tuple[int, pa.Schema]:
+def _ingest_csv(
+    src: Path, out: Path, delimiter: str, encoding: str, limits: Limits = NO_LIMITS
+) -> tuple[int, pa.Schema]:
     # Types are inferred from the first block; a later block that disagrees makes that column a string
     # and the file is read again (at most once per column).
     column_types: dict[str, pa.DataType] = {}
@@ -188,7 +235,7 @@ def _ingest_csv(src: Path, out: Path, delimiter: str, encoding: str) -> tuple[in
     ).schema.names
     for _ in range(len(header) + 1):
         try:
-            return _write_batches(_csv_batches(src, delimiter, encoding, column_types), out)
+            return _write_batches(_csv_batches(src, delimiter, encoding, column_types), out, limits=limits)
         except pa.ArrowInvalid as exc:
             conversion = _CONVERSION.search(str(exc))
             if conversion is None:
@@ -214,8 +261,23 @@ def _check_encoding(encoding: str) -> None:
         raise IngestError(f"Encoding {encoding!r} cannot read text files: use one such as utf-8 or latin-1.") from None
 
 
-def ingest(src: Path, fmt: str, out: Path, *, sep: str | None = None, encoding: str | None = None) -> IngestResult:
-    """Validate `src` and write its rows to Parquet at `out`."""
+def _check_parquet_metadata(pfile: pq.ParquetFile, limits: Limits) -> None:
+    """Refuse a Parquet file whose own metadata says it is over the limits, before decoding any of it."""
+    meta = pfile.metadata
+    uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    limits.check(meta.num_rows, uncompressed)
+
+
+def ingest(
+    src: Path,
+    fmt: str,
+    out: Path,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    limits: Limits = NO_LIMITS,
+) -> IngestResult:
+    """Validate `src` and write its rows to Parquet at `out`, refusing files that decode beyond `limits`."""
     if src.stat().st_size == 0:
         raise IngestError("The file is empty.")
     encoding = encoding or "utf8"
@@ -225,15 +287,17 @@ def ingest(src: Path, fmt: str, out: Path, *, sep: str | None = None, encoding: 
             delimiter = sep or ("\t" if fmt == "tsv" else ",")
             if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '\r\n"\x00':
                 raise IngestError("`sep` must be a single ASCII character other than a quote or a line break.")
-            rows, schema = _ingest_csv(src, out, delimiter, encoding)
+            rows, schema = _ingest_csv(src, out, delimiter, encoding, limits)
         elif fmt == "jsonl":
             reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
             _check_column_names(reader.schema.names)
-            rows, schema = _write_batches(reader, out, check_utf8=True)
+            rows, schema = _write_batches(reader, out, check_utf8=True, limits=limits)
         elif fmt == "parquet":
             pfile = pq.ParquetFile(src)
             _check_column_names(pfile.schema_arrow.names)
-            rows, schema = _write_batches(pfile.iter_batches(batch_size=ROW_GROUP_ROWS), out, check_utf8=True)
+            _check_parquet_metadata(pfile, limits)
+            batches = pfile.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+            rows, schema = _write_batches(batches, out, check_utf8=True, limits=limits)
         else:
             raise IngestError(f"Unsupported format {fmt!r}.")
     except IngestError:

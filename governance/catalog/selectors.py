@@ -12,6 +12,8 @@ from governance.catalog import hooks, ingest
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
 
 MAX_ROWS_PAGE = 1000
+# What the profile of a column hidden from the reader still shows.
+HIDDEN_COLUMN_PROFILE = ("name", "dtype", "null_count", "distinct_count")
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -41,12 +43,13 @@ def version_rows(*, version: DatasetVersion, offset: int, limit: int, user: Any)
 
 
 def version_columns(*, version: DatasetVersion, user: Any) -> list[dict[str, Any]]:
-    """Schema and profile; the sample values (top values, min/max of strings) of hidden columns are dropped."""
+    """Schema and profile; a hidden column keeps only its name, type and counts (no top values, min, max, mean
+    or lengths: each says something about its values)."""
     hidden = hooks.columns_hidden_from(version, user)
     out = []
     for col in version.columns:
         if col["name"] in hidden:
-            col = {k: v for k, v in col.items() if k not in ("top_values", "min", "max")} | {"masked": True}
+            col = {k: v for k, v in col.items() if k in HIDDEN_COLUMN_PROFILE} | {"masked": True}
         out.append(col)
     return out
 

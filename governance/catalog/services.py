@@ -137,7 +137,10 @@ def dataset_version_upload(
         existing = DatasetVersion.objects.filter(dataset=dataset, sha256=spooled.sha256).first()
         if existing is not None:
             return existing, False
-        result = _ingest_call(ingest.ingest, spooled.path, fmt, parquet_tmp, sep=sep, encoding=encoding)
+        limits = ingest.Limits(
+            max_rows=settings.STEWARD_MAX_INGEST_ROWS, max_bytes=settings.STEWARD_MAX_DECODED_MB * 1024 * 1024
+        )
+        result = _ingest_call(ingest.ingest, spooled.path, fmt, parquet_tmp, sep=sep, encoding=encoding, limits=limits)
         profile_inline = result.row_count <= settings.STEWARD_PROFILE_INLINE_MAX_ROWS
         columns = ingest.profile_parquet(parquet_tmp) if profile_inline else result.columns
         prefix = f"datasets/{dataset.pk}/{spooled.sha256[:16]}-{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,8 @@ from core.errors import ServiceError
 from core.jobs import Reporter, job_output, job_output_get, job_start
 from core.models import Job
 from core.storage import local_path
-from governance.catalog import transforms
+from governance.catalog import hooks, transforms
+from governance.catalog.expressions import expression_columns
 from governance.catalog.models import DatasetVersion
 from governance.catalog.services import dataset_get_or_create, dataset_version_derive
 
@@ -38,6 +39,43 @@ def _check_params(inputs: list[DatasetVersion], operation: str, params: dict[str
         raise ServiceError(str(exc), field="params") from None
 
 
+# Operations that only remove or rename columns: naming a hidden column there reveals nothing of its values,
+# and the output keeps hiding a renamed column (lineage follows the rename).
+_NAMING_REVEALS_NOTHING = ("drop", "rename")
+
+
+def named_columns(operation: str, params: dict[str, Any]) -> set[str]:
+    """The input columns a transform's params read: expressions, keys, join keys, selections, role columns."""
+    if operation in _NAMING_REVEALS_NOTHING:
+        return set()
+    names: set[str] = set()
+    for key, value in params.items():
+        if key == "expression":
+            names |= expression_columns(value)
+        elif key in ("columns", "keys", "on") or key.endswith("_column"):
+            listed = list(value) if isinstance(value, (list, dict)) else [value]
+            names |= {c for c in listed if isinstance(c, str)}
+    return names
+
+
+def _check_hidden(actor: Any, inputs: list[DatasetVersion], operation: str, params: dict[str, Any]) -> None:
+    """403 when the params name a column the actor may not see: a filter, a label or a join key over it would
+    tell its values apart."""
+    named = named_columns(operation, params)
+    if not named:
+        return
+    for version in inputs:
+        hidden = sorted(named & hooks.columns_hidden_from(version, actor))
+        if hidden:
+            raise ServiceError(
+                f"`{operation}` names column(s) of {version} whose values your role may not see until their PII "
+                f"review is done: {', '.join(hidden)}.",
+                field="params",
+                status_code=403,
+                code="pii_hidden",
+            )
+
+
 def transform_start(*, actor: Any, version: DatasetVersion, operation: str, params: dict[str, Any]) -> Job:
     if operation not in transforms.OPERATIONS:
         raise ServiceError(
@@ -56,6 +94,7 @@ def transform_start(*, actor: Any, version: DatasetVersion, operation: str, para
     output = params.get("output_dataset")
     if output is not None and (not isinstance(output, str) or not output.strip()):
         raise ServiceError("`output_dataset` must be a dataset name.", field="params")
+    _check_hidden(actor, inputs, operation, params)
     _check_params(inputs, operation, params)
     return job_start(
         kind="transform",

@@ -25,6 +25,7 @@ from governance.catalog.selectors import (
 )
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.catalog.transform_service import transform_start
+from governance.catalog.uploads import UploadTooLarge
 
 
 class DatasetForm(forms.Form):
@@ -95,7 +96,11 @@ class DatasetUploadPage(CapabilityRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         dataset = get_object_or_404(dataset_list(), pk=pk)
-        form = UploadForm(request.POST, request.FILES)
+        try:
+            form = UploadForm(request.POST, request.FILES)
+        except UploadTooLarge as exc:  # refused while the body streamed in: there is no bound form to show
+            messages.error(request, str(exc.detail))
+            return _dataset_page(request, dataset, UploadForm(), status=400)
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:

@@ -95,7 +95,8 @@ class PiiFinding(models.Model):
 
 
 class PiiColumnDecision(models.Model):
-    """A steward's rejection remembered for a column of a dataset, applied to later versions."""
+    """A steward's rejection remembered for a column of a dataset and the entity type found in it, applied to later
+    versions only where the same column shows the same entity type."""
 
     dataset = models.ForeignKey("catalog.Dataset", related_name="pii_column_decisions", on_delete=models.CASCADE)
     column = models.CharField(max_length=300)
@@ -105,7 +106,11 @@ class PiiColumnDecision(models.Model):
     decided_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["dataset", "column"], name="one_decision_per_dataset_column")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "column", "entity_type"], name="one_decision_per_dataset_column_entity"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.column}: {self.decision}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db.models import QuerySet
@@ -15,6 +16,7 @@ from django.db.models import QuerySet
 from core.errors import ServiceError
 from core.roles import has_capability
 from core.storage import local_path
+from governance.catalog.ingest import read_rows
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
 from governance.privacy.engines import analyzer, masking_secrets
 from governance.privacy.models import CustomRecognizer, MaskingPolicy, PiiFinding, PiiScan
@@ -126,11 +128,60 @@ def flagged_columns(version: DatasetVersion) -> set[str]:
     )
 
 
+# How far up the lineage a version looks for its parents' flagged columns; a longer chain hides every column.
+MAX_LINEAGE_DEPTH = 32
+
+
+def is_string_typed(dtype: str) -> bool:
+    """Whether a column's Arrow type (as the profile writes it) can hold text: strings, binaries, and lists,
+    structs, maps or dictionaries of them."""
+    return any(word in dtype for word in ("string", "utf8", "binary"))
+
+
+def _renamed(edge: LineageEdge, names: set[str]) -> set[str]:
+    """A parent's column names as the child of `edge` calls them: renames followed, a join's right-hand
+    collisions (suffixed `_right`) included."""
+    if edge.operation == "rename" and isinstance(edge.params.get("columns"), dict):
+        mapping = {k: v for k, v in edge.params["columns"].items() if isinstance(k, str) and isinstance(v, str)}
+        return {mapping.get(name, name) for name in names}
+    if edge.operation == "join":
+        return names | {f"{name}_right" for name in names}
+    return names
+
+
+def pii_hidden_columns(version: DatasetVersion, *, _depth: int = 0) -> set[str]:
+    """The columns of `version` whose raw values no role without pii.manage may see: fails closed.
+
+    Raw values show only once the version has a succeeded scan and no scan in flight, and then only for columns
+    that are clean or whose finding a steward rejected (or that a policy masked). Until then every string-typed
+    column is hidden, with every column flagged in the latest succeeded scan, and, while the version has no
+    succeeded scan of its own, every column its lineage parents hide (followed through renames).
+    """
+    names = set(version.column_names)
+    if _depth > MAX_LINEAGE_DEPTH:
+        return names
+    scanned = latest_scan(version) is not None
+    if scanned and not scan_in_flight(version):
+        return flagged_columns(version) & names
+    hidden = {c["name"] for c in version.columns if is_string_typed(str(c.get("dtype", "")))}
+    hidden |= flagged_columns(version)
+    if not scanned:
+        edges = LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk).select_related(
+            "source__dataset"
+        )
+        for edge in edges:
+            if edge.source_id == version.pk:
+                continue
+            hidden |= _renamed(edge, pii_hidden_columns(edge.source, _depth=_depth + 1))
+    return hidden & names
+
+
 def hidden_pii_columns(version: Any, user: Any) -> set[str]:
-    """catalog hook: flagged columns are masked for every role without pii.manage."""
+    """catalog hook, the one rule for who sees raw values: nothing is hidden from a role with pii.manage;
+    for every other role, `pii_hidden_columns`."""
     if has_capability(user, "pii.manage"):
         return set()
-    return flagged_columns(version)
+    return pii_hidden_columns(version)
 
 
 def review_queue() -> QuerySet[PiiFinding]:
@@ -207,6 +258,47 @@ def read_version_table(version: DatasetVersion, columns: list[str] | None = None
         return pq.read_table(path, columns=columns, memory_map=True)
 
 
+def read_row_range(version: DatasetVersion, start: int, stop: int) -> pa.Table:
+    """Rows start..stop, decoding only the row groups that hold them."""
+    with local_path(version.parquet) as path:
+        return read_rows(path, max(0, start), max(0, stop - start))[1]
+
+
+def read_sample(version: DatasetVersion, n: int, *, seed: int) -> pa.Table:
+    """Up to n rows spread over the version (all of them when it is small), in file order.
+
+    The rows are drawn as `classify.sample_values` draws them from a whole column, but the table is read one row
+    group at a time and only the drawn rows are kept: memory holds one row group and the sample, whatever the
+    table's size.
+    """
+    with local_path(version.parquet) as path:
+        pfile = pq.ParquetFile(path)
+        total = pfile.metadata.num_rows
+        if total <= n:
+            return pfile.read()
+        picked = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+        parts, start = [], 0
+        for group in range(pfile.num_row_groups):
+            rows = pfile.metadata.row_group(group).num_rows
+            lo, hi = np.searchsorted(picked, [start, start + rows])
+            if hi > lo:
+                table = pfile.read_row_group(group)
+                parts.append(table.take(pa.array(picked[lo:hi] - start)))
+            start += rows
+        return pa.concat_tables(parts)
+
+
+def column_values(version: DatasetVersion, column: str, *, limit: int, batch_rows: int = 4096) -> list[Any]:
+    """Up to `limit` non-empty values of one column from the start of the version, read batch by batch."""
+    values: list[Any] = []
+    with local_path(version.parquet) as path:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=[column]):
+            values.extend(v for v in batch.column(0).to_pylist() if v is not None and str(v).strip())
+            if len(values) >= limit:
+                break
+    return values[:limit]
+
+
 def dataset_recognizers(dataset: Dataset) -> list[Any]:
     """The dataset's enabled custom recognizers, built from their specs."""
     from governance.privacy.recognizers.custom import recognizer_from_spec
@@ -214,10 +306,46 @@ def dataset_recognizers(dataset: Dataset) -> list[Any]:
     return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
 
 
+def lineage_dataset_ids(version: DatasetVersion) -> list[int]:
+    """The version's dataset, then the datasets of its lineage ancestors (nearest first, each once)."""
+    out = [version.dataset_id]
+    frontier, seen = [version.pk], {version.pk}
+    for _ in range(MAX_LINEAGE_DEPTH):
+        parents = list(
+            LineageEdge.objects.filter(target_type="dataset_version", target_id__in=frontier)
+            .exclude(source_id__in=seen)
+            .values_list("source_id", "source__dataset_id")
+        )
+        if not parents:
+            break
+        frontier = []
+        for source_id, dataset_id in parents:
+            if source_id not in seen:
+                seen.add(source_id)
+                frontier.append(source_id)
+            if dataset_id not in out:
+                out.append(dataset_id)
+    return out
+
+
+def version_recognizers(version: DatasetVersion) -> list[Any]:
+    """The custom recognizers a scan of `version` runs: its dataset's and, for a version derived into another
+    dataset, those of every dataset up its lineage (a derived dataset keeps its sources' recognizers)."""
+    from governance.privacy.recognizers.custom import recognizer_from_spec
+
+    ids = lineage_dataset_ids(version)
+    recognizers = CustomRecognizer.objects.filter(dataset_id__in=ids, enabled=True).order_by("name", "id")
+    by_name: dict[str, Any] = {}
+    for recognizer in sorted(recognizers, key=lambda r: ids.index(r.dataset_id)):
+        # One recognizer per name: the version's own dataset's wins over an ancestor's of the same name.
+        by_name.setdefault(recognizer.name, recognizer_from_spec(recognizer.spec))
+    return list(by_name.values())
+
+
 def span_finder(version: DatasetVersion) -> SpanFinder:
-    """find(texts, entities) -> analyzer results per text, with the dataset's custom recognizers."""
+    """find(texts, entities) -> analyzer results per text, with the custom recognizers of its lineage."""
     engine = analyzer()
-    recognizers = dataset_recognizers(version.dataset)
+    recognizers = version_recognizers(version)
 
     def find(texts: list[str], entities: Any) -> list[list[Any]]:
         return engine.analyze_batch(texts, entities=entities, ad_hoc_recognizers=recognizers)
@@ -250,7 +378,7 @@ def masked_rows(*, version: DatasetVersion, policy: Any, start: int, stop: int) 
     from governance.privacy.masking import mask_table
 
     rules = masking_rules(version=version, policy=policy)
-    table = read_version_table(version).slice(start, stop - start)
+    table = read_row_range(version, start, stop)
     _, types = scan_column_kinds(version)
     masked = mask_table(table, rules, secrets=masking_secrets(), find_spans=span_finder(version), entity_types=types)
     return table, masked

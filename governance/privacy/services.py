@@ -6,11 +6,11 @@ summary, a job message or a log line: findings carry masked snippets only.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +21,7 @@ from core.errors import ServiceError
 from core.jobs import Reporter, job_output, job_output_get, job_start, job_succeed
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
+from governance.catalog.ingest import ROW_GROUP_ROWS
 from governance.catalog.models import Dataset, DatasetVersion
 from governance.privacy.engines import analyzer
 from governance.privacy.models import (
@@ -32,16 +33,18 @@ from governance.privacy.models import (
     PiiScan,
 )
 from governance.privacy.selectors import (
-    dataset_recognizers,
+    column_values,
     latest_scan,
     masked_columns,
     masked_rows,
     masking_rules,
-    read_version_table,
+    read_sample,
     scan_in_flight,
+    version_recognizers,
 )
 
 RAW_EXAMPLES = 5
+RAW_EXAMPLE_SCAN = 2000
 
 
 def _version_job_start(
@@ -123,9 +126,9 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
     from governance.privacy.classify import classify_column, sample_values
 
     version = scan.version
-    table = read_version_table(version)
+    table = read_sample(version, scan.sample_rows, seed=version.pk)
     engine = analyzer()
-    recognizers = dataset_recognizers(version.dataset)
+    recognizers = version_recognizers(version)
     reports = []
     for i, name in enumerate(table.column_names):
         reporter.check_cancelled()
@@ -137,7 +140,7 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
             )
         )
     masked = masked_columns(version)
-    remembered = {d.column: d for d in PiiColumnDecision.objects.filter(dataset=version.dataset)}
+    remembered = set(PiiColumnDecision.objects.filter(dataset=version.dataset).values_list("column", "entity_type"))
     with transaction.atomic():
         scan.columns = [r.to_dict() for r in reports]
         scan.save(update_fields=["columns"])
@@ -147,7 +150,8 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
             decision, note = PiiFinding.Decision.PENDING, ""
             if report.name in masked:
                 decision, note = PiiFinding.Decision.MASKED, f"masked by policy ({masked[report.name]})"
-            elif report.name in remembered:
+            elif (report.name, report.entity_type) in remembered:
+                # Same column name and same entity type only: a column renamed onto a rejected name is reviewed.
                 decision, note = PiiFinding.Decision.REJECTED, "rejected for this column in an earlier version"
             PiiFinding.objects.create(
                 scan=scan,
@@ -245,10 +249,13 @@ def pii_finding_decide(*, finding: PiiFinding, actor: Any, decision: str) -> Pii
             PiiColumnDecision.objects.update_or_create(
                 dataset=dataset,
                 column=finding.column,
-                defaults={"decision": decision, "entity_type": finding.entity_type, "decided_by": actor},
+                entity_type=finding.entity_type,
+                defaults={"decision": decision, "decided_by": actor},
             )
         else:
-            PiiColumnDecision.objects.filter(dataset=dataset, column=finding.column).delete()
+            PiiColumnDecision.objects.filter(
+                dataset=dataset, column=finding.column, entity_type=finding.entity_type
+            ).delete()
         status = version_pii_status_refresh(finding.version)
         audit_log(
             actor=actor,
@@ -269,13 +276,15 @@ def pii_finding_decide(*, finding: PiiFinding, actor: Any, decision: str) -> Pii
 def pii_finding_raw_examples(*, finding: PiiFinding, actor: Any, limit: int = RAW_EXAMPLES) -> list[str]:
     """Raw values behind a finding, for a steward; the access itself is audited."""
     version = finding.version
-    table = read_version_table(version, columns=[finding.column])
-    values = [v for v in table.column(0).to_pylist() if v is not None and str(v).strip()]
+    # Free text is analyzed on at most RAW_EXAMPLE_SCAN values; an entity column needs only a few.
+    values = column_values(
+        version, finding.column, limit=RAW_EXAMPLE_SCAN if finding.kind == "free_text" else limit * 4
+    )
     if finding.kind == "free_text":
         engine = analyzer()
-        recognizers = dataset_recognizers(version.dataset)
+        recognizers = version_recognizers(version)
         examples: list[str] = []
-        for start in range(0, min(len(values), 2000), 200):
+        for start in range(0, len(values), 200):
             batch = [str(v) for v in values[start : start + 200]]
             for text, found in zip(batch, engine.analyze_batch(batch, ad_hoc_recognizers=recognizers), strict=True):
                 if any(r.entity_type == finding.entity_type for r in found):
@@ -437,25 +446,37 @@ def mask_finalize(*, job: Job) -> dict[str, Any]:
     result = job_output_get(job, "mask")
     if result is None:
         version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
-        tables = []
-        for chunk in chunks:
-            with local_path(chunk.part) as path:
-                tables.append(pq.read_table(path))
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
         def register() -> dict[str, Any]:
-            masked = dataset_version_derive(
-                actor=job.actor,
-                parents=[version],
-                table=table,
-                operation="mask",
-                params={"policy": job.params["policy"], "job": job.pk},
-            )
+            # The parts stream into one Parquet file a row group at a time: memory holds one row group, not the table.
+            out = scratch_dir() / f"mask-{job.pk}-{uuid.uuid4().hex[:8]}.parquet"
+            rows = 0
+            try:
+                with contextlib.ExitStack() as stack:
+                    writer: pq.ParquetWriter | None = None
+                    for chunk in chunks:
+                        path = stack.enter_context(local_path(chunk.part))
+                        part = pq.ParquetFile(path)
+                        if writer is None:
+                            writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow, compression="zstd"))
+                        for group in range(part.num_row_groups):
+                            table = part.read_row_group(group)
+                            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                            rows += table.num_rows
+                masked = dataset_version_derive(
+                    actor=job.actor,
+                    parents=[version],
+                    parquet_path=out,
+                    operation="mask",
+                    params={"policy": job.params["policy"], "job": job.pk},
+                )
+            finally:
+                out.unlink(missing_ok=True)
             return {
                 "dataset_version": masked.pk,
                 "chunks": len(chunks),
                 "chunk_seconds": round(sum(c.seconds for c in chunks), 3),
-                "rows": table.num_rows,
+                "rows": rows,
             }
 
         result = job_output(job, "mask", register)
