@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,7 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,8 +122,60 @@ if env_str("STEWARD_TEST_DB_NAME"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username or client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# One cache shared by every process: login failures (django-axes) are counted there. Redis when REDIS_URL is set or
+# the broker is Redis, else a table in the database (created by `migrate`, see core.apps).
+REDIS_URL = env_str("REDIS_URL")
+_redis_cache = REDIS_URL or (
+    env_str("CELERY_BROKER_URL", "")
+    if (env_str("CELERY_BROKER_URL", "") or "").startswith(("redis://", "rediss://"))
+    else None
+)
+if _redis_cache:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_cache}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "steward_cache"}}
+CACHES["default"]["KEY_PREFIX"] = "steward"
+if os.environ.get("PYTEST_VERSION"):
+    # Tests share one Redis: each test gets its own key space (tests/cache_keys.py), so lockouts never leak.
+    CACHES["default"]["KEY_FUNCTION"] = "tests.cache_keys.make_key"
+
+# Client addresses: REMOTE_ADDR, unless NUM_PROXIES trusted reverse proxies each append to X-Forwarded-For.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+
+# Login lockout (django-axes) on the API token endpoint, /login/ and /admin/login/: after
+# STEWARD_LOGIN_FAILURE_LIMIT failures a username, and separately a client address, is refused with 429 for
+# STEWARD_LOGIN_COOLOFF_MIN minutes. A successful login clears that username's and client's count.
+AXES_ENABLED = True
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = env_int("STEWARD_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("STEWARD_LOGIN_COOLOFF_MIN", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_VERBOSE = False
+
+# API tokens (django-rest-knox): stored as SHA-512 digests, expire after STEWARD_TOKEN_TTL_HOURS (0: never),
+# revoked by POST /api/v1/auth/logout/ (this token) or /api/v1/auth/logout-all/ (every token of the user).
+STEWARD_TOKEN_TTL_HOURS = env_int("STEWARD_TOKEN_TTL_HOURS", 24, minimum=0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=STEWARD_TOKEN_TTL_HOURS) if STEWARD_TOKEN_TTL_HOURS else None,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_LIMIT_PER_USER": None,
+    "AUTO_REFRESH": False,
+}
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -192,7 +248,7 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -207,6 +263,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Steward API",

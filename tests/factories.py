@@ -305,15 +305,20 @@ class ModelRegistry:
         model_alias_set(actor=self.actor, model=model_get(name), alias=alias, version=number)
 
 
+def api_token(user: Any) -> str:
+    """A fresh API token (django-rest-knox) for `user`, as a client sends it after `Authorization: Token `."""
+    from knox.models import AuthToken
+
+    return AuthToken.objects.create(user=user)[1]
+
+
 def token_client(user: Any | None) -> Any:
     """A DRF APIClient that sends `user`'s token (anonymous for None)."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

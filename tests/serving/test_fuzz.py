@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+
+from tests.factories import api_token
 
 # The WSGI app runs outside the test's transaction, so the rows it reads must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +26,7 @@ schema = _serving_schema()
 
 @pytest.fixture
 def token(shop: Any, personas: dict[str, Any]) -> str:
-    return Token.objects.get_or_create(user=personas["ml_engineer"])[0].key
+    return api_token(personas["ml_engineer"])
 
 
 @schema.parametrize()
