@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -285,12 +286,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": NUM_PROXIES,
 }
+# The most rows one page of any list endpoint returns (`?limit=` above it gets this many).
+STEWARD_API_MAX_LIMIT = env_int("STEWARD_API_MAX_LIMIT", 1000, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Steward API",
     "DESCRIPTION": "Data governance and models for e-commerce search and recommendation.",
@@ -331,6 +334,17 @@ STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, mini
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)
 STEWARD_PREDICTION_LOG_PER_MILLE = env_int("STEWARD_PREDICTION_LOG_PER_MILLE", 10, minimum=0)  # 10 = 1 %
 STEWARD_SERVING_STATS_FLUSH_S = env_int("STEWARD_SERVING_STATS_FLUSH_S", 10, minimum=1)
+# /metrics answers a scraper that sends `Authorization: Bearer <STEWARD_METRICS_TOKEN>` or comes from an address in
+# STEWARD_METRICS_ALLOW_IPS (addresses or networks; the client address as NUM_PROXIES decides), nobody else.
+STEWARD_METRICS_TOKEN = env_str("STEWARD_METRICS_TOKEN", "")
+STEWARD_METRICS_ALLOW_IPS = env_list("STEWARD_METRICS_ALLOW_IPS", ["127.0.0.1/32", "::1/128"])
+for _network in STEWARD_METRICS_ALLOW_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"STEWARD_METRICS_ALLOW_IPS: {_network!r} is not an address or network") from None
 
 # Labeling: how long `next` holds a task slot for an annotator, and how webhooks are retried (delay doubles from
 # the backoff after each failed attempt).

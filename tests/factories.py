@@ -381,3 +381,20 @@ def add_tasks(project: Any, rows: list[int] | None = None, **fields: Any) -> lis
 
     rows = list(range(project.dataset_version.row_count)) if rows is None else rows
     return Task.objects.bulk_create([Task(project=project, row=r, **fields) for r in rows])
+
+
+def openapi_schema() -> Any:
+    """The API's OpenAPI schema as schemathesis drives it against the WSGI app. Built by drf-spectacular directly:
+    /api/v1/schema/ needs a signed-in caller, and collection (where the schema is loaded) has no database."""
+    import json
+
+    import schemathesis
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    from config.wsgi import application
+
+    document = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+    loaded = schemathesis.openapi.from_dict(document)
+    loaded.app = application
+    return loaded

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import schemathesis
 from django.contrib.auth.models import User
 from hypothesis import HealthCheck, settings
 
 from governance.catalog.services import dataset_create, dataset_version_upload
-from tests.factories import api_token
+from tests.factories import api_token, openapi_schema
 
 # The WSGI app runs requests outside the test's transaction, so the rows it writes must really be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,9 +40,7 @@ def objects(make_user: Any) -> Objects:
 def _catalog_schema() -> Any:
     # Loaded at collection: schemathesis' lazy `from_fixture` loader does not run on pytest 9 (it sets the removed
     # Node._nodeid). Building the schema touches no database.
-    from config.wsgi import application
-
-    loaded = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    loaded = openapi_schema()
     return loaded.include(path_regex=CATALOG_PATHS).exclude(path_regex=OTHER_APPS)
 
 
