@@ -189,7 +189,8 @@ class DatasetRecognizersView(APIView):
     @extend_schema(responses=CustomRecognizerSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         dataset = get_object_or_404(dataset_list(), pk=pk)
-        return Response(CustomRecognizerSerializer(custom_recognizer_list(dataset=dataset), many=True).data)
+        recognizers = custom_recognizer_list(dataset=dataset)
+        return Response(CustomRecognizerSerializer(recognizers, many=True, context={"request": request}).data)
 
     @extend_schema(request=CustomRecognizerSerializer, responses={201: CustomRecognizerSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -198,7 +199,8 @@ class DatasetRecognizersView(APIView):
         if spec is None:
             return Response({"detail": "spec: this field is required", "code": "invalid"}, status=400)
         recognizer = services.custom_recognizer_create(dataset=dataset, actor=request.user, spec=spec)
-        return Response(CustomRecognizerSerializer(recognizer).data, status=status.HTTP_201_CREATED)
+        body = CustomRecognizerSerializer(recognizer, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class RecognizerDetailView(APIView):
