@@ -6,6 +6,7 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -272,6 +273,14 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("STEWARD_TASKS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("STEWARD_TASK_SOFT_TIME_LIMIT", 6 * 3600, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
+# Periodic tasks, run by `celery beat` (one per deployment); the prune interval is STEWARD_RETENTION_PRUNE_S (below).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "serving-prune-retention": {
+        "task": "serving.prune_retention",
+        "schedule": env_int("STEWARD_RETENTION_PRUNE_S", 3600, minimum=60),
+        "options": {"queue": "default", "expires": 3600},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -339,6 +348,11 @@ STEWARD_SERVING_CACHE_VERSIONS = env_int("STEWARD_SERVING_CACHE_VERSIONS", 4, mi
 STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, minimum=0)  # 0: leave torch's default
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)
 STEWARD_PREDICTION_LOG_PER_MILLE = env_int("STEWARD_PREDICTION_LOG_PER_MILLE", 10, minimum=0)  # 10 = 1 %
+# Retention (0: keep forever): serving.prune_retention deletes older prediction-log rows and per-minute counters,
+# every STEWARD_RETENTION_PRUNE_S through Celery beat, or `manage.py serving_prune` by hand.
+STEWARD_PREDICTION_LOG_RETENTION_DAYS = env_int("STEWARD_PREDICTION_LOG_RETENTION_DAYS", 30, minimum=0)
+STEWARD_SERVING_STATS_RETENTION_DAYS = env_int("STEWARD_SERVING_STATS_RETENTION_DAYS", 90, minimum=0)
+STEWARD_RETENTION_PRUNE_S = env_int("STEWARD_RETENTION_PRUNE_S", 3600, minimum=60)
 STEWARD_SERVING_STATS_FLUSH_S = env_int("STEWARD_SERVING_STATS_FLUSH_S", 10, minimum=1)
 # /metrics answers a scraper that sends `Authorization: Bearer <STEWARD_METRICS_TOKEN>` or comes from an address in
 # STEWARD_METRICS_ALLOW_IPS (addresses or networks; the client address as NUM_PROXIES decides), nobody else.
