@@ -70,7 +70,7 @@ def setup(data_dir: Path, n_tasks: int, overlap: int, annotators: int) -> tuple[
     django.setup()
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from governance.catalog.services import dataset_create, dataset_version_upload
     from governance.labeling.models import Task
@@ -99,7 +99,7 @@ def setup(data_dir: Path, n_tasks: int, overlap: int, annotators: int) -> tuple[
     for i in range(annotators):
         user = User.objects.create_user(f"annotator-{i}", password="bench-password-1")
         user.groups.add(group)
-        tokens.append(Token.objects.create(user=user).key)
+        tokens.append(AuthToken.objects.create(user=user, expiry=None)[1])
     from django.db import connection
 
     connection.close()  # the annotator processes are forked from this one

@@ -146,11 +146,11 @@ def django_setup(data_dir: Path) -> None:
 def register(paths: tuple[Path, Path]) -> str:
     """A user with a token, and the model's two versions with production on v1."""
     from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     user = User.objects.create_user("bench", password="bench-password-1")
     user.groups.add(Group.objects.get_or_create(name="ml_engineer")[0])
-    token = Token.objects.create(user=user).key
+    token = AuthToken.objects.create(user=user, expiry=None)[1]
     register_versions(actor=user, artifacts=list(paths))
     return token
 

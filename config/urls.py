@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 
 from core import urls as core_urls
 from governance.catalog import urls as catalog_urls
@@ -15,8 +17,9 @@ from training import urls as training_urls
 _apps = [home_urls, core_urls, catalog_urls, privacy_urls, labeling_urls, training_urls, serving_urls]
 
 api_v1 = [pattern for module in _apps for pattern in module.api_urlpatterns] + [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The schema for any signed-in caller (token or session); the docs page sends a browser to the login page first.
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
+    path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
 ]
 
 urlpatterns = [

@@ -3,15 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import current_app
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.db import connection
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.models import AuthToken
 from rest_framework import generics, permissions, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from core.jobs import job_cancel
@@ -63,26 +63,48 @@ class HealthView(APIView):
         )
 
 
-class TokenThrottle(AnonRateThrottle):
-    rate = "30/min"
-
-
 class TokenView(APIView):
+    """Username and password for an API token. Failures count towards the login lockout (django-axes, shared with
+    /login/ and the admin): past the limit the username, and the client, get 429 until the cool-off ends."""
+
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [TokenThrottle]
 
-    @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer)
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer, 400: None, 429: None})
     def post(self, request: Request) -> Response:
         data = validated(TokenRequestSerializer, request.data)
-        user = authenticate(request, username=data["username"], password=data["password"])
+        # The Django request: django-axes marks it when the attempt locks the caller out, and its middleware answers.
+        http_request = request._request
+        user = authenticate(http_request, username=data["username"], password=data["password"])
         if user is None:
             return Response(
                 {"detail": "Wrong username or password.", "code": "authentication_failed"},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        # Like a page login: clears this username's and client's failure count, records last_login.
+        user_logged_in.send(sender=user.__class__, request=http_request, user=user)
+        AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
+        instance, token = AuthToken.objects.create(user=user)
+        return Response({"token": token, "expiry": instance.expiry})
+
+
+class LogoutView(APIView):
+    """Revokes the token this request was made with."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Revokes every token of the calling user (all devices and scripts)."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        AuthToken.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserCreateView(APIView):

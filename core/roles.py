@@ -20,6 +20,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # analyze free texts for PII
     "pii.analyze": frozenset({STEWARD, ML_ENGINEER}),
     "jobs.read": frozenset({STEWARD, ML_ENGINEER, VIEWER}),
+    # a failed job's full error with its traceback (others read the reason without internals)
+    "jobs.debug": frozenset({STEWARD}),
     "audit.read": frozenset({STEWARD}),
     "labeling.annotate": frozenset({STEWARD, ANNOTATOR}),
     "labeling.manage": frozenset({STEWARD}),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from core.models import AuditEvent, Job
+from core.roles import has_capability
+
+TRACEBACK = "Traceback (most recent call last)"
 
 
 def job_list() -> QuerySet[Job]:
@@ -15,6 +20,18 @@ def job_list() -> QuerySet[Job]:
 def job_list_for_subject(*, subject_type: str, subject_id: int) -> QuerySet[Job]:
     """The jobs that worked on one object (a dataset version, a scan, a model), newest first."""
     return job_list().filter(subject_type=subject_type, subject_id=subject_id)
+
+
+def job_error_for(*, job: Job, user: Any) -> str:
+    """A failed job's error as `user` may read it. A reason Steward wrote for people (bad input, a refused step)
+    reads the same for everyone; an unexpected exception's message and traceback (internals, perhaps values) only
+    for roles with `jobs.debug` (stewards): the others learn the exception's type."""
+    error = job.error or ""
+    if not error or TRACEBACK not in error or has_capability(user, "jobs.debug"):
+        return error
+    kind = error.split(":", 1)[0].strip()
+    kind = kind if kind.isidentifier() else "error"
+    return f"{kind}: the job failed unexpectedly; a steward can read the details."
 
 
 def audit_event_list() -> QuerySet[AuditEvent]:

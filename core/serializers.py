@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from core.models import AuditEvent, Job
 from core.roles import ROLES
+from core.selectors import job_error_for
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -19,6 +20,12 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
 
 class JobSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    error = serializers.SerializerMethodField()
+
+    def get_error(self, obj: Job) -> str:
+        # Without a request (a job just started, answered by its POST) nobody is known: the reader's view applies.
+        request = self.context.get("request")
+        return job_error_for(job=obj, user=getattr(request, "user", None))
 
     class Meta:
         model = Job
@@ -59,7 +66,8 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+    expiry = serializers.DateTimeField(allow_null=True, help_text="When the token stops working (null: never).")
 
 
 class UserCreateSerializer(serializers.Serializer):

@@ -8,6 +8,8 @@ from core import api, views
 api_urlpatterns = [
     path("health/", api.HealthView.as_view(), name="api-health"),
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("auth/logout/", api.LogoutView.as_view(), name="api-logout"),
+    path("auth/logout-all/", api.LogoutAllView.as_view(), name="api-logout-all"),
     path("users/", api.UserCreateView.as_view(), name="api-users"),
     path("jobs/", api.JobListView.as_view(), name="api-jobs"),
     path("jobs/<int:pk>/", api.JobDetailView.as_view(), name="api-job"),

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.views.generic import DetailView, ListView
 
 from core.permissions import CapabilityRequiredMixin
-from core.selectors import audit_event_list, job_list
+from core.selectors import audit_event_list, job_error_for, job_list
 
 
 class JobListPage(CapabilityRequiredMixin, ListView):
@@ -18,6 +20,11 @@ class JobPage(CapabilityRequiredMixin, DetailView):
     template_name = "core/job.html"
     context_object_name = "job"
     queryset = job_list()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["job_error"] = job_error_for(job=self.object, user=self.request.user)
+        return context
 
 
 class AuditPage(CapabilityRequiredMixin, ListView):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.utils import timezone
 
 from core.errors import NotFound, ServiceError
 from core.jobs import Reporter, job_output, job_output_get, job_start
@@ -141,3 +143,38 @@ def score_table(scorer: Any, table: pa.Table) -> np.ndarray:
             table = table.append_column(name, predictor.items.column(name).take(positions))
     features = [c for c in scorer.spec.feature_columns if c in table.column_names]
     return predictor.predict(table.select(features))
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention: the prediction log and the per-minute counters are pruned (serving.prune_retention, Celery beat)
+# ---------------------------------------------------------------------------------------------
+
+PRUNE_BATCH = 5_000
+
+
+def _delete_in_batches(queryset: Any) -> int:
+    """Short transactions of PRUNE_BATCH rows each: the scoring path keeps inserting meanwhile."""
+    deleted = 0
+    while True:
+        ids = list(queryset.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not ids:
+            return deleted
+        deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]
+
+
+def serving_retention_prune(*, now: datetime | None = None) -> dict[str, int]:
+    """Deletes prediction-log rows older than STEWARD_PREDICTION_LOG_RETENTION_DAYS and traffic counters older than
+    STEWARD_SERVING_STATS_RETENTION_DAYS (0 keeps them forever). Returns how many rows of each went."""
+    from django.conf import settings
+
+    from serving.models import PredictionLog, ServingStat
+
+    now = now or timezone.now()
+    out = {"prediction_log": 0, "serving_stats": 0}
+    if settings.STEWARD_PREDICTION_LOG_RETENTION_DAYS:
+        cutoff = now - timedelta(days=settings.STEWARD_PREDICTION_LOG_RETENTION_DAYS)
+        out["prediction_log"] = _delete_in_batches(PredictionLog.objects.filter(created_at__lt=cutoff))
+    if settings.STEWARD_SERVING_STATS_RETENTION_DAYS:
+        cutoff = now - timedelta(days=settings.STEWARD_SERVING_STATS_RETENTION_DAYS)
+        out["serving_stats"] = _delete_in_batches(ServingStat.objects.filter(minute__lt=cutoff))
+    return out

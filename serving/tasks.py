@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import shared_task
+
 from core.jobs import Reporter, job_task
 from core.models import Job
 
@@ -15,3 +17,12 @@ def batch_score(job: Job, reporter: Reporter) -> dict[str, Any]:
     from serving.services import batch_score_run
 
     return batch_score_run(job=job, reporter=reporter)
+
+
+# Periodic upkeep (CELERY_BEAT_SCHEDULE), not a user's job: idempotent, so a redelivery or an overlap only deletes
+# what is already past its retention.
+@shared_task(name="serving.prune_retention", ignore_result=True)
+def prune_retention() -> dict[str, int]:
+    from serving.services import serving_retention_prune
+
+    return serving_retention_prune()

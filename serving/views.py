@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ from django.views import View
 from django.views.decorators.http import require_GET
 
 from core import charts
+from core.auth import client_ip
 from core.permissions import CapabilityRequiredMixin
 from serving import metrics, registry, selectors
 from serving.stats import SCORE_BINS
@@ -122,7 +125,29 @@ def _per_minute(
     return points
 
 
+def _may_scrape(request: HttpRequest) -> bool:
+    """A scraper sends `Authorization: Bearer <STEWARD_METRICS_TOKEN>`, or comes from STEWARD_METRICS_ALLOW_IPS."""
+    token = settings.STEWARD_METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    if token and sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].strip().encode(), token.encode()):
+        return True
+    address = client_ip(request)
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.STEWARD_METRICS_ALLOW_IPS)
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _may_scrape(request):
+        return HttpResponse(
+            "metrics: send the STEWARD_METRICS_TOKEN as a Bearer token, or scrape from STEWARD_METRICS_ALLOW_IPS\n",
+            status=403,
+            content_type="text/plain",
+        )
     body, content_type = metrics.exposition()
     return HttpResponse(body, content_type=content_type)

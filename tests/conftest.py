@@ -36,6 +36,14 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_keys() -> None:
+    # Login failures live in the shared cache (Redis in CI): a fresh key space per test, so none leaks into the next.
+    from tests import cache_keys
+
+    cache_keys.generation += 1
+
+
 @pytest.fixture(scope="session")
 def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 1-layer, 16-wide BERT with random weights and a word-level vocabulary, on disk, used as a base

@@ -305,15 +305,20 @@ class ModelRegistry:
         model_alias_set(actor=self.actor, model=model_get(name), alias=alias, version=number)
 
 
+def api_token(user: Any) -> str:
+    """A fresh API token (django-rest-knox) for `user`, as a client sends it after `Authorization: Token `."""
+    from knox.models import AuthToken
+
+    return AuthToken.objects.create(user=user)[1]
+
+
 def token_client(user: Any | None) -> Any:
     """A DRF APIClient that sends `user`'s token (anonymous for None)."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 
@@ -389,3 +394,20 @@ def expire_lease(job: Any) -> None:
 
     stale = timezone.now() - timedelta(seconds=settings.STEWARD_JOB_LEASE_S + 1)
     Job.objects.filter(pk=job.pk).update(heartbeat_at=stale, started_at=stale)
+
+
+def openapi_schema() -> Any:
+    """The API's OpenAPI schema as schemathesis drives it against the WSGI app. Built by drf-spectacular directly:
+    /api/v1/schema/ needs a signed-in caller, and collection (where the schema is loaded) has no database."""
+    import json
+
+    import schemathesis
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    from config.wsgi import application
+
+    document = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+    loaded = schemathesis.openapi.from_dict(document)
+    loaded.app = application
+    return loaded

@@ -17,6 +17,7 @@ from core.errors import NotFound, ServiceError
 from core.models import Job
 from core.permissions import CapabilityRequiredMixin
 from core.roles import has_capability
+from core.selectors import job_error_for
 from governance.catalog.models import DatasetVersion
 from training import selectors
 from training.metrics_names import COMPARE_METRICS
@@ -203,7 +204,12 @@ class TrainingJobPage(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = _or_404(selectors.training_job_get, pk)
-        context = {"job": job, "mv": selectors.version_of_job(job), **job_curves(job)}
+        context = {
+            "job": job,
+            "job_error": job_error_for(job=job, user=request.user),
+            "mv": selectors.version_of_job(job),
+            **job_curves(job),
+        }
         return render(request, "training/job.html", context)
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -75,6 +75,16 @@ class FindingDetailView(APIView):
 class FindingRawExamplesView(APIView):
     permission_classes = [capability("pii.manage")]
 
+    @extend_schema(
+        responses=inline_serializer(
+            "FindingRawExamples",
+            {
+                "finding": serializers.IntegerField(),
+                "column": serializers.CharField(),
+                "examples": serializers.ListField(child=serializers.CharField()),
+            },
+        )
+    )
     def get(self, request: Request, pk: int) -> Response:
         finding = get_object_or_404(finding_list(), pk=pk)
         return Response(
@@ -89,7 +99,28 @@ class FindingRawExamplesView(APIView):
 class AnalyzeView(APIView):
     permission_classes = [capability("pii.analyze")]
 
-    @extend_schema(request=AnalyzeSerializer)
+    @extend_schema(
+        request=AnalyzeSerializer,
+        responses=inline_serializer(
+            "AnalyzeResults",
+            {
+                "results": serializers.ListField(
+                    child=serializers.ListField(
+                        child=inline_serializer(
+                            "AnalyzeSpan",
+                            {
+                                "entity_type": serializers.CharField(),
+                                "start": serializers.IntegerField(),
+                                "end": serializers.IntegerField(),
+                                "score": serializers.FloatField(),
+                            },
+                        )
+                    ),
+                    help_text="One list of spans per text, in the order sent.",
+                )
+            },
+        ),
+    )
     def post(self, request: Request) -> Response:
         texts = request.data.get("texts") if isinstance(request.data, dict) else None
         if isinstance(texts, list) and len(texts) > engines.MAX_ANALYZE_TEXTS:
@@ -131,7 +162,12 @@ class MaskView(APIView):
 class DecryptView(APIView):
     permission_classes = [capability("pii.manage")]
 
-    @extend_schema(request=DecryptSerializer)
+    @extend_schema(
+        request=DecryptSerializer,
+        responses=inline_serializer(
+            "DecryptedValues", {"values": serializers.ListField(child=serializers.CharField())}
+        ),
+    )
     def post(self, request: Request) -> Response:
         data = DecryptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -153,7 +189,8 @@ class DatasetRecognizersView(APIView):
     @extend_schema(responses=CustomRecognizerSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         dataset = get_object_or_404(dataset_list(), pk=pk)
-        return Response(CustomRecognizerSerializer(custom_recognizer_list(dataset=dataset), many=True).data)
+        recognizers = custom_recognizer_list(dataset=dataset)
+        return Response(CustomRecognizerSerializer(recognizers, many=True, context={"request": request}).data)
 
     @extend_schema(request=CustomRecognizerSerializer, responses={201: CustomRecognizerSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -162,12 +199,14 @@ class DatasetRecognizersView(APIView):
         if spec is None:
             return Response({"detail": "spec: this field is required", "code": "invalid"}, status=400)
         recognizer = services.custom_recognizer_create(dataset=dataset, actor=request.user, spec=spec)
-        return Response(CustomRecognizerSerializer(recognizer).data, status=status.HTTP_201_CREATED)
+        body = CustomRecognizerSerializer(recognizer, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class RecognizerDetailView(APIView):
     permission_classes = [capability("pii.manage")]
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         recognizer = get_object_or_404(custom_recognizer_list(), pk=pk)
         services.custom_recognizer_delete(recognizer=recognizer, actor=request.user)

@@ -300,10 +300,11 @@ def column_values(version: DatasetVersion, column: str, *, limit: int, batch_row
 
 
 def dataset_recognizers(dataset: Dataset) -> list[Any]:
-    """The dataset's enabled custom recognizers, built from their specs."""
-    from governance.privacy.recognizers.custom import recognizer_from_spec
+    """The dataset's enabled custom recognizers, built from their specs, sharing one regex time budget."""
+    from governance.privacy.recognizers.custom import RegexBudget, recognizer_from_spec
 
-    return [recognizer_from_spec(r.spec) for r in dataset.pii_recognizers.filter(enabled=True)]
+    budget = RegexBudget()
+    return [recognizer_from_spec(r.spec, budget=budget) for r in dataset.pii_recognizers.filter(enabled=True)]
 
 
 def lineage_dataset_ids(version: DatasetVersion) -> list[int]:

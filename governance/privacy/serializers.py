@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from core.roles import has_capability
 from governance.privacy.models import CustomRecognizer, PiiFinding, PiiScan
 from governance.privacy.selectors import scan_columns
 
@@ -84,7 +87,22 @@ class DecryptSerializer(serializers.Serializer):
 
 
 class CustomRecognizerSerializer(serializers.ModelSerializer):
+    deny_list_count = serializers.SerializerMethodField()
+
     class Meta:
         model = CustomRecognizer
-        fields = ["id", "dataset", "name", "spec", "enabled", "created_at"]
+        fields = ["id", "dataset", "name", "spec", "enabled", "created_at", "deny_list_count"]
         read_only_fields = ["id", "dataset", "name", "enabled", "created_at"]
+
+    def get_deny_list_count(self, obj: CustomRecognizer) -> int:
+        deny_list = obj.spec.get("deny_list") if isinstance(obj.spec, dict) else None
+        return len(deny_list) if isinstance(deny_list, list) else 0
+
+    def to_representation(self, instance: CustomRecognizer) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # A deny list is a list of the very values it hides (names, account numbers): for pii.manage only. Without a
+        # request in the context nobody is known, and it stays hidden.
+        request = self.context.get("request")
+        if not has_capability(getattr(request, "user", None), "pii.manage") and isinstance(data.get("spec"), dict):
+            data["spec"] = {k: v for k, v in data["spec"].items() if k != "deny_list"}
+        return data

@@ -313,7 +313,7 @@ def custom_recognizer_create(*, dataset: Dataset, actor: Any, spec: dict[str, An
     from governance.privacy.recognizers.custom import RecognizerSpecError, recognizer_from_spec
 
     try:
-        recognizer = recognizer_from_spec(spec)
+        recognizer = recognizer_from_spec(spec, check_speed=True)
     except RecognizerSpecError as exc:
         raise ServiceError(str(exc), field="spec") from None
     with transaction.atomic():

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import schemathesis
 from django.contrib.auth.models import User
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 
 from governance.catalog.services import dataset_create, dataset_version_upload
+from tests.factories import api_token, openapi_schema
 
 # The WSGI app runs requests outside the test's transaction, so the rows it writes must really be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,15 +34,13 @@ def objects(make_user: Any) -> Objects:
     dataset = dataset_create(actor=steward, name="clicks")
     source = io.BytesIO(b"user_id,item_id,rating,ts\n1,10,5,100\n2,11,3,200\n2,10,4,300\n")
     version, _ = dataset_version_upload(actor=steward, dataset=dataset, source=source, filename="clicks.csv")
-    return Objects(token=Token.objects.create(user=steward).key, dataset_id=dataset.pk, version_id=version.pk)
+    return Objects(token=api_token(steward), dataset_id=dataset.pk, version_id=version.pk)
 
 
 def _catalog_schema() -> Any:
     # Loaded at collection: schemathesis' lazy `from_fixture` loader does not run on pytest 9 (it sets the removed
     # Node._nodeid). Building the schema touches no database.
-    from config.wsgi import application
-
-    loaded = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    loaded = openapi_schema()
     return loaded.include(path_regex=CATALOG_PATHS).exclude(path_regex=OTHER_APPS)
 
 

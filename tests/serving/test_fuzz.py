@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+
+from tests.factories import api_token, openapi_schema
 
 # The WSGI app runs outside the test's transaction, so the rows it reads must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _serving_schema() -> Any:
-    from config.wsgi import application
-
-    loaded = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    loaded = openapi_schema()
     return loaded.include(path_regex=r"^/api/v1/serving/")
 
 
@@ -25,7 +23,7 @@ schema = _serving_schema()
 
 @pytest.fixture
 def token(shop: Any, personas: dict[str, Any]) -> str:
-    return Token.objects.get_or_create(user=personas["ml_engineer"])[0].key
+    return api_token(personas["ml_engineer"])
 
 
 @schema.parametrize()

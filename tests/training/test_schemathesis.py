@@ -7,11 +7,10 @@ import io
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 
 from governance.catalog.services import dataset_create, dataset_version_upload
+from tests.factories import api_token, openapi_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,9 +18,7 @@ TRAINING_PATHS = r"^/api/v1/(training-jobs|models)/"
 
 
 def _schema() -> Any:
-    from config.wsgi import application
-
-    loaded = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    loaded = openapi_schema()
     return loaded.include(path_regex=TRAINING_PATHS)
 
 
@@ -34,7 +31,7 @@ def token(make_user: Any) -> str:
     dataset = dataset_create(actor=engineer, name="clicks")
     source = io.BytesIO(b"user_id,item_id,label\n1,10,1\n2,11,0\n2,10,1\n")
     dataset_version_upload(actor=engineer, dataset=dataset, source=source, filename="clicks.csv")
-    return Token.objects.create(user=engineer).key
+    return api_token(engineer)
 
 
 @schema.parametrize()

@@ -8,7 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from core.services import roles_ensure
 from governance.catalog.services import dataset_get_or_create, dataset_version_upload
@@ -44,6 +46,11 @@ class Command(BaseCommand):
         password_file = Path(settings.DATA_DIR) / "admin_password"
         configured = settings.STEWARD_ADMIN_PASSWORD
         admin = User.objects.filter(username="admin").first()
+        if configured:
+            try:
+                validate_password(configured, user=admin or User(username="admin", email="admin@localhost"))
+            except ValidationError as exc:
+                raise CommandError("STEWARD_ADMIN_PASSWORD is too weak: " + " ".join(exc.messages)) from None
         if admin is None:
             password = configured or secrets.token_urlsafe(12)
             admin = User.objects.create_superuser("admin", "admin@localhost", password)

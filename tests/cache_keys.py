@@ -1,0 +1,10 @@
+"""Each test gets its own cache key space (settings point KEY_FUNCTION here under pytest): login failures counted
+in a shared Redis by one test never lock out a persona in the next. tests/conftest.py bumps the generation."""
+
+from __future__ import annotations
+
+generation = 0
+
+
+def make_key(key: str, key_prefix: str, version: int) -> str:
+    return f"{key_prefix}:{version}:t{generation}:{key}"
