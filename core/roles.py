@@ -21,6 +21,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "pii.analyze": frozenset({STEWARD, ML_ENGINEER}),
     "jobs.read": frozenset({STEWARD, ML_ENGINEER, VIEWER}),
     "audit.read": frozenset({STEWARD}),
+    # see quality rules and reports of datasets
+    "quality.read": frozenset({STEWARD, ML_ENGINEER, VIEWER}),
+    # write quality rules, accept or reject suggested ones
+    "quality.manage": frozenset({STEWARD}),
+    # run a quality check of a version on demand
+    "quality.check": frozenset({STEWARD, ML_ENGINEER}),
     "labeling.annotate": frozenset({STEWARD, ANNOTATOR}),
     "labeling.manage": frozenset({STEWARD}),
     "models.read": frozenset({STEWARD, ML_ENGINEER, VIEWER}),
