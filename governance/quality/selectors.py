@@ -59,7 +59,7 @@ def column_charts_data(*, version: DatasetVersion, user: Any) -> list[dict[str, 
     out: list[dict[str, Any]] = []
     with local_path(version.parquet) as path:
         pfile = pq.ParquetFile(path)
-        for field in pfile.schema_arrow[:CHART_MAX_COLUMNS]:
+        for field in list(pfile.schema_arrow)[:CHART_MAX_COLUMNS]:
             name, dtype = field.name, field.type
             if name in hidden:
                 out.append({"name": name, "kind": "hidden"})
