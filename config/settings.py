@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "governance.catalog",
     "governance.privacy",
     "governance.labeling",
+    "governance.quality",
     "training",
     "serving",
     "home",
@@ -253,6 +254,8 @@ STEWARD_MAX_DECODED_MB = env_int("STEWARD_MAX_DECODED_MB", 16384, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Versions with more rows than this are profiled by a background job instead of inside the upload request.
 STEWARD_PROFILE_INLINE_MAX_ROWS = env_int("STEWARD_PROFILE_INLINE_MAX_ROWS", 2_000_000, minimum=0)
+# Quality checks stream a version's Parquet copy in record batches of this many rows (memory is bounded by it).
+STEWARD_QUALITY_BATCH_ROWS = env_int("STEWARD_QUALITY_BATCH_ROWS", 65_536, minimum=1)
 
 # Celery: kombu's filesystem broker for the embedded default, Redis (or RabbitMQ) in production.
 BROKER_DIR = DATA_DIR / "broker"

@@ -23,6 +23,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # a failed job's full error with its traceback (others read the reason without internals)
     "jobs.debug": frozenset({STEWARD}),
     "audit.read": frozenset({STEWARD}),
+    # see quality rules and reports of datasets
+    "quality.read": frozenset({STEWARD, ML_ENGINEER, VIEWER}),
+    # write quality rules, accept or reject suggested ones
+    "quality.manage": frozenset({STEWARD}),
+    # run a quality check of a version on demand
+    "quality.check": frozenset({STEWARD, ML_ENGINEER}),
     "labeling.annotate": frozenset({STEWARD, ANNOTATOR}),
     "labeling.manage": frozenset({STEWARD}),
     "models.read": frozenset({STEWARD, ML_ENGINEER, VIEWER}),

@@ -13,9 +13,6 @@ from core.models import Job
 from governance.catalog.models import DatasetVersion
 from training.models import ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel
 
-# Quality states that block training, when a quality feature sets them.
-BLOCKING_QUALITY = {"failed", "failing", "blocked"}
-
 
 def model_list() -> QuerySet[RegisteredModel]:
     return RegisteredModel.objects.annotate(version_count=Count("versions")).prefetch_related(
@@ -100,13 +97,11 @@ def dataset_version_get(pk: int) -> DatasetVersion:
 
 def training_gate_reasons(version: DatasetVersion) -> list[str]:
     """Why a version may not be trained on: unresolved PII (an unscanned version counts as
-    unresolved) and failing blocking quality rules."""
+    unresolved) and a latest quality check that failed blocking rules (named in the reason)."""
     from governance.privacy.selectors import pii_gate_reasons
+    from governance.quality.selectors import quality_gate_reasons
 
-    reasons = list(pii_gate_reasons(version))
-    if str(version.quality_status).lower() in BLOCKING_QUALITY:
-        reasons.append(f"{version} fails its blocking quality rules")
-    return reasons
+    return [*pii_gate_reasons(version), *quality_gate_reasons(version)]
 
 
 def aliases_of(mv: ModelVersion) -> list[str]:

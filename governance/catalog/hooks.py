@@ -7,6 +7,9 @@ catalog imports none of them and each extension point has one home:
   (the training app registers "model_version").
 - new versions: `register_version_created(fn)`, fn(version_id=..., actor_id=...) is called after the transaction
   that created a dataset version commits (the privacy app scans every new version).
+- profiled versions: `register_version_profiled(fn)`, fn(version_id=..., actor_id=...) is called once a new
+  version's profile is done: after the creating transaction commits when it was profiled inline, else when the
+  profile job has written it (the quality app checks every new version against its dataset's rules).
 
 Registering the same function twice keeps one entry: tests and management commands may run ready() again.
 """
@@ -27,6 +30,7 @@ VersionCreated = Callable[..., None]
 _hidden_columns: list[HiddenColumns] = []
 _node_urls: dict[str, NodeUrl] = {"dataset_version": lambda ident: f"/dataset-versions/{ident}/"}
 _version_created: list[VersionCreated] = []
+_version_profiled: list[VersionCreated] = []
 
 
 def register_hidden_columns(fn: HiddenColumns) -> None:
@@ -41,6 +45,11 @@ def register_node_url(node_type: str, fn: NodeUrl) -> None:
 def register_version_created(fn: VersionCreated) -> None:
     if fn not in _version_created:
         _version_created.append(fn)
+
+
+def register_version_profiled(fn: VersionCreated) -> None:
+    if fn not in _version_profiled:
+        _version_profiled.append(fn)
 
 
 def columns_hidden_from(version: Any, user: Any) -> set[str]:
@@ -60,6 +69,17 @@ def version_created_on_commit(*, version_id: int, actor_id: int | None) -> None:
 
     def notify() -> None:
         for listener in list(_version_created):
+            listener(version_id=version_id, actor_id=actor_id)
+
+    transaction.on_commit(notify)
+
+
+def version_profiled_on_commit(*, version_id: int, actor_id: int | None) -> None:
+    """Tell the listeners that a version's profile is done, once the current transaction commits (at once when
+    there is none)."""
+
+    def notify() -> None:
+        for listener in list(_version_profiled):
             listener(version_id=version_id, actor_id=actor_id)
 
     transaction.on_commit(notify)

@@ -44,6 +44,14 @@ class DatasetVersion(models.Model):
         UNRESOLVED = "pii_unresolved"
         RESOLVED = "resolved"
 
+    class QualityStatus(models.TextChoices):
+        """Written by the quality app from a version's latest quality report."""
+
+        NOT_CHECKED = "not_checked"
+        PASSED = "passed"
+        WARNING = "warning"
+        FAILED = "failed"
+
     dataset = models.ForeignKey(Dataset, related_name="versions", on_delete=models.PROTECT)
     number = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
@@ -56,7 +64,7 @@ class DatasetVersion(models.Model):
     columns = models.JSONField(default=list, help_text="schema and profile per column")
     profile_status = models.CharField(max_length=16, choices=ProfileStatus.choices, default=ProfileStatus.PENDING)
     pii_status = models.CharField(max_length=16, choices=PiiStatus.choices, default=PiiStatus.NOT_SCANNED)
-    quality_status = models.CharField(max_length=16, default="not_checked")
+    quality_status = models.CharField(max_length=16, choices=QualityStatus.choices, default=QualityStatus.NOT_CHECKED)
     operation = models.CharField(max_length=64, default="upload")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

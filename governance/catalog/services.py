@@ -107,6 +107,8 @@ def _next_number(dataset: Dataset) -> int:
 def _announce(version: DatasetVersion, actor: Any) -> None:
     actor_id = user.pk if (user := user_or_none(actor)) else None
     hooks.version_created_on_commit(version_id=version.pk, actor_id=actor_id)
+    if version.profile_status == DatasetVersion.ProfileStatus.DONE:
+        hooks.version_profiled_on_commit(version_id=version.pk, actor_id=actor_id)
 
 
 def _file_sha256(path: Path) -> str:
@@ -317,6 +319,7 @@ def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
         columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE
     )
     version.refresh_from_db()
+    hooks.version_profiled_on_commit(version_id=version.pk, actor_id=version.created_by_id)
     return version
 
 

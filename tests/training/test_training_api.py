@@ -157,9 +157,40 @@ def test_pii_reviewed_by_a_steward_unlocks_training(emails, start_training, api_
     assert response.status_code == 202, response.json()
 
 
-def test_version_failing_blocking_quality_rules_is_refused(payload, start_training, trainable):
-    type(trainable).objects.filter(pk=trainable.pk).update(quality_status="failed")
-    _refused(start_training, payload, "fails its blocking quality rules")
+def test_version_failing_blocking_quality_rules_is_refused_naming_them(
+    payload, start_training, trainable, steward, django_capture_on_commit_callbacks
+):
+    from governance.quality.services import quality_rule_create
+
+    with django_capture_on_commit_callbacks(execute=True):  # an active rule checks the version at once
+        quality_rule_create(
+            actor=steward, dataset=trainable.dataset, kind="range", columns=["price"], params={"max": 1.0}
+        )
+        quality_rule_create(
+            actor=steward, dataset=trainable.dataset, kind="not_null", columns=["title"], severity="warning"
+        )
+    trainable.refresh_from_db()
+    assert trainable.quality_status == "failed"
+    _refused(start_training, payload, "fails its blocking quality rules: range(price in (-inf, 1.0])")
+
+
+def test_version_failing_only_warning_quality_rules_may_be_trained_on(
+    payload, start_training, trainable, steward, django_capture_on_commit_callbacks
+):
+    from governance.quality.services import quality_rule_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        quality_rule_create(
+            actor=steward,
+            dataset=trainable.dataset,
+            kind="range",
+            columns=["price"],
+            params={"max": 1.0},
+            severity="warning",
+        )
+    trainable.refresh_from_db()
+    assert trainable.quality_status == "warning"
+    assert start_training(payload).status_code == 202
 
 
 def test_explicit_train_valid_test_versions(payload, start_training, scan_upload):

@@ -1,0 +1,32 @@
+"""Fixtures for the quality app: uploads whose automatic jobs (PII scan, quality check) run in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def run_upload(upload, run_tasks_eagerly, django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """upload(text, name=..., dataset=...) whose on-commit work (scan, quality check) runs as a worker would."""
+
+    def do(text: str, **kw: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            version = upload(text, **kw)
+        version.refresh_from_db()
+        return version
+
+    return do
+
+
+@pytest.fixture
+def committing(run_tasks_eagerly, django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """committing(fn, **kw): call a service and run the jobs it queued on commit, as a worker would."""
+
+    def do(fn: Callable[..., Any], **kw: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(**kw)
+
+    return do
