@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str
 
@@ -160,6 +162,15 @@ STEWARD_MAX_UPLOAD_MB = env_int("STEWARD_MAX_UPLOAD_MB", 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Versions with more rows than this are profiled by a background job instead of inside the upload request.
 STEWARD_PROFILE_INLINE_MAX_ROWS = env_int("STEWARD_PROFILE_INLINE_MAX_ROWS", 2_000_000, minimum=0)
+# Transforms run on the Parquet copies through DuckDB and pyarrow batches: DuckDB keeps under this memory limit
+# (a DuckDB size such as "1GB" or "512MB"; empty: DuckDB's default, 80 % of RAM) and spills to DATA_DIR/tmp.
+STEWARD_TRANSFORM_MEMORY_LIMIT = env_str("STEWARD_TRANSFORM_MEMORY_LIMIT", "1GB") or ""
+if STEWARD_TRANSFORM_MEMORY_LIMIT and not re.fullmatch(
+    r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", STEWARD_TRANSFORM_MEMORY_LIMIT
+):
+    raise ImproperlyConfigured("STEWARD_TRANSFORM_MEMORY_LIMIT must be a size such as 1GB or 512MB")
+STEWARD_TRANSFORM_THREADS = env_int("STEWARD_TRANSFORM_THREADS", 0, minimum=0)  # 0: all cores
+STEWARD_TRANSFORM_BATCH_ROWS = env_int("STEWARD_TRANSFORM_BATCH_ROWS", 128 * 1024, minimum=1)
 
 # Celery: kombu's filesystem broker for the embedded default, Redis (or RabbitMQ) in production.
 BROKER_DIR = DATA_DIR / "broker"
