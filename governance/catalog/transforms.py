@@ -149,6 +149,7 @@ class Context:
     sources: list[Source]
     sinks: Callable[[int], list[Sink]]
     batch_rows: int = BATCH_ROWS
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     opened: list[Sink] = field(default_factory=list)
 
     @property
@@ -204,8 +205,9 @@ def _literal(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def _connect(sources: list[Source], limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
+def _connect(sources: list[Source], limits: Limits) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
     spill = Path(limits.temp_dir or tempfile.gettempdir()) / f"duckdb-{uuid.uuid4().hex[:12]}"
+    spill.mkdir(parents=True)
     config: dict[str, Any] = {"temp_directory": str(spill), "preserve_insertion_order": True}
     if limits.memory_limit:
         config["memory_limit"] = limits.memory_limit
@@ -224,7 +226,7 @@ def _connect(sources: list[Source], limits: Limits) -> Iterator[duckdb.DuckDBPyC
                 assert source.table is not None
                 rows = pa.array(np.arange(source.num_rows, dtype=np.int64))
                 con.register(f"t{i}", source.table.append_column(ROW, rows))
-        yield con
+        yield con, spill
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -275,8 +277,8 @@ def _execute(
         raise TransformError(f"Unknown operation {operation!r}: use one of {', '.join(OPERATIONS)}.")
     if not isinstance(params, dict):
         raise TransformError("`params` must be an object.")
-    with _connect(sources, limits) as con:
-        ctx = Context(con=con, sources=sources, sinks=sinks, batch_rows=limits.batch_rows)
+    with _connect(sources, limits) as (con, spill):
+        ctx = Context(con=con, sources=sources, sinks=sinks, batch_rows=limits.batch_rows, scratch=spill)
         try:
             OPERATIONS[operation][0](ctx, params)
         finally:
@@ -957,7 +959,8 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
 
 def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
     """Each row's user's last `length` items (and categories) from events STRICTLY before the row's time, oldest
-    first, as a list column (empty for a user's first event): the behaviour sequence of DIN-style models."""
+    first, as a list column (empty for a user's first event, and for rows without a user or time): the behaviour
+    sequence of DIN-style models."""
     schema = ctx.schema
     user = _column(schema, params, "user_column")
     item = _column(schema, params, "item_column")
@@ -972,32 +975,90 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
     _new_names(schema, [o for _, o in outputs])
     if len({o for _, o in outputs}) != len(outputs):
         raise TransformError("`column` and `category_output` must differ.")
-    time_key = _time_key(schema, time_column)
-    # ROWS frames are cheap (a bounded list per row) but count rows at the same time as earlier; so the list is
-    # taken on the first row of each (user, time) group, whose frame holds only strictly earlier events, and the
-    # group's other rows copy it.
-    order = f"PARTITION BY {q(user)} ORDER BY {time_key}, {ROW}"
-    firsts, fills = [], []
-    for i, (source, out) in enumerate(outputs):
-        firsts.append(
-            f"CASE WHEN row_number() OVER w > 1 AND lag({time_key}) OVER w IS NOT DISTINCT FROM {time_key} THEN NULL "
-            f"ELSE coalesce(list({q(source)}) OVER (w ROWS BETWEEN {length} PRECEDING AND 1 PRECEDING), []) END "
-            f"AS __seq{i}"
-        )
-        fills.append(
-            f"CASE WHEN {q(user)} IS NULL THEN [] ELSE last_value(__seq{i} IGNORE NULLS) OVER "
-            f"(w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) END AS {q(out)}"
-        )
     fields = [pa.field(out, pa.list_(schema.field(source).type)) for source, out in outputs]
-    out_schema = pa.schema(list(schema) + fields)
-    sql = (
-        f"SELECT {_select_list(out_schema.names)} FROM ("
-        f"SELECT *, {', '.join(fills)} FROM (SELECT *, {', '.join(firsts)} FROM t0 WINDOW w AS ({order})) "
-        f"WINDOW w AS ({order})) ORDER BY {ROW}"
+    sink = ctx.output(pa.schema(list(schema) + fields))
+    # DuckDB's list windows hold whole partitions in memory; instead the events are sorted by (user, time, row)
+    # with DuckDB's external sort and read as a stream, each row's list is sliced from the rows before its (user,
+    # time) group with numpy (at most `length` rows of the user and its current group carried between batches),
+    # written with the row positions to a scratch file, sorted back into row order and zipped with the table.
+    values = ", ".join(f"{q(source)} AS v{i}" for i, (source, _) in enumerate(outputs))
+    by_user = ctx.stream(
+        f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {values} FROM t0 "
+        f"ORDER BY u NULLS LAST, t NULLS LAST, r"
     )
-    sink = ctx.output(out_schema)
-    for batch in ctx.stream(sql):
+    scratch = ctx.scratch / f"sequence-{uuid.uuid4().hex[:8]}.parquet"
+    seq_schema = pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]])
+    with pq.ParquetWriter(scratch, seq_schema) as writer:
+        for part in _sequences(by_user, len(outputs), length):
+            writer.write_table(part.cast(seq_schema))
+    in_order = ctx.stream(f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r")
+    lists = _Rows(in_order)
+    for batch in ctx.source.batches(ctx.batch_rows):
+        taken = lists.take(batch.num_rows)
+        for i, f in enumerate(fields):
+            batch = batch.append_column(f.name, taken.column(i))
         sink.write(batch)
+    scratch.unlink(missing_ok=True)
+
+
+class _Rows:
+    """Take exactly n rows at a time from a stream of record batches."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.buffer: pa.Table | None = None
+
+    def take(self, n: int) -> pa.Table:
+        parts, have = [], 0
+        while have < n:
+            if self.buffer is None or self.buffer.num_rows == 0:
+                self.buffer = pa.Table.from_batches([next(self.batches)])
+            piece = self.buffer.slice(0, n - have)
+            self.buffer = self.buffer.slice(piece.num_rows)
+            parts.append(piece)
+            have += piece.num_rows
+        return pa.concat_tables(parts).combine_chunks() if len(parts) != 1 else parts[0]
+
+
+def _starts(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """True where a row's value differs from the previous row's (nulls differ from everything)."""
+    n = len(values)
+    out = np.ones(n, dtype=bool)
+    if n > 1:
+        same = pc.fill_null(pc.equal(values[1:], values[:-1]), False)
+        out[1:] = ~np.asarray(same)
+    return out
+
+
+def _sequences(batches: Iterator[pa.RecordBatch], width: int, length: int) -> Iterator[pa.Table]:
+    """(r, s0, s1, ...) per row of a (u, t, r, v0, v1, ...) stream sorted by user, time and row."""
+    carry: pa.Table | None = None
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        kept = 0 if carry is None else carry.num_rows
+        if carry is not None:
+            table = pa.concat_tables([carry, table]).combine_chunks()
+        n = table.num_rows
+        positions = np.arange(n)
+        new_user = _starts(table.column("u"))
+        new_group = new_user | _starts(table.column("t"))
+        user_start = np.maximum.accumulate(np.where(new_user, positions, 0))
+        group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
+        start = np.maximum(user_start, group_start - length)
+        lengths = group_start - start
+        lengths[np.asarray(pc.or_(pc.is_null(table.column("u")), pc.is_null(table.column("t"))))] = 0
+        lengths, start = lengths[kept:], start[kept:]
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        # The indices of every list's values, side by side: start[i], start[i]+1, ... for each row i.
+        index = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - start, lengths)
+        columns = {"r": table.column("r").slice(kept)}
+        for i in range(width):
+            values = table.column(f"v{i}").take(pa.array(index, type=pa.int64())).combine_chunks()
+            columns[f"s{i}"] = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
+        yield pa.table(columns)
+        tail = int(max(user_start[-1], group_start[-1] - length)) if n else 0
+        carry = table.slice(tail)
 
 
 # --- operations that need the table in memory ----------------------------------------------------------------------
