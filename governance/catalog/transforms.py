@@ -1112,7 +1112,9 @@ class Param:
     """One parameter of an operation, for the API docs and the transform page's forms."""
 
     name: str
-    kind: str  # column, columns, column_map, text, number, integer, choice, bool, version, numbers, values, expression
+    # column, columns, column_map, text, number, integer, choice, multichoice, bool, version, numbers, values,
+    # expression
+    kind: str
     help: str
     required: bool = False
     choices: tuple[str, ...] = ()
@@ -1213,7 +1215,7 @@ PARAMS: dict[str, tuple[str, list[Param]]] = {
         "Add <time>_hour, <time>_weekday (0 = Monday), <time>_day_of_year and <time>_recency_days.",
         [
             Param("time_column", "column", "Timestamp (or integer seconds since 1970).", required=True),
-            Param("features", "columns", f"Any of {', '.join(TIME_FEATURES)} (default all)."),
+            Param("features", "multichoice", "Which features (default all).", choices=TIME_FEATURES),
             Param("reference", "text", "Recency is measured back from this ISO time (default: the newest row)."),
         ],
     ),
