@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_int_map, env_list, env_str
 
@@ -256,6 +258,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 STEWARD_PROFILE_INLINE_MAX_ROWS = env_int("STEWARD_PROFILE_INLINE_MAX_ROWS", 2_000_000, minimum=0)
 # Quality checks stream a version's Parquet copy in record batches of this many rows (memory is bounded by it).
 STEWARD_QUALITY_BATCH_ROWS = env_int("STEWARD_QUALITY_BATCH_ROWS", 65_536, minimum=1)
+
+
+# Transforms run on the Parquet copies through DuckDB and pyarrow batches: DuckDB keeps under this memory limit
+# (a DuckDB size such as "1GB" or "512MB"; empty: DuckDB's default, 80 % of RAM) and spills to DATA_DIR/tmp.
+STEWARD_TRANSFORM_MEMORY_LIMIT = env_str("STEWARD_TRANSFORM_MEMORY_LIMIT", "1GB") or ""
+if STEWARD_TRANSFORM_MEMORY_LIMIT and not re.fullmatch(
+    r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", STEWARD_TRANSFORM_MEMORY_LIMIT
+):
+    raise ImproperlyConfigured("STEWARD_TRANSFORM_MEMORY_LIMIT must be a size such as 1GB or 512MB")
+STEWARD_TRANSFORM_THREADS = env_int("STEWARD_TRANSFORM_THREADS", 0, minimum=0)  # 0: all cores
+STEWARD_TRANSFORM_BATCH_ROWS = env_int("STEWARD_TRANSFORM_BATCH_ROWS", 128 * 1024, minimum=1)
 
 # Celery: kombu's filesystem broker for the embedded default, Redis (or RabbitMQ) in production.
 BROKER_DIR = DATA_DIR / "broker"

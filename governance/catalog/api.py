@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,9 +23,11 @@ from governance.catalog.serializers import (
     RowsSerializer,
     TransformSerializer,
     UploadSerializer,
+    operations_doc,
 )
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.catalog.transform_service import transform_start
+from governance.catalog.transforms import EXAMPLES
 
 
 class DatasetListCreateView(generics.ListAPIView):
@@ -119,7 +121,17 @@ class DatasetVersionTransformView(APIView):
     permission_classes = [capability("catalog.write")]
     parser_classes = [JSONParser]
 
-    @extend_schema(request=TransformSerializer, responses={202: JobSerializer})
+    @extend_schema(
+        request=TransformSerializer,
+        responses={202: JobSerializer},
+        summary="Run a transform: a Job that writes a derived version (one per part for split) with lineage",
+        description="Bad params are a 400 naming the problem, and nothing is stored. Operations:\n\n"
+        + operations_doc(),
+        examples=[
+            OpenApiExample(name, value={"operation": name, "params": params}, request_only=True)
+            for name, params in EXAMPLES.items()
+        ],
+    )
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(dataset_version_list(), pk=pk)
         data = validated(TransformSerializer, request.data)

@@ -91,12 +91,36 @@ class RowsSerializer(serializers.Serializer):
     masked_columns = serializers.ListField(child=serializers.CharField())
 
 
+def _param_doc(param: transforms.Param) -> str:
+    extra = f" One of {', '.join(param.choices)}." if param.choices else ""
+    default = f" Default {param.default!r}." if param.default is not None else ""
+    return f"`{param.name}` ({param.kind}{', required' if param.required else ''}): {param.help}{extra}{default}"
+
+
+def operations_doc() -> str:
+    """Every operation with its parameters and an example, as Markdown for the OpenAPI description."""
+    lines = []
+    for name, (description, params) in transforms.PARAMS.items():
+        lines.append(f"- **{name}**: {description}")
+        lines.extend(f"  - {_param_doc(p)}" for p in params)
+        lines.append(f"  - example: `{transforms.OPERATIONS[name][1]}`")
+    lines.append(
+        "- every operation also takes `output_dataset` (text): register the result in this dataset instead "
+        "(created if new)."
+    )
+    return "\n".join(lines)
+
+
 class TransformSerializer(serializers.Serializer):
     operation = serializers.ChoiceField(
         choices=sorted(transforms.OPERATIONS),
+        help_text="The operation; see the endpoint's description for each one's parameters.",
+    )
+    params = serializers.DictField(
+        required=False,
+        default=dict,
         help_text="; ".join(f"{k}: {v[1]}" for k, v in transforms.OPERATIONS.items()),
     )
-    params = serializers.DictField(required=False, default=dict)
 
 
 class LineageNodeSerializer(serializers.Serializer):

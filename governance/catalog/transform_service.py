@@ -1,15 +1,22 @@
-"""Transforms as jobs: validated when asked for, run by a worker, each output registered as a derived version."""
+"""Transforms as jobs: validated when asked for, run by a worker on the versions' Parquet copies with bounded memory
+(transforms.run: DuckDB and pyarrow batches, spilling under the data dir), each output registered as a derived
+version."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from django.conf import settings
 
 from core.errors import ServiceError
 from core.jobs import Reporter, job_output, job_output_get, job_start
 from core.models import Job
-from core.storage import local_path
+from core.storage import local_path, scratch_dir
 from governance.catalog import hooks, transforms
 from governance.catalog.expressions import expression_columns
 from governance.catalog.models import DatasetVersion
@@ -27,6 +34,16 @@ def _inputs(version: DatasetVersion, operation: str, params: dict[str, Any]) -> 
     return [version, right]
 
 
+def transform_limits() -> transforms.Limits:
+    """The engine's limits from settings: DuckDB's memory limit and threads; it spills under the data dir."""
+    return transforms.Limits(
+        memory_limit=settings.STEWARD_TRANSFORM_MEMORY_LIMIT or None,
+        temp_dir=scratch_dir(),
+        threads=settings.STEWARD_TRANSFORM_THREADS,
+        batch_rows=settings.STEWARD_TRANSFORM_BATCH_ROWS,
+    )
+
+
 def _check_params(inputs: list[DatasetVersion], operation: str, params: dict[str, Any]) -> None:
     """Run the transform on empty tables with the inputs' schemas, so bad params are a 400 now, not a failed job."""
     empty = []
@@ -34,7 +51,7 @@ def _check_params(inputs: list[DatasetVersion], operation: str, params: dict[str
         with local_path(version.parquet) as path:
             empty.append(pq.read_schema(path).empty_table())
     try:
-        transforms.apply(operation, empty, params)
+        transforms.apply(operation, empty, params, transform_limits())
     except transforms.TransformError as exc:
         raise ServiceError(str(exc), field="params") from None
 
@@ -116,18 +133,25 @@ def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     if len(inputs) != len(job.params["inputs"]):
         raise ServiceError("An input version no longer exists.")
     operation, params = job.params["operation"], job.params["params"]
-    reporter.progress(0.1, "reading")
-    tables = []
-    for version in inputs:
-        with local_path(version.parquet) as path:
-            tables.append(pq.read_table(path))
-    reporter.check_cancelled()
-    reporter.progress(0.3, operation)
+    reporter.progress(0.1, operation)
+    work = scratch_dir() / f"transform-{job.pk}-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
     try:
-        outputs = transforms.apply(operation, tables, params)
-    except transforms.TransformError as exc:
-        raise ServiceError(str(exc)) from None
-    reporter.check_cancelled()
+        with contextlib.ExitStack() as stack:
+            paths = [stack.enter_context(local_path(v.parquet)) for v in inputs]
+            try:
+                outputs = transforms.run(operation, paths, params, work, transform_limits())
+            except transforms.TransformError as exc:
+                raise ServiceError(str(exc)) from None
+        reporter.check_cancelled()
+        return _register(job=job, reporter=reporter, inputs=inputs, outputs=outputs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _register(*, job: Job, reporter: Reporter, inputs: list[DatasetVersion], outputs: list[Path]) -> dict[str, Any]:
+    operation, params = job.params["operation"], job.params["params"]
+    reporter.progress(0.7, "registering")
     target = None
     if params.get("output_dataset"):
         target = dataset_get_or_create(
@@ -140,13 +164,13 @@ def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     def register() -> dict[str, Any]:
         # All outputs (a split's parts) and their lineage commit together with the job's record of them.
         created = []
-        for i, table in enumerate(outputs):
+        for i, path in enumerate(outputs):
             edge_params = dict(params) | ({"part": i} if len(outputs) > 1 else {})
             created.append(
                 dataset_version_derive(
                     actor=job.actor,
                     parents=inputs,
-                    table=table,
+                    parquet_path=path,
                     operation=operation,
                     params=edge_params,
                     dataset=target,

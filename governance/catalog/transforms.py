@@ -1,29 +1,313 @@
-"""Table transforms on pyarrow tables (no Django). Each takes (tables, params) and returns a list of tables:
-one for most operations, one per fraction for `split`. Bad params raise TransformError with a message."""
+"""Table transforms (no Django), run so that memory is bounded by DuckDB's `memory_limit`, not by the table.
+
+Inputs are Sources: a Parquet file (a version's copy) or an in-memory pyarrow table; both are visible to DuckDB as
+views `t0`, `t1` with a `__steward_row` column (the row's position). Each operation reads its inputs in batches
+or through DuckDB queries that spill to a temporary directory (joins, dedupe, windows, sorts), and writes its
+output(s) batch by batch into Sinks: Parquet files for jobs (`run`), tables for tests and checks (`apply`).
+Row-wise operations (label, filter, cast, ...) apply one pyarrow function to every batch; operations that need a
+statistic (impute, clip, bucketize, outliers, time_features) compute it with one DuckDB query first. Bad params raise
+TransformError with a message; `apply` on empty tables is how the service checks params before queueing a job.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import datetime as dt
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from governance.catalog.expressions import ExpressionError, compile_expression
+
+ROW = "__steward_row"
+BATCH_ROWS = 128 * 1024
+PARQUET_ROW_GROUP = 256 * 1024
 
 
 class TransformError(ValueError):
     pass
 
 
-def _columns(table: pa.Table, names: Any, param: str) -> list[str]:
+# --- engine --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """DuckDB's `memory_limit` (e.g. "1GB"; None: DuckDB's default of 80 % of RAM), where it spills, its threads
+    (0: all cores) and the rows per batch for row-wise operations."""
+
+    memory_limit: str | None = None
+    temp_dir: Path | None = None
+    threads: int = 0
+    batch_rows: int = BATCH_ROWS
+
+
+@dataclass
+class Source:
+    schema: pa.Schema
+    num_rows: int
+    path: Path | None = None
+    table: pa.Table | None = None
+
+    @classmethod
+    def parquet(cls, path: Path) -> Source:
+        meta = pq.ParquetFile(path)
+        return cls(schema=meta.schema_arrow, num_rows=meta.metadata.num_rows, path=path)
+
+    @classmethod
+    def arrow(cls, table: pa.Table) -> Source:
+        return cls(schema=table.schema, num_rows=table.num_rows, table=table)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.schema.names)
+
+    def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        if self.path is not None:
+            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows, columns=columns):
+                yield pa.Table.from_batches([batch])
+            return
+        assert self.table is not None
+        table = self.table if columns is None else self.table.select(columns)
+        for offset in range(0, table.num_rows, batch_rows):
+            yield table.slice(offset, batch_rows)
+
+
+class Sink:
+    """Where one output goes. `open` fixes the schema; every written table is cast to it, so batches agree."""
+
+    schema: pa.Schema | None = None
+
+    def open(self, schema: pa.Schema) -> None:
+        self.schema = schema
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def _conform(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
+        assert self.schema is not None, "open() the sink first"
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if table.schema.names != self.schema.names:
+            table = table.rename_columns(self.schema.names)
+        if not table.schema.equals(self.schema):
+            table = table.cast(self.schema)
+        return table
+
+
+class TableSink(Sink):
+    def __init__(self) -> None:
+        self.parts: list[pa.Table] = []
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        self.parts.append(self._conform(table))
+
+    def result(self) -> pa.Table:
+        assert self.schema is not None
+        return pa.concat_tables(self.parts).combine_chunks() if self.parts else self.schema.empty_table()
+
+
+class ParquetSink(Sink):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def open(self, schema: pa.Schema) -> None:
+        super().open(schema)
+        self.writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        table = self._conform(table)
+        if table.num_rows:
+            assert self.writer is not None
+            self.writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+@dataclass
+class Context:
+    con: duckdb.DuckDBPyConnection
+    sources: list[Source]
+    sinks: Callable[[int], list[Sink]]
+    batch_rows: int = BATCH_ROWS
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    opened: list[Sink] = field(default_factory=list)
+
+    @property
+    def source(self) -> Source:
+        return self.sources[0]
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.sources[0].schema
+
+    def outputs(self, schemas: list[pa.Schema]) -> list[Sink]:
+        sinks = self.sinks(len(schemas))
+        for sink, schema in zip(sinks, schemas, strict=True):
+            sink.open(schema)
+        self.opened = sinks
+        return sinks
+
+    def output(self, schema: pa.Schema) -> Sink:
+        return self.outputs([schema])[0]
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return self.con.sql(sql).fetchall()
+        except duckdb.Error as exc:
+            raise TransformError(_duck_message(exc)) from None
+
+    def stream(self, sql: str) -> Iterator[pa.RecordBatch]:
+        """The query's rows as batches, produced as they are consumed (DuckDB spills what does not fit)."""
+        try:
+            yield from self.con.sql(sql).to_arrow_reader(self.batch_rows)
+        except duckdb.Error as exc:
+            raise TransformError(_duck_message(exc)) from None
+
+
+def _duck_message(exc: Exception) -> str:
+    first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return f"The transform ran out of its memory limit (STEWARD_TRANSFORM_MEMORY_LIMIT): {first}"
+    return f"The transform failed: {first}"
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def _connect(sources: list[Source], limits: Limits) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    spill = Path(limits.temp_dir or tempfile.gettempdir()) / f"duckdb-{uuid.uuid4().hex[:12]}"
+    spill.mkdir(parents=True)
+    config: dict[str, Any] = {"temp_directory": str(spill), "preserve_insertion_order": True}
+    if limits.memory_limit:
+        config["memory_limit"] = limits.memory_limit
+    if limits.threads:
+        config["threads"] = limits.threads
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        for i, source in enumerate(sources):
+            if source.path is not None:
+                path = _literal(str(source.path))
+                con.execute(
+                    f"CREATE VIEW t{i} AS SELECT * EXCLUDE (file_row_number), file_row_number AS {ROW} "
+                    f"FROM read_parquet({path}, file_row_number = true)"
+                )
+            else:
+                assert source.table is not None
+                rows = pa.array(np.arange(source.num_rows, dtype=np.int64))
+                con.register(f"t{i}", source.table.append_column(ROW, rows))
+        yield con, spill
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def apply(
+    operation: str, tables: list[pa.Table], params: dict[str, Any], limits: Limits | None = None
+) -> list[pa.Table]:
+    """The operation on in-memory tables; returns the output tables (one per part for `split`)."""
+    sinks: list[TableSink] = []
+
+    def make(n: int) -> list[Sink]:
+        sinks.extend(TableSink() for _ in range(n))
+        return list(sinks)
+
+    _execute(operation, [Source.arrow(t) for t in tables], params, make, limits or Limits())
+    return [s.result() for s in sinks]
+
+
+def run(
+    operation: str, paths: list[Path], params: dict[str, Any], out_dir: Path, limits: Limits | None = None
+) -> list[Path]:
+    """The operation on Parquet files, written as Parquet files under `out_dir` (one per output), batch by batch."""
+    sinks: list[ParquetSink] = []
+
+    def make(n: int) -> list[Sink]:
+        sinks.extend(ParquetSink(out_dir / f"part-{i}-{uuid.uuid4().hex[:8]}.parquet") for i in range(n))
+        return list(sinks)
+
+    try:
+        _execute(operation, [Source.parquet(p) for p in paths], params, make, limits or Limits())
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+            sink.path.unlink(missing_ok=True)
+        raise
+    return [s.path for s in sinks]
+
+
+def _execute(
+    operation: str,
+    sources: list[Source],
+    params: dict[str, Any],
+    sinks: Callable[[int], list[Sink]],
+    limits: Limits,
+) -> None:
+    if operation not in OPERATIONS:
+        raise TransformError(f"Unknown operation {operation!r}: use one of {', '.join(OPERATIONS)}.")
+    if not isinstance(params, dict):
+        raise TransformError("`params` must be an object.")
+    with _connect(sources, limits) as (con, spill):
+        ctx = Context(con=con, sources=sources, sinks=sinks, batch_rows=limits.batch_rows, scratch=spill)
+        try:
+            OPERATIONS[operation][0](ctx, params)
+        finally:
+            for sink in ctx.opened:
+                sink.close()
+
+
+def _map(ctx: Context, fn: Callable[[pa.Table], pa.Table], columns: list[str] | None = None) -> None:
+    """Apply a row-wise function to every batch; its result on an empty batch fixes the output schema."""
+    empty = ctx.schema.empty_table() if columns is None else ctx.schema.empty_table().select(columns)
+    sink = ctx.output(fn(empty).schema)
+    for batch in ctx.source.batches(ctx.batch_rows, columns):
+        sink.write(fn(batch))
+
+
+# --- parameter helpers ---------------------------------------------------------------------------------------------
+
+
+def _names(obj: pa.Table | pa.Schema | Source) -> list[str]:
+    return list(obj.column_names) if isinstance(obj, pa.Table) else list(obj.names)
+
+
+def _columns(obj: pa.Table | pa.Schema | Source, names: Any, param: str) -> list[str]:
     if isinstance(names, str):
         names = [names]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise TransformError(f"`{param}` must be a non-empty list of column names.")
-    missing = [n for n in names if n not in table.column_names]
+    known = _names(obj)
+    missing = [n for n in names if n not in known]
     if missing:
         raise TransformError(f"Unknown column(s) in `{param}`: {', '.join(missing)}.")
     if len(set(names)) != len(names):
@@ -31,20 +315,34 @@ def _columns(table: pa.Table, names: Any, param: str) -> list[str]:
     return names
 
 
-def _column_map(table: pa.Table, params: dict[str, Any], meaning: str) -> dict[str, Any]:
+def _column(obj: pa.Table | pa.Schema | Source, params: dict[str, Any], key: str, *, required: bool = True) -> Any:
+    if params.get(key) is None and not required:
+        return None
+    if params.get(key) is None:
+        raise TransformError(f"`{key}` is required: name a column.")
+    if not isinstance(params.get(key), str):
+        raise TransformError(f"`{key}` must be a column name.")
+    return _columns(obj, params.get(key), key)[0]
+
+
+def _column_map(schema: pa.Schema, params: dict[str, Any], meaning: str) -> dict[str, Any]:
     """`params["columns"]` as a non-empty {existing column: value} object."""
     mapping = params.get("columns")
     if not isinstance(mapping, dict) or not mapping:
         raise TransformError(f"`columns` must map {meaning}.")
-    _columns(table, list(mapping), "columns")
+    _columns(schema, list(mapping), "columns")
     return mapping
 
 
-def _numeric(table: pa.Table, name: str, advice: str = "") -> pa.ChunkedArray:
-    col = table.column(name)
-    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+def _is_numeric(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+
+
+def _numeric(schema: pa.Schema, name: str, advice: str = "") -> pa.DataType:
+    dtype = schema.field(name).type
+    if not _is_numeric(dtype):
         raise TransformError(f"Column {name} is not numeric{advice}.")
-    return col
+    return dtype
 
 
 def _arrow(message: str, compute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -71,6 +369,20 @@ def _number(params: dict[str, Any], key: str, default: Any, kind: type = float) 
         raise TransformError(f"`{key}` must be a number.") from None
 
 
+def _choice(params: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = params.get(key, default)
+    if not isinstance(value, str) or value not in choices:
+        raise TransformError(f"`{key}` must be {', '.join(choices[:-1])} or {choices[-1]}.")
+    return value
+
+
+def _flag(params: dict[str, Any], key: str, default: bool) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise TransformError(f"`{key}` must be true or false.")
+    return value
+
+
 def _rng(params: dict[str, Any]) -> np.random.Generator:
     seed = _number(params, "seed", 0, int)
     if seed < 0:
@@ -85,9 +397,16 @@ def _name(params: dict[str, Any], key: str, default: str) -> str:
     return name
 
 
-def _expr(table: pa.Table, text: Any) -> Any:
+def _new_names(schema: pa.Schema, names: list[str]) -> list[str]:
+    clash = [n for n in names if n in schema.names]
+    if clash:
+        raise TransformError(f"Output column(s) already exist: {', '.join(clash)}; rename or drop them first.")
+    return names
+
+
+def _expr(schema: pa.Schema, text: Any) -> Any:
     try:
-        return compile_expression(text, table.column_names)
+        return compile_expression(text, list(schema.names))
     except ExpressionError as exc:
         raise TransformError(str(exc)) from None
 
@@ -100,73 +419,45 @@ def _project(table: pa.Table, name: str, expression: Any) -> pa.Table:
     )
 
 
-def op_label(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+# --- row-wise operations -------------------------------------------------------------------------------------------
+
+
+def op_label(ctx: Context, params: dict[str, Any]) -> None:
     """Add a 0/1 column from a boolean expression, e.g. {"column": "label", "expression": "rating >= 4"}."""
-    table = tables[0]
     column = _name(params, "column", "label")
-    out = _project(table, column, _expr(table, params.get("expression")))
-    values = out.column(column)
-    if not pa.types.is_boolean(values.type):
-        raise TransformError("The label expression must be a comparison (true/false), e.g. rating >= 4.")
-    return [_replace(out, column, pc.fill_null(values, False).cast(pa.int8()))]
+    expression = _expr(ctx.schema, params.get("expression"))
+
+    def label(table: pa.Table) -> pa.Table:
+        out = _project(table, column, expression)
+        values = out.column(column)
+        if not pa.types.is_boolean(values.type):
+            raise TransformError("The label expression must be a comparison (true/false), e.g. rating >= 4.")
+        return _replace(out, column, pc.fill_null(values, False).cast(pa.int8()))
+
+    _map(ctx, label)
 
 
-def op_filter(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    table = tables[0]
-    expression = _expr(table, params.get("expression"))
-    return [_arrow("The filter cannot be computed ({reason}).", lambda: table.filter(expression))]
+def op_filter(ctx: Context, params: dict[str, Any]) -> None:
+    expression = _expr(ctx.schema, params.get("expression"))
+    _map(ctx, lambda table: _arrow("The filter cannot be computed ({reason}).", lambda: table.filter(expression)))
 
 
-def op_dedupe(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    table = tables[0]
-    keys = _columns(table, params.get("keys") or table.column_names, "keys")
-    keep = params.get("keep", "first")
-    if keep not in ("first", "last"):
-        raise TransformError("`keep` must be 'first' or 'last'.")
-    indexed = table.select(keys).append_column("__row", pa.array(np.arange(table.num_rows)))
-    agg = "min" if keep == "first" else "max"
-    rows = indexed.group_by(keys, use_threads=False).aggregate([("__row", agg)]).column(f"__row_{agg}")
-    return [table.take(pa.array(np.sort(rows.to_numpy())))]
+def op_select(ctx: Context, params: dict[str, Any]) -> None:
+    columns = _columns(ctx.schema, params.get("columns"), "columns")
+    _map(ctx, lambda table: table.select(columns), columns)
 
 
-def op_join(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    left, right = tables[0], tables[1]
-    on = params.get("on")
-    _columns(left, on, "on")
-    keys = _columns(right, on, "on")
-    how = params.get("how", "inner")
-    kinds = {"inner": "inner", "left": "left outer", "right": "right outer", "outer": "full outer"}
-    if not isinstance(how, str) or how not in kinds:
-        raise TransformError(f"`how` must be one of {', '.join(kinds)}.")
-    # Arrow's hash join emits rows in no fixed order; keep the left table's order (then the right's) so the
-    # same join gives the same version and a seeded split of it the same rows.
-    lrow, rrow = "__steward_left_row", "__steward_right_row"
-    left = left.append_column(lrow, pa.array(np.arange(left.num_rows)))
-    right = right.append_column(rrow, pa.array(np.arange(right.num_rows)))
-    joined = _arrow(
-        "The join failed: the key columns' types differ ({reason}).",
-        lambda: left.join(right, keys=keys, join_type=kinds[how], right_suffix="_right", use_threads=True),
-    )
-    order = pc.sort_indices(
-        joined.select([lrow, rrow]), sort_keys=[(lrow, "ascending"), (rrow, "ascending")], null_placement="at_end"
-    )
-    return [joined.take(order).drop_columns([lrow, rrow])]
+def op_drop(ctx: Context, params: dict[str, Any]) -> None:
+    dropped = _columns(ctx.schema, params.get("columns"), "columns")
+    _map(ctx, lambda table: table, [n for n in ctx.schema.names if n not in dropped])
 
 
-def op_select(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    return [tables[0].select(_columns(tables[0], params.get("columns"), "columns"))]
-
-
-def op_drop(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    return [tables[0].drop_columns(_columns(tables[0], params.get("columns"), "columns"))]
-
-
-def op_rename(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    mapping = _column_map(tables[0], params, "old names to new names")
-    names = [mapping.get(n, n) for n in tables[0].column_names]
+def op_rename(ctx: Context, params: dict[str, Any]) -> None:
+    mapping = _column_map(ctx.schema, params, "old names to new names")
+    names = [mapping.get(n, n) for n in ctx.schema.names]
     if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
         raise TransformError("The new column names must be non-empty and unique.")
-    return [tables[0].rename_columns(names)]
+    _map(ctx, lambda table: table.rename_columns(names))
 
 
 CAST_TYPES = {
@@ -179,66 +470,354 @@ CAST_TYPES = {
 }
 
 
-def op_cast(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    table = tables[0]
-    mapping = _column_map(table, params, "column names to types (int, float, string, bool, timestamp, date)")
+def op_cast(ctx: Context, params: dict[str, Any]) -> None:
+    mapping = _column_map(ctx.schema, params, "column names to types (int, float, string, bool, timestamp, date)")
     for name, type_name in mapping.items():
         if not isinstance(type_name, str) or type_name not in CAST_TYPES:
             raise TransformError(f"Unknown type {type_name!r} for {name}: use one of {', '.join(CAST_TYPES)}.")
-        message = f"Column {name} has values that cannot become {type_name}."
-        table = _replace(table, name, _arrow(message, pc.cast, table.column(name), CAST_TYPES[type_name], safe=True))
-    return [table]
+
+    def cast(table: pa.Table) -> pa.Table:
+        for name, type_name in mapping.items():
+            message = f"Column {name} has values that cannot become {type_name}."
+            values = _arrow(message, pc.cast, table.column(name), CAST_TYPES[type_name], safe=True)
+            table = _replace(table, name, values)
+        return table
+
+    _map(ctx, cast)
 
 
-def op_impute(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    table = tables[0]
+_ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'", "&amp;": "&"}
+
+
+def op_text_normalize(ctx: Context, params: dict[str, Any]) -> None:
+    """Lower-case, strip HTML tags (and the common entities) and collapse whitespace in text columns."""
+    columns = _columns(ctx.schema, params.get("columns"), "columns")
+    for name in columns:
+        dtype = ctx.schema.field(name).type
+        if not (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+            raise TransformError(f"Column {name} is not text.")
+    lower, strip_html, whitespace = (
+        _flag(params, "lower", True),
+        _flag(params, "strip_html", True),
+        _flag(params, "whitespace", True),
+    )
+
+    def normalize(table: pa.Table) -> pa.Table:
+        for name in columns:
+            values = table.column(name)
+            if strip_html:
+                values = pc.replace_substring_regex(values, pattern=r"<[^>]*>", replacement=" ")
+                for entity, char in _ENTITIES.items():
+                    values = pc.replace_substring(values, pattern=entity, replacement=char)
+            if lower:
+                values = pc.utf8_lower(values)
+            if whitespace:
+                values = pc.utf8_trim_whitespace(pc.replace_substring_regex(values, pattern=r"\s+", replacement=" "))
+            table = _replace(table, name, values)
+        return table
+
+    _map(ctx, normalize)
+
+
+# --- operations that need a statistic first -------------------------------------------------------------------------
+
+
+def op_impute(ctx: Context, params: dict[str, Any]) -> None:
+    schema = ctx.schema
     strategy = params.get("strategy", "mean")
-    for name in _columns(table, params.get("columns"), "columns"):
-        col = table.column(name)
+    fills: dict[str, tuple[Any, pa.DataType]] = {}
+    for name in _columns(schema, params.get("columns"), "columns"):
+        dtype = schema.field(name).type
         if strategy == "constant":
             fill = params.get("value")
             if fill is None:
                 raise TransformError("strategy 'constant' needs `value`.")
         elif strategy in ("mean", "median"):
-            col = _numeric(table, name, "; use strategy 'constant' or 'mode'")
-            fill = pc.mean(col).as_py() if strategy == "mean" else pc.approximate_median(col).as_py()
-            if pa.types.is_integer(col.type):
-                col = col.cast(pa.float64())
+            _numeric(schema, name, "; use strategy 'constant' or 'mode'")
+            stat = f"avg({q(name)})" if strategy == "mean" else f"quantile_cont({q(name)}, 0.5)"
+            fill = ctx.query(f"SELECT {stat}::DOUBLE FROM t0")[0][0]
+            if pa.types.is_integer(dtype):
+                dtype = pa.float64()
         elif strategy == "mode":
-            # pc.mode has no kernel for strings; value counts work for every type.
-            counts = pc.value_counts(col.drop_null())
-            tally = counts.field("counts")
-            fill = counts.field("values")[pc.index(tally, pc.max(tally)).as_py()].as_py() if len(counts) else None
+            # The most frequent value; ties go to the value seen first, as pyarrow's value_counts would.
+            found = ctx.query(
+                f"SELECT {q(name)} FROM t0 WHERE {q(name)} IS NOT NULL GROUP BY {q(name)} "
+                f"ORDER BY count(*) DESC, min({ROW}) LIMIT 1"
+            )
+            fill = found[0][0] if found else None
         else:
             raise TransformError("`strategy` must be mean, median, mode or constant.")
         if fill is not None:
-            message = f"The fill value does not fit column {name}'s type."
-            col = _arrow(message, _fill_null, col, fill)
-        table = _replace(table, name, col)
-    return [table]
+            _arrow(f"The fill value does not fit column {name}'s type.", lambda f=fill, t=dtype: pa.scalar(f).cast(t))
+        fills[name] = (fill, dtype)
+
+    def impute(table: pa.Table) -> pa.Table:
+        for name, (fill, dtype) in fills.items():
+            values = table.column(name).cast(dtype)
+            if fill is not None:
+                values = pc.fill_null(values, pa.scalar(fill).cast(dtype))
+            table = _replace(table, name, values)
+        return table
+
+    _map(ctx, impute)
 
 
-def _fill_null(values: pa.ChunkedArray, fill: Any) -> pa.ChunkedArray:
-    return pc.fill_null(values, pa.scalar(fill).cast(values.type))
+def _quantiles(ctx: Context, name: str, qs: list[float]) -> list[float | None]:
+    listed = ", ".join(repr(float(x)) for x in qs)
+    found = ctx.query(f"SELECT quantile_cont({q(name)}::DOUBLE, [{listed}]) FROM t0")[0][0]
+    return list(found) if found is not None else [None] * len(qs)
 
 
-def op_clip(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
+def op_clip(ctx: Context, params: dict[str, Any]) -> None:
     """Clip numeric outliers to quantiles (`lower`, `upper`, default 0.01 and 0.99)."""
-    table = tables[0]
     lower_q, upper_q = _number(params, "lower", 0.01), _number(params, "upper", 0.99)
     if not 0 <= lower_q < upper_q <= 1:
         raise TransformError("Quantiles must satisfy 0 <= lower < upper <= 1.")
-    for name in _columns(table, params.get("columns"), "columns"):
-        col = _numeric(table, name)
-        lo, hi = pc.quantile(col, q=[lower_q, upper_q]).to_pylist()
-        if lo is None:
+    bounds = {}
+    for name in _columns(ctx.schema, params.get("columns"), "columns"):
+        _numeric(ctx.schema, name)
+        bounds[name] = _quantiles(ctx, name, [lower_q, upper_q])
+
+    def clip(table: pa.Table) -> pa.Table:
+        for name, (lo, hi) in bounds.items():
+            values = table.column(name).cast(pa.float64())
+            if lo is not None:
+                values = pc.min_element_wise(pc.max_element_wise(values, lo), hi)
+            table = _replace(table, name, values)
+        return table
+
+    _map(ctx, clip)
+
+
+def op_bucketize(ctx: Context, params: dict[str, Any]) -> None:
+    """Add `<column>_bucket` (0, 1, ...) per numeric column: `quantile` buckets of equal size, or `fixed` edges."""
+    columns = _columns(ctx.schema, params.get("columns"), "columns")
+    strategy = _choice(params, "strategy", "quantile", ("quantile", "fixed"))
+    suffix = _name(params, "suffix", "_bucket")
+    _new_names(ctx.schema, [f"{n}{suffix}" for n in columns])
+    cuts: dict[str, np.ndarray] = {}
+    if strategy == "quantile":
+        buckets = _number(params, "buckets", 4, int)
+        if not 2 <= buckets <= 1000:
+            raise TransformError("`buckets` must be between 2 and 1000.")
+    else:
+        edges = params.get("edges")
+        if (
+            not isinstance(edges, list)
+            or not edges
+            or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+            or sorted(set(edges)) != edges
+        ):
+            raise TransformError("`edges` must be a non-empty list of increasing numbers, e.g. [10, 50, 100].")
+    for name in columns:
+        _numeric(ctx.schema, name)
+        if strategy == "quantile":
+            found = _quantiles(ctx, name, [i / buckets for i in range(1, buckets)])
+            cuts[name] = np.unique(np.asarray([x for x in found if x is not None], dtype=np.float64))
+        else:
+            cuts[name] = np.asarray(edges, dtype=np.float64)
+
+    def bucketize(table: pa.Table) -> pa.Table:
+        for name, edges_ in cuts.items():
+            values = table.column(name).cast(pa.float64())
+            array = values.to_numpy(zero_copy_only=False)
+            codes = np.searchsorted(edges_, array, side="right").astype(np.int32)
+            table = table.append_column(f"{name}{suffix}", pa.array(codes, mask=pc.is_null(values).to_numpy()))
+        return table
+
+    _map(ctx, bucketize)
+
+
+def op_outliers(ctx: Context, params: dict[str, Any]) -> None:
+    """Flag (`<column>_outlier` 0/1) or drop rows whose value is outside the IQR fences or beyond a z-score."""
+    columns = _columns(ctx.schema, params.get("columns"), "columns")
+    method = _choice(params, "method", "iqr", ("iqr", "zscore"))
+    action = _choice(params, "action", "flag", ("flag", "drop"))
+    threshold = _number(params, "threshold", 1.5 if method == "iqr" else 3.0)
+    if threshold <= 0:
+        raise TransformError("`threshold` must be a number > 0.")
+    if action == "flag":
+        _new_names(ctx.schema, [f"{n}_outlier" for n in columns])
+    fences: dict[str, tuple[float, float] | None] = {}
+    for name in columns:
+        _numeric(ctx.schema, name)
+        if method == "iqr":
+            q1, q3 = _quantiles(ctx, name, [0.25, 0.75])
+            fences[name] = (
+                None if q1 is None or q3 is None else (q1 - threshold * (q3 - q1), q3 + threshold * (q3 - q1))
+            )
+        else:
+            mean, std = ctx.query(f"SELECT avg({q(name)})::DOUBLE, stddev_pop({q(name)})::DOUBLE FROM t0")[0]
+            fences[name] = None if mean is None else (mean - threshold * (std or 0), mean + threshold * (std or 0))
+
+    def outside(table: pa.Table, name: str) -> pa.ChunkedArray:
+        bounds = fences[name]
+        values = table.column(name).cast(pa.float64())
+        if bounds is None:
+            return pa.chunked_array([np.zeros(len(values), dtype=bool)])
+        flagged = pc.or_(pc.less(values, bounds[0]), pc.greater(values, bounds[1]))
+        return pc.fill_null(flagged, False)
+
+    def outliers(table: pa.Table) -> pa.Table:
+        flags = {name: outside(table, name) for name in columns}
+        if action == "flag":
+            for name, flag in flags.items():
+                table = table.append_column(f"{name}_outlier", flag.cast(pa.int8()))
+            return table
+        any_flag = None
+        for flag in flags.values():
+            any_flag = flag if any_flag is None else pc.or_(any_flag, flag)
+        return table.filter(pc.invert(any_flag))
+
+    _map(ctx, outliers)
+
+
+TIME_FEATURES = ("hour", "weekday", "day_of_year", "recency")
+
+
+def _time_column(schema: pa.Schema, params: dict[str, Any]) -> str:
+    if params.get("time_column") is None:
+        raise TransformError("`time_column` is required: name the timestamp column.")
+    name = _column(schema, params, "time_column")
+    dtype = schema.field(name).type
+    if not (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype) or pa.types.is_integer(dtype)):
+        raise TransformError(
+            f"Column {name} is not a timestamp (or integer seconds since 1970); cast it to timestamp first."
+        )
+    return name
+
+
+def _as_timestamp(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_integer(values.type):
+        return values.cast(pa.int64()).cast(pa.timestamp("s"))
+    if pa.types.is_date(values.type):
+        return values.cast(pa.timestamp("s"))
+    return values
+
+
+def op_time_features(ctx: Context, params: dict[str, Any]) -> None:
+    """Hour (0-23), weekday (0 = Monday), day of year (1-366) and recency in days before `reference` (default: the
+    newest timestamp of the column) from a timestamp column (integers are seconds since 1970)."""
+    name = _time_column(ctx.schema, params)
+    features = params.get("features", list(TIME_FEATURES))
+    if not isinstance(features, list) or not features or not all(f in TIME_FEATURES for f in features):
+        raise TransformError(f"`features` must be a non-empty list of {', '.join(TIME_FEATURES)}.")
+    outputs = {f: f"{name}_{f}" + ("_days" if f == "recency" else "") for f in features}
+    _new_names(ctx.schema, list(outputs.values()))
+    reference: Any = None
+    if "recency" in features:
+        given = params.get("reference")
+        if given is not None:
+            try:
+                reference = dt.datetime.fromisoformat(str(given))
+            except ValueError:
+                raise TransformError("`reference` must be an ISO date or time, e.g. 2024-01-31T00:00:00.") from None
+        else:
+            newest = ctx.query(f"SELECT max({q(name)}) FROM t0")[0][0]
+            reference = newest
+        if isinstance(reference, (int, np.integer)):
+            reference = dt.datetime.fromtimestamp(int(reference), tz=dt.UTC).replace(tzinfo=None)
+        elif isinstance(reference, dt.date) and not isinstance(reference, dt.datetime):
+            reference = dt.datetime.combine(reference, dt.time())
+    tz = getattr(ctx.schema.field(name).type, "tz", None)
+
+    def features_of(table: pa.Table) -> pa.Table:
+        stamps = _as_timestamp(table.column(name))
+        for feature, column in outputs.items():
+            if feature == "hour":
+                values = pc.hour(stamps).cast(pa.int8())
+            elif feature == "weekday":
+                values = pc.day_of_week(stamps).cast(pa.int8())
+            elif feature == "day_of_year":
+                values = pc.day_of_year(stamps).cast(pa.int16())
+            else:
+                ref = reference
+                if ref is not None and tz and ref.tzinfo is None:
+                    ref = ref.replace(tzinfo=dt.UTC)
+                if ref is not None and not tz and getattr(ref, "tzinfo", None) is not None:
+                    ref = ref.astimezone(dt.UTC).replace(tzinfo=None)
+                ref_scalar = pa.scalar(ref, type=pa.timestamp("us", tz=tz)) if ref is not None else None
+                if ref_scalar is None:
+                    values = pa.nulls(len(stamps), pa.float64())
+                else:
+                    seconds = pc.subtract(
+                        pc.cast(ref_scalar, pa.int64()), pc.cast(stamps.cast(pa.timestamp("us", tz=tz)), pa.int64())
+                    )
+                    values = pc.divide(seconds.cast(pa.float64()), 86_400e6)
+            table = table.append_column(column, values)
+        return table
+
+    _map(ctx, features_of)
+
+
+# --- operations run as DuckDB queries -------------------------------------------------------------------------------
+
+
+def _select_list(names: list[str], alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{q(n)}" for n in names)
+
+
+def op_dedupe(ctx: Context, params: dict[str, Any]) -> None:
+    schema = ctx.schema
+    keys = _columns(schema, params.get("keys") or list(schema.names), "keys")
+    keep = params.get("keep", "first")
+    if keep not in ("first", "last"):
+        raise TransformError("`keep` must be 'first' or 'last'.")
+    agg = "min" if keep == "first" else "max"
+    sink = ctx.output(schema)
+    # One row position per key (a hash aggregate that spills), then the kept rows in their original order.
+    sql = (
+        f"SELECT {_select_list(schema.names)} FROM t0 WHERE {ROW} IN "
+        f"(SELECT {agg}({ROW}) FROM t0 GROUP BY {_select_list(keys)}) ORDER BY {ROW}"
+    )
+    for batch in ctx.stream(sql):
+        sink.write(batch)
+
+
+def op_join(ctx: Context, params: dict[str, Any]) -> None:
+    if len(ctx.sources) < 2:
+        raise TransformError("`right` must be the id of an existing dataset version.")
+    left, right = ctx.sources[0].schema, ctx.sources[1].schema
+    on = params.get("on")
+    _columns(left, on, "on")
+    keys = _columns(right, on, "on")
+    how = params.get("how", "inner")
+    kinds = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "outer": "FULL OUTER"}
+    if not isinstance(how, str) or how not in kinds:
+        raise TransformError(f"`how` must be one of {', '.join(kinds)}.")
+    for key in keys:
+        lt, rt = left.field(key).type, right.field(key).type
+        if lt != rt and not (
+            _is_numeric(lt) and _is_numeric(rt) and pa.types.is_integer(lt) == pa.types.is_integer(rt)
+        ):
+            raise TransformError(f"The join failed: the key columns' types differ ({key}: {lt} and {rt}).")
+    # Key columns appear once (from either side for outer joins), then the right side's other columns, a clashing
+    # name suffixed with _right. Rows keep the left table's order, then the right's, so a join is reproducible.
+    select, fields = [], []
+    for name in left.names:
+        if name in keys and how in ("right", "outer"):
+            select.append(f"COALESCE(l.{q(name)}, r.{q(name)}) AS {q(name)}")
+        else:
+            select.append(f"l.{q(name)}")
+        fields.append(left.field(name))
+    for name in right.names:
+        if name in keys:
             continue
-        clipped = pc.min_element_wise(pc.max_element_wise(col.cast(pa.float64()), lo), hi)
-        table = _replace(table, name, clipped)
-    return [table]
+        out = f"{name}_right" if name in left.names else name
+        select.append(f"r.{q(name)} AS {q(out)}")
+        fields.append(right.field(name).with_name(out))
+    condition = " AND ".join(f"l.{q(k)} = r.{q(k)}" for k in keys)
+    sql = (
+        f"SELECT {', '.join(select)} FROM t0 AS l {kinds[how]} JOIN t1 AS r ON {condition} "
+        f"ORDER BY l.{ROW} NULLS LAST, r.{ROW} NULLS LAST"
+    )
+    sink = ctx.output(pa.schema(fields))
+    for batch in ctx.stream(sql):
+        sink.write(batch)
 
 
-def split_indices(table: pa.Table, params: dict[str, Any]) -> list[np.ndarray]:
+def _fractions(params: dict[str, Any]) -> list[float]:
     fractions = params.get("fractions", [0.8, 0.1, 0.1])
     if (
         not isinstance(fractions, list)
@@ -247,47 +826,259 @@ def split_indices(table: pa.Table, params: dict[str, Any]) -> list[np.ndarray]:
         or abs(sum(fractions) - 1.0) > 1e-6
     ):
         raise TransformError("`fractions` must be 2 or more positive numbers that add up to 1.")
+    return fractions
+
+
+def op_split(ctx: Context, params: dict[str, Any]) -> None:
+    """Random (seeded), time-ordered (oldest first) or per-user parts, written side by side in one pass."""
+    fractions = _fractions(params)
     strategy = params.get("strategy", "random")
     rng = _rng(params)
-    n = table.num_rows
+    n = ctx.source.num_rows
     bounds = np.cumsum([0.0, *list(fractions)])
+    cuts = np.round(bounds * n).astype(int)
+    schema = ctx.schema
+    if strategy == "time":
+        time_column = _columns(schema, params.get("time_column"), "time_column")[0]
+        sinks = ctx.outputs([schema] * len(fractions))
+        sql = f"SELECT {_select_list(schema.names)} FROM t0 ORDER BY {q(time_column)} ASC NULLS LAST, {ROW}"
+        position = 0
+        for batch in ctx.stream(sql):
+            for i, sink in enumerate(sinks):
+                lo, hi = max(cuts[i] - position, 0), min(cuts[i + 1] - position, batch.num_rows)
+                if hi > lo:
+                    sink.write(batch.slice(lo, hi - lo))
+            position += batch.num_rows
+        return
     if strategy == "random":
+        # Each row's part: the rows a seeded permutation puts in part i, kept in their original order.
         order = rng.permutation(n)
-    elif strategy == "time":
-        time_column = _columns(table, params.get("time_column"), "time_column")[0]
-        order = np.asarray(pc.sort_indices(table, sort_keys=[(time_column, "ascending")]))
+        part = np.empty(n, dtype=np.int8)
+        for i in range(len(fractions)):
+            part[order[cuts[i] : cuts[i + 1]]] = i
+        del order
+
+        def parts_of(batch: pa.Table, offset: int) -> np.ndarray:
+            return part[offset : offset + batch.num_rows]
+
     elif strategy == "user":
-        user_column = _columns(table, params.get("user_column"), "user_column")[0]
-        users = pc.dictionary_encode(table.column(user_column)).combine_chunks()
-        codes = np.asarray(users.indices.fill_null(-1))
-        perm = rng.permutation(len(users.dictionary) + 1)
-        user_rank = perm[codes + 1] / max(1, len(perm))
-        return [
-            np.flatnonzero((user_rank >= bounds[i]) & (user_rank < bounds[i + 1] + (i == len(fractions) - 1)))
-            for i in range(len(fractions))
-        ]
+        user_column = _columns(schema, params.get("user_column"), "user_column")[0]
+        # Users in order of first appearance (as a dictionary encoding would number them), each given a seeded rank.
+        users = ctx.con.sql(
+            f"SELECT {q(user_column)} AS u FROM t0 WHERE {q(user_column)} IS NOT NULL "
+            f"GROUP BY {q(user_column)} ORDER BY min({ROW})"
+        ).to_arrow_table()
+        known = users.column("u").combine_chunks().cast(schema.field(user_column).type)
+        perm = rng.permutation(len(known) + 1)
+        user_rank = perm / max(1, len(perm))
+        user_part = np.searchsorted(bounds[1:-1], user_rank, side="right").astype(np.int8)
+
+        def parts_of(batch: pa.Table, offset: int) -> np.ndarray:
+            codes = pc.index_in(batch.column(user_column), value_set=known)
+            return user_part[np.asarray(pc.fill_null(codes, -1)) + 1]
+
     else:
         raise TransformError("`strategy` must be random, time or user.")
-    cuts = np.round(bounds * n).astype(int)
-    return [
-        np.sort(order[cuts[i] : cuts[i + 1]]) if strategy == "random" else order[cuts[i] : cuts[i + 1]]
-        for i in range(len(fractions))
-    ]
+    sinks = ctx.outputs([schema] * len(fractions))
+    offset = 0
+    for batch in ctx.source.batches(ctx.batch_rows):
+        labels = parts_of(batch, offset)
+        for i, sink in enumerate(sinks):
+            sink.write(batch.filter(pa.array(labels == i)))
+        offset += batch.num_rows
 
 
-def op_split(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    return [tables[0].take(pa.array(idx, type=pa.int64())) for idx in split_indices(tables[0], params)]
+def _time_key(schema: pa.Schema, name: str) -> str:
+    """An integer SQL expression that orders like the time column, so `RANGE ... 1 PRECEDING` means strictly earlier."""
+    dtype = schema.field(name).type
+    if pa.types.is_integer(dtype):
+        return f"{q(name)}::BIGINT"
+    return f"epoch_us({q(name)}::TIMESTAMP)" if pa.types.is_date(dtype) else f"epoch_us({q(name)})"
 
 
-def op_negative_sampling(tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    """Add `ratio` unobserved (user, item) pairs per positive with label 0; positives get label 1."""
-    table = tables[0]
-    user_col, item_col = (_columns(table, params.get(k), k)[0] for k in ("user_column", "item_column"))
+def _values(params: dict[str, Any], key: str, default: list[str]) -> list[Any]:
+    values = params.get(key, default)
+    if isinstance(values, (str, int)) and not isinstance(values, bool):
+        values = [values]
+    if not isinstance(values, list) or not values or not all(isinstance(v, (str, int)) for v in values):
+        raise TransformError(f"`{key}` must be a non-empty list of event values.")
+    return values
+
+
+def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
+    """Per-user and per-item history features of each row, from events STRICTLY before its timestamp: counts, and
+    with `event_column` click / purchase rates, with `rating_column` mean ratings. Rows at the same time never see
+    each other (window frames `RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING` over an integer time key)."""
+    schema = ctx.schema
+    time_column = _time_column(schema, params)
+    time_key = _time_key(schema, time_column)
+    entities = {}
+    for side in ("user", "item"):
+        column = _column(schema, params, f"{side}_column", required=False)
+        if column is not None:
+            entities[side] = column
+    if not entities:
+        raise TransformError("Name `user_column`, `item_column` or both.")
+    event = _column(schema, params, "event_column", required=False)
+    rating = _column(schema, params, "rating_column", required=False)
+    if rating is not None:
+        _numeric(schema, rating)
+    kinds: dict[str, list[Any]] = {}
+    if event is not None:
+        kinds = {
+            "click": _values(params, "click_values", ["click"]),
+            "purchase": _values(params, "purchase_values", ["purchase"]),
+        }
+        etype = schema.field(event).type
+        for values in kinds.values():
+            _arrow(f"The event values do not fit column {event}'s type.", pa.array, values, type=etype)
+    new_fields: list[pa.Field] = []
+    inner: list[str] = []
+    for side, column in entities.items():
+        window = f"(PARTITION BY {q(column)} ORDER BY {time_key} RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+        count = f"{side}_events_before"
+        inner.append(f"count(*) OVER {window} AS {q(count)}")
+        new_fields.append(pa.field(count, pa.int64()))
+        for kind, values in kinds.items():
+            listed = ", ".join(_literal(v) for v in values)
+            rate = f"{side}_{kind}_rate"
+            inner.append(f"avg(CASE WHEN {q(event)} IN ({listed}) THEN 1.0 ELSE 0.0 END) OVER {window} AS {q(rate)}")
+            new_fields.append(pa.field(rate, pa.float64()))
+        if rating is not None:
+            mean = f"{side}_mean_rating"
+            inner.append(f"avg({q(rating)}::DOUBLE) OVER {window} AS {q(mean)}")
+            new_fields.append(pa.field(mean, pa.float64()))
+    _new_names(schema, [f.name for f in new_fields])
+    out_schema = pa.schema(list(schema) + new_fields)
+    sink = ctx.output(out_schema)
+    # A user or item with no earlier events has count 0 and no rate or mean (null), never a value from its own row.
+    sql = f"SELECT {_select_list(out_schema.names)} FROM (SELECT *, {', '.join(inner)} FROM t0) ORDER BY {ROW}"
+    for batch in ctx.stream(sql):
+        sink.write(batch)
+
+
+def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
+    """Each row's user's last `length` items (and categories) from events STRICTLY before the row's time, oldest
+    first, as a list column (empty for a user's first event, and for rows without a user or time): the behaviour
+    sequence of DIN-style models."""
+    schema = ctx.schema
+    user = _column(schema, params, "user_column")
+    item = _column(schema, params, "item_column")
+    time_column = _time_column(schema, params)
+    category = _column(schema, params, "category_column", required=False)
+    length = _number(params, "length", 20, int)
+    if not 1 <= length <= 1000:
+        raise TransformError("`length` must be between 1 and 1000.")
+    output = _name(params, "column", "item_sequence")
+    category_output = _name(params, "category_output", "category_sequence")
+    outputs = [(item, output)] + ([(category, category_output)] if category else [])
+    _new_names(schema, [o for _, o in outputs])
+    if len({o for _, o in outputs}) != len(outputs):
+        raise TransformError("`column` and `category_output` must differ.")
+    fields = [pa.field(out, pa.list_(schema.field(source).type)) for source, out in outputs]
+    sink = ctx.output(pa.schema(list(schema) + fields))
+    # DuckDB's list windows hold whole partitions in memory; instead the events are sorted by (user, time, row)
+    # with DuckDB's external sort and read as a stream, each row's list is sliced from the rows before its (user,
+    # time) group with numpy (at most `length` rows of the user and its current group carried between batches),
+    # written with the row positions to a scratch file, sorted back into row order and zipped with the table.
+    values = ", ".join(f"{q(source)} AS v{i}" for i, (source, _) in enumerate(outputs))
+    by_user = ctx.stream(
+        f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {values} FROM t0 "
+        f"ORDER BY u NULLS LAST, t NULLS LAST, r"
+    )
+    scratch = ctx.scratch / f"sequence-{uuid.uuid4().hex[:8]}.parquet"
+    seq_schema = pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]])
+    with pq.ParquetWriter(scratch, seq_schema) as writer:
+        for part in _sequences(by_user, len(outputs), length):
+            writer.write_table(part.cast(seq_schema))
+    in_order = ctx.stream(f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r")
+    lists = _Rows(in_order)
+    for batch in ctx.source.batches(ctx.batch_rows):
+        taken = lists.take(batch.num_rows)
+        for i, f in enumerate(fields):
+            batch = batch.append_column(f.name, taken.column(i))
+        sink.write(batch)
+    scratch.unlink(missing_ok=True)
+
+
+class _Rows:
+    """Take exactly n rows at a time from a stream of record batches."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.buffer: pa.Table | None = None
+
+    def take(self, n: int) -> pa.Table:
+        parts, have = [], 0
+        while have < n:
+            if self.buffer is None or self.buffer.num_rows == 0:
+                self.buffer = pa.Table.from_batches([next(self.batches)])
+            piece = self.buffer.slice(0, n - have)
+            self.buffer = self.buffer.slice(piece.num_rows)
+            parts.append(piece)
+            have += piece.num_rows
+        return pa.concat_tables(parts).combine_chunks() if len(parts) != 1 else parts[0]
+
+
+def _starts(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """True where a row's value differs from the previous row's (nulls differ from everything)."""
+    n = len(values)
+    out = np.ones(n, dtype=bool)
+    if n > 1:
+        same = pc.fill_null(pc.equal(values[1:], values[:-1]), False)
+        out[1:] = ~np.asarray(same)
+    return out
+
+
+def _sequences(batches: Iterator[pa.RecordBatch], width: int, length: int) -> Iterator[pa.Table]:
+    """(r, s0, s1, ...) per row of a (u, t, r, v0, v1, ...) stream sorted by user, time and row."""
+    carry: pa.Table | None = None
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        kept = 0 if carry is None else carry.num_rows
+        if carry is not None:
+            table = pa.concat_tables([carry, table]).combine_chunks()
+        n = table.num_rows
+        positions = np.arange(n)
+        new_user = _starts(table.column("u"))
+        new_group = new_user | _starts(table.column("t"))
+        user_start = np.maximum.accumulate(np.where(new_user, positions, 0))
+        group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
+        start = np.maximum(user_start, group_start - length)
+        lengths = group_start - start
+        lengths[np.asarray(pc.or_(pc.is_null(table.column("u")), pc.is_null(table.column("t"))))] = 0
+        lengths, start = lengths[kept:], start[kept:]
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        # The indices of every list's values, side by side: start[i], start[i]+1, ... for each row i.
+        index = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - start, lengths)
+        columns = {"r": table.column("r").slice(kept)}
+        for i in range(width):
+            values = table.column(f"v{i}").take(pa.array(index, type=pa.int64())).combine_chunks()
+            columns[f"s{i}"] = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
+        yield pa.table(columns)
+        tail = int(max(user_start[-1], group_start[-1] - length)) if n else 0
+        carry = table.slice(tail)
+
+
+# --- operations that need the table in memory ----------------------------------------------------------------------
+
+
+def op_negative_sampling(ctx: Context, params: dict[str, Any]) -> None:
+    """Add `ratio` unobserved (user, item) pairs per positive with label 0; positives get label 1. It keeps the set
+    of observed pairs in memory (two columns of the table)."""
+    schema = ctx.schema
+    user_col, item_col = (_columns(schema, params.get(k), k)[0] for k in ("user_column", "item_column"))
     ratio = _number(params, "ratio", 1, int)
     label = _name(params, "label_column", "label")
     if not 1 <= ratio <= 20:
         raise TransformError("`ratio` must be between 1 and 20.")
     rng = _rng(params)
+    table = (
+        pa.concat_tables(list(ctx.source.batches(ctx.batch_rows, [user_col, item_col])))
+        if ctx.source.num_rows
+        else (schema.empty_table().select([user_col, item_col]))
+    )
     users = np.asarray(table.column(user_col).to_pylist(), dtype=object)
     items_all = np.asarray(pc.unique(table.column(item_col)).to_pylist(), dtype=object)
     seen = set(zip(users.tolist(), table.column(item_col).to_pylist(), strict=True))
@@ -300,39 +1091,230 @@ def op_negative_sampling(tables: list[pa.Table], params: dict[str, Any]) -> list
                     neg_users.append(user)
                     neg_items.append(item)
                     break
-    positives = table.select([user_col, item_col]).append_column(
-        label, pa.array(np.ones(table.num_rows, dtype=np.int8))
-    )
+    positives = table.append_column(label, pa.array(np.ones(table.num_rows, dtype=np.int8)))
     negatives = pa.table(
         {
-            user_col: pa.array(neg_users, type=table.schema.field(user_col).type),
-            item_col: pa.array(neg_items, type=table.schema.field(item_col).type),
+            user_col: pa.array(neg_users, type=schema.field(user_col).type),
+            item_col: pa.array(neg_items, type=schema.field(item_col).type),
             label: pa.array(np.zeros(len(neg_users), dtype=np.int8)),
         }
     )
-    return [pa.concat_tables([positives, negatives])]
+    sink = ctx.output(positives.schema)
+    sink.write(positives)
+    sink.write(negatives)
 
 
-OPERATIONS: dict[str, tuple[Callable[[list[pa.Table], dict[str, Any]], list[pa.Table]], str]] = {
-    "label": (op_label, '{"column": "label", "expression": "rating >= 4"}'),
-    "filter": (op_filter, '{"expression": "event != \'view\'"}'),
-    "dedupe": (op_dedupe, '{"keys": ["user_id", "item_id"], "keep": "last"}'),
-    "join": (op_join, '{"right": <version id>, "on": ["item_id"], "how": "inner|left|right|outer"}'),
-    "select": (op_select, '{"columns": ["a", "b"]}'),
-    "drop": (op_drop, '{"columns": ["a"]}'),
-    "rename": (op_rename, '{"columns": {"old": "new"}}'),
-    "cast": (op_cast, '{"columns": {"price": "float"}}'),
-    "impute": (op_impute, '{"columns": ["age"], "strategy": "mean|median|mode|constant", "value": ...}'),
-    "clip": (op_clip, '{"columns": ["price"], "lower": 0.01, "upper": 0.99}'),
-    "split": (
-        op_split,
-        '{"strategy": "random|time|user", "fractions": [0.8, 0.1, 0.1], "seed": 0, "time_column": ...}',
+# --- the catalogue of operations ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an operation, for the API docs and the transform page's forms."""
+
+    name: str
+    # column, columns, column_map, text, number, integer, choice, multichoice, bool, version, numbers, values,
+    # expression
+    kind: str
+    help: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+_OUTPUT = Param("output_dataset", "text", "Register the result in this dataset (created if new) instead.")
+_SEED = Param("seed", "integer", "Random seed.", default=0)
+
+PARAMS: dict[str, tuple[str, list[Param]]] = {
+    "label": (
+        "Add a 0/1 column from a comparison.",
+        [
+            Param("column", "text", "Name of the new column.", default="label"),
+            Param("expression", "expression", "A comparison, e.g. rating >= 4.", required=True),
+        ],
     ),
-    "negative_sampling": (op_negative_sampling, '{"user_column": "user_id", "item_column": "item_id", "ratio": 1}'),
+    "filter": (
+        "Keep the rows where the expression is true.",
+        [Param("expression", "expression", "e.g. event != 'view' and price > 0", required=True)],
+    ),
+    "dedupe": (
+        "Keep one row per key (the first or last), in the original order.",
+        [
+            Param("keys", "columns", "Key columns (empty: all columns, i.e. exact duplicates)."),
+            Param("keep", "choice", "Which row of a key to keep.", choices=("first", "last"), default="first"),
+        ],
+    ),
+    "join": (
+        "Join another version on key columns.",
+        [
+            Param("right", "version", "The id of the version to join.", required=True),
+            Param("on", "columns", "Key columns present on both sides.", required=True),
+            Param("how", "choice", "Join kind.", choices=("inner", "left", "right", "outer"), default="inner"),
+        ],
+    ),
+    "select": ("Keep these columns, in this order.", [Param("columns", "columns", "Columns to keep.", required=True)]),
+    "drop": ("Remove columns.", [Param("columns", "columns", "Columns to remove.", required=True)]),
+    "rename": (
+        "Rename columns.",
+        [Param("columns", "column_map", "old:new pairs, e.g. ts:timestamp, event:action.", required=True)],
+    ),
+    "cast": (
+        "Convert columns to types.",
+        [
+            Param(
+                "columns",
+                "column_map",
+                f"column:type pairs, types {', '.join(CAST_TYPES)}; e.g. price:float.",
+                required=True,
+            )
+        ],
+    ),
+    "impute": (
+        "Fill missing values.",
+        [
+            Param("columns", "columns", "Columns to fill.", required=True),
+            Param("strategy", "choice", "How.", choices=("mean", "median", "mode", "constant"), default="mean"),
+            Param("value", "text", "The value for strategy constant."),
+        ],
+    ),
+    "clip": (
+        "Cap numeric values at two quantiles.",
+        [
+            Param("columns", "columns", "Numeric columns.", required=True),
+            Param("lower", "number", "Lower quantile.", default=0.01),
+            Param("upper", "number", "Upper quantile.", default=0.99),
+        ],
+    ),
+    "outliers": (
+        "Flag (adds <column>_outlier 0/1) or drop rows outside the IQR fences or beyond a z-score.",
+        [
+            Param("columns", "columns", "Numeric columns.", required=True),
+            Param("method", "choice", "Rule.", choices=("iqr", "zscore"), default="iqr"),
+            Param("threshold", "number", "IQR multiple (default 1.5) or z-score (default 3)."),
+            Param("action", "choice", "Flag or drop.", choices=("flag", "drop"), default="flag"),
+        ],
+    ),
+    "bucketize": (
+        "Add <column>_bucket: quantile buckets of equal size, or buckets between fixed edges.",
+        [
+            Param("columns", "columns", "Numeric columns (prices, ages).", required=True),
+            Param("strategy", "choice", "Bucket kind.", choices=("quantile", "fixed"), default="quantile"),
+            Param("buckets", "integer", "Number of quantile buckets.", default=4),
+            Param("edges", "numbers", "Increasing edges for fixed buckets, e.g. 10, 50, 100."),
+        ],
+    ),
+    "text_normalize": (
+        "Lower-case, strip HTML and collapse whitespace in text columns (titles, reviews).",
+        [
+            Param("columns", "columns", "Text columns.", required=True),
+            Param("lower", "bool", "Lower-case.", default=True),
+            Param("strip_html", "bool", "Strip HTML tags and entities.", default=True),
+            Param("whitespace", "bool", "Collapse and trim whitespace.", default=True),
+        ],
+    ),
+    "time_features": (
+        "Add <time>_hour, <time>_weekday (0 = Monday), <time>_day_of_year and <time>_recency_days.",
+        [
+            Param("time_column", "column", "Timestamp (or integer seconds since 1970).", required=True),
+            Param("features", "multichoice", "Which features (default all).", choices=TIME_FEATURES),
+            Param("reference", "text", "Recency is measured back from this ISO time (default: the newest row)."),
+        ],
+    ),
+    "aggregates": (
+        "Per-user / per-item counts, click and purchase rates and mean ratings from events strictly before each row.",
+        [
+            Param("time_column", "column", "Timestamp (or integer seconds).", required=True),
+            Param("user_column", "column", "User id column."),
+            Param("item_column", "column", "Item id column."),
+            Param("event_column", "column", "Event type column (for click / purchase rates)."),
+            Param("click_values", "values", "Event values that count as clicks.", default=["click"]),
+            Param("purchase_values", "values", "Event values that count as purchases.", default=["purchase"]),
+            Param("rating_column", "column", "Numeric rating column (for mean ratings)."),
+        ],
+    ),
+    "sequence": (
+        "Each user's last N items (and categories) strictly before the row, oldest first, as a list column.",
+        [
+            Param("user_column", "column", "User id column.", required=True),
+            Param("item_column", "column", "Item id column.", required=True),
+            Param("time_column", "column", "Timestamp (or integer seconds).", required=True),
+            Param("length", "integer", "N, the most items kept.", default=20),
+            Param("category_column", "column", "Also a list of these categories."),
+            Param("column", "text", "Name of the item list column.", default="item_sequence"),
+        ],
+    ),
+    "split": (
+        "Split into parts: random (seeded), by time (oldest first) or by user.",
+        [
+            Param("strategy", "choice", "How.", choices=("random", "time", "user"), default="random"),
+            Param("fractions", "numbers", "Part sizes adding up to 1.", default=[0.8, 0.1, 0.1]),
+            Param("time_column", "column", "For strategy time."),
+            Param("user_column", "column", "For strategy user."),
+            _SEED,
+        ],
+    ),
+    "negative_sampling": (
+        "Add unobserved (user, item) pairs labelled 0; positives get 1 (holds the pairs in memory).",
+        [
+            Param("user_column", "column", "User id column.", required=True),
+            Param("item_column", "column", "Item id column.", required=True),
+            Param("ratio", "integer", "Negatives per positive (1-20).", default=1),
+            Param("label_column", "text", "Name of the label column.", default="label"),
+            _SEED,
+        ],
+    ),
 }
 
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "label": {"column": "label", "expression": "rating >= 4"},
+    "filter": {"expression": "event != 'view'"},
+    "dedupe": {"keys": ["user_id", "item_id"], "keep": "last"},
+    "join": {"right": 12, "on": ["item_id"], "how": "left"},
+    "select": {"columns": ["user_id", "item_id"]},
+    "drop": {"columns": ["comment"]},
+    "rename": {"columns": {"ts": "timestamp"}},
+    "cast": {"columns": {"price": "float"}},
+    "impute": {"columns": ["age"], "strategy": "median"},
+    "clip": {"columns": ["price"], "lower": 0.01, "upper": 0.99},
+    "outliers": {"columns": ["price"], "method": "iqr", "threshold": 1.5, "action": "flag"},
+    "bucketize": {"columns": ["price"], "strategy": "quantile", "buckets": 4},
+    "text_normalize": {"columns": ["title"], "lower": True, "strip_html": True, "whitespace": True},
+    "time_features": {"time_column": "timestamp", "features": ["hour", "weekday", "day_of_year", "recency"]},
+    "aggregates": {
+        "user_column": "user_id",
+        "item_column": "item_id",
+        "time_column": "timestamp",
+        "event_column": "event",
+        "click_values": ["click"],
+        "purchase_values": ["purchase"],
+        "rating_column": "rating",
+    },
+    "sequence": {"user_column": "user_id", "item_column": "item_id", "time_column": "timestamp", "length": 20},
+    "split": {"strategy": "time", "time_column": "timestamp", "fractions": [0.8, 0.1, 0.1], "seed": 0},
+    "negative_sampling": {"user_column": "user_id", "item_column": "item_id", "ratio": 1},
+}
 
-def apply(operation: str, tables: list[pa.Table], params: dict[str, Any]) -> list[pa.Table]:
-    if operation not in OPERATIONS:
-        raise TransformError(f"Unknown operation {operation!r}: use one of {', '.join(OPERATIONS)}.")
-    return OPERATIONS[operation][0](tables, params)
+_FUNCTIONS: dict[str, Callable[[Context, dict[str, Any]], None]] = {
+    "label": op_label,
+    "filter": op_filter,
+    "dedupe": op_dedupe,
+    "join": op_join,
+    "select": op_select,
+    "drop": op_drop,
+    "rename": op_rename,
+    "cast": op_cast,
+    "impute": op_impute,
+    "clip": op_clip,
+    "outliers": op_outliers,
+    "bucketize": op_bucketize,
+    "text_normalize": op_text_normalize,
+    "time_features": op_time_features,
+    "aggregates": op_aggregates,
+    "sequence": op_sequence,
+    "split": op_split,
+    "negative_sampling": op_negative_sampling,
+}
+
+# name -> (function, example params as JSON): what the API's help text and the transform page list.
+OPERATIONS: dict[str, tuple[Callable[[Context, dict[str, Any]], None], str]] = {
+    name: (fn, json.dumps(EXAMPLES[name])) for name, fn in _FUNCTIONS.items()
+}

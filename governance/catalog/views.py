@@ -24,6 +24,7 @@ from governance.catalog.selectors import (
     version_rows,
 )
 from governance.catalog.services import dataset_create, dataset_version_upload
+from governance.catalog.transform_forms import operation_form, operation_forms, params_from
 from governance.catalog.transform_service import transform_start
 from governance.catalog.uploads import UploadTooLarge
 
@@ -47,11 +48,6 @@ class UploadForm(forms.Form):
         ],
     )
     sep = forms.CharField(required=False, max_length=1, strip=False)
-
-
-class TransformForm(forms.Form):
-    operation = forms.ChoiceField(choices=[(k, k) for k in transforms.OPERATIONS])
-    params = forms.JSONField(initial=dict, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 def _datasets_page(request: HttpRequest, form: DatasetForm, *, status: int = 200) -> HttpResponse:
@@ -137,8 +133,7 @@ class VersionPage(CapabilityRequiredMixin, DetailView):
             "preview": version_rows(version=version, offset=0, limit=20, user=self.request.user),
             "preview_columns": version.column_names,
             "jobs": job_list_for_subject(subject_type="dataset_version", subject_id=version.pk)[:10],
-            "transform_form": TransformForm(),
-            "operations": transforms.OPERATIONS,
+            "transform_forms": operation_forms(version.column_names),
         }
 
 
@@ -161,18 +156,19 @@ class TransformPage(CapabilityRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = get_object_or_404(dataset_version_list(), pk=pk)
-        form = TransformForm(request.POST)
+        operation = request.POST.get("operation", "")
+        if operation not in transforms.PARAMS:
+            messages.error(request, f"Unknown operation {operation[:50]!r}.")
+            return redirect("dataset-version", pk=version.pk)
+        form = operation_form(operation, version.column_names, request.POST)
         if form.is_valid():
             try:
                 job = transform_start(
-                    actor=request.user,
-                    version=version,
-                    operation=form.cleaned_data["operation"],
-                    params=form.cleaned_data["params"] or {},
+                    actor=request.user, version=version, operation=operation, params=params_from(form)
                 )
                 return redirect("job", pk=job.pk)
             except ServiceError as exc:
-                messages.error(request, exc.message)
+                messages.error(request, f"{operation}: {exc.message}")
         else:
-            messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+            messages.error(request, f"{operation}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect("dataset-version", pk=version.pk)

@@ -352,8 +352,19 @@ def test_every_operation_is_documented_with_example_params() -> None:
         "clip",
         "split",
         "negative_sampling",
+        "outliers",
+        "bucketize",
+        "text_normalize",
+        "time_features",
+        "aggregates",
+        "sequence",
     }
     assert all(doc.startswith("{") for _, doc in transforms.OPERATIONS.values())
+    # Every operation has a description and its parameters, and its example names only documented parameters.
+    assert set(transforms.PARAMS) == set(transforms.OPERATIONS)
+    for name, (description, params) in transforms.PARAMS.items():
+        assert description and all(p.help for p in params)
+        assert set(transforms.EXAMPLES[name]) <= {p.name for p in params}
 
 
 # --- through the API -----------------------------------------------------------------------------------------------

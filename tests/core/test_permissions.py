@@ -219,7 +219,7 @@ PAGES = [
         "/dataset-versions/{version}/transform/",
         "catalog.write",
         302,
-        {"operation": "select", "params": '{"columns": ["user_id"]}'},
+        {"operation": "select", "select-columns": ["user_id"]},
     ),
     Page("get", "/jobs/", "jobs.read", 200),
     Page("get", "/jobs/{job}/", "jobs.read", 200),
