@@ -280,6 +280,11 @@ class StewardAnalyzer:
     # -- public API ---------------------------------------------------------------------------
 
     @property
+    def common_words(self) -> frozenset[str]:
+        """Ordinary English words (lower case), without first names, surnames and country words."""
+        return self._common_words
+
+    @property
     def supported_entities(self) -> list[str]:
         return sorted(self.engine.get_supported_entities(self.config.language))
 

@@ -71,7 +71,70 @@ NAME_HINTS: dict[str, str] = {
     "username": "USERNAME",
     "login": "USERNAME",
     "userid": "USERNAME",
+    # Places: a column named like one, holding place-like values, is LOCATION (see _place_like).
+    "city": "LOCATION",
+    "town": "LOCATION",
+    "state": "LOCATION",
+    "statefull": "LOCATION",
+    "country": "LOCATION",
+    "countryfull": "LOCATION",
+    "region": "LOCATION",
+    "province": "LOCATION",
+    "district": "LOCATION",
+    "county": "LOCATION",
+    "municipality": "LOCATION",
 }
+# Hints about a place: the values must also look like place names (not "active"/"pending").
+PLACE_HINT_TOKENS = frozenset(
+    {
+        "city",
+        "town",
+        "state",
+        "statefull",
+        "country",
+        "countryfull",
+        "region",
+        "province",
+        "district",
+        "county",
+        "municipality",
+    }
+)
+# Names of identifier columns ("id", "user_id", "customerId", "order_no").
+ID_NAME_TOKENS = frozenset({"id", "ids", "pk", "key", "uuid", "guid"})
+# Columns whose name says they hold a thing's identity in an items/products table.
+ITEM_KEY_NAMES = frozenset(
+    {"itemid", "productid", "sku", "asin", "movieid", "goodsid", "spuid", "skuid", "listingid", "offerid"}
+)
+USER_KEY_NAMES = frozenset({"userid", "customerid", "memberid", "buyerid", "accountid", "visitorid", "clientid"})
+ITEM_HINT_NAMES = frozenset({"price", "brand", "category", "sku", "stock", "inventory", "genre", "genres"})
+# Product copy: in an items table these columns describe the product, and the NER types PERSON,
+# LOCATION and NRP found in them are brand, product and model names ("Toy Story", "Gina Pro").
+PRODUCT_TEXT_TOKENS = frozenset(
+    {
+        "title",
+        "description",
+        "desc",
+        "summary",
+        "details",
+        "features",
+        "headline",
+        "subtitle",
+        "tagline",
+        "blurb",
+        "copy",
+        "overview",
+        "bullets",
+        "class",
+        "genre",
+        "genres",
+        "tags",
+        "keywords",
+    }
+)
+NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP"})
+# Types an id-like column (numeric, named as an id or unique and increasing) is never given.
+ID_EXCLUDED_TYPES = frozenset({"USERNAME", "PHONE_NUMBER"})
 # Words a hint must not be combined with ("NameSet", "CCType", "CardType", "company name").
 NAME_HINT_VETO = {
     "set",
@@ -104,7 +167,10 @@ SHAPES: dict[str, re.Pattern[str]] = {
     "ZIP_CODE": re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9 \-]{2,9}$"),
     "PHONE_NUMBER": re.compile(r"^(?=(?:\D*\d){6})\+?[\d ()./\-]{6,24}(?:\s*(?:x|ext\.?)\s*\d{1,5})?$"),
     "CREDIT_CARD": re.compile(r"^(?:\d[ \-]?){12,19}$"),
-    "USERNAME": re.compile(r"^[\w.\-]{3,40}$"),
+    # A user name has a letter: an all-digit value is an id, not a login.
+    "USERNAME": re.compile(r"^(?=[\w.\-]*[^\W\d_])[\w.\-]{3,40}$"),
+    # A place: capitalised words (or a short code such as "QE"), no digits.
+    "LOCATION": re.compile(r"^[^\W\d_][^\W\d_'’.\- ()]*(?:[ '’.\-]+\(?[^\W\d_][^\W\d_'’.\-()]*){0,4}\.?$"),
     "STREET_ADDRESS": re.compile(r"^(?=.*\d)(?=.*[^\W\d_]{2}).{4,120}$"),
 }
 
@@ -148,6 +214,9 @@ class ColumnReport:
     entities: list[EntityEvidence] = field(default_factory=list)
     snippets: list[str] = field(default_factory=list)
     name_hint: str | None = None
+    # Why the verdict: the recognizers and share behind it, the name cue, and what was set aside.
+    reasons: list[str] = field(default_factory=list)
+    language: str = "en"
 
     @property
     def flagged(self) -> bool:
@@ -222,6 +291,7 @@ def classify_table(
             sample_values(table.column(name), sample_rows, seed=seed),
             analyzer=analyzer,
             ad_hoc_recognizers=ad_hoc_recognizers,
+            table_columns=table.column_names,
         )
         for name in table.column_names
     ]
@@ -234,7 +304,10 @@ def classify_column(
     *,
     analyzer: StewardAnalyzer,
     ad_hoc_recognizers: Sequence[Any] | None = None,
+    table_columns: Sequence[str] | None = None,
 ) -> ColumnReport:
+    """Classify one column from its values, its name and its profile (``table_columns``: the names of
+    the table's columns, which tell an items table from others)."""
     hint = name_hint(name)
     report = ColumnReport(name=name, dtype=str(dtype), sampled=len(values), name_hint=hint)
     report.skipped = skip_reason(dtype, hint)
@@ -284,12 +357,49 @@ def classify_column(
         )
         for t, a in per_type.items()
     ]
-    shape = _shape_evidence(hint, texts, dtype) if hint and not free_text else None
+    custom = {r.name for r in ad_hoc_recognizers or []}
+    reasons: list[str] = []
+    if hint:
+        reasons.append(f"name cue: '{name}' suggests {hint}")
+    id_like = _id_like(name, dtype, texts)
+    if id_like:
+        dropped = [e for e in evidence if e.entity_type in ID_EXCLUDED_TYPES and not custom & set(e.recognizers)]
+        evidence = [e for e in evidence if e not in dropped]
+        reasons.append(
+            f"id-like column ({id_like}): values are identifiers"
+            + (f", not {'/'.join(e.entity_type for e in dropped)}" if dropped else "")
+        )
+    product_text = _product_text(name, hint, table_columns, free_text)
+    if product_text:
+        dropped = [e for e in evidence if e.entity_type in NER_TYPES and not custom & set(e.recognizers)]
+        evidence = [e for e in evidence if e not in dropped]
+        if dropped:
+            reasons.append(
+                "product copy of an items table: "
+                + ", ".join(f"{e.entity_type} (share {e.share:.2f})" for e in dropped)
+                + " from brand and product names not counted"
+            )
+    shape = None
+    if hint == "LOCATION" and not free_text:
+        place_share = _place_like_share(texts, analyzer)
+        if place_share >= MIN_SHAPE_SHARE:
+            shape = EntityEvidence(
+                "LOCATION", round(place_share * len(texts)), round(place_share, 4), 0.7, ["ColumnNameHint"], 1.0
+            )
+            others = [e for e in evidence if e.entity_type in ("PERSON", "NRP") and not custom & set(e.recognizers)]
+            evidence = [e for e in evidence if e not in others]
+            reasons.append(
+                f"place-like values ({place_share:.0%})"
+                + "".join(f"; {e.entity_type} (share {e.share:.2f}) read as place names" for e in others)
+            )
+        else:
+            reasons.append(f"values not place-like ({place_share:.0%}): the name cue is not enough")
+    elif hint and not free_text and not (id_like and hint in ID_EXCLUDED_TYPES):
+        shape = _shape_evidence(hint, texts, dtype)
     if shape is not None:
         evidence = [e for e in evidence if e.entity_type != shape.entity_type] + [
             _combine(shape, next((e for e in evidence if e.entity_type == shape.entity_type), None))
         ]
-    custom = {r.name for r in ad_hoc_recognizers or []}
     # The type the column name announces comes first when the values bear it out.
     evidence.sort(
         key=lambda e: (e.entity_type == hint and e.share >= MIN_ENTITY_SHARE, e.share * e.score, e.share),
@@ -317,8 +427,14 @@ def classify_column(
         ]
         if flagged:
             report.kind = "entity"
+    report.reasons = reasons
     if flagged:
         top = flagged[0]
+        report.reasons = [
+            f"{top.entity_type} in {top.share:.0%} of sampled values (mean score {top.score:.2f}) by "
+            + ", ".join(top.recognizers[:4]),
+            *reasons,
+        ]
         report.entity_type = top.entity_type
         report.share = top.share
         report.score = top.score
@@ -328,6 +444,53 @@ def classify_column(
         else:
             report.snippets = _snippets(distinct, results, report.kind, texts_only_with=top.entity_type)
     return report
+
+
+def _id_like(name: str, dtype: pa.DataType, texts: list[str]) -> str | None:
+    """Why the column holds identifiers (numeric, and named as an id or unique and increasing), or None."""
+    if not (pa.types.is_integer(dtype) or all(t.strip().isdigit() for t in texts)):
+        return None
+    tokens = name_tokens(name)
+    joined = "".join(tokens)
+    why = []
+    if tokens and (tokens[-1] in ID_NAME_TOKENS or joined in USER_KEY_NAMES | ITEM_KEY_NAMES):
+        why.append(f"named '{name}'")
+    numbers = [int(t) for t in texts]
+    if len(numbers) >= 5 and len(set(numbers)) == len(numbers) and numbers == sorted(numbers):
+        why.append("unique and increasing")
+    if not why:
+        return None
+    return ", ".join(["numeric", *why])
+
+
+def _product_text(name: str, hint: str | None, table_columns: Sequence[str] | None, free_text: bool) -> bool:
+    """Whether the column is product copy (a title, a description) of an items table."""
+    if hint is not None or not table_columns:
+        return False
+    if not set(name_tokens(name)) & PRODUCT_TEXT_TOKENS:
+        return False
+    joined = {"".join(name_tokens(c)) for c in table_columns}
+    tokens = {t for c in table_columns for t in name_tokens(c)}
+    items = bool(joined & ITEM_KEY_NAMES) or len(tokens & ITEM_HINT_NAMES) >= 2
+    return items and not joined & USER_KEY_NAMES
+
+
+def _place_like_share(texts: list[str], analyzer: StewardAnalyzer) -> float:
+    """Share of values shaped like a place name: capitalised words that are not all ordinary English
+    words ("Lake Jamesburgh", "Vila Real"), or a short upper-case code ("QE", "PT")."""
+    common = analyzer.common_words
+    ok = 0
+    for text in texts:
+        value = text.strip()
+        if re.fullmatch(r"[A-Z]{2,3}", value):
+            ok += 1
+            continue
+        if not SHAPES["LOCATION"].match(value) or not value[0].isupper():
+            continue
+        words = [w.lower() for w in re.split(r"[\s'’.\-()]+", value) if w]
+        if not words or not all(w in common for w in words):
+            ok += 1
+    return ok / max(1, len(texts))
 
 
 def _alphabetic_share(texts: list[str]) -> float:

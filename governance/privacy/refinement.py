@@ -2,7 +2,8 @@
 
 Presidio reports what each recognizer found; several recognizers (and spaCy's NER) often find
 overlapping pieces of one thing. Refinement makes one answer of them:
-- spaCy DATE spans that are bare numbers or vague ("next week") are dropped;
+- spaCy DATE spans that are bare numbers or vague ("next week") are dropped, and so are URL spans
+  cut out of a longer word or touching an "@" (the local part of an e-mail address);
 - overlapping spans of one type become their union;
 - a street line and the unit, city and country pieces next to it become one address span;
 - remaining overlaps are resolved by precedence (a card number is not also a date, a street is
@@ -80,7 +81,7 @@ def refine_results(
 ) -> list[RecognizerResult]:
     """One answer from overlapping detections in ``text``, ordered by position (see the module docstring)."""
     custom = custom_recognizers or set()
-    kept = [r for r in results if not _vague_date(text, r)]
+    kept = [r for r in results if not _vague_date(text, r) and not _partial_url(text, r)]
     kept = _merge_same_type(kept)
     kept = _join_address_pieces(text, kept)
     kept = _resolve_overlaps(kept, custom)
@@ -94,6 +95,16 @@ def _vague_date(text: str, result: RecognizerResult) -> bool:
     if result.entity_type != "DATE_TIME":
         return False
     return not _SPECIFIC_DATE.search(text[result.start : result.end])
+
+
+def _partial_url(text: str, result: RecognizerResult) -> bool:
+    # A "URL" cut out of a longer word or touching an "@" is a piece of an e-mail address or of a
+    # token ("jane.do" of "jane.doe@corp.example", "corp.int" of "x@corp.internal"), not a link.
+    if result.entity_type != "URL":
+        return False
+    after = text[result.end : result.end + 1]
+    before = text[result.start - 1 : result.start] if result.start else ""
+    return after == "@" or before == "@" or after.isalnum() or after == "_"
 
 
 def _merge_same_type(results: list[RecognizerResult]) -> list[RecognizerResult]:

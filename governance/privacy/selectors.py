@@ -221,6 +221,8 @@ def scan_columns(scan: PiiScan) -> list[dict[str, Any]]:
                 "kind": column.get("kind"),
                 "recognizers": column.get("recognizers", []),
                 "snippets": column.get("snippets", []),
+                "reasons": column.get("reasons", []),
+                "language": column.get("language", "en"),
                 "skipped": column.get("skipped"),
                 "entities": [
                     {k: e[k] for k in ("entity_type", "share", "score")} for e in column.get("entities", [])[:5]

@@ -136,7 +136,12 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
         values = sample_values(table.column(name), scan.sample_rows, seed=version.pk)
         reports.append(
             classify_column(
-                name, table.schema.field(name).type, values, analyzer=engine, ad_hoc_recognizers=recognizers
+                name,
+                table.schema.field(name).type,
+                values,
+                analyzer=engine,
+                ad_hoc_recognizers=recognizers,
+                table_columns=table.column_names,
             )
         )
     masked = masked_columns(version)
@@ -165,6 +170,9 @@ def pii_scan_execute(*, scan: PiiScan, reporter: Reporter) -> dict[str, Any]:
                 evidence={
                     "entities": [e.to_dict() for e in report.entities[:6]],
                     "snippets": report.snippets,
+                    "reasons": report.reasons,
+                    "name_hint": report.name_hint,
+                    "language": report.language,
                     "sampled": report.sampled,
                     "non_empty": report.non_empty,
                 },
