@@ -160,6 +160,8 @@ STEWARD_MAX_UPLOAD_MB = env_int("STEWARD_MAX_UPLOAD_MB", 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Versions with more rows than this are profiled by a background job instead of inside the upload request.
 STEWARD_PROFILE_INLINE_MAX_ROWS = env_int("STEWARD_PROFILE_INLINE_MAX_ROWS", 2_000_000, minimum=0)
+# `make run` starts the demo story (home/story.py) once the web server answers; 0 leaves the demo data raw.
+STEWARD_DEMO = env_bool("STEWARD_DEMO", True)
 
 # Celery: kombu's filesystem broker for the embedded default, Redis (or RabbitMQ) in production.
 BROKER_DIR = DATA_DIR / "broker"
