@@ -7,10 +7,12 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test test-quick install install-dev lint bench-register clean-data
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	# The Python client and its `steward` command (its dependencies are pinned in requirements.txt).
+	$(PY) -m pip install --quiet --no-deps -e client
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed

@@ -270,6 +270,10 @@ if STEWARD_TRANSFORM_MEMORY_LIMIT and not re.fullmatch(
 STEWARD_TRANSFORM_THREADS = env_int("STEWARD_TRANSFORM_THREADS", 0, minimum=0)  # 0: all cores
 STEWARD_TRANSFORM_BATCH_ROWS = env_int("STEWARD_TRANSFORM_BATCH_ROWS", 128 * 1024, minimum=1)
 
+
+# `make run` starts the demo story (home/story.py) once the web server answers; 0 leaves the demo data raw.
+STEWARD_DEMO = env_bool("STEWARD_DEMO", True)
+
 # Celery: kombu's filesystem broker for the embedded default, Redis (or RabbitMQ) in production.
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

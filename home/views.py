@@ -9,6 +9,7 @@ from core.permissions import CapabilityRequiredMixin
 from core.roles import has_capability
 from core.selectors import job_list
 from governance.catalog.selectors import dataset_list
+from home.selectors import demo_story_progress
 
 
 class DashboardPage(CapabilityRequiredMixin, TemplateView):
@@ -27,4 +28,8 @@ class DashboardPage(CapabilityRequiredMixin, TemplateView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | {"datasets": dataset_list()[:50], "jobs": job_list()[:15]}
+        return super().get_context_data(**kwargs) | {
+            "datasets": dataset_list()[:50],
+            "jobs": job_list()[:15],
+            "story": demo_story_progress(),
+        }

@@ -47,6 +47,7 @@ def _local_modules() -> set[str]:
     """Top-level packages of this checkout, and scripts that import their siblings (bench/)."""
     local = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     local |= {p.stem for p in ROOT.glob("bench/*.py")}
+    local |= {p.parent.name for p in ROOT.glob("client/*/__init__.py")}  # the Python client, its own package
     return local | {"bench", "tests"}
 
 

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,9 +17,16 @@ from core.errors import ServiceError
 from core.parsers import JSONParser
 from core.permissions import capability, capability_by_method
 from core.serializers import JobSerializer, validated
+from governance.catalog.download import FORMATS
 from governance.catalog.models import DatasetVersion
 from governance.catalog.parsers import StrictMultiPartParser
-from governance.catalog.selectors import dataset_list, dataset_version_list, lineage_graph, version_rows
+from governance.catalog.selectors import (
+    dataset_list,
+    dataset_version_list,
+    lineage_graph,
+    version_download,
+    version_rows,
+)
 from governance.catalog.serializers import (
     DatasetCreateSerializer,
     DatasetSerializer,
@@ -25,7 +37,7 @@ from governance.catalog.serializers import (
     UploadSerializer,
     operations_doc,
 )
-from governance.catalog.services import dataset_create, dataset_version_upload
+from governance.catalog.services import dataset_create, dataset_version_download_record, dataset_version_upload
 from governance.catalog.transform_service import transform_start
 from governance.catalog.transforms import EXAMPLES
 
@@ -137,3 +149,39 @@ class DatasetVersionTransformView(APIView):
         data = validated(TransformSerializer, request.data)
         job = transform_start(actor=request.user, version=version, operation=data["operation"], params=data["params"])
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class _IgnoreFormatParameter(DefaultContentNegotiation):
+    """`?format=` names the file format here, not one of DRF's renderers; errors still answer in JSON."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+class DatasetVersionDownloadView(APIView):
+    permission_classes = [capability("catalog.read")]
+    content_negotiation_class = _IgnoreFormatParameter
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(FORMATS), required=False, default="parquet")],
+        responses={
+            (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            400: OpenApiResponse(description="a format outside parquet, csv, jsonl"),
+            403: OpenApiResponse(description="the caller's role may not read the catalog"),
+        },
+    )
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        version = get_object_or_404(dataset_version_list(), pk=pk)
+        fmt = request.query_params.get("format", "parquet")
+        result = version_download(version=version, user=request.user, fmt=fmt)
+        dataset_version_download_record(
+            actor=request.user, version=version, fmt=fmt, masked_columns=result["masked_columns"]
+        )
+        response = StreamingHttpResponse(result["chunks"], content_type=result["content_type"])
+        response["Content-Disposition"] = f'attachment; filename="{result["filename"]}"'
+        response["X-Steward-Masked-Columns"] = ",".join(result["masked_columns"])
+        response["X-Steward-Row-Count"] = str(version.row_count)
+        return response

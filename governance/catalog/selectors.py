@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from core.errors import ServiceError
 from core.storage import local_path
-from governance.catalog import hooks, ingest
+from governance.catalog import download, hooks, ingest
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
 
 MAX_ROWS_PAGE = 1000
@@ -103,4 +105,22 @@ def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str,
             }
             for e in sorted(edges.values(), key=lambda e: e.pk)
         ],
+    }
+
+
+def version_download(*, version: DatasetVersion, user: Any, fmt: str) -> dict[str, Any]:
+    """The version's rows as a streamed file in `fmt`; the columns hidden from `user` are masked by the same hook
+    the rows API asks (`hooks.columns_hidden_from`), so a download never shows more than the rows API."""
+    if fmt not in download.FORMATS:
+        raise ServiceError(
+            f"Unknown download format {fmt!r}: use one of {', '.join(download.FORMATS)}.", field="format"
+        )
+    content_type, extension = download.FORMATS[fmt]
+    names = {col["name"] for col in version.columns}
+    hidden = hooks.columns_hidden_from(version, user)
+    return {
+        "content_type": content_type,
+        "filename": f"{re.sub(r'[^A-Za-z0-9._-]+', '_', version.dataset.name)}-v{version.number}.{extension}",
+        "masked_columns": sorted(hidden & names),
+        "chunks": download.stream_rows(version.parquet, fmt, hidden),
     }

@@ -332,3 +332,16 @@ __all__ = [
     "lineage_edge_create",
     "profile_job_start",
 ]
+
+
+def dataset_version_download_record(
+    *, actor: Any, version: DatasetVersion, fmt: str, masked_columns: list[str]
+) -> None:
+    """Audit a download: who took which version, in which format, and which columns they got masked."""
+    with transaction.atomic():
+        audit_log(
+            actor=actor,
+            action="dataset_version.download",
+            obj=version,
+            summary={"format": fmt, "masked_columns": masked_columns, "rows": version.row_count},
+        )

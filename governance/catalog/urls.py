@@ -20,6 +20,11 @@ api_urlpatterns = [
         api.DatasetVersionTransformView.as_view(),
         name="api-dataset-version-transforms",
     ),
+    path(
+        "dataset-versions/<int:pk>/download/",
+        api.DatasetVersionDownloadView.as_view(),
+        name="api-dataset-version-download",
+    ),
 ]
 
 page_urlpatterns = [

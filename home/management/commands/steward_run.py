@@ -8,12 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+
+from home.services import demo_story_start
+
+# How long `make run` waits for the web server to answer before it gives up starting the demo story.
+DEMO_WAIT_S = 300
 
 
 @dataclass
@@ -155,6 +163,33 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        demo_deadline = time.time() + DEMO_WAIT_S if settings.STEWARD_DEMO else None
         while True:
             supervisor.poll()
+            if demo_deadline is not None and self._web_answers(host, port):
+                demo_deadline = None
+                self._start_demo_story()
+            elif demo_deadline is not None and time.time() > demo_deadline:
+                demo_deadline = None
+                self.stderr.write(f"The web server did not answer within {DEMO_WAIT_S} s: the demo story not started.")
             time.sleep(1)
+
+    def _web_answers(self, host: str, port: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/api/v1/health/", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _start_demo_story(self) -> None:
+        """Once the site answers: the demo story, as a job on the worker (STEWARD_DEMO=0 turns it off). A story
+        that already ran (or is running) is not repeated."""
+        admin = get_user_model().objects.filter(username="admin").first()
+        if admin is None:
+            self.stderr.write("No admin user (run `manage.py steward_setup`): the demo story not started.")
+            return
+        job, started = demo_story_start(actor=admin)
+        if started:
+            self.stdout.write(f"The demo story is running as job {job.pk}: follow it on the dashboard.")
+        else:
+            self.stdout.write(f"The demo story already ran (job {job.pk}, {job.status}).")
