@@ -471,11 +471,12 @@ def _unique(result: _Result, path: Path, ctx: Context) -> None:
     key = key_of(keys)
     del keys
     valid = key.drop_null()
+    distinct = pc.count_distinct(valid).as_py()
+    result.failing_count = len(valid) - distinct
+    if not result.failing_count:
+        return
     counts = pc.value_counts(valid)
     repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-    result.failing_count = len(valid) - len(counts)
-    if not len(repeated):
-        return
     # The first occurrence of a key passes; its repeats fail. Only the repeated keys are kept in memory.
     seen: set[Any] = set()
     positions: list[int] = []
