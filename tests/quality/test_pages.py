@@ -168,3 +168,10 @@ def test_quality_page_answers_by_role(
         assert response.status_code == ok, response.content[:300]
     else:
         assert response.status_code == 403
+
+
+def test_a_finished_check_job_links_to_the_report(version, steward, committing):
+    quality_rule_create(actor=steward, dataset=version.dataset, kind="not_null", columns=["genre"], check=False)
+    job = committing(quality_check_start, version=version, actor=steward)
+    html = _client(steward).get(f"/jobs/{job.pk}/").content.decode()
+    assert f'href="/dataset-versions/{version.pk}/quality/"' in html and "Open the new version" not in html
