@@ -351,7 +351,7 @@ def _value_set(values: list[Any], dtype: pa.DataType) -> tuple[pa.Array, bool]:
     """The values as an array of the column's type, or as text (then the column is compared as text)."""
     try:
         return pa.array(values).cast(dtype), False
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return pa.array([str(v) for v in values], type=pa.string()), True
 
 

@@ -51,3 +51,9 @@ def test_references_compare_keys_of_different_integer_types(tmp_path):
         clicks, "references", ["item_id"], {"dataset_version": 7, "column": "item_id"}, reference_paths={7: items}
     )
     assert (result["failing_count"], result["failing_rows"]) == (2, [1, 4])
+
+
+def test_allowed_values_that_do_not_fit_the_column_type_are_compared_as_text(tmp_path):
+    path = _file(tmp_path, "t", rating=pa.array([1, 2, 7]))
+    result = _run(path, "allowed_values", ["rating"], {"values": [1, 2, 10**30]})
+    assert (result["failing_count"], result["failing_rows"]) == (1, [2])
