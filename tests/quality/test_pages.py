@@ -175,3 +175,12 @@ def test_a_finished_check_job_links_to_the_report(version, steward, committing):
     job = committing(quality_check_start, version=version, actor=steward)
     html = _client(steward).get(f"/jobs/{job.pk}/").content.decode()
     assert f'href="/dataset-versions/{version.pk}/quality/"' in html and "Open the new version" not in html
+
+
+def test_rules_and_reports_are_listed_read_only_in_the_django_admin(version, personas):
+    QualityRule.objects.create(dataset=version.dataset, kind="not_null", columns=["rating"])
+    client = _client(personas["admin"])
+    listing = client.get("/admin/quality/qualityrule/")
+    assert listing.status_code == 200 and "not_null(rating)" in listing.content.decode()
+    assert client.get("/admin/quality/qualityrule/add/").status_code == 403
+    assert client.get("/admin/quality/qualityreport/").status_code == 200
