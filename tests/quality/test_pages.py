@@ -184,3 +184,26 @@ def test_rules_and_reports_are_listed_read_only_in_the_django_admin(version, per
     assert listing.status_code == 200 and "not_null(rating)" in listing.content.decode()
     assert client.get("/admin/quality/qualityrule/add/").status_code == 403
     assert client.get("/admin/quality/qualityreport/").status_code == 200
+
+
+def test_the_rules_page_hides_values_of_rules_on_personal_data_columns_from_a_viewer(version, personas, monkeypatch):
+    from core.roles import has_capability
+    from governance.catalog import hooks
+
+    monkeypatch.setattr(
+        hooks, "_hidden_columns", [lambda v, user: set() if has_capability(user, "pii.manage") else {"genre"}]
+    )
+    QualityRule.objects.create(
+        dataset=version.dataset, kind="allowed_values", columns=["genre"], params={"values": ["drama", "comedy"]}
+    )
+    QualityRule.objects.create(
+        dataset=version.dataset,
+        kind="allowed_values",
+        columns=["genre"],
+        params={"values": ["drama", "comedy"]},
+        status="suggested",
+    )
+    viewer = _client(personas["viewer"]).get(f"/datasets/{version.dataset_id}/quality/").content.decode()
+    assert "drama" not in viewer and "allowed_values(genre) [values hidden]" in viewer
+    steward = _client(personas["steward"]).get(f"/datasets/{version.dataset_id}/quality/").content.decode()
+    assert "drama, comedy" in steward
