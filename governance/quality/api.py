@@ -17,7 +17,7 @@ from core.serializers import JobSerializer, validated
 from governance.catalog.selectors import dataset_list, dataset_version_list
 from governance.quality import services
 from governance.quality.models import QualityRule
-from governance.quality.selectors import latest_report, rules_of
+from governance.quality.selectors import latest_report, report_rules_shown_to, rules_of, rules_shown_to
 from governance.quality.serializers import (
     NotCheckedSerializer,
     QualityReportSerializer,
@@ -27,6 +27,10 @@ from governance.quality.serializers import (
 )
 
 READ, MANAGE, CHECK = "quality.read", "quality.manage", "quality.check"
+
+
+def _shown(rule: QualityRule, request: Request) -> dict[str, Any]:
+    return QualityRuleSerializer(rules_shown_to([rule], dataset=rule.dataset, user=request.user)[0]).data
 
 
 class DatasetRulesView(generics.ListAPIView):
@@ -40,12 +44,19 @@ class DatasetRulesView(generics.ListAPIView):
             return QualityRule.objects.none()
         return rules_of(get_object_or_404(dataset_list(), pk=self.kwargs["pk"])).order_by("id")
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        dataset = get_object_or_404(dataset_list(), pk=kwargs["pk"])
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rules = rules_shown_to(page if page is not None else self.get_queryset(), dataset=dataset, user=request.user)
+        data = QualityRuleSerializer(rules, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
     @extend_schema(request=QualityRuleCreateSerializer, responses={201: QualityRuleSerializer})
     def post(self, request: Request, pk: int) -> Response:
         dataset = get_object_or_404(dataset_list(), pk=pk)
         data = validated(QualityRuleCreateSerializer, request.data)
         rule = services.quality_rule_create(actor=request.user, dataset=dataset, **data)
-        return Response(QualityRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+        return Response(_shown(rule, request), status=status.HTTP_201_CREATED)
 
 
 class RuleDetailView(APIView):
@@ -57,13 +68,13 @@ class RuleDetailView(APIView):
 
     @extend_schema(responses=QualityRuleSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(QualityRuleSerializer(self._rule(pk)).data)
+        return Response(_shown(self._rule(pk), request))
 
     @extend_schema(request=QualityRuleUpdateSerializer, responses=QualityRuleSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         data = validated(QualityRuleUpdateSerializer, request.data)
         rule = services.quality_rule_update(actor=request.user, rule=self._rule(pk), **data)
-        return Response(QualityRuleSerializer(rule).data)
+        return Response(_shown(rule, request))
 
     @extend_schema(responses={204: OpenApiResponse(description="deleted")})
     def delete(self, request: Request, pk: int) -> Response:
@@ -93,6 +104,7 @@ class VersionQualityView(APIView):
         report = latest_report(version)
         if report is None:
             return Response(NotCheckedSerializer({"version": version.pk, "status": "not_checked", "rules": []}).data)
+        report.rules = report_rules_shown_to(report, user=request.user)
         return Response(QualityReportSerializer(report).data)
 
 
@@ -103,4 +115,5 @@ class VersionSuggestionsView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(dataset_version_list(), pk=pk)
         rules = services.quality_suggestions_create(actor=request.user, version=version)
-        return Response(QualityRuleSerializer(rules, many=True).data, status=status.HTTP_201_CREATED)
+        shown = rules_shown_to(rules, dataset=version.dataset, user=request.user)
+        return Response(QualityRuleSerializer(shown, many=True).data, status=status.HTTP_201_CREATED)

@@ -2,8 +2,9 @@
 
 Row-wise rules (not_null, range, regex, allowed_values, max_null_fraction, freshness, references) run in one
 streaming pass over record batches of only the columns they read, so memory is bounded by the batch size, not the
-table. `unique` and `distribution_shift` read only their own column(s) (a key column, not the table); `references`
-holds the distinct keys of the referenced column. Results carry counts and row positions, never values.
+table. `distribution_shift` streams both versions' batches into histograms (it reads the previous version's
+column once for its quantiles); `unique` sorts its key column(s) alone (not the table); `references` holds the
+distinct keys of the referenced column. Results carry counts and row positions, never values.
 
 Regular expressions run on pyarrow's RE2 engine, which matches in time linear in the input: a pattern cannot
 backtrack catastrophically (no check can hang on `(a+)+$`), and patterns RE2 cannot run (backreferences,
@@ -350,7 +351,7 @@ def _value_set(values: list[Any], dtype: pa.DataType) -> tuple[pa.Array, bool]:
     """The values as an array of the column's type, or as text (then the column is compared as text)."""
     try:
         return pa.array(values).cast(dtype), False
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return pa.array([str(v) for v in values], type=pa.string()), True
 
 
@@ -457,43 +458,26 @@ class _Unusable(Exception):
 
 
 def _unique(result: _Result, path: Path, ctx: Context) -> None:
+    """Sort-based: a stable sort of the key columns puts each key's first row (the lowest position) first, so every
+    row equal to the one before it in sorted order is a repeat. It holds the key columns and one index per row,
+    where a hash of 5 million distinct keys would take several times that."""
     columns = result.spec.columns
     keys = pq.ParquetFile(path).read(columns=columns)
-
-    def key_of(table: pa.Table | pa.RecordBatch) -> pa.Array:
-        if len(columns) == 1:
-            arr = table.column(0)
-            return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        parts = [table.column(i).cast(pa.string()) for i in range(len(columns))]
-        joined = pc.binary_join_element_wise(*parts, "\x1f")
-        return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
-
-    key = key_of(keys)
-    del keys
-    valid = key.drop_null()
-    counts = pc.value_counts(valid)
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-    result.failing_count = len(valid) - len(counts)
-    if not len(repeated):
+    rows = keys.num_rows
+    if rows < 2:
         return
-    # The first occurrence of a key passes; its repeats fail. Only the repeated keys are kept in memory.
-    seen: set[Any] = set()
-    positions: list[int] = []
-    offset = 0
-    step = ctx.batch_rows
-    while offset < len(key) and len(positions) < MAX_FAILING_ROWS:
-        chunk = key.slice(offset, step)
-        hits = np.flatnonzero(_mask(pc.is_in(chunk, value_set=repeated)))
-        values = chunk.take(pa.array(hits)).to_pylist() if len(hits) else []
-        for i, value in zip(hits, values, strict=True):
-            if value in seen:
-                positions.append(int(i) + offset)
-                if len(positions) >= MAX_FAILING_ROWS:
-                    break
-            else:
-                seen.add(value)
-        offset += step
-    result.failing_rows = positions
+    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in columns])  # nulls last, stable
+    repeat: pa.Array | None = None
+    for name in columns:
+        ordered = keys.column(name).take(order).combine_chunks()
+        same = pc.equal(ordered.slice(1), ordered.slice(0, rows - 1))  # null keys never equal: not repeats
+        repeat = same if repeat is None else pc.and_(repeat, same)
+    del keys
+    mask = _mask(repeat)
+    result.failing_count = int(mask.sum())
+    if result.failing_count:
+        positions = order.to_numpy()[1:][mask]
+        result.failing_rows = [int(i) for i in np.sort(positions)[:MAX_FAILING_ROWS]]
 
 
 def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -502,7 +486,37 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def _is_number_type(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+
+
+def _batches(path: Path, column: str, batch_rows: int) -> Iterable[pa.Array]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=[column]):
+        yield batch.column(0).drop_null()
+
+
+def _numeric_histogram(path: Path, column: str, edges: np.ndarray, batch_rows: int) -> np.ndarray:
+    counts = np.zeros(len(edges) + 1)
+    for arr in _batches(path, column, batch_rows):
+        values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        values = values[~np.isnan(values)]
+        counts += np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts
+
+
+def _category_counts(path: Path, column: str, batch_rows: int) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for arr in _batches(path, column, batch_rows):
+        vc = pc.value_counts(arr.cast(pa.string()))
+        for value, count in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+            totals[value] = totals.get(value, 0) + count
+    return totals
+
+
 def _distribution_shift(result: _Result, path: Path, ctx: Context) -> None:
+    """PSI of the column against the previous version. Numeric: bins at the previous version's quantiles (a
+    t-digest, streamed), counted batch by batch on both sides. Categorical: the previous version's top categories
+    and one bucket for the rest, value counts summed batch by batch."""
     column = result.spec.columns[0]
     threshold = result.spec.params.get("threshold", 0.2)
     bins = result.spec.params.get("bins", 10)
@@ -510,39 +524,41 @@ def _distribution_shift(result: _Result, path: Path, ctx: Context) -> None:
         result.passed = True
         result.message = "no previous version to compare with"
         return
-    previous_file = pq.ParquetFile(ctx.previous_path)
-    if column not in previous_file.schema_arrow.names:
+    previous_schema = pq.ParquetFile(ctx.previous_path).schema_arrow
+    if column not in previous_schema.names:
         result.passed = True
         result.message = f"the previous version has no column {column!r}"
         return
-    before = previous_file.read(columns=[column]).column(0).drop_null()
-    now = pq.ParquetFile(path).read(columns=[column]).column(0).drop_null()
-    numeric = all(pa.types.is_integer(a.type) or pa.types.is_floating(a.type) for a in (before, now))
-    if not len(before) or not len(now):
-        result.passed = True
-        result.message = "no values to compare"
-        return
-    if numeric:
-        ref = before.to_numpy().astype(float)
-        cur = now.to_numpy().astype(float)
-        edges = np.unique(np.quantile(ref[np.isfinite(ref)], np.linspace(0, 1, bins + 1)[1:-1]))
-        expected = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
-        actual = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
+    now_type = pq.ParquetFile(path).schema_arrow.field(column).type
+    if _is_number_type(previous_schema.field(column).type) and _is_number_type(now_type):
+        before = pq.ParquetFile(ctx.previous_path).read(columns=[column]).column(0).drop_null().cast(pa.float64())
+        before = before.filter(pc.invert(pc.is_nan(before)))
+        if not len(before):
+            result.passed = True
+            result.message = "no values to compare"
+            return
+        quantiles = pc.tdigest(before, q=list(np.linspace(0, 1, bins + 1)[1:-1])).to_numpy(zero_copy_only=False)
+        del before
+        edges = np.unique(quantiles)
+        expected = _numeric_histogram(ctx.previous_path, column, edges, ctx.batch_rows)
+        actual = _numeric_histogram(path, column, edges, ctx.batch_rows)
     else:
-        ref_counts = pc.value_counts(before.cast(pa.string()))
-        order = pc.array_sort_indices(ref_counts.field("counts"), order="descending")
-        top = ref_counts.field("values").take(order[:PSI_MAX_CATEGORIES])
-        codes = {v: i for i, v in enumerate(top.to_pylist())}
+        ref = _category_counts(ctx.previous_path, column, ctx.batch_rows)
+        top = sorted(ref, key=lambda v: -ref[v])[:PSI_MAX_CATEGORIES]
+        codes = {v: i for i, v in enumerate(top)}
 
-        def histogram(arr: pa.ChunkedArray) -> np.ndarray:
-            vc = pc.value_counts(arr.cast(pa.string()))
+        def histogram(counts: dict[str, int]) -> np.ndarray:
             out = np.zeros(len(codes) + 1)
-            for value, count in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+            for value, count in counts.items():
                 out[codes.get(value, len(codes))] += count
             return out
 
-        expected, actual = histogram(before), histogram(now)
-    psi = _psi(expected.astype(float), actual.astype(float))
+        expected, actual = histogram(ref), histogram(_category_counts(path, column, ctx.batch_rows))
+    if not expected.sum() or not actual.sum():
+        result.passed = True
+        result.message = "no values to compare"
+        return
+    psi = _psi(expected, actual)
     result.passed = psi <= threshold
     result.failing_count = 0 if result.passed else 1
     result.message = f"PSI {psi:.4f} against the previous version (at most {threshold})"

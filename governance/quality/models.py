@@ -50,6 +50,15 @@ class QualityRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    VALUE_BEARING = ("allowed_values", "range")
+
+    def hide_values(self, hidden_columns: set[str]) -> QualityRule:
+        """This rule as shown to a role that may not see the raw values of `hidden_columns` (personal data): a
+        value-bearing rule on such a column keeps its kind and column but not its values. Never saved."""
+        if self.kind in self.VALUE_BEARING and set(self.columns) & hidden_columns:
+            self.params = {"values_hidden": True}
+        return self
+
     @property
     def column(self) -> str | None:
         return self.columns[0] if self.columns else None
@@ -59,6 +68,8 @@ class QualityRule(models.Model):
         """A readable name that says what the rule checks, without any value of the data."""
         cols = ", ".join(self.columns)
         p = self.params
+        if p.get("values_hidden"):
+            return f"{self.kind}({cols}) [values hidden]"
         if self.kind == self.Kind.REFERENCES:
             return f"references({cols} -> dataset version {p.get('dataset_version')}.{p.get('column')})"
         if self.kind == self.Kind.RANGE:

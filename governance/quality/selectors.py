@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,13 @@ def rules_of(dataset: Dataset, *, status: str | None = None) -> QuerySet[Quality
     return rules.filter(status=status) if status else rules
 
 
+def rules_shown_to(rules: Iterable[QualityRule], *, dataset: Dataset, user: Any) -> list[QualityRule]:
+    """The rules with the values of personal-data columns hidden from `user` taken out (see hide_values)."""
+    latest = dataset.latest_version()
+    hidden = hooks.columns_hidden_from(latest, user) if latest is not None else set()
+    return [rule.hide_values(hidden) for rule in rules]
+
+
 def active_rules(dataset: Dataset) -> QuerySet[QualityRule]:
     return rules_of(dataset, status=QualityRule.Status.ACTIVE).order_by("id")
 
@@ -36,6 +44,17 @@ def previous_version(version: DatasetVersion) -> DatasetVersion | None:
 
 def latest_report(version: DatasetVersion) -> QualityReport | None:
     return QualityReport.objects.filter(version=version).select_related("job").order_by("-created_at", "-id").first()
+
+
+def report_rules_shown_to(report: QualityReport, *, user: Any) -> list[dict[str, Any]]:
+    """The report's rule results; a value-bearing rule on a column hidden from `user` is named without its values."""
+    hidden = hooks.columns_hidden_from(report.version, user)
+    out = []
+    for result in report.rules:
+        if result["kind"] in QualityRule.VALUE_BEARING and set(result.get("columns", [])) & hidden:
+            result = result | {"name": f"{result['kind']}({', '.join(result['columns'])}) [values hidden]"}
+        out.append(result)
+    return out
 
 
 def failing_blocking_rules(version: DatasetVersion) -> list[str]:

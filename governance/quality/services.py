@@ -226,7 +226,8 @@ def quality_check_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
             },
         )
     failing = sum(1 for r in results if not r["passed"])
-    return {"dataset_version": version.pk, "quality_report": report.pk, "status": status, "failing_rules": failing}
+    # `checked_version`, not `dataset_version`: a check produces a report, not a new version.
+    return {"checked_version": version.pk, "quality_report": report.pk, "status": status, "failing_rules": failing}
 
 
 def quality_suggestions_create(*, actor: Any, version: DatasetVersion) -> list[QualityRule]:

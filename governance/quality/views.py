@@ -20,7 +20,14 @@ from governance.catalog.selectors import dataset_list, dataset_version_list
 from governance.quality import services
 from governance.quality.forms import FORMS, RuleForm
 from governance.quality.models import QualityRule
-from governance.quality.selectors import column_charts_data, latest_report, quality_gate_reasons, rules_of
+from governance.quality.selectors import (
+    column_charts_data,
+    latest_report,
+    quality_gate_reasons,
+    report_rules_shown_to,
+    rules_of,
+    rules_shown_to,
+)
 
 
 def _columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -36,7 +43,7 @@ def _rules_page(
     request: HttpRequest, dataset: Dataset, bound: RuleForm | None = None, *, status: int = 200
 ) -> HttpResponse:
     forms = [bound if bound is not None and bound.kind == kind else _form(kind, dataset) for kind in FORMS]
-    rules = rules_of(dataset).order_by("id")
+    rules = rules_shown_to(rules_of(dataset).order_by("id"), dataset=dataset, user=request.user)
     context = {
         "dataset": dataset,
         "latest": dataset.latest_version(),
@@ -179,6 +186,8 @@ class ReportPage(CapabilityRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         version: DatasetVersion = get_object_or_404(dataset_version_list(), pk=pk)
         report = latest_report(version)
+        if report is not None:
+            report.rules = report_rules_shown_to(report, user=request.user)
         columns = column_charts_data(version=version, user=request.user)
         context = {
             "version": version,

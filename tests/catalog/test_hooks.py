@@ -17,6 +17,7 @@ def clean_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts from empty registries and leaves the real ones (privacy's, training's) as they were."""
     monkeypatch.setattr(hooks, "_hidden_columns", [])
     monkeypatch.setattr(hooks, "_version_created", [])
+    monkeypatch.setattr(hooks, "_version_profiled", [])
     monkeypatch.setattr(hooks, "_node_urls", dict(hooks._node_urls))
 
 
@@ -26,6 +27,9 @@ def test_the_installed_apps_register_their_hooks_at_start_up() -> None:
 
     assert hidden_pii_columns in hooks._hidden_columns
     assert scan_new_version in hooks._version_created
+    from governance.quality.apps import check_profiled_version
+
+    assert check_profiled_version in hooks._version_profiled
     assert hooks.node_url("model_version", 3) == "/model-versions/3/"
     assert hooks.node_url("dataset_version", 4) == "/dataset-versions/4/"
     assert hooks.node_url("unknown", 5) == ""
@@ -76,3 +80,26 @@ def test_hidden_columns_from_every_hook_are_masked_in_rows(clean_hooks: None, up
 def test_a_registered_node_url_links_that_node_type(clean_hooks: None) -> None:
     hooks.register_node_url("labeling_project", lambda ident: f"/labeling/{ident}/")
     assert hooks.node_url("labeling_project", 9) == "/labeling/9/"
+
+
+def test_profiled_listeners_hear_of_an_inline_profiled_version_on_commit_and_of_a_job_profiled_one_after_the_job(
+    clean_hooks: None,
+    upload: Callable[..., Any],
+    django_capture_on_commit_callbacks: Any,
+    run_tasks_eagerly: None,
+    settings: Any,
+) -> None:
+    heard: list[tuple[int, str]] = []
+
+    def listener(*, version_id: int, actor_id: int | None) -> None:
+        from governance.catalog.models import DatasetVersion
+
+        heard.append((version_id, DatasetVersion.objects.get(pk=version_id).profile_status))
+
+    hooks.register_version_profiled(listener)
+    with django_capture_on_commit_callbacks(execute=True):
+        inline = upload("user_id,item_id\n1,2\n")
+    settings.STEWARD_PROFILE_INLINE_MAX_ROWS = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        by_job = upload("user_id,item_id\n1,2\n3,4\n")
+    assert heard == [(inline.pk, "done"), (by_job.pk, "done")]

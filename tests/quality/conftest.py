@@ -9,8 +9,16 @@ import pytest
 
 
 @pytest.fixture
-def run_upload(upload, run_tasks_eagerly, django_capture_on_commit_callbacks) -> Callable[..., Any]:
-    """upload(text, name=..., dataset=...) whose on-commit work (scan, quality check) runs as a worker would."""
+def no_pii_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New versions are not PII-scanned: quality does not depend on it, and loading Presidio costs half a minute."""
+    from governance.catalog import hooks
+
+    monkeypatch.setattr(hooks, "_version_created", [])
+
+
+@pytest.fixture
+def run_upload(upload, no_pii_scan, run_tasks_eagerly, django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """upload(text, name=..., dataset=...) whose on-commit work (profile, quality check) runs as a worker would."""
 
     def do(text: str, **kw: Any) -> Any:
         with django_capture_on_commit_callbacks(execute=True):

@@ -162,3 +162,44 @@ def test_quality_endpoint_answers_by_role(
     else:
         expected = ok if caller in CAPABILITIES[capability] else 403
     assert response.status_code == expected, response.content[:300]
+
+
+def test_values_in_rules_on_personal_data_columns_are_hidden_from_roles_that_may_not_see_them(
+    version, api_as, steward, committing, monkeypatch
+):
+    from core.roles import has_capability
+    from governance.catalog import hooks
+    from governance.quality.services import quality_check_start, quality_rule_create
+
+    monkeypatch.setattr(
+        hooks, "_hidden_columns", [lambda v, user: set() if has_capability(user, "pii.manage") else {"rating"}]
+    )
+    quality_rule_create(
+        actor=steward,
+        dataset=version.dataset,
+        kind="allowed_values",
+        columns=["rating"],
+        params={"values": [3, 5]},
+        check=False,
+    )
+    quality_rule_create(
+        actor=steward,
+        dataset=version.dataset,
+        kind="range",
+        columns=["rating"],
+        params={"min": 3, "max": 5},
+        check=False,
+    )
+    committing(quality_check_start, version=version, actor=steward)
+    url = f"/api/v1/datasets/{version.dataset_id}/quality-rules/"
+    viewer_rules = api_as("viewer").get(url).json()["results"]
+    assert [r["params"] for r in viewer_rules] == [{"values_hidden": True}] * 2
+    assert all(r["name"].endswith("[values hidden]") for r in viewer_rules)
+    assert api_as("steward").get(url).json()["results"][0]["params"] == {"values": [3, 5]}
+    report = api_as("viewer").get(f"/api/v1/dataset-versions/{version.pk}/quality/").json()
+    assert {r["name"] for r in report["rules"]} == {
+        "allowed_values(rating) [values hidden]",
+        "range(rating) [values hidden]",
+    }
+    page = api_as("viewer").get(f"/api/v1/quality-rules/{viewer_rules[1]['id']}/").json()
+    assert page["params"] == {"values_hidden": True}

@@ -180,3 +180,21 @@ def test_a_check_whose_file_is_missing_fails_and_writes_no_report(upload, stewar
     assert job.status == "failed" and job.error
     version.refresh_from_db()
     assert version.quality_status == "not_checked" and not QualityReport.objects.exists()
+
+
+def test_a_version_derived_by_a_transform_is_checked_too(run_upload, steward, committing, no_pii_scan):
+    from governance.catalog.transform_service import transform_start
+
+    first = run_upload("id,price\n1,2.5\n2,\n", dataset="items")
+    quality_rule_create(actor=steward, dataset=first.dataset, kind="not_null", columns=["price"], check=False)
+    job = committing(
+        transform_start,
+        actor=steward,
+        version=first,
+        operation="impute",
+        params={"columns": ["price"], "strategy": "mean"},
+    )
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    derived = DatasetVersion.objects.get(pk=job.result["dataset_version"])
+    assert derived.quality_status == "passed"  # the imputed copy has no nulls left

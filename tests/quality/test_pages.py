@@ -168,3 +168,42 @@ def test_quality_page_answers_by_role(
         assert response.status_code == ok, response.content[:300]
     else:
         assert response.status_code == 403
+
+
+def test_a_finished_check_job_links_to_the_report(version, steward, committing):
+    quality_rule_create(actor=steward, dataset=version.dataset, kind="not_null", columns=["genre"], check=False)
+    job = committing(quality_check_start, version=version, actor=steward)
+    html = _client(steward).get(f"/jobs/{job.pk}/").content.decode()
+    assert f'href="/dataset-versions/{version.pk}/quality/"' in html and "Open the new version" not in html
+
+
+def test_rules_and_reports_are_listed_read_only_in_the_django_admin(version, personas):
+    QualityRule.objects.create(dataset=version.dataset, kind="not_null", columns=["rating"])
+    client = _client(personas["admin"])
+    listing = client.get("/admin/quality/qualityrule/")
+    assert listing.status_code == 200 and "not_null(rating)" in listing.content.decode()
+    assert client.get("/admin/quality/qualityrule/add/").status_code == 403
+    assert client.get("/admin/quality/qualityreport/").status_code == 200
+
+
+def test_the_rules_page_hides_values_of_rules_on_personal_data_columns_from_a_viewer(version, personas, monkeypatch):
+    from core.roles import has_capability
+    from governance.catalog import hooks
+
+    monkeypatch.setattr(
+        hooks, "_hidden_columns", [lambda v, user: set() if has_capability(user, "pii.manage") else {"genre"}]
+    )
+    QualityRule.objects.create(
+        dataset=version.dataset, kind="allowed_values", columns=["genre"], params={"values": ["drama", "comedy"]}
+    )
+    QualityRule.objects.create(
+        dataset=version.dataset,
+        kind="allowed_values",
+        columns=["genre"],
+        params={"values": ["drama", "comedy"]},
+        status="suggested",
+    )
+    viewer = _client(personas["viewer"]).get(f"/datasets/{version.dataset_id}/quality/").content.decode()
+    assert "drama" not in viewer and "allowed_values(genre) [values hidden]" in viewer
+    steward = _client(personas["steward"]).get(f"/datasets/{version.dataset_id}/quality/").content.decode()
+    assert "drama, comedy" in steward
