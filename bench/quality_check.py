@@ -4,7 +4,7 @@ distribution_shift against a previous version, references into a truncated items
 (governance/quality/engine.py, the body of the `quality.check` job), beside plain pandas doing the same checks on
 the same files in the same run. Each side runs in its own process so its peak RSS is its own.
 
-    .venv/bin/python bench/quality.py [--rows 5000000] [--batch-rows 65536]
+    .venv/bin/python bench/quality_check.py [--rows 5000000] [--batch-rows 65536]
 
 It times the engine alone, not the job system around it (a job adds one Job row and one report row).
 """
