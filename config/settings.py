@@ -371,6 +371,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "governance.catalog.models.Dataset.Kind",
         "LabelingTaskKindEnum": "governance.labeling.models.Task.Kind",
+        "QualityRuleKindEnum": "governance.quality.models.QualityRule.Kind",
+        "QualityRuleStatusEnum": "governance.quality.models.QualityRule.Status",
     },
 }
 

@@ -20,8 +20,9 @@ def _rows(n: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_suggestions_follow_the_profile(upload, steward):
-    version = upload(_rows(), dataset="orders")
+def test_suggestions_follow_the_profile(scan_upload, steward):
+    # Scanned: rules that carry values (allowed_values) are suggested only for columns a finished scan cleared.
+    version = scan_upload(_rows(), dataset="orders")
     suggested = quality_suggestions_create(actor=steward, version=version)
     got = {(r.kind, tuple(r.columns)): r for r in suggested}
     assert set(got) == {
