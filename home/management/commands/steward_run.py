@@ -80,16 +80,24 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         demo_deadline = time.time() + DEMO_WAIT_S if settings.STEWARD_DEMO else None
         while all(child.poll() is None for child in children):
-            if demo_deadline is not None and self._web_answers(host, port):
-                demo_deadline = None
-                self._start_demo_story()
-            elif demo_deadline is not None and time.time() > demo_deadline:
-                demo_deadline = None
-                self.stderr.write(f"The web server did not answer within {DEMO_WAIT_S} s: the demo story not started.")
+            demo_deadline = self.demo_tick(host, port, demo_deadline)
             time.sleep(1)
         name = "worker" if worker.poll() is not None else "web server"
         self.stderr.write(f"The {name} exited; stopping.")
         stop()
+
+    def demo_tick(self, host: str, port: str, deadline: float | None) -> float | None:
+        """One look while the demo story waits for the web server: start it once the site answers. Returns the
+        deadline still pending, None once nothing is left to do (started, given up, or STEWARD_DEMO=0)."""
+        if deadline is None:
+            return None
+        if self._web_answers(host, port):
+            self._start_demo_story()
+            return None
+        if time.time() > deadline:
+            self.stderr.write(f"The web server did not answer within {DEMO_WAIT_S} s: the demo story not started.")
+            return None
+        return deadline
 
     def _web_answers(self, host: str, port: str) -> bool:
         try:
