@@ -151,3 +151,18 @@ def test_make_run_starts_the_story_once_the_site_answers_and_only_once(
     command.demo_tick("127.0.0.1", "8000", deadline)
     assert "already ran" in command.stdout.getvalue()
     assert Job.objects.filter(kind=story.KIND).count() == 1
+
+
+def test_one_worker_process_cannot_run_the_story_so_it_is_not_started(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from home.management.commands.steward_run import Command
+
+    monkeypatch.setenv("STEWARD_WORKER_CONCURRENCY", "1")
+    command = Command(stdout=io.StringIO(), stderr=io.StringIO())
+    monkeypatch.setattr(command, "_web_answers", lambda host, port: True)
+    assert command.demo_tick("127.0.0.1", "8000", 1e12) is None
+    assert "needs STEWARD_WORKER_CONCURRENCY >= 2" in command.stderr.getvalue()
+    assert not Job.objects.filter(kind=story.KIND).exists()

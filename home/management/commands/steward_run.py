@@ -109,6 +109,10 @@ class Command(BaseCommand):
     def _start_demo_story(self) -> None:
         """Once the site answers: the demo story, as a job on the worker (STEWARD_DEMO=0 turns it off). A story
         that already ran (or is running) is not repeated."""
+        if int(os.environ.get("STEWARD_WORKER_CONCURRENCY", "2")) < 2:
+            # The story waits for the jobs it starts: with one worker process they would never run.
+            self.stderr.write("The demo story needs STEWARD_WORKER_CONCURRENCY >= 2: not started.")
+            return
         admin = get_user_model().objects.filter(username="admin").first()
         if admin is None:
             self.stderr.write("No admin user (run `manage.py steward_setup`): the demo story not started.")
