@@ -82,6 +82,9 @@ def test_the_story_traces_a_production_model_back_to_the_raw_uploads(admin: User
     decisions = AuditEvent.objects.filter(action__startswith="pii.finding", actor=admin)
     assert decisions.count() >= len(accepted)
     assert AuditEvent.objects.filter(action="pii.mask.start", actor=admin).exists()
+    policy = AuditEvent.objects.get(action="demo_story.pii_policy")
+    assert policy.actor == admin and policy.object_id == str(label_version.pk)
+    assert set(policy.summary["accepted"]) == accepted
     masked = DatasetVersion.objects.get(pk=result["mask"])
     assert not {"email", "name", "phone", "street_address", "review_text"} & set(masked.column_names)
 
