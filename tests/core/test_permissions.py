@@ -90,6 +90,7 @@ ENDPOINTS = [
     Endpoint("get", "dataset-versions/<int:pk>/", "catalog.read", 200),
     Endpoint("get", "dataset-versions/<int:pk>/rows/", "catalog.read", 200),
     Endpoint("get", "dataset-versions/<int:pk>/lineage/", "catalog.read", 200),
+    Endpoint("get", "dataset-versions/<int:pk>/download/", "catalog.read", 200),
     Endpoint(
         "post",
         "dataset-versions/<int:pk>/transforms/",
