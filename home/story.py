@@ -15,6 +15,7 @@ import random
 import time
 from typing import Any
 
+from core.audit import audit_log
 from core.errors import ServiceError
 from core.jobs import Reporter
 from core.models import Job
@@ -208,7 +209,22 @@ class Story:
         return decisions
 
     def step_review(self) -> dict[str, str]:
-        return self.decide(dataset_version_list().get(pk=self.result("label")), masked=False)
+        version = dataset_version_list().get(pk=self.result("label"))
+        decisions = self.decide(version, masked=False)
+        # Each decision is audited by the privacy service under the admin's name; this event says why they were
+        # taken together: the demo shop's written policy, applied by the demo story on the admin's behalf.
+        audit_log(
+            actor=self.actor,
+            action="demo_story.pii_policy",
+            obj=version,
+            summary={
+                "decided_by": "the demo story, as the demo shop's steward",
+                "accepted": sorted(c for c, d in decisions.items() if d == PiiFinding.Decision.ACCEPTED),
+                "rejected": sorted(c for c, d in decisions.items() if d == PiiFinding.Decision.REJECTED),
+                "policy": {name: rule["operator"] for name, rule in DEMO_POLICY.items()},
+            },
+        )
+        return decisions
 
     def step_mask(self) -> int:
         version = dataset_version_list().get(pk=self.result("label"))

@@ -28,12 +28,18 @@ def dataset_version_list(*, dataset: Dataset | None = None) -> QuerySet[DatasetV
     return versions.filter(dataset=dataset).order_by("-number") if dataset is not None else versions
 
 
+def version_hidden_columns(*, version: DatasetVersion, user: Any) -> set[str]:
+    """The columns whose raw values `user` may not see in `version`: the one answer the rows API and the download
+    both use (the apps above the catalog decide it through the hidden-columns hook)."""
+    return hooks.columns_hidden_from(version, user)
+
+
 def version_rows(*, version: DatasetVersion, offset: int, limit: int, user: Any) -> dict[str, Any]:
     """A page of rows; columns whose raw values the user may not see come back masked."""
     limit = max(0, min(limit, MAX_ROWS_PAGE))
     with local_path(version.parquet) as path:
         total, table = ingest.read_rows(path, max(0, offset), limit)
-    hidden = hooks.columns_hidden_from(version, user)
+    hidden = version_hidden_columns(version=version, user=user)
     rows = table.to_pylist()
     for row in rows:
         for name, value in row.items():
@@ -109,15 +115,15 @@ def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str,
 
 
 def version_download(*, version: DatasetVersion, user: Any, fmt: str) -> dict[str, Any]:
-    """The version's rows as a streamed file in `fmt`; the columns hidden from `user` are masked by the same hook
-    the rows API asks (`hooks.columns_hidden_from`), so a download never shows more than the rows API."""
+    """The version's rows as a streamed file in `fmt`; the columns hidden from `user` come from the selector the rows
+    API asks (`version_hidden_columns`), so a download never shows more than the rows API."""
     if fmt not in download.FORMATS:
         raise ServiceError(
             f"Unknown download format {fmt!r}: use one of {', '.join(download.FORMATS)}.", field="format"
         )
     content_type, extension = download.FORMATS[fmt]
     names = {col["name"] for col in version.columns}
-    hidden = hooks.columns_hidden_from(version, user)
+    hidden = version_hidden_columns(version=version, user=user)
     return {
         "content_type": content_type,
         "filename": f"{re.sub(r'[^A-Za-z0-9._-]+', '_', version.dataset.name)}-v{version.number}.{extension}",

@@ -147,3 +147,17 @@ def test_the_download_is_in_the_openapi_schema(api_as) -> None:
     (param,) = [p for p in operation["parameters"] if p["name"] == "format"]
     assert sorted(param["schema"]["enum"]) == ["csv", "jsonl", "parquet"]
     assert "application/vnd.apache.parquet" in operation["responses"]["200"]["content"]
+
+
+def test_a_column_hidden_by_any_registered_hook_is_masked_in_the_download(
+    people, api_as, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The download asks the rows API's selector, so a rule added by another app (here: category) applies to both.
+    monkeypatch.setattr(hooks, "_hidden_columns", [*hooks._hidden_columns, lambda version, user: {"category"}])
+    viewer = api_as("viewer")
+    rows = viewer.get(f"/api/v1/dataset-versions/{people.pk}/rows/", {"limit": 5}).json()
+    response = viewer.get(_url(people, "csv"))
+    table = pacsv.read_csv(io.BytesIO(_body(response)))
+    assert rows["masked_columns"] == ["category", "email"]
+    assert response["X-Steward-Masked-Columns"] == "category,email"
+    assert set(table.column("category").to_pylist()) == {hooks.MASKED}

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from steward_client import get_token
 from steward_client.cli import main
-from tests.factories import interactions, table_csv
+from tests.factories import FAST_JOB_PARAMS, interactions, table_csv
 
 
 @pytest.fixture
@@ -79,3 +79,29 @@ def test_the_installed_steward_command_exits_non_zero_on_a_refusal(server: str) 
     )
     assert result.returncode == 1
     assert "Invalid token. (401)" in result.stderr
+
+
+def test_train_then_rank_from_the_command_line(
+    server: str, tmp_path: Path, tiny_base_model: str, settings: Any
+) -> None:
+    from serving.loader import reset_cache
+
+    settings.STEWARD_SERVING_BACKGROUND_WRITES = False
+    token = get_token(server, "ml_engineer-user", "pw-ml_engineer-123")
+    data = tmp_path / "clicks.csv"
+    data.write_text(table_csv(interactions(240)))
+    version = json.loads(_run(server, token, "upload", "clicks", str(data)).stdout)
+    args = ["train", "ctr", str(version["id"]), "--label", "label", "--text", "title"]
+    args += ["--categorical", "gender", "--categorical", "genre", "--numeric", "price"]
+    args += ["--user-column", "user_id", "--item-column", "item_id", "--base-model", tiny_base_model]
+    args += [f"--param={key}={json.dumps(value)}" for key, value in FAST_JOB_PARAMS.items()]
+    args += ["--split", '{"strategy": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0}']
+    trained = _run(server, token, *args)
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["result"]["model_version"] == {"model": "ctr", "version": 1}
+
+    ranked = _run(server, token, "rank", "ctr", "0", "1", "2", "--user", "3", "--version", "1", "-k", "2")
+    assert ranked.exit_code == 0, ranked.output
+    answer = json.loads(ranked.stdout)
+    assert answer["model_version"] == {"model": "ctr", "version": 1} and len(answer["items"]) == 2
+    reset_cache()

@@ -91,8 +91,8 @@ ENDPOINTS = [
     Endpoint("post", "datasets/<int:pk>/versions/", "catalog.write", 201, body=_csv, format="multipart"),
     Endpoint("get", "dataset-versions/<int:pk>/", "catalog.read", 200),
     Endpoint("get", "dataset-versions/<int:pk>/rows/", "catalog.read", 200),
-    Endpoint("get", "dataset-versions/<int:pk>/download/", "catalog.read", 200),
     Endpoint("get", "dataset-versions/<int:pk>/lineage/", "catalog.read", 200),
+    Endpoint("get", "dataset-versions/<int:pk>/download/", "catalog.read", 200),
     Endpoint(
         "post",
         "dataset-versions/<int:pk>/transforms/",

@@ -82,6 +82,9 @@ def test_the_story_traces_a_production_model_back_to_the_raw_uploads(admin: User
     decisions = AuditEvent.objects.filter(action__startswith="pii.finding", actor=admin)
     assert decisions.count() >= len(accepted)
     assert AuditEvent.objects.filter(action="pii.mask.start", actor=admin).exists()
+    policy = AuditEvent.objects.get(action="demo_story.pii_policy")
+    assert policy.actor == admin and policy.object_id == str(label_version.pk)
+    assert set(policy.summary["accepted"]) == accepted
     masked = DatasetVersion.objects.get(pk=result["mask"])
     assert not {"email", "name", "phone", "street_address", "review_text"} & set(masked.column_names)
 
@@ -117,5 +120,52 @@ def test_the_dashboard_shows_each_step_of_the_story(admin: User, client: Any) ->
     client.force_login(admin)
     page = client.get("/").content.decode()
     assert f"job #{job.pk}" in page
-    assert 'data-step="raw">find the three raw demo uploads: <span class="job-status status-failed">failed' in page
-    assert 'data-step="train">train a small CTR model on CPU: <span class="job-status status-waiting">waiting' in page
+    assert (
+        'data-step="raw">find the three raw demo uploads: <span class="step-status job-status status-failed">failed'
+        in page
+    )
+    assert (
+        'data-step="train">train a small CTR model on CPU: <span class="step-status job-status status-waiting">waiting'
+        in page
+    )
+
+
+def test_make_run_starts_the_story_once_the_site_answers_and_only_once(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from home.management.commands.steward_run import Command
+
+    command = Command(stdout=io.StringIO(), stderr=io.StringIO())
+    answers = iter([False, True])
+    monkeypatch.setattr(command, "_web_answers", lambda host, port: next(answers))
+    deadline = 1e12
+    assert command.demo_tick("127.0.0.1", "8000", deadline) == deadline  # not answering yet: keep waiting
+    assert not Job.objects.filter(kind=story.KIND).exists()
+    assert command.demo_tick("127.0.0.1", "8000", deadline) is None
+    assert "The demo story is running as job" in command.stdout.getvalue()
+    # STEWARD_DEMO=0 gives no deadline: nothing is ever started.
+    monkeypatch.setattr(command, "_web_answers", lambda host, port: True)
+    assert command.demo_tick("127.0.0.1", "8000", None) is None
+    assert Job.objects.filter(kind=story.KIND).count() == 1
+    # The next `make run` (the first story failed: no raw uploads here) starts it anew; a running one is left alone.
+    Job.objects.filter(kind=story.KIND).update(status=Job.Status.RUNNING)
+    command.demo_tick("127.0.0.1", "8000", deadline)
+    assert "already ran" in command.stdout.getvalue()
+    assert Job.objects.filter(kind=story.KIND).count() == 1
+
+
+def test_one_worker_process_cannot_run_the_story_so_it_is_not_started(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from home.management.commands.steward_run import Command
+
+    monkeypatch.setenv("STEWARD_WORKER_CONCURRENCY", "1")
+    command = Command(stdout=io.StringIO(), stderr=io.StringIO())
+    monkeypatch.setattr(command, "_web_answers", lambda host, port: True)
+    assert command.demo_tick("127.0.0.1", "8000", 1e12) is None
+    assert "needs STEWARD_WORKER_CONCURRENCY >= 2" in command.stderr.getvalue()
+    assert not Job.objects.filter(kind=story.KIND).exists()

@@ -166,13 +166,21 @@ class Command(BaseCommand):
         demo_deadline = time.time() + DEMO_WAIT_S if settings.STEWARD_DEMO else None
         while True:
             supervisor.poll()
-            if demo_deadline is not None and self._web_answers(host, port):
-                demo_deadline = None
-                self._start_demo_story()
-            elif demo_deadline is not None and time.time() > demo_deadline:
-                demo_deadline = None
-                self.stderr.write(f"The web server did not answer within {DEMO_WAIT_S} s: the demo story not started.")
+            demo_deadline = self.demo_tick(host, port, demo_deadline)
             time.sleep(1)
+
+    def demo_tick(self, host: str, port: str, deadline: float | None) -> float | None:
+        """One look while the demo story waits for the web server: start it once the site answers. Returns the
+        deadline still pending, None once nothing is left to do (started, given up, or STEWARD_DEMO=0)."""
+        if deadline is None:
+            return None
+        if self._web_answers(host, port):
+            self._start_demo_story()
+            return None
+        if time.time() > deadline:
+            self.stderr.write(f"The web server did not answer within {DEMO_WAIT_S} s: the demo story not started.")
+            return None
+        return deadline
 
     def _web_answers(self, host: str, port: str) -> bool:
         try:
@@ -184,6 +192,10 @@ class Command(BaseCommand):
     def _start_demo_story(self) -> None:
         """Once the site answers: the demo story, as a job on the worker (STEWARD_DEMO=0 turns it off). A story
         that already ran (or is running) is not repeated."""
+        if int(os.environ.get("STEWARD_WORKER_CONCURRENCY", "2")) < 2:
+            # The story waits for the jobs it starts: with one worker process they would never run.
+            self.stderr.write("The demo story needs STEWARD_WORKER_CONCURRENCY >= 2: not started.")
+            return
         admin = get_user_model().objects.filter(username="admin").first()
         if admin is None:
             self.stderr.write("No admin user (run `manage.py steward_setup`): the demo story not started.")
