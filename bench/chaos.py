@@ -354,19 +354,25 @@ def run(name: str, workdir: Path, ratings: Path, *, kill_every: float, timeout: 
         thread.start()
     error = None
     started = time.perf_counter()
-    chain = Chain(Api(steward.base, "admin", PASSWORD), ratings, timeout)
     try:
-        chain.run()
-    except (RuntimeError, requests.RequestException) as exc:  # report what was reached
-        error = f"{type(exc).__name__}: {exc}"
-        log(f"   CHAIN FAILED: {error}")
+        chain = Chain(Api(steward.base, "admin", PASSWORD), ratings, timeout)
+        try:
+            chain.run()
+        except (RuntimeError, requests.RequestException) as exc:  # report what was reached
+            error = f"{type(exc).__name__}: {exc}"
+            log(f"   CHAIN FAILED: {error}")
+        finally:
+            done.set()
+            seconds = time.perf_counter() - started
+        # Jobs the chain did not wait for (the scans of the last versions) get the time a stuck job would not.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and job_figures(steward)["stuck"]:
+            time.sleep(2)
+        figures = job_figures(steward)
+        restarts = steward.log().count("The worker restarted")
     finally:
         done.set()
-        seconds = time.perf_counter() - started
-    time.sleep(3)  # let a job that the chain saw finish settle (scans of the last versions)
-    figures = job_figures(steward)
-    restarts = steward.log().count("The worker restarted")
-    steward.stop()
+        steward.stop()
     return {
         "name": name,
         "seconds": round(seconds, 1),
@@ -379,6 +385,7 @@ def run(name: str, workdir: Path, ratings: Path, *, kill_every: float, timeout: 
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the Stewards it started (finally blocks)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=20000, help="ratings rows to use (0 = all 100,000)")
     ap.add_argument("--kill-every", type=float, default=20.0, help="seconds between worker kills")
