@@ -43,6 +43,8 @@ class JobSerializer(serializers.ModelSerializer):
             "subject_id",
             "cancel_requested",
             "attempts",
+            "worker",
+            "heartbeat_at",
             "actor",
             "created_at",
             "started_at",
