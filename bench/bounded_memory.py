@@ -26,8 +26,8 @@ CASES = {
     "mask chunk of 100k rows: whole table + slice (before)": "whole_slice",
     "mask chunk of 100k rows: read_row_range (now)": "range",
     "preview 20 rows: read_row_range (now)": "preview",
-    "parquet bomb upload: no limits (before)": "bomb_unlimited",
-    "parquet bomb upload: STEWARD_MAX_DECODED_MB=256 (now)": "bomb_limited",
+    "parquet bomb upload: decoded-size limit off": "bomb_unlimited",
+    "parquet bomb upload: STEWARD_MAX_DECODED_MB=256": "bomb_limited",
 }
 
 
