@@ -147,3 +147,22 @@ def test_a_version_derived_into_a_new_dataset_keeps_the_sources_custom_recognize
     assert [r.supported_entities for r in version_recognizers(derived)] == [["LOYALTY_CARD"]]
     finding = PiiFinding.objects.get(version=derived, column="card")
     assert finding.entity_type == "LOYALTY_CARD"
+
+
+@pytest.mark.django_db
+def test_a_lineage_cycle_from_an_identical_output_ends_the_walk(upload, steward):
+    source = upload(CUSTOMERS)
+    table = pa.table({"email": ["a@example.com"], "qty": [1]})
+    first = dataset_version_derive(actor=steward, parents=[source], table=table, operation="select", params={})
+    renamed = dataset_version_derive(
+        actor=steward,
+        parents=[first],
+        table=table.rename_columns(["contact", "qty"]),
+        operation="rename",
+        params={"columns": {"email": "contact"}},
+    )
+    back = dataset_version_derive(
+        actor=steward, parents=[renamed], table=table, operation="rename", params={"columns": {"contact": "email"}}
+    )
+    assert back.pk == first.pk  # identical bytes: the existing version, now also a child of its own child
+    assert pii_hidden_columns(first) == {"email"} and pii_hidden_columns(renamed) == {"contact"}
