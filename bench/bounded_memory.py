@@ -26,6 +26,7 @@ CASES = {
     "mask chunk of 100k rows: whole table + slice (before)": "whole_slice",
     "mask chunk of 100k rows: read_row_range (now)": "range",
     "preview 20 rows: read_row_range (now)": "preview",
+    "parquet bomb: first batch as ingest decoded it before (256k rows)": "bomb_before",
     "parquet bomb upload: decoded-size limit off": "bomb_unlimited",
     "parquet bomb upload: STEWARD_MAX_DECODED_MB=256": "bomb_limited",
 }
@@ -61,6 +62,9 @@ def child(case: str, data_dir: str, rows: int) -> None:
         assert read_row_range(version, rows - 100_000, rows).num_rows == 100_000
     elif case == "preview":
         assert read_row_range(version, 0, 20).num_rows == 20
+    elif case == "bomb_before":
+        batch = next(pq.ParquetFile(Path(data_dir) / "bomb.parquet").iter_batches(batch_size=256 * 1024))
+        print(f"decoded {batch.num_rows:,} rows at once", file=sys.stderr)
     else:
         limits = ingest.Limits(max_bytes=256 * 1024 * 1024) if case == "bomb_limited" else ingest.NO_LIMITS
         out = Path(data_dir) / "bomb-out.parquet"
@@ -122,7 +126,7 @@ def main() -> None:
                 print(f"{label:<58} failed: {done.stderr.strip().splitlines()[-1:]}")
                 continue
             mb, seconds = done.stdout.split()[-2:]
-            note = done.stderr.strip().splitlines()[-1] if case.startswith("bomb") and done.stderr.strip() else ""
+            note = done.stderr.strip().splitlines()[-1][:70] if case.startswith("bomb") and done.stderr.strip() else ""
             print(f"{label:<58} {mb:>14} {seconds:>8}  {note}")
         print("load:", os.getloadavg())
 
