@@ -134,8 +134,8 @@ MAX_LINEAGE_DEPTH = 32
 
 def is_string_typed(dtype: str) -> bool:
     """Whether a column's Arrow type (as the profile writes it) can hold text: strings, binaries, and lists,
-    structs, maps or dictionaries of them."""
-    return any(word in dtype for word in ("string", "utf8", "binary"))
+    structs, maps or dictionaries of them; an unknown type counts as text (fail closed)."""
+    return not dtype or any(word in dtype for word in ("string", "utf8", "binary"))
 
 
 def _renamed(edge: LineageEdge, names: set[str]) -> set[str]:

@@ -166,3 +166,13 @@ def test_a_lineage_cycle_from_an_identical_output_ends_the_walk(upload, steward)
     )
     assert back.pk == first.pk  # identical bytes: the existing version, now also a child of its own child
     assert pii_hidden_columns(first) == {"email"} and pii_hidden_columns(renamed) == {"contact"}
+
+
+def test_string_typed_covers_nested_and_unknown_types():
+    from governance.privacy.selectors import is_string_typed
+
+    for dtype in ("string", "large_string", "binary", "list<item: string>", "dictionary<values=string, indices=int32>"):
+        assert is_string_typed(dtype)
+    assert is_string_typed("")  # no type recorded: hidden
+    for dtype in ("int64", "double", "bool", "timestamp[s]", "date32[day]", "list<item: int64>"):
+        assert not is_string_typed(dtype)
