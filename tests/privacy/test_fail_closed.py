@@ -176,3 +176,21 @@ def test_string_typed_covers_nested_and_unknown_types():
     assert is_string_typed("")  # no type recorded: hidden
     for dtype in ("int64", "double", "bool", "timestamp[s]", "date32[day]", "list<item: int64>"):
         assert not is_string_typed(dtype)
+
+
+@pytest.mark.django_db
+def test_a_join_inherits_flagged_columns_of_both_sides_including_suffixed_collisions(scanned, upload, steward):
+    scan = PiiScan.objects.get(version=scanned)
+    PiiFinding.objects.create(
+        scan=scan, version=scanned, column="qty", entity_type="LOYALTY_CARD", kind="entity", share=1.0, score=1.0
+    )
+    other = upload("qty,score\n1,5\n", dataset="scores")
+    joined = dataset_version_derive(
+        actor=steward,
+        parents=[other, scanned],
+        table=pa.table({"qty": [1], "score": [5], "qty_right": [1]}),
+        operation="join",
+        params={"right": scanned.pk, "on": ["score"]},
+    )
+    # Which side a colliding name came from is not recorded, so both names stay hidden (fail closed).
+    assert pii_hidden_columns(joined) == {"qty", "qty_right"}
