@@ -126,7 +126,7 @@ class DatasetVersionLineageView(APIView):
     @extend_schema(responses=LineageSerializer)
     def get(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(dataset_version_list(), pk=pk)
-        return Response(lineage_graph(version=version))
+        return Response(lineage_graph(version=version, user=request.user))
 
 
 class DatasetVersionTransformView(APIView):

@@ -44,6 +44,7 @@ TOP_VALUES = 5
 # Parquet is decoded in small batches, so one batch of highly compressed values cannot fill memory before the
 # decoded-size limit is checked.
 PARQUET_BATCH_ROWS = 4096
+ROW_GROUP_BYTES = 128 * 1024 * 1024
 
 
 class IngestError(ValueError):
@@ -167,20 +168,20 @@ def _write_batches(
     batches: Any, out: Path, *, check_utf8: bool = False, limits: Limits = NO_LIMITS
 ) -> tuple[int, pa.Schema]:
     # pyarrow's CSV reader checks UTF-8 itself; its JSON and Parquet readers pass bad bytes on into strings.
-    # Small batches are gathered into row groups of ROW_GROUP_ROWS: the limits are checked batch by batch, while
-    # the file keeps the row-group size every reader expects.
+    # Small batches are gathered into row groups of ROW_GROUP_ROWS (fewer for wide rows: at most ROW_GROUP_BYTES
+    # held at once): the limits are checked batch by batch, while the file keeps the row groups readers expect.
     writer: pq.ParquetWriter | None = None
     rows = 0
     nbytes = 0
     schema: pa.Schema | None = None
     pending: list[pa.RecordBatch] = []
-    pending_rows = 0
+    pending_rows = pending_bytes = 0
 
     def flush() -> None:
-        nonlocal pending, pending_rows
+        nonlocal pending, pending_rows, pending_bytes
         if pending and writer is not None:
             writer.write_table(pa.Table.from_batches(pending, schema=schema), row_group_size=ROW_GROUP_ROWS)
-        pending, pending_rows = [], 0
+        pending, pending_rows, pending_bytes = [], 0, 0
 
     try:
         for batch in _read_ahead(batches):
@@ -194,8 +195,9 @@ def _write_batches(
                     batch.validate(full=True)
                 pending.append(batch)
                 pending_rows += batch.num_rows
+                pending_bytes += batch.nbytes
                 rows += batch.num_rows
-                if pending_rows >= ROW_GROUP_ROWS:
+                if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
                     flush()
         flush()
     finally:

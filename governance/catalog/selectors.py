@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet
 from core.errors import ServiceError
 from core.storage import local_path
 from governance.catalog import download, hooks, ingest
+from governance.catalog.expressions import expression_columns
 from governance.catalog.models import Dataset, DatasetVersion, LineageEdge
 
 MAX_ROWS_PAGE = 1000
@@ -66,8 +67,24 @@ def _node(key_type: str, ident: int, label: str) -> dict[str, Any]:
     return {"key": f"{key_type}:{ident}", "type": key_type, "id": ident, "label": label}
 
 
-def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str, Any]:
-    """The connected component around `version`: follow edges both ways through dataset and model versions."""
+def _edge_params(edge: LineageEdge, user: Any, hidden: dict[int, set[str]]) -> dict[str, Any]:
+    """The edge's params as `user` may read them: an expression over a column hidden from them (its literals may
+    be that column's values) is withheld."""
+    params = edge.params
+    if user is None or not isinstance(params, dict) or not isinstance(params.get("expression"), str):
+        return params
+    if edge.source_id not in hidden:
+        hidden[edge.source_id] = hooks.columns_hidden_from(edge.source, user)
+    named = sorted(expression_columns(params["expression"]) & hidden[edge.source_id])
+    if not named:
+        return params
+    return params | {"expression": f"(withheld: it names {', '.join(named)}, hidden from your role)"}
+
+
+def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500, user: Any = None) -> dict[str, Any]:
+    """The connected component around `version`: follow edges both ways through dataset and model versions.
+
+    Given `user`, expressions over columns hidden from them are withheld from the edges' params."""
     nodes: dict[str, dict[str, Any]] = {}
     edges: dict[int, LineageEdge] = {}
     queue: deque[tuple[str, int]] = deque([("dataset_version", version.pk)])
@@ -99,6 +116,7 @@ def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str,
         key = f"{edge.target_type}:{edge.target_id}"
         if key not in nodes:
             nodes[key] = _node(edge.target_type, edge.target_id, edge.target_label or key)
+    hidden: dict[int, set[str]] = {}
     return {
         "nodes": sorted(nodes.values(), key=lambda n: (n["type"] != "dataset_version", n["id"])),
         "edges": [
@@ -106,7 +124,7 @@ def lineage_graph(*, version: DatasetVersion, max_nodes: int = 500) -> dict[str,
                 "source": f"dataset_version:{e.source_id}",
                 "target": f"{e.target_type}:{e.target_id}",
                 "operation": e.operation,
-                "params": e.params,
+                "params": _edge_params(e, user, hidden),
                 "created_at": e.created_at.isoformat(),
             }
             for e in sorted(edges.values(), key=lambda e: e.pk)

@@ -143,7 +143,7 @@ class LineagePage(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         version = get_object_or_404(dataset_version_list(), pk=kwargs["pk"])
-        graph = lineage_graph(version=version)
+        graph = lineage_graph(version=version, user=self.request.user)
         return super().get_context_data(**kwargs) | {
             "version": version,
             "graph": graph,

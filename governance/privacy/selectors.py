@@ -134,8 +134,8 @@ MAX_LINEAGE_DEPTH = 32
 
 def is_string_typed(dtype: str) -> bool:
     """Whether a column's Arrow type (as the profile writes it) can hold text: strings, binaries, and lists,
-    structs, maps or dictionaries of them."""
-    return any(word in dtype for word in ("string", "utf8", "binary"))
+    structs, maps or dictionaries of them; an unknown type counts as text (fail closed)."""
+    return not dtype or any(word in dtype for word in ("string", "utf8", "binary"))
 
 
 def _renamed(edge: LineageEdge, names: set[str]) -> set[str]:
@@ -149,7 +149,7 @@ def _renamed(edge: LineageEdge, names: set[str]) -> set[str]:
     return names
 
 
-def pii_hidden_columns(version: DatasetVersion, *, _depth: int = 0) -> set[str]:
+def pii_hidden_columns(version: DatasetVersion) -> set[str]:
     """The columns of `version` whose raw values no role without pii.manage may see: fails closed.
 
     Raw values show only once the version has a succeeded scan and no scan in flight, and then only for columns
@@ -157,23 +157,33 @@ def pii_hidden_columns(version: DatasetVersion, *, _depth: int = 0) -> set[str]:
     column is hidden, with every column flagged in the latest succeeded scan, and, while the version has no
     succeeded scan of its own, every column its lineage parents hide (followed through renames).
     """
+    return _hidden(version, depth=0, memo={})
+
+
+def _hidden(version: DatasetVersion, *, depth: int, memo: dict[int, set[str] | None]) -> set[str]:
     names = set(version.column_names)
-    if _depth > MAX_LINEAGE_DEPTH:
+    if depth > MAX_LINEAGE_DEPTH:
         return names
+    if version.pk in memo:
+        # Computed already (a diamond in the lineage), or being computed: a cycle (a transform whose output is
+        # byte-identical to an ancestor adds an edge back to it) adds nothing the walk has not seen.
+        return (memo[version.pk] or set()) & names
+    memo[version.pk] = None
     scanned = latest_scan(version) is not None
     if scanned and not scan_in_flight(version):
-        return flagged_columns(version) & names
-    hidden = {c["name"] for c in version.columns if is_string_typed(str(c.get("dtype", "")))}
-    hidden |= flagged_columns(version)
-    if not scanned:
-        edges = LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk).select_related(
-            "source__dataset"
-        )
-        for edge in edges:
-            if edge.source_id == version.pk:
-                continue
-            hidden |= _renamed(edge, pii_hidden_columns(edge.source, _depth=_depth + 1))
-    return hidden & names
+        hidden = flagged_columns(version) & names
+    else:
+        hidden = {c["name"] for c in version.columns if is_string_typed(str(c.get("dtype", "")))}
+        hidden |= flagged_columns(version)
+        if not scanned:
+            edges = LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk).select_related(
+                "source"
+            )
+            for edge in edges:
+                hidden |= _renamed(edge, _hidden(edge.source, depth=depth + 1, memo=memo))
+        hidden &= names
+    memo[version.pk] = hidden
+    return hidden
 
 
 def hidden_pii_columns(version: Any, user: Any) -> set[str]:

@@ -6,7 +6,6 @@ summary, a job message or a log line: findings carry masked snippets only.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from typing import Any
@@ -459,18 +458,21 @@ def mask_finalize(*, job: Job) -> dict[str, Any]:
             # The parts stream into one Parquet file a row group at a time: memory holds one row group, not the table.
             out = scratch_dir() / f"mask-{job.pk}-{uuid.uuid4().hex[:8]}.parquet"
             rows = 0
+            writer: pq.ParquetWriter | None = None
             try:
-                with contextlib.ExitStack() as stack:
-                    writer: pq.ParquetWriter | None = None
+                try:
                     for chunk in chunks:
-                        path = stack.enter_context(local_path(chunk.part))
-                        part = pq.ParquetFile(path)
-                        if writer is None:
-                            writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow, compression="zstd"))
-                        for group in range(part.num_row_groups):
-                            table = part.read_row_group(group)
-                            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-                            rows += table.num_rows
+                        with local_path(chunk.part) as path:  # one part on local disk at a time (remote storage)
+                            part = pq.ParquetFile(path)
+                            if writer is None:
+                                writer = pq.ParquetWriter(out, part.schema_arrow, compression="zstd")
+                            for group in range(part.num_row_groups):
+                                table = part.read_row_group(group)
+                                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                                rows += table.num_rows
+                finally:
+                    if writer is not None:
+                        writer.close()
                 masked = dataset_version_derive(
                     actor=job.actor,
                     parents=[version],

@@ -147,3 +147,50 @@ def test_a_version_derived_into_a_new_dataset_keeps_the_sources_custom_recognize
     assert [r.supported_entities for r in version_recognizers(derived)] == [["LOYALTY_CARD"]]
     finding = PiiFinding.objects.get(version=derived, column="card")
     assert finding.entity_type == "LOYALTY_CARD"
+
+
+@pytest.mark.django_db
+def test_a_lineage_cycle_from_an_identical_output_ends_the_walk(upload, steward):
+    source = upload(CUSTOMERS)
+    table = pa.table({"email": ["a@example.com"], "qty": [1]})
+    first = dataset_version_derive(actor=steward, parents=[source], table=table, operation="select", params={})
+    renamed = dataset_version_derive(
+        actor=steward,
+        parents=[first],
+        table=table.rename_columns(["contact", "qty"]),
+        operation="rename",
+        params={"columns": {"email": "contact"}},
+    )
+    back = dataset_version_derive(
+        actor=steward, parents=[renamed], table=table, operation="rename", params={"columns": {"contact": "email"}}
+    )
+    assert back.pk == first.pk  # identical bytes: the existing version, now also a child of its own child
+    assert pii_hidden_columns(first) == {"email"} and pii_hidden_columns(renamed) == {"contact"}
+
+
+def test_string_typed_covers_nested_and_unknown_types():
+    from governance.privacy.selectors import is_string_typed
+
+    for dtype in ("string", "large_string", "binary", "list<item: string>", "dictionary<values=string, indices=int32>"):
+        assert is_string_typed(dtype)
+    assert is_string_typed("")  # no type recorded: hidden
+    for dtype in ("int64", "double", "bool", "timestamp[s]", "date32[day]", "list<item: int64>"):
+        assert not is_string_typed(dtype)
+
+
+@pytest.mark.django_db
+def test_a_join_inherits_flagged_columns_of_both_sides_including_suffixed_collisions(scanned, upload, steward):
+    scan = PiiScan.objects.get(version=scanned)
+    PiiFinding.objects.create(
+        scan=scan, version=scanned, column="qty", entity_type="LOYALTY_CARD", kind="entity", share=1.0, score=1.0
+    )
+    other = upload("qty,score\n1,5\n", dataset="scores")
+    joined = dataset_version_derive(
+        actor=steward,
+        parents=[other, scanned],
+        table=pa.table({"qty": [1], "score": [5], "qty_right": [1]}),
+        operation="join",
+        params={"right": scanned.pk, "on": ["score"]},
+    )
+    # Which side a colliding name came from is not recorded, so both names stay hidden (fail closed).
+    assert pii_hidden_columns(joined) == {"qty", "qty_right"}

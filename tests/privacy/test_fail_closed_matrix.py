@@ -67,6 +67,7 @@ def bodies(version: Any, api: Any, page: Client, project: Any) -> dict[str, byte
         f"/dataset-versions/{version.pk}/",
         f"/datasets/{version.dataset_id}/",
         f"/dataset-versions/{version.pk}/pii/",
+        f"/dataset-versions/{version.pk}/lineage/",
         f"/dataset-versions/{version.pk}/mask/",
         f"/labeling/projects/{project.pk}/annotate/",
         f"/labeling/projects/{project.pk}/",

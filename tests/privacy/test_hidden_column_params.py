@@ -52,3 +52,26 @@ def test_visible_columns_dropping_or_renaming_and_stewards_are_not_refused(uploa
     assert transform(engineer, version, "rename", {"columns": {"email": "contact"}}).status_code == 202
     steward = api_as("steward")
     assert transform(steward, version, "filter", {"expression": "email != ''"}).status_code == 202
+
+
+@pytest.mark.django_db
+def test_lineage_withholds_an_expression_over_a_hidden_column_from_roles_that_may_not_see_it(upload, api_as, steward):
+    import pyarrow as pa
+
+    from governance.catalog.services import dataset_version_derive
+
+    version = upload(CUSTOMERS)
+    expression = "email == 'zq7.lineage.marker@example.com'"
+    dataset_version_derive(
+        actor=steward,
+        parents=[version],
+        table=pa.table({"customer": ["Maria Lopez"], "email": ["zq7.lineage.marker@example.com"], "qty": [3]}),
+        operation="filter",
+        params={"expression": expression},
+    )
+    for role in ("viewer", "ml_engineer"):
+        body = api_as(role).get(f"/api/v1/dataset-versions/{version.pk}/lineage/").json()
+        assert "zq7.lineage.marker" not in str(body)
+        assert body["edges"][0]["params"]["expression"].startswith("(withheld: it names email")
+    steward_body = api_as("steward").get(f"/api/v1/dataset-versions/{version.pk}/lineage/").json()
+    assert steward_body["edges"][0]["params"]["expression"] == expression
