@@ -158,7 +158,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # django-axes first: it refuses a locked-out username or client before any password is checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "core.auth.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -32,3 +33,16 @@ def lockout_response(request: HttpRequest, original_response: Any = None, creden
         response = render(request, "core/locked_out.html", {"detail": detail}, status=429)
     response["Retry-After"] = str(minutes * 60)
     return response
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for every login that comes with a request (the token endpoint, /login/, the
+    admin). A call without one (Django's test client `login()`, a management command) has no client to lock out
+    and passes to the next backend instead of failing."""
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

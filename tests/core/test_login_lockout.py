@@ -80,3 +80,9 @@ def test_the_login_pages_lock_out_too(path: str, personas: dict[str, Any]) -> No
     assert client.post(path, {"username": "admin-user", "password": "pw-admin-123"}).status_code == 429
     # The API shares the count: the same username is locked there as well.
     assert _token("admin-user", "pw-admin-123", ip="10.0.6.6").status_code == 429
+
+
+def test_a_login_without_a_request_still_works(personas: dict[str, Any]) -> None:
+    # Django's test client (and management commands) authenticate without a request: no client to lock out.
+    client = Client()
+    assert client.login(username="viewer-user", password="pw-viewer-123")
