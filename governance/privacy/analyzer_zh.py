@@ -11,6 +11,7 @@ StewardAnalyzer sends Chinese texts here (``language="zh"``, or ``"auto"``/None 
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Iterable, Sequence
@@ -85,7 +86,7 @@ class ChineseAnalyzer:
         ad_hoc_recognizers: Sequence[EntityRecognizer] | None = None,
     ) -> list[list[RecognizerResult]]:
         supported = set(self.supported_entities)
-        ad_hoc = [r for r in ad_hoc_recognizers or [] if r.supported_language == LANGUAGE]
+        ad_hoc = [_for_chinese(r) for r in ad_hoc_recognizers or []]
         wanted = [e for e in entities if e in supported] if entities else sorted(supported)
         wanted += [e for r in ad_hoc for e in r.supported_entities if e not in wanted]
         threshold = self.score_threshold if score_threshold is None else score_threshold
@@ -109,6 +110,15 @@ class ChineseAnalyzer:
                     result.analysis_explanation = None
                 out.append(refine_results(text, found, custom_recognizers=custom))
         return out
+
+
+def _for_chinese(recognizer: EntityRecognizer) -> EntityRecognizer:
+    """A steward's custom recognizer (built for English) applied to Chinese text too: the same patterns."""
+    if recognizer.supported_language == LANGUAGE:
+        return recognizer
+    clone = copy.copy(recognizer)
+    clone.supported_language = LANGUAGE
+    return clone
 
 
 @functools.lru_cache(maxsize=4)
