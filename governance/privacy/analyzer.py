@@ -6,7 +6,9 @@ What Steward adds to a plain ``AnalyzerEngine`` (each measured by bench/pii_eval
 - more phone regions; an e-mail recognizer that validates domains offline;
 - a score threshold (the plain engine returns 0.01-score driver-licence guesses);
 - refinement of the merged results (refinement.py): vague dates dropped, overlaps resolved by
-  entity precedence, adjacent address pieces joined into one address span.
+  entity precedence, adjacent address pieces joined into one address span;
+- Chinese: texts that are mostly Chinese (or all texts, with ``language="zh"``) go to the Chinese
+  analyzer (analyzer_zh.py, recognizers/zh.py); the others never pay more than one regex search.
 
 Speed (bench/pii_scan.py masks 100k free-text reviews). ``analyze_batch`` runs Presidio's
 recognizers, context enhancement, threshold and de-duplication itself rather than calling
