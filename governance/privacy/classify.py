@@ -20,6 +20,9 @@ import pyarrow as pa
 
 from governance.privacy.analyzer import StewardAnalyzer
 from governance.privacy.recognizers.cards import luhn_valid
+from governance.privacy.recognizers.zh import LANGUAGE as ZH
+from governance.privacy.recognizers.zh import PROVINCES as ZH_PROVINCES
+from governance.privacy.recognizers.zh import detect_language
 
 # Column-name hints: token -> entity type. Tokens come from splitting the name on case changes,
 # digits and separators ("EmailAddress" -> email, address; "cc_number" -> cc, number).
@@ -71,6 +74,8 @@ NAME_HINTS: dict[str, str] = {
     "username": "USERNAME",
     "login": "USERNAME",
     "userid": "USERNAME",
+    "resident": "NATIONAL_ID",
+    "idcard": "NATIONAL_ID",
     # Places: a column named like one, holding place-like values, is LOCATION (see _place_like).
     "city": "LOCATION",
     "town": "LOCATION",
@@ -84,6 +89,39 @@ NAME_HINTS: dict[str, str] = {
     "county": "LOCATION",
     "municipality": "LOCATION",
 }
+# Chinese column names ("手机号", "收货地址"): a hint when the name contains the word.
+ZH_NAME_HINTS: tuple[tuple[str, str], ...] = (
+    ("身份证", "NATIONAL_ID"),
+    ("证件", "NATIONAL_ID"),
+    ("邮箱", "EMAIL_ADDRESS"),
+    ("邮件", "EMAIL_ADDRESS"),
+    ("手机", "PHONE_NUMBER"),
+    ("电话", "PHONE_NUMBER"),
+    ("地址", "STREET_ADDRESS"),
+    ("住址", "STREET_ADDRESS"),
+    ("银行卡", "CREDIT_CARD"),
+    ("卡号", "CREDIT_CARD"),
+    ("生日", "DATE_OF_BIRTH"),
+    ("出生", "DATE_OF_BIRTH"),
+    ("邮编", "ZIP_CODE"),
+    ("城市", "LOCATION"),
+    ("省份", "LOCATION"),
+    ("姓名", "PERSON"),
+    ("名字", "PERSON"),
+    ("收货人", "PERSON"),
+    ("联系人", "PERSON"),
+    ("用户名", "USERNAME"),
+)
+# A hint is borne out by these detected types too (a resident id number is a national id).
+HINT_SATISFIED_BY: dict[str | None, set[str | None]] = {"NATIONAL_ID": {"NATIONAL_ID", "CN_RESIDENT_ID"}}
+ZH_PLACE = re.compile(r"[\u4e00-\u9fff]{1,10}(?:省|市|县|区|州|盟|旗|自治区|特别行政区|镇|乡|村)")
+# A column of few distinct values ("gold", "silver"; 金卡, 银卡) is a category, not names or places,
+# unless its name says otherwise.
+CATEGORICAL_MIN_SAMPLE = 20
+CATEGORICAL_MAX_DISTINCT = 5
+ZH_COLUMN_SHARE = 0.5  # a column is Chinese when this share of its values is mostly Chinese text
+ZH_PROSE_MIN_CHARS = 12  # Chinese free text: values this long, punctuated like sentences
+ZH_SENTENCE_PUNCTUATION = re.compile(r"[，。！？；、,.!?]")
 # Hints about a place: the values must also look like place names (not "active"/"pending").
 PLACE_HINT_TOKENS = frozenset(
     {
@@ -243,6 +281,9 @@ def name_hint(column: str) -> str | None:
     for token in tokens:
         if token in NAME_HINTS:
             return NAME_HINTS[token]
+    for word, hint in ZH_NAME_HINTS:
+        if word in column:
+            return hint
     return None
 
 
@@ -322,12 +363,29 @@ def classify_column(
 
     counts = Counter(texts)
     distinct = list(counts)
+    # The column's language from its values: mostly Chinese values get the Chinese recognizers.
+    chinese = sum(counts[t] for t in distinct if detect_language(t) == ZH) / len(texts)
+    report.language = ZH if chinese >= ZH_COLUMN_SHARE else "en"
     context = name_tokens(name) + ([hint.lower().replace("_", " ")] if hint else [])
-    results = analyzer.analyze_batch(distinct, context=context, ad_hoc_recognizers=ad_hoc_recognizers)
+    results = analyzer.analyze_batch(
+        distinct,
+        context=context,
+        ad_hoc_recognizers=ad_hoc_recognizers,
+        language=ZH if report.language == ZH else None,
+    )
 
-    words = statistics.median(len(t.split()) for t in texts)
-    free_text = words >= FREE_TEXT_MIN_WORDS
-    machine_text = free_text and _alphabetic_share(texts) < MIN_PROSE_WORDS
+    if report.language == ZH:
+        # Chinese has no spaces between words: prose is long or punctuated like a sentence.
+        length = statistics.median(len(t.strip()) for t in texts)
+        punctuated = sum(bool(ZH_SENTENCE_PUNCTUATION.search(t)) for t in texts) / len(texts)
+        free_text = length >= ZH_PROSE_MIN_CHARS and (punctuated >= 0.3 or length >= 3 * ZH_PROSE_MIN_CHARS)
+        machine_text = False
+        reasons_language = [f"Chinese values ({chinese:.0%}): Chinese recognizers"]
+    else:
+        words = statistics.median(len(t.split()) for t in texts)
+        free_text = words >= FREE_TEXT_MIN_WORDS
+        machine_text = free_text and _alphabetic_share(texts) < MIN_PROSE_WORDS
+        reasons_language = []
     per_type: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"count": 0, "score": 0.0, "recognizers": Counter(), "coverage": 0.0}
     )
@@ -358,7 +416,7 @@ def classify_column(
         for t, a in per_type.items()
     ]
     custom = {r.name for r in ad_hoc_recognizers or []}
-    reasons: list[str] = []
+    reasons: list[str] = list(reasons_language)
     if hint:
         reasons.append(f"name cue: '{name}' suggests {hint}")
     id_like = _id_like(name, dtype, texts)
@@ -378,6 +436,15 @@ def classify_column(
                 "product copy of an items table: "
                 + ", ".join(f"{e.entity_type} (share {e.share:.2f})" for e in dropped)
                 + " from brand and product names not counted"
+            )
+    if not hint and not free_text and len(texts) >= CATEGORICAL_MIN_SAMPLE and len(distinct) < CATEGORICAL_MAX_DISTINCT:
+        dropped = [e for e in evidence if e.entity_type in NER_TYPES and not custom & set(e.recognizers)]
+        evidence = [e for e in evidence if e not in dropped]
+        if dropped:
+            reasons.append(
+                f"categorical column ({len(distinct)} distinct values): "
+                + ", ".join(e.entity_type for e in dropped)
+                + " not counted without a name cue"
             )
     shape = None
     if hint == "LOCATION" and not free_text:
@@ -402,7 +469,11 @@ def classify_column(
         ]
     # The type the column name announces comes first when the values bear it out.
     evidence.sort(
-        key=lambda e: (e.entity_type == hint and e.share >= MIN_ENTITY_SHARE, e.share * e.score, e.share),
+        key=lambda e: (
+            e.entity_type in HINT_SATISFIED_BY.get(hint, {hint}) and e.share >= MIN_ENTITY_SHARE,
+            e.share * e.score,
+            e.share,
+        ),
         reverse=True,
     )
     report.entities = evidence
@@ -477,11 +548,15 @@ def _product_text(name: str, hint: str | None, table_columns: Sequence[str] | No
 
 def _place_like_share(texts: list[str], analyzer: StewardAnalyzer) -> float:
     """Share of values shaped like a place name: capitalised words that are not all ordinary English
-    words ("Lake Jamesburgh", "Vila Real"), or a short upper-case code ("QE", "PT")."""
+    words ("Lake Jamesburgh", "Vila Real"), a short upper-case code ("QE", "PT"), or a Chinese place
+    with its unit (杭州市, 朝阳区, 广西壮族自治区) or a province's name."""
     common = analyzer.common_words
     ok = 0
     for text in texts:
         value = text.strip()
+        if ZH_PLACE.fullmatch(value) or value in ZH_PROVINCES:
+            ok += 1
+            continue
         if re.fullmatch(r"[A-Z]{2,3}", value):
             ok += 1
             continue

@@ -52,13 +52,17 @@ def analyze_texts(
             )
     if sum(len(t) for t in texts) > MAX_ANALYZE_TOTAL_CHARS:
         raise ServiceError(f"the texts exceed {MAX_ANALYZE_TOTAL_CHARS} characters in all", field="texts")
-    if language != engine.config.language:
-        raise ServiceError(f"language {language!r} is not configured; use {engine.config.language!r}", field="language")
+    languages = (engine.config.language, "zh", "auto")
+    if language not in languages:
+        raise ServiceError(
+            f"language {language!r} is not supported; use one of {', '.join(repr(x) for x in languages)}",
+            field="language",
+        )
     if entities:
-        unknown = sorted(set(entities) - set(engine.supported_entities))
+        unknown = sorted(set(entities) - set(engine.supported_entities_for(language)))
         if unknown:
-            raise ServiceError(f"unknown entities: {', '.join(unknown)}", field="entities")
-    results = engine.analyze_batch(texts, entities=entities or None, score_threshold=score_threshold)
+            raise ServiceError(f"unknown entities for language {language!r}: {', '.join(unknown)}", field="entities")
+    results = engine.analyze_batch(texts, entities=entities or None, score_threshold=score_threshold, language=language)
     return [
         [{"entity_type": r.entity_type, "start": r.start, "end": r.end, "score": round(r.score, 4)} for r in found]
         for found in results

@@ -77,6 +77,7 @@ _ENTITY_TO_PSEUDONYM = {
     "DATE_OF_BIRTH": "date",
     "USERNAME": "username",
     "NRP": "id",
+    "CN_RESIDENT_ID": "id",
 }
 
 
@@ -528,6 +529,22 @@ _FAKER_METHODS = {
 }
 
 
+# Chinese fakes for Chinese originals (zh_CN has no street-level "street_address" with a number).
+_FAKER_METHODS_ZH: dict[str, Callable[[Any], str]] = {
+    "name": lambda f: f.name(),
+    "first_name": lambda f: f.first_name(),
+    "last_name": lambda f: f.last_name(),
+    "address": lambda f: f"{f.province()}{f.city()}{f.district()}区{f.street_name()}{f.random_int(1, 999)}号",
+    "phone": lambda f: f.phone_number(),
+    "city": lambda f: f.city(),
+    "company": lambda f: f.company(),
+}
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CN_MOBILE = re.compile(r"(?:(?:\+|00)86[ \-]?)?1[3-9]\d(?:[ \-]?\d{4}){2}")
+
+
 class Pseudonymizer:
     """Consistent realistic fake values: Faker seeded by a salted hash of the original."""
 
@@ -537,22 +554,36 @@ class Pseudonymizer:
         self.kind = kind
         self.salt = salt.encode()
         self.faker = Faker("en_US")
+        self._faker_zh: Any = None
 
     def __call__(self, text: str) -> str:
         digest = hashlib.sha256(self.salt + self.kind.encode() + b"\0" + text.encode()).digest()
         with _pseudonyms_lock:
             fake = _pseudonyms.get(digest)
         if fake is None:
-            fake = self._fake(digest)
+            fake = self._fake(digest, text)
             with _pseudonyms_lock:
                 _pseudonyms[digest] = fake
                 if len(_pseudonyms) > _PSEUDONYM_CACHE_SIZE:
                     _pseudonyms.popitem(last=False)
         return fake
 
-    def _fake(self, digest: bytes) -> str:
-        f = self.faker
+    def _chinese(self) -> Any:
+        if self._faker_zh is None:
+            from faker import Faker
+
+            self._faker_zh = Faker("zh_CN")
+        return self._faker_zh
+
+    def _fake(self, digest: bytes, text: str = "") -> str:
+        # A Chinese original gets a Chinese fake (Faker zh_CN): 张伟 -> 李娜, 北京市朝阳区... -> 江苏省...
+        chinese = self.kind in _FAKER_METHODS_ZH and (
+            _HAN.search(text) is not None if self.kind != "phone" else _CN_MOBILE.fullmatch(text.strip()) is not None
+        )
+        f = self._chinese() if chinese else self.faker
         f.seed_instance(int.from_bytes(digest[:8], "big"))
+        if chinese:
+            return _FAKER_METHODS_ZH[self.kind](f)
         if self.kind in _FAKER_METHODS:
             return getattr(f, _FAKER_METHODS[self.kind])()
         if self.kind == "email":

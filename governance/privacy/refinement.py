@@ -22,6 +22,8 @@ from presidio_analyzer import RecognizerResult
 ENTITY_PRECEDENCE: dict[str, int] = {
     "EMAIL_ADDRESS": 100,
     "IBAN_CODE": 95,
+    # A resident id with a valid check character and birth date is not also a bank card (62... ids).
+    "CN_RESIDENT_ID": 92,
     "CREDIT_CARD": 90,
     "US_SSN": 90,
     "IP_ADDRESS": 90,

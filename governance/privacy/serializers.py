@@ -70,7 +70,11 @@ class AnalyzeSerializer(serializers.Serializer):
     texts = serializers.ListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), allow_empty=True
     )
-    language = serializers.CharField(required=False, default="en")
+    language = serializers.CharField(
+        required=False,
+        default="en",
+        help_text="en, zh (Chinese recognizers) or auto (each text by its share of Chinese characters)",
+    )
     entities = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=True)
     score_threshold = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
 

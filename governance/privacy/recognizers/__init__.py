@@ -22,6 +22,8 @@ through governance/privacy/internals.py.
 - names: person names
 - patterns: the building blocks (guarded patterns, named-group regexes)
 - phone: phone numbers
+- zh: Chinese PII for the ``zh`` analyzer (analyzer_zh.py): mobiles, resident ids, bank cards, names,
+  addresses, e-mails and IPs; its resident-id recognizer also serves English text
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from governance.privacy.recognizers.names import (
     SingleFirstNameRecognizer,
 )
 from governance.privacy.recognizers.phone import LabelledPhoneRecognizer
+from governance.privacy.recognizers.zh import ZhResidentIdRecognizer
 
 
 def steward_recognizers(language: str = "en") -> list[EntityRecognizer]:
@@ -50,4 +53,6 @@ def steward_recognizers(language: str = "en") -> list[EntityRecognizer]:
         LocationCueRecognizer(language),
         LabelledPhoneRecognizer(language),
         CardNumberRecognizer(language),
+        # Chinese resident id numbers (check character and birth date) turn up in English tables too.
+        ZhResidentIdRecognizer(language),
     ]
