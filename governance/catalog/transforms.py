@@ -34,6 +34,8 @@ from governance.catalog.expressions import ExpressionError, compile_expression
 ROW = "__steward_row"
 BATCH_ROWS = 128 * 1024
 PARQUET_ROW_GROUP = 256 * 1024
+# A join whose right side has at most this many rows holds that side in memory and streams the left one.
+RIGHT_IN_MEMORY_ROWS = 2_000_000
 
 
 class TransformError(ValueError):
@@ -766,13 +768,15 @@ def op_dedupe(ctx: Context, params: dict[str, Any]) -> None:
         raise TransformError("`keep` must be 'first' or 'last'.")
     agg = "min" if keep == "first" else "max"
     sink = ctx.output(schema)
-    # One row position per key (a hash aggregate that spills), then the kept rows in their original order.
-    sql = (
-        f"SELECT {_select_list(schema.names)} FROM t0 WHERE {ROW} IN "
-        f"(SELECT {agg}({ROW}) FROM t0 GROUP BY {_select_list(keys)}) ORDER BY {ROW}"
-    )
-    for batch in ctx.stream(sql):
-        sink.write(batch)
+    # The kept row of each key from a hash aggregate (which spills), marked in a bitmap of one byte per row; then
+    # the table is read again in order and filtered by it: no sort of the rows.
+    kept = np.zeros(ctx.source.num_rows, dtype=bool)
+    for batch in ctx.stream(f"SELECT {agg}({ROW}) AS r FROM t0 GROUP BY {_select_list(keys)}"):
+        kept[np.asarray(batch.column(0))] = True
+    offset = 0
+    for batch in ctx.source.batches(ctx.batch_rows):
+        sink.write(batch.filter(pa.array(kept[offset : offset + batch.num_rows])))
+        offset += batch.num_rows
 
 
 def op_join(ctx: Context, params: dict[str, Any]) -> None:
@@ -807,14 +811,41 @@ def op_join(ctx: Context, params: dict[str, Any]) -> None:
         out = f"{name}_right" if name in left.names else name
         select.append(f"r.{q(name)} AS {q(out)}")
         fields.append(right.field(name).with_name(out))
+    out_schema = pa.schema(fields)
+    sink = ctx.output(out_schema)
+    if how in ("inner", "left") and ctx.sources[1].num_rows <= RIGHT_IN_MEMORY_ROWS:
+        _join_batches(ctx, sink, keys, how, out_schema)
+        return
     condition = " AND ".join(f"l.{q(k)} = r.{q(k)}" for k in keys)
     sql = (
         f"SELECT {', '.join(select)} FROM t0 AS l {kinds[how]} JOIN t1 AS r ON {condition} "
         f"ORDER BY l.{ROW} NULLS LAST, r.{ROW} NULLS LAST"
     )
-    sink = ctx.output(pa.schema(fields))
     for batch in ctx.stream(sql):
         sink.write(batch)
+
+
+def _join_batches(ctx: Context, sink: Sink, keys: list[str], how: str, out_schema: pa.Schema) -> None:
+    """An inner or left join with a right side that fits in memory: each left batch is joined on its own and put
+    back in its order (then the right side's), so the left table streams and nothing is sorted globally."""
+    left_schema = ctx.sources[0].schema
+    right = pa.concat_tables(list(ctx.sources[1].batches(ctx.batch_rows))) if ctx.sources[1].num_rows else None
+    right = right if right is not None else ctx.sources[1].schema.empty_table()
+    for key in keys:
+        right = _replace(right, key, right.column(key).cast(left_schema.field(key).type))
+    lrow, rrow = "__steward_left_row", "__steward_right_row"
+    right = right.append_column(rrow, pa.array(np.arange(right.num_rows, dtype=np.int64)))
+    kind = "inner" if how == "inner" else "left outer"
+    offset = 0
+    for batch in ctx.source.batches(ctx.batch_rows):
+        rows = pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64))
+        offset += batch.num_rows
+        joined = batch.append_column(lrow, rows).join(
+            right, keys=keys, join_type=kind, right_suffix="_right", use_threads=True
+        )
+        keys_order = [(lrow, "ascending", "at_end"), (rrow, "ascending", "at_end")]
+        order = pc.sort_indices(joined.select([lrow, rrow]), sort_keys=keys_order)
+        sink.write(joined.take(order).select(out_schema.names))
 
 
 def _fractions(params: dict[str, Any]) -> list[float]:
@@ -952,8 +983,20 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
     out_schema = pa.schema(list(schema) + new_fields)
     sink = ctx.output(out_schema)
     # A user or item with no earlier events has count 0 and no rate or mean (null), never a value from its own row.
-    sql = f"SELECT {_select_list(out_schema.names)} FROM (SELECT *, {', '.join(inner)} FROM t0) ORDER BY {ROW}"
-    for batch in ctx.stream(sql):
+    # Only the row position and the new columns go through the windows and the sort back into row order; the
+    # table's own columns are read again in order and zipped with them.
+    new_names = _select_list([f.name for f in new_fields])
+    sql = f"SELECT {new_names} FROM (SELECT {ROW}, {', '.join(inner)} FROM t0) ORDER BY {ROW}"
+    _zip(ctx, sink, ctx.stream(sql), new_fields)
+
+
+def _zip(ctx: Context, sink: Sink, stream: Iterator[pa.RecordBatch], fields: list[pa.Field]) -> None:
+    """The table's batches, in order, each with the next rows of `stream` (in row order) as new columns."""
+    rows = _Rows(stream)
+    for batch in ctx.source.batches(ctx.batch_rows):
+        taken = rows.take(batch.num_rows) if batch.num_rows else None
+        for i, f in enumerate(fields):
+            batch = batch.append_column(f.name, taken.column(i) if taken is not None else pa.array([], f.type))
         sink.write(batch)
 
 
@@ -992,12 +1035,7 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
         for part in _sequences(by_user, len(outputs), length):
             writer.write_table(part.cast(seq_schema))
     in_order = ctx.stream(f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r")
-    lists = _Rows(in_order)
-    for batch in ctx.source.batches(ctx.batch_rows):
-        taken = lists.take(batch.num_rows)
-        for i, f in enumerate(fields):
-            batch = batch.append_column(f.name, taken.column(i))
-        sink.write(batch)
+    _zip(ctx, sink, in_order, fields)
     scratch.unlink(missing_ok=True)
 
 

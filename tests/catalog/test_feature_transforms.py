@@ -16,6 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.models import AuditEvent, Job
+from governance.catalog import transforms
 from governance.catalog.models import DatasetVersion, LineageEdge
 from governance.catalog.transforms import Limits, TransformError, apply, run
 
@@ -244,6 +245,8 @@ ITEMS = pa.table(
         ("filter", {"expression": "event != 'view'"}),
         ("dedupe", {"keys": ["user"], "keep": "last"}),
         ("join", {"on": ["item"], "how": "outer"}),
+        ("join", {"on": ["item"], "how": "left"}),
+        ("join", {"on": ["item"], "how": "inner"}),
         ("cast", {"columns": {"rating": "float"}}),
         ("impute", {"columns": ["rating"], "strategy": "median"}),
         ("impute", {"columns": ["cat"], "strategy": "mode"}),
@@ -273,6 +276,19 @@ def test_the_parquet_engine_in_small_batches_writes_what_the_in_memory_run_retur
     expected = apply(operation, tables, params)
     assert [pq.read_table(p) for p in written] == expected
     assert not list(tmp_path.glob("duckdb-*"))  # the spill directory goes with the run
+
+
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_a_join_streaming_the_left_side_gives_what_duckdbs_sorted_join_gives(
+    monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    right = pa.table({"item": [10, 10, 12, None, 13], "title": ["a", "b", "c", "d", "e"], "rating": [1, 2, 3, 4, 5]})
+    left = LOG.append_column("n", pa.array(range(LOG.num_rows)))
+    streamed = apply("join", [left, right], {"on": ["item"], "how": how}, Limits(batch_rows=3))
+    monkeypatch.setattr(transforms, "RIGHT_IN_MEMORY_ROWS", 0)
+    sorted_by_duckdb = apply("join", [left, right], {"on": ["item"], "how": how})
+    assert streamed == sorted_by_duckdb
+    assert col(streamed[0], "title")[:2] == ["a", "b"] and "rating_right" in streamed[0].column_names
 
 
 def test_a_run_that_fails_midway_leaves_no_output_file(tmp_path: Path) -> None:
