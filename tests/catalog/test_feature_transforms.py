@@ -413,3 +413,23 @@ def test_a_feature_transform_job_registers_a_profiled_version_with_lineage(
         assert [row[column] for row in rows] == values
     else:
         assert [row[column] for row in rows] == [pytest.approx(100 / 86400 * x) for x in (1, 0, 0, 0.5)]
+
+
+def test_a_transform_over_its_memory_limit_fails_naming_the_setting_and_leaves_no_file(tmp_path: Path) -> None:
+    n = 300_000
+    table = pa.table({"user": [i % 977 for i in range(n)], "item": list(range(n)), "ts": list(range(n, 0, -1))})
+    pq.write_table(table, tmp_path / "log.parquet")
+    params = {"user_column": "user", "item_column": "item", "time_column": "ts"}
+    with pytest.raises(TransformError, match="STEWARD_TRANSFORM_MEMORY_LIMIT"):
+        run("sequence", [tmp_path / "log.parquet"], params, tmp_path, Limits(memory_limit="1MB", temp_dir=tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ["log.parquet"]
+
+
+def test_jobs_take_the_engines_limits_from_settings(settings: Any) -> None:
+    from governance.catalog.transform_service import transform_limits
+
+    settings.STEWARD_TRANSFORM_MEMORY_LIMIT = "256MB"
+    settings.STEWARD_TRANSFORM_THREADS = 1
+    limits = transform_limits()
+    assert (limits.memory_limit, limits.threads) == ("256MB", 1)
+    assert limits.temp_dir is not None and Path(settings.FILE_UPLOAD_TEMP_DIR) == limits.temp_dir
