@@ -12,6 +12,7 @@ TransformError with a message; `apply` on empty tables is how the service checks
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import json
 import shutil
@@ -34,6 +35,8 @@ from governance.catalog.expressions import ExpressionError, compile_expression
 ROW = "__steward_row"
 BATCH_ROWS = 128 * 1024
 PARQUET_ROW_GROUP = 256 * 1024
+# A join whose right side has at most this many rows holds that side in memory and streams the left one.
+RIGHT_IN_MEMORY_ROWS = 2_000_000
 
 
 class TransformError(ValueError):
@@ -176,12 +179,18 @@ class Context:
         except duckdb.Error as exc:
             raise TransformError(_duck_message(exc)) from None
 
-    def stream(self, sql: str) -> Iterator[pa.RecordBatch]:
-        """The query's rows as batches, produced as they are consumed (DuckDB spills what does not fit)."""
+    def stream(self, sql: str, *, own_cursor: bool = False) -> Iterator[pa.RecordBatch]:
+        """The query's rows as batches, produced as they are consumed (DuckDB spills what does not fit). With
+        `own_cursor` it runs on a cursor of its own, so it may be read side by side with other streams (it then
+        sees files and views, not the tables registered from memory)."""
+        con = self.con.cursor() if own_cursor else self.con
         try:
-            yield from self.con.sql(sql).to_arrow_reader(self.batch_rows)
+            yield from con.sql(sql).to_arrow_reader(self.batch_rows)
         except duckdb.Error as exc:
             raise TransformError(_duck_message(exc)) from None
+        finally:
+            if own_cursor:
+                con.close()
 
 
 def _duck_message(exc: Exception) -> str:
@@ -284,6 +293,15 @@ def _execute(
         finally:
             for sink in ctx.opened:
                 sink.close()
+    _give_back_memory()
+
+
+def _give_back_memory() -> None:
+    """Hand freed memory back to the OS, so a long-lived worker's RSS returns to its base after each transform
+    (Arrow's allocator and glibc keep freed pages for reuse otherwise)."""
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _map(ctx: Context, fn: Callable[[pa.Table], pa.Table], columns: list[str] | None = None) -> None:
@@ -766,13 +784,15 @@ def op_dedupe(ctx: Context, params: dict[str, Any]) -> None:
         raise TransformError("`keep` must be 'first' or 'last'.")
     agg = "min" if keep == "first" else "max"
     sink = ctx.output(schema)
-    # One row position per key (a hash aggregate that spills), then the kept rows in their original order.
-    sql = (
-        f"SELECT {_select_list(schema.names)} FROM t0 WHERE {ROW} IN "
-        f"(SELECT {agg}({ROW}) FROM t0 GROUP BY {_select_list(keys)}) ORDER BY {ROW}"
-    )
-    for batch in ctx.stream(sql):
-        sink.write(batch)
+    # The kept row of each key from a hash aggregate (which spills), marked in a bitmap of one byte per row; then
+    # the table is read again in order and filtered by it: no sort of the rows.
+    kept = np.zeros(ctx.source.num_rows, dtype=bool)
+    for batch in ctx.stream(f"SELECT {agg}({ROW}) AS r FROM t0 GROUP BY {_select_list(keys)}"):
+        kept[np.asarray(batch.column(0))] = True
+    offset = 0
+    for batch in ctx.source.batches(ctx.batch_rows):
+        sink.write(batch.filter(pa.array(kept[offset : offset + batch.num_rows])))
+        offset += batch.num_rows
 
 
 def op_join(ctx: Context, params: dict[str, Any]) -> None:
@@ -807,14 +827,41 @@ def op_join(ctx: Context, params: dict[str, Any]) -> None:
         out = f"{name}_right" if name in left.names else name
         select.append(f"r.{q(name)} AS {q(out)}")
         fields.append(right.field(name).with_name(out))
+    out_schema = pa.schema(fields)
+    sink = ctx.output(out_schema)
+    if how in ("inner", "left") and ctx.sources[1].num_rows <= RIGHT_IN_MEMORY_ROWS:
+        _join_batches(ctx, sink, keys, how, out_schema)
+        return
     condition = " AND ".join(f"l.{q(k)} = r.{q(k)}" for k in keys)
     sql = (
         f"SELECT {', '.join(select)} FROM t0 AS l {kinds[how]} JOIN t1 AS r ON {condition} "
         f"ORDER BY l.{ROW} NULLS LAST, r.{ROW} NULLS LAST"
     )
-    sink = ctx.output(pa.schema(fields))
     for batch in ctx.stream(sql):
         sink.write(batch)
+
+
+def _join_batches(ctx: Context, sink: Sink, keys: list[str], how: str, out_schema: pa.Schema) -> None:
+    """An inner or left join with a right side that fits in memory: each left batch is joined on its own and put
+    back in its order (then the right side's), so the left table streams and nothing is sorted globally."""
+    left_schema = ctx.sources[0].schema
+    right = pa.concat_tables(list(ctx.sources[1].batches(ctx.batch_rows))) if ctx.sources[1].num_rows else None
+    right = right if right is not None else ctx.sources[1].schema.empty_table()
+    for key in keys:
+        right = _replace(right, key, right.column(key).cast(left_schema.field(key).type))
+    lrow, rrow = "__steward_left_row", "__steward_right_row"
+    right = right.append_column(rrow, pa.array(np.arange(right.num_rows, dtype=np.int64)))
+    kind = "inner" if how == "inner" else "left outer"
+    offset = 0
+    for batch in ctx.source.batches(ctx.batch_rows):
+        rows = pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64))
+        offset += batch.num_rows
+        joined = batch.append_column(lrow, rows).join(
+            right, keys=keys, join_type=kind, right_suffix="_right", use_threads=True
+        )
+        keys_order = [(lrow, "ascending", "at_end"), (rrow, "ascending", "at_end")]
+        order = pc.sort_indices(joined.select([lrow, rrow]), sort_keys=keys_order)
+        sink.write(joined.take(order).select(out_schema.names))
 
 
 def _fractions(params: dict[str, Any]) -> list[float]:
@@ -908,7 +955,13 @@ def _values(params: dict[str, Any], key: str, default: list[str]) -> list[Any]:
 def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
     """Per-user and per-item history features of each row, from events STRICTLY before its timestamp: counts, and
     with `event_column` click / purchase rates, with `rating_column` mean ratings. Rows at the same time never see
-    each other (window frames `RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING` over an integer time key)."""
+    each other; a user or item with no earlier events has count 0 and no rate or mean (null).
+
+    The frame is SQL's `RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING` over an integer time key, computed as
+    running sums instead of DuckDB window aggregates (eight RANGE-framed averages took ten times as long as one
+    count): per side, DuckDB's external sort orders (key, time, row) with the event indicators, numpy takes
+    cumulative sums per key and gives every row of a (key, time) group the sums before the group's first row, with
+    the running totals of the last key carried from batch to batch. Rows without a key or a time get no history."""
     schema = ctx.schema
     time_column = _time_column(schema, params)
     time_key = _time_key(schema, time_column)
@@ -932,28 +985,97 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
         etype = schema.field(event).type
         for values in kinds.values():
             _arrow(f"The event values do not fit column {event}'s type.", pa.array, values, type=etype)
-    new_fields: list[pa.Field] = []
-    inner: list[str] = []
+    # The running sums: m0 counts events, then one indicator per event kind, then rating sum and rating count.
+    metrics = ["1.0"]
+    for values in kinds.values():
+        metrics.append(f"CASE WHEN {q(event)} IN ({', '.join(_literal(v) for v in values)}) THEN 1.0 ELSE 0.0 END")
+    if rating is not None:
+        metrics += [f"coalesce({q(rating)}::DOUBLE, 0.0)", f"CASE WHEN {q(rating)} IS NULL THEN 0.0 ELSE 1.0 END"]
+    sides: list[tuple[str, list[pa.Field]]] = []
     for side, column in entities.items():
-        window = f"(PARTITION BY {q(column)} ORDER BY {time_key} RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-        count = f"{side}_events_before"
-        inner.append(f"count(*) OVER {window} AS {q(count)}")
-        new_fields.append(pa.field(count, pa.int64()))
-        for kind, values in kinds.items():
-            listed = ", ".join(_literal(v) for v in values)
-            rate = f"{side}_{kind}_rate"
-            inner.append(f"avg(CASE WHEN {q(event)} IN ({listed}) THEN 1.0 ELSE 0.0 END) OVER {window} AS {q(rate)}")
-            new_fields.append(pa.field(rate, pa.float64()))
-        if rating is not None:
-            mean = f"{side}_mean_rating"
-            inner.append(f"avg({q(rating)}::DOUBLE) OVER {window} AS {q(mean)}")
-            new_fields.append(pa.field(mean, pa.float64()))
+        fields = [pa.field(f"{side}_events_before", pa.int64())]
+        fields += [pa.field(f"{side}_{kind}_rate", pa.float64()) for kind in kinds]
+        fields += [pa.field(f"{side}_mean_rating", pa.float64())] if rating is not None else []
+        sides.append((column, fields))
+    new_fields = [f for _, fields in sides for f in fields]
     _new_names(schema, [f.name for f in new_fields])
-    out_schema = pa.schema(list(schema) + new_fields)
-    sink = ctx.output(out_schema)
-    # A user or item with no earlier events has count 0 and no rate or mean (null), never a value from its own row.
-    sql = f"SELECT {_select_list(out_schema.names)} FROM (SELECT *, {', '.join(inner)} FROM t0) ORDER BY {ROW}"
-    for batch in ctx.stream(sql):
+    sink = ctx.output(pa.schema(list(schema) + new_fields))
+    streams = []
+    for column, fields in sides:
+        listed = ", ".join(f"({m})::DOUBLE AS m{i}" for i, m in enumerate(metrics))  # not DECIMAL
+        by_key = ctx.stream(
+            f"SELECT {q(column)} AS u, {time_key} AS t, {ROW} AS r, {listed} FROM t0 "
+            f"ORDER BY u NULLS LAST, t NULLS LAST, r"
+        )
+        scratch = ctx.scratch / f"aggregates-{uuid.uuid4().hex[:8]}.parquet"
+        out_schema = pa.schema([pa.field("r", pa.int64()), *fields])
+        with pq.ParquetWriter(scratch, out_schema, compression="none") as writer:
+            for rows, before in _history(by_key, len(metrics)):
+                writer.write_table(_features(rows, before, fields, len(kinds), rating is not None))
+        in_order = f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r"
+        streams.append((ctx.stream(in_order, own_cursor=True), fields))
+    _zip_many(ctx, sink, streams)
+
+
+def _features(rows: pa.Array, before: np.ndarray, fields: list[pa.Field], kinds: int, rated: bool) -> pa.Table:
+    count = before[:, 0]
+    columns = [rows, pa.array(count.astype(np.int64))]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in range(kinds):
+            columns.append(pa.array(before[:, 1 + k] / count, mask=count == 0))
+        if rated:
+            total, n = before[:, 1 + kinds], before[:, 2 + kinds]
+            columns.append(pa.array(total / n, mask=n == 0))
+    return pa.Table.from_arrays(columns, schema=pa.schema([pa.field("r", pa.int64()), *fields]))
+
+
+def _history(batches: Iterator[pa.RecordBatch], width: int) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    """For a (u, t, r, m0, m1, ...) stream sorted by key, time and row: each row's position and the sums of m over
+    the key's rows at strictly earlier times."""
+    last_u: Any = None
+    last_t: Any = None
+    user_total = np.zeros(width)  # sums over the last key's rows so far
+    group_before = np.zeros(width)  # what the last (key, time) group's rows get
+    for batch in batches:
+        n = batch.num_rows
+        if n == 0:
+            continue
+        u, t = batch.column("u"), batch.column("t")
+        first_u, first_t = u[0].as_py(), t[0].as_py()
+        same_user = first_u is not None and first_u == last_u
+        same_group = same_user and first_t is not None and first_t == last_t
+        new_user = _starts(u)
+        new_user[0] = not same_user
+        new_group = new_user | _starts(t)
+        new_group[0] = not same_group
+        values = np.column_stack([np.asarray(batch.column(f"m{i}"), dtype=np.float64) for i in range(width)])
+        before_row = np.cumsum(values, axis=0) - values  # sums of the batch's earlier rows
+        positions = np.arange(n)
+        user_start = np.maximum.accumulate(np.where(new_user, positions, 0))
+        group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
+        within = before_row - before_row[user_start]  # sums of the key's earlier rows in this batch
+        within[(user_start == 0) & same_user] += user_total
+        before = within[group_start]
+        before[(group_start == 0) & same_group] = group_before
+        before[np.asarray(pc.or_(pc.is_null(u), pc.is_null(t)))] = 0.0
+        yield batch.column("r"), before
+        last_u, last_t = u[n - 1].as_py(), t[n - 1].as_py()
+        user_total = within[n - 1] + values[n - 1]
+        group_before = before[n - 1]
+
+
+def _zip(ctx: Context, sink: Sink, stream: Iterator[pa.RecordBatch], fields: list[pa.Field]) -> None:
+    _zip_many(ctx, sink, [(stream, fields)])
+
+
+def _zip_many(ctx: Context, sink: Sink, streams: list[tuple[Iterator[pa.RecordBatch], list[pa.Field]]]) -> None:
+    """The table's batches, in order, each with the next rows of every stream (each in row order) as new columns."""
+    readers = [(_Rows(stream), fields) for stream, fields in streams]
+    for batch in ctx.source.batches(ctx.batch_rows):
+        for rows, fields in readers:
+            taken = rows.take(batch.num_rows) if batch.num_rows else None
+            for i, f in enumerate(fields):
+                batch = batch.append_column(f.name, taken.column(i) if taken is not None else pa.array([], f.type))
         sink.write(batch)
 
 
@@ -988,16 +1110,11 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
     )
     scratch = ctx.scratch / f"sequence-{uuid.uuid4().hex[:8]}.parquet"
     seq_schema = pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]])
-    with pq.ParquetWriter(scratch, seq_schema) as writer:
+    with pq.ParquetWriter(scratch, seq_schema, compression="none") as writer:
         for part in _sequences(by_user, len(outputs), length):
             writer.write_table(part.cast(seq_schema))
     in_order = ctx.stream(f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r")
-    lists = _Rows(in_order)
-    for batch in ctx.source.batches(ctx.batch_rows):
-        taken = lists.take(batch.num_rows)
-        for i, f in enumerate(fields):
-            batch = batch.append_column(f.name, taken.column(i))
-        sink.write(batch)
+    _zip(ctx, sink, in_order, fields)
     scratch.unlink(missing_ok=True)
 
 

@@ -16,6 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.models import AuditEvent, Job
+from governance.catalog import transforms
 from governance.catalog.models import DatasetVersion, LineageEdge
 from governance.catalog.transforms import Limits, TransformError, apply, run
 
@@ -86,7 +87,8 @@ def test_aggregates_match_a_brute_force_past_only_computation_on_a_shuffled_log_
         for _ in range(300)
     ]
     table = pa.Table.from_pylist(rows)
-    out = one("aggregates", {k: v for k, v in AGG.items() if k != "cat"}, table)
+    # In batches of 7 rows, so a key's events and groups of ties cross batch boundaries.
+    (out,) = apply("aggregates", [table], AGG, Limits(batch_rows=7))
     for side, key in (("user", "user"), ("item", "item")):
         counts, rates, means = _brute_force(rows, key)
         assert col(out, f"{side}_events_before") == counts
@@ -244,6 +246,8 @@ ITEMS = pa.table(
         ("filter", {"expression": "event != 'view'"}),
         ("dedupe", {"keys": ["user"], "keep": "last"}),
         ("join", {"on": ["item"], "how": "outer"}),
+        ("join", {"on": ["item"], "how": "left"}),
+        ("join", {"on": ["item"], "how": "inner"}),
         ("cast", {"columns": {"rating": "float"}}),
         ("impute", {"columns": ["rating"], "strategy": "median"}),
         ("impute", {"columns": ["cat"], "strategy": "mode"}),
@@ -273,6 +277,19 @@ def test_the_parquet_engine_in_small_batches_writes_what_the_in_memory_run_retur
     expected = apply(operation, tables, params)
     assert [pq.read_table(p) for p in written] == expected
     assert not list(tmp_path.glob("duckdb-*"))  # the spill directory goes with the run
+
+
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_a_join_streaming_the_left_side_gives_what_duckdbs_sorted_join_gives(
+    monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    right = pa.table({"item": [10, 10, 12, None, 13], "title": ["a", "b", "c", "d", "e"], "rating": [1, 2, 3, 4, 5]})
+    left = LOG.append_column("n", pa.array(range(LOG.num_rows)))
+    streamed = apply("join", [left, right], {"on": ["item"], "how": how}, Limits(batch_rows=3))
+    monkeypatch.setattr(transforms, "RIGHT_IN_MEMORY_ROWS", 0)
+    sorted_by_duckdb = apply("join", [left, right], {"on": ["item"], "how": how})
+    assert streamed == sorted_by_duckdb
+    assert col(streamed[0], "title")[:2] == ["a", "b"] and "rating_right" in streamed[0].column_names
 
 
 def test_a_run_that_fails_midway_leaves_no_output_file(tmp_path: Path) -> None:
@@ -396,3 +413,23 @@ def test_a_feature_transform_job_registers_a_profiled_version_with_lineage(
         assert [row[column] for row in rows] == values
     else:
         assert [row[column] for row in rows] == [pytest.approx(100 / 86400 * x) for x in (1, 0, 0, 0.5)]
+
+
+def test_a_transform_over_its_memory_limit_fails_naming_the_setting_and_leaves_no_file(tmp_path: Path) -> None:
+    n = 300_000
+    table = pa.table({"user": [i % 977 for i in range(n)], "item": list(range(n)), "ts": list(range(n, 0, -1))})
+    pq.write_table(table, tmp_path / "log.parquet")
+    params = {"user_column": "user", "item_column": "item", "time_column": "ts"}
+    with pytest.raises(TransformError, match="STEWARD_TRANSFORM_MEMORY_LIMIT"):
+        run("sequence", [tmp_path / "log.parquet"], params, tmp_path, Limits(memory_limit="1MB", temp_dir=tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ["log.parquet"]
+
+
+def test_jobs_take_the_engines_limits_from_settings(settings: Any) -> None:
+    from governance.catalog.transform_service import transform_limits
+
+    settings.STEWARD_TRANSFORM_MEMORY_LIMIT = "256MB"
+    settings.STEWARD_TRANSFORM_THREADS = 1
+    limits = transform_limits()
+    assert (limits.memory_limit, limits.threads) == ("256MB", 1)
+    assert limits.temp_dir is not None and Path(settings.FILE_UPLOAD_TEMP_DIR) == limits.temp_dir
