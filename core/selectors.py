@@ -34,5 +34,19 @@ def job_error_for(*, job: Job, user: Any) -> str:
     return f"{kind}: the job failed unexpectedly; a steward can read the details."
 
 
+def job_params_for(*, job: Job, user: Any) -> dict[str, Any]:
+    """A job's parameters as `user` may read them. The job's own actor and roles with `pii.manage` read them whole;
+    others learn only which operation ran, since parameters can quote raw values (a transform's expression over a
+    personal-data column, a masking policy's replacement text)."""
+    params = job.params or {}
+    if not params:
+        return params
+    user_id = getattr(user, "pk", None)
+    if user_id is not None and (job.actor_id == user_id or has_capability(user, "pii.manage")):
+        return params
+    shown = {key: params[key] for key in ("operation",) if isinstance(params.get(key), str)}
+    return shown | {"withheld": "the parameters are shown to the job's owner and to stewards"}
+
+
 def audit_event_list() -> QuerySet[AuditEvent]:
     return AuditEvent.objects.select_related("actor")

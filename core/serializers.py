@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from core.models import AuditEvent, Job
 from core.roles import ROLES
-from core.selectors import job_error_for
+from core.selectors import job_error_for, job_params_for
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -21,11 +21,16 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
 class JobSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, read_only=True)
     error = serializers.SerializerMethodField()
+    params = serializers.SerializerMethodField()
 
     def get_error(self, obj: Job) -> str:
         # Without a request (a job just started, answered by its POST) nobody is known: the reader's view applies.
         request = self.context.get("request")
         return job_error_for(job=obj, user=getattr(request, "user", None))
+
+    def get_params(self, obj: Job) -> dict[str, Any]:
+        request = self.context.get("request")
+        return job_params_for(job=obj, user=getattr(request, "user", None))
 
     class Meta:
         model = Job

@@ -5,7 +5,7 @@ from typing import Any
 from django.views.generic import DetailView, ListView
 
 from core.permissions import CapabilityRequiredMixin
-from core.selectors import audit_event_list, job_error_for, job_list
+from core.selectors import audit_event_list, job_error_for, job_list, job_params_for
 
 
 class JobListPage(CapabilityRequiredMixin, ListView):
@@ -24,6 +24,7 @@ class JobPage(CapabilityRequiredMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["job_error"] = job_error_for(job=self.object, user=self.request.user)
+        context["job_params"] = job_params_for(job=self.object, user=self.request.user)
         return context
 
 

@@ -17,7 +17,7 @@ from core.errors import NotFound, ServiceError
 from core.models import Job
 from core.permissions import CapabilityRequiredMixin
 from core.roles import has_capability
-from core.selectors import job_error_for
+from core.selectors import job_error_for, job_params_for
 from governance.catalog.models import DatasetVersion
 from training import selectors
 from training.metrics_names import COMPARE_METRICS
@@ -207,6 +207,7 @@ class TrainingJobPage(CapabilityRequiredMixin, View):
         context = {
             "job": job,
             "job_error": job_error_for(job=job, user=request.user),
+            "job_params": job_params_for(job=job, user=request.user),
             "mv": selectors.version_of_job(job),
             **job_curves(job),
         }
