@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import schemathesis
 from django.contrib.auth.models import User
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 
 from governance.catalog.services import dataset_create, dataset_version_upload
 from governance.quality.models import QualityRule
+from tests.factories import api_token, openapi_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,18 +35,10 @@ def objects(make_user: Any) -> Objects:
     source = io.BytesIO(b"user_id,item_id,rating,title\n1,10,5,mug\n2,11,3,cup\n2,10,4,bowl\n")
     version, _ = dataset_version_upload(actor=steward, dataset=dataset, source=source, filename="clicks.csv")
     rule = QualityRule.objects.create(dataset=dataset, kind="range", columns=["rating"], params={"max": 5})
-    return Objects(
-        token=Token.objects.create(user=steward).key, dataset_id=dataset.pk, version_id=version.pk, rule_id=rule.pk
-    )
+    return Objects(token=api_token(steward), dataset_id=dataset.pk, version_id=version.pk, rule_id=rule.pk)
 
 
-def _schema() -> Any:
-    from config.wsgi import application
-
-    return schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application).include(path_regex=QUALITY_PATHS)
-
-
-schema = _schema()
+schema = openapi_schema().include(path_regex=QUALITY_PATHS)
 
 
 @schema.parametrize()
