@@ -54,7 +54,8 @@ LEASE_ENV = {
     "STEWARD_JOB_HEARTBEAT_S": "2",
     "STEWARD_JOB_SWEEP_S": "2",
     "STEWARD_JOB_QUEUED_RESEND_S": "20",
-    "STEWARD_JOB_MAX_ATTEMPTS": "8",
+    # A scan loads spaCy in each new worker process: on a busy machine that alone can outlast a kill interval.
+    "STEWARD_JOB_MAX_ATTEMPTS": "20",
 }
 T0 = time.perf_counter()
 

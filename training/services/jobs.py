@@ -20,7 +20,7 @@ from django.db import transaction
 
 from core.audit import audit_log
 from core.errors import ServiceError
-from core.jobs import JobCancelled, Reporter, job_start
+from core.jobs import JobCancelled, Reporter, job_output, job_start
 from core.models import Job
 from core.roles import has_capability
 from core.storage import local_path, scratch_dir
@@ -336,15 +336,25 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
         np.save(artifact_dir / "test_predictions.npy", result.test_predictions)
         config = read_config(artifact_dir)  # the registry keeps the run config the artifact holds
         stored = artifact_store(artifact_dir, f"models/{p['model_name']}/job-{job.pk}-{uuid.uuid4().hex[:8]}")
-        mv = model_version_create(
-            actor=job.actor,
-            model_name=p["model_name"],
-            job=job,
-            artifact=stored,
-            result=result,
-            versions=versions,
-            config=config,
-        )
+        registered: list[ModelVersion] = []
+
+        def register() -> dict[str, Any]:
+            mv = model_version_create(
+                actor=job.actor,
+                model_name=p["model_name"],
+                job=job,
+                artifact=stored,
+                result=result,
+                versions=versions,
+                config=config,
+            )
+            registered.append(mv)
+            return {"model": mv.model.name, "version": mv.version}
+
+        # Once per job, fenced by this attempt: an attempt whose lease was taken over registers nothing.
+        ref = job_output(job, "model_version", register)
+        if not registered:
+            artifact_delete(stored)  # an earlier attempt registered the version; this artifact is not needed
     except BaseException:
         if stored is not None:
             artifact_delete(stored)
@@ -352,7 +362,7 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(ckpt, ignore_errors=True)
-    return {"model_version": {"model": mv.model.name, "version": mv.version}}
+    return {"model_version": ref}
 
 
 def _needed_columns(spec: Any, params: dict[str, Any], split: dict[str, Any]) -> list[str]:
