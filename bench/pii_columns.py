@@ -44,7 +44,9 @@ DATA = ROOT.parent / "shared" / "data"
 TRUTH = Path(__file__).with_name("pii_columns_truth.json")
 
 PRODUCTS_ZH = ("手机", "蓝牙耳机", "电饭煲", "保温杯", "运动鞋", "面膜", "充电宝", "洗衣液", "羽绒服", "机械键盘")
-BRANDS_ZH = ("华为", "小米", "苹果", "海尔", "格力", "美的", "安踏", "联想", "三星", "索尼")
+# Distractors: brands, none of them on recognizers/zh.py's NOT_NAMES list (that list is not tuned to
+# this bench); several start with a surname character (白象, 江中, 王老吉, 黄飞红).
+BRANDS_ZH = ("小米", "苹果", "联想", "三星", "索尼", "松下", "飞利浦", "百雀羚", "白象", "江中", "王老吉", "黄飞红")
 PLAIN_ZH = (
     "收到了，{p}质量很好，快递员很负责。",
     "{p}用了一个星期，感觉还不错，性价比高。",
