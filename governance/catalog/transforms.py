@@ -37,6 +37,8 @@ BATCH_ROWS = 128 * 1024
 PARQUET_ROW_GROUP = 256 * 1024
 # A join whose right side has at most this many rows holds that side in memory and streams the left one.
 RIGHT_IN_MEMORY_ROWS = 2_000_000
+# Rows put back in row order by one sort (sequence and aggregates compute in (key, time) order).
+SORT_BACK_ROWS = 1_000_000
 
 
 class TransformError(ValueError):
@@ -1007,14 +1009,50 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
             f"SELECT {q(column)} AS u, {time_key} AS t, {ROW} AS r, {listed} FROM t0 "
             f"ORDER BY u NULLS LAST, t NULLS LAST, r"
         )
-        scratch = ctx.scratch / f"aggregates-{uuid.uuid4().hex[:8]}.parquet"
-        out_schema = pa.schema([pa.field("r", pa.int64()), *fields])
-        with pq.ParquetWriter(scratch, out_schema, compression="none") as writer:
-            for rows, before in _history(by_key, len(metrics)):
-                writer.write_table(_features(rows, before, fields, len(kinds), rating is not None))
-        in_order = f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r"
-        streams.append((ctx.stream(in_order, own_cursor=True), fields))
+        scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *fields]))
+        for rows, before in _history(by_key, len(metrics)):
+            scratch.write(_features(rows, before, fields, len(kinds), rating is not None))
+        scratch.close()
+        streams.append((scratch.in_order(), fields))
     _zip_many(ctx, sink, streams)
+
+
+class _ByRow:
+    """Scratch Parquet files of rows keyed by row position `r`, written in any order and read back in row order:
+    each file holds one range of SORT_BACK_ROWS positions, so putting rows back in order is one bounded sort per
+    range instead of a sort of the whole table (DuckDB holds variable-size payloads such as lists in memory)."""
+
+    def __init__(self, ctx: Context, schema: pa.Schema) -> None:
+        self.ctx, self.schema = ctx, schema
+        self.parts = max(1, -(-ctx.source.num_rows // SORT_BACK_ROWS))
+        stem = ctx.scratch / f"by-row-{uuid.uuid4().hex[:8]}"
+        self.paths = [Path(f"{stem}-{k}.parquet") for k in range(self.parts)]
+        self.writers: list[pq.ParquetWriter | None] = [None] * self.parts
+
+    def write(self, table: pa.Table) -> None:
+        table = table.cast(self.schema)
+        part = np.asarray(table.column("r")) // SORT_BACK_ROWS
+        order = np.argsort(part, kind="stable")
+        part_sorted = part[order]
+        table = table.take(pa.array(order))
+        for k in np.unique(part_sorted):
+            lo, hi = np.searchsorted(part_sorted, [k, k + 1])
+            writer = self.writers[k]
+            if writer is None:
+                writer = self.writers[k] = pq.ParquetWriter(self.paths[k], self.schema, compression="none")
+            writer.write_table(table.slice(lo, hi - lo))
+
+    def close(self) -> None:
+        for writer in self.writers:
+            if writer is not None:
+                writer.close()
+
+    def in_order(self) -> Iterator[pa.RecordBatch]:
+        for path in self.paths:
+            if path.exists():
+                sql = f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(path))}) ORDER BY r"
+                yield from self.ctx.stream(sql, own_cursor=True)
+                path.unlink(missing_ok=True)
 
 
 def _features(rows: pa.Array, before: np.ndarray, fields: list[pa.Field], kinds: int, rated: bool) -> pa.Table:
@@ -1108,14 +1146,11 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
         f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {values} FROM t0 "
         f"ORDER BY u NULLS LAST, t NULLS LAST, r"
     )
-    scratch = ctx.scratch / f"sequence-{uuid.uuid4().hex[:8]}.parquet"
-    seq_schema = pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]])
-    with pq.ParquetWriter(scratch, seq_schema, compression="none") as writer:
-        for part in _sequences(by_user, len(outputs), length):
-            writer.write_table(part.cast(seq_schema))
-    in_order = ctx.stream(f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r")
-    _zip(ctx, sink, in_order, fields)
-    scratch.unlink(missing_ok=True)
+    scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]]))
+    for part in _sequences(by_user, len(outputs), length):
+        scratch.write(part)
+    scratch.close()
+    _zip(ctx, sink, scratch.in_order(), fields)
 
 
 class _Rows:
