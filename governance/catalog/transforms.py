@@ -889,10 +889,29 @@ def op_split(ctx: Context, params: dict[str, Any]) -> None:
     schema = ctx.schema
     if strategy == "time":
         time_column = _columns(schema, params.get("time_column"), "time_column")[0]
+        # Each row's rank in (time, row) order from a sort of the two columns alone, kept as the rank's bucket of
+        # SORT_BACK_ROWS (two bytes a row); the rows go to their bucket's scratch file, and each bucket, sorted on
+        # its own, is cut into the parts in rank order.
+        buckets = max(1, -(-n // SORT_BACK_ROWS))
+        bucket_of = np.zeros(n, dtype=np.int32 if buckets > 32_000 else np.int16)
+        rank = 0
+        for batch in ctx.stream(f"SELECT {ROW} FROM t0 ORDER BY {q(time_column)} ASC NULLS LAST, {ROW}"):
+            rows = np.asarray(batch.column(0))
+            bucket_of[rows] = (rank + np.arange(len(rows))) // SORT_BACK_ROWS
+            rank += len(rows)
+        scratch = _Buckets(
+            ctx, pa.schema([*schema, pa.field(ROW, pa.int64())]), buckets, f"{q(time_column)} ASC NULLS LAST", ROW
+        )
+        offset = 0
+        for batch in ctx.source.batches(ctx.batch_rows):
+            positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            scratch.write(batch.append_column(ROW, pa.array(positions)), bucket_of[offset : offset + batch.num_rows])
+            offset += batch.num_rows
+        scratch.close()
+        del bucket_of
         sinks = ctx.outputs([schema] * len(fractions))
-        sql = f"SELECT {_select_list(schema.names)} FROM t0 ORDER BY {q(time_column)} ASC NULLS LAST, {ROW}"
         position = 0
-        for batch in ctx.stream(sql):
+        for batch in scratch.in_order():
             for i, sink in enumerate(sinks):
                 lo, hi = max(cuts[i] - position, 0), min(cuts[i + 1] - position, batch.num_rows)
                 if hi > lo:
@@ -1017,26 +1036,26 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
     _zip_many(ctx, sink, streams)
 
 
-class _ByRow:
-    """Scratch Parquet files of rows keyed by row position `r`, written in any order and read back in row order:
-    each file holds one range of SORT_BACK_ROWS positions, so putting rows back in order is one bounded sort per
-    range instead of a sort of the whole table (DuckDB holds variable-size payloads such as lists in memory)."""
+class _Buckets:
+    """Scratch Parquet files that rows are written to in any order, each row into a numbered bucket, and read back
+    bucket by bucket, each sorted by `order_by` (and then the position column `position`): putting rows in order is
+    one bounded DuckDB sort per bucket instead of one sort of the whole table (DuckDB holds variable-size payloads
+    such as lists and text in memory while it sorts)."""
 
-    def __init__(self, ctx: Context, schema: pa.Schema) -> None:
-        self.ctx, self.schema = ctx, schema
-        self.parts = max(1, -(-ctx.source.num_rows // SORT_BACK_ROWS))
-        stem = ctx.scratch / f"by-row-{uuid.uuid4().hex[:8]}"
-        self.paths = [Path(f"{stem}-{k}.parquet") for k in range(self.parts)]
-        self.writers: list[pq.ParquetWriter | None] = [None] * self.parts
+    def __init__(self, ctx: Context, schema: pa.Schema, buckets: int, order_by: str = "", position: str = "r") -> None:
+        self.ctx, self.schema, self.position = ctx, schema, position
+        self.order_by = f"{order_by + ', ' if order_by else ''}{q(position)}"
+        stem = ctx.scratch / f"bucket-{uuid.uuid4().hex[:8]}"
+        self.paths = [Path(f"{stem}-{k}.parquet") for k in range(max(1, buckets))]
+        self.writers: list[pq.ParquetWriter | None] = [None] * len(self.paths)
 
-    def write(self, table: pa.Table) -> None:
+    def write(self, table: pa.Table, bucket: np.ndarray) -> None:
         table = table.cast(self.schema)
-        part = np.asarray(table.column("r")) // SORT_BACK_ROWS
-        order = np.argsort(part, kind="stable")
-        part_sorted = part[order]
+        order = np.argsort(bucket, kind="stable")
+        sorted_bucket = bucket[order]
         table = table.take(pa.array(order))
-        for k in np.unique(part_sorted):
-            lo, hi = np.searchsorted(part_sorted, [k, k + 1])
+        for k in np.unique(sorted_bucket):
+            lo, hi = np.searchsorted(sorted_bucket, [k, k + 1])
             writer = self.writers[k]
             if writer is None:
                 writer = self.writers[k] = pq.ParquetWriter(self.paths[k], self.schema, compression="none")
@@ -1050,9 +1069,22 @@ class _ByRow:
     def in_order(self) -> Iterator[pa.RecordBatch]:
         for path in self.paths:
             if path.exists():
-                sql = f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(path))}) ORDER BY r"
+                sql = (
+                    f"SELECT * EXCLUDE ({q(self.position)}) FROM read_parquet({_literal(str(path))}) "
+                    f"ORDER BY {self.order_by}"
+                )
                 yield from self.ctx.stream(sql, own_cursor=True)
                 path.unlink(missing_ok=True)
+
+
+class _ByRow(_Buckets):
+    """Rows keyed by row position `r`, read back in row order, SORT_BACK_ROWS positions per bucket."""
+
+    def __init__(self, ctx: Context, schema: pa.Schema) -> None:
+        super().__init__(ctx, schema, -(-ctx.source.num_rows // SORT_BACK_ROWS))
+
+    def write(self, table: pa.Table) -> None:  # type: ignore[override]
+        super().write(table, np.asarray(table.column("r")) // SORT_BACK_ROWS)
 
 
 def _features(rows: pa.Array, before: np.ndarray, fields: list[pa.Field], kinds: int, rated: bool) -> pa.Table:
