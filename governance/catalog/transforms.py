@@ -37,6 +37,8 @@ BATCH_ROWS = 128 * 1024
 PARQUET_ROW_GROUP = 256 * 1024
 # A join whose right side has at most this many rows holds that side in memory and streams the left one.
 RIGHT_IN_MEMORY_ROWS = 2_000_000
+# Rows put back in row order by one sort (sequence and aggregates compute in (key, time) order).
+SORT_BACK_ROWS = 1_000_000
 
 
 class TransformError(ValueError):
@@ -887,10 +889,29 @@ def op_split(ctx: Context, params: dict[str, Any]) -> None:
     schema = ctx.schema
     if strategy == "time":
         time_column = _columns(schema, params.get("time_column"), "time_column")[0]
+        # Each row's rank in (time, row) order from a sort of the two columns alone, kept as the rank's bucket of
+        # SORT_BACK_ROWS (two bytes a row); the rows go to their bucket's scratch file, and each bucket, sorted on
+        # its own, is cut into the parts in rank order.
+        buckets = max(1, -(-n // SORT_BACK_ROWS))
+        bucket_of = np.zeros(n, dtype=np.int32 if buckets > 32_000 else np.int16)
+        rank = 0
+        for batch in ctx.stream(f"SELECT {ROW} FROM t0 ORDER BY {q(time_column)} ASC NULLS LAST, {ROW}"):
+            rows = np.asarray(batch.column(0))
+            bucket_of[rows] = (rank + np.arange(len(rows))) // SORT_BACK_ROWS
+            rank += len(rows)
+        scratch = _Buckets(
+            ctx, pa.schema([*schema, pa.field(ROW, pa.int64())]), buckets, f"{q(time_column)} ASC NULLS LAST", ROW
+        )
+        offset = 0
+        for batch in ctx.source.batches(ctx.batch_rows):
+            positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            scratch.write(batch.append_column(ROW, pa.array(positions)), bucket_of[offset : offset + batch.num_rows])
+            offset += batch.num_rows
+        scratch.close()
+        del bucket_of
         sinks = ctx.outputs([schema] * len(fractions))
-        sql = f"SELECT {_select_list(schema.names)} FROM t0 ORDER BY {q(time_column)} ASC NULLS LAST, {ROW}"
         position = 0
-        for batch in ctx.stream(sql):
+        for batch in scratch.in_order():
             for i, sink in enumerate(sinks):
                 lo, hi = max(cuts[i] - position, 0), min(cuts[i + 1] - position, batch.num_rows)
                 if hi > lo:
@@ -1007,14 +1028,63 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
             f"SELECT {q(column)} AS u, {time_key} AS t, {ROW} AS r, {listed} FROM t0 "
             f"ORDER BY u NULLS LAST, t NULLS LAST, r"
         )
-        scratch = ctx.scratch / f"aggregates-{uuid.uuid4().hex[:8]}.parquet"
-        out_schema = pa.schema([pa.field("r", pa.int64()), *fields])
-        with pq.ParquetWriter(scratch, out_schema, compression="none") as writer:
-            for rows, before in _history(by_key, len(metrics)):
-                writer.write_table(_features(rows, before, fields, len(kinds), rating is not None))
-        in_order = f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r"
-        streams.append((ctx.stream(in_order, own_cursor=True), fields))
+        scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *fields]))
+        for rows, before in _history(by_key, len(metrics)):
+            scratch.write(_features(rows, before, fields, len(kinds), rating is not None))
+        scratch.close()
+        streams.append((scratch.in_order(), fields))
     _zip_many(ctx, sink, streams)
+
+
+class _Buckets:
+    """Scratch Parquet files that rows are written to in any order, each row into a numbered bucket, and read back
+    bucket by bucket, each sorted by `order_by` (and then the position column `position`): putting rows in order is
+    one bounded DuckDB sort per bucket instead of one sort of the whole table (DuckDB holds variable-size payloads
+    such as lists and text in memory while it sorts)."""
+
+    def __init__(self, ctx: Context, schema: pa.Schema, buckets: int, order_by: str = "", position: str = "r") -> None:
+        self.ctx, self.schema, self.position = ctx, schema, position
+        self.order_by = f"{order_by + ', ' if order_by else ''}{q(position)}"
+        stem = ctx.scratch / f"bucket-{uuid.uuid4().hex[:8]}"
+        self.paths = [Path(f"{stem}-{k}.parquet") for k in range(max(1, buckets))]
+        self.writers: list[pq.ParquetWriter | None] = [None] * len(self.paths)
+
+    def write(self, table: pa.Table, bucket: np.ndarray) -> None:
+        table = table.cast(self.schema)
+        order = np.argsort(bucket, kind="stable")
+        sorted_bucket = bucket[order]
+        table = table.take(pa.array(order))
+        for k in np.unique(sorted_bucket):
+            lo, hi = np.searchsorted(sorted_bucket, [k, k + 1])
+            writer = self.writers[k]
+            if writer is None:
+                writer = self.writers[k] = pq.ParquetWriter(self.paths[k], self.schema, compression="none")
+            writer.write_table(table.slice(lo, hi - lo))
+
+    def close(self) -> None:
+        for writer in self.writers:
+            if writer is not None:
+                writer.close()
+
+    def in_order(self) -> Iterator[pa.RecordBatch]:
+        for path in self.paths:
+            if path.exists():
+                sql = (
+                    f"SELECT * EXCLUDE ({q(self.position)}) FROM read_parquet({_literal(str(path))}) "
+                    f"ORDER BY {self.order_by}"
+                )
+                yield from self.ctx.stream(sql, own_cursor=True)
+                path.unlink(missing_ok=True)
+
+
+class _ByRow(_Buckets):
+    """Rows keyed by row position `r`, read back in row order, SORT_BACK_ROWS positions per bucket."""
+
+    def __init__(self, ctx: Context, schema: pa.Schema) -> None:
+        super().__init__(ctx, schema, -(-ctx.source.num_rows // SORT_BACK_ROWS))
+
+    def write(self, table: pa.Table) -> None:  # type: ignore[override]
+        super().write(table, np.asarray(table.column("r")) // SORT_BACK_ROWS)
 
 
 def _features(rows: pa.Array, before: np.ndarray, fields: list[pa.Field], kinds: int, rated: bool) -> pa.Table:
@@ -1108,14 +1178,11 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
         f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {values} FROM t0 "
         f"ORDER BY u NULLS LAST, t NULLS LAST, r"
     )
-    scratch = ctx.scratch / f"sequence-{uuid.uuid4().hex[:8]}.parquet"
-    seq_schema = pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]])
-    with pq.ParquetWriter(scratch, seq_schema, compression="none") as writer:
-        for part in _sequences(by_user, len(outputs), length):
-            writer.write_table(part.cast(seq_schema))
-    in_order = ctx.stream(f"SELECT * EXCLUDE (r) FROM read_parquet({_literal(str(scratch))}) ORDER BY r")
-    _zip(ctx, sink, in_order, fields)
-    scratch.unlink(missing_ok=True)
+    scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]]))
+    for part in _sequences(by_user, len(outputs), length):
+        scratch.write(part)
+    scratch.close()
+    _zip(ctx, sink, scratch.in_order(), fields)
 
 
 class _Rows:
