@@ -171,6 +171,9 @@ PRODUCT_TEXT_TOKENS = frozenset(
     }
 )
 NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP"})
+# Geographic coordinates: a column named like an axis, holding values precise to about 100 m.
+COORDINATE_TOKENS = {"latitude": "latitude", "lat": "latitude", "longitude": "longitude", "lng": "longitude"}
+COORDINATE_MIN_DECIMALS = 3
 # Types an id-like column (numeric, named as an id or unique and increasing) is never given.
 ID_EXCLUDED_TYPES = frozenset({"USERNAME", "PHONE_NUMBER"})
 # Words a hint must not be combined with ("NameSet", "CCType", "CardType", "company name").
@@ -351,6 +354,9 @@ def classify_column(
     the table's columns, which tell an items table from others)."""
     hint = name_hint(name)
     report = ColumnReport(name=name, dtype=str(dtype), sampled=len(values), name_hint=hint)
+    axis = _coordinate_axis(name)
+    if axis and (pa.types.is_floating(dtype) or pa.types.is_decimal(dtype) or pa.types.is_string(dtype)):
+        return _classify_coordinates(report, axis, values)
     report.skipped = skip_reason(dtype, hint)
     if report.skipped:
         return report
@@ -514,6 +520,47 @@ def classify_column(
             report.snippets = [mask_for_evidence(t) for t in distinct[:SNIPPETS]]
         else:
             report.snippets = _snippets(distinct, results, report.kind, texts_only_with=top.entity_type)
+    return report
+
+
+def _coordinate_axis(name: str) -> str | None:
+    """ "latitude" or "longitude" for a column named like one ("Latitude", "geo_lng"), else None."""
+    for token in name_tokens(name):
+        if token in COORDINATE_TOKENS:
+            return COORDINATE_TOKENS[token]
+    return None
+
+
+def _classify_coordinates(report: ColumnReport, axis: str, values: Sequence[Any]) -> ColumnReport:
+    """A latitude or longitude column: LOCATION when its values are coordinates precise enough to place a
+    person (at least COORDINATE_MIN_DECIMALS decimals, about 100 m, inside the axis's range)."""
+    limit = 90.0 if axis == "latitude" else 180.0
+    numbers = []
+    for value in values:
+        text = _as_text(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            continue
+        decimals = len(text.split(".", 1)[1]) if "." in text else 0
+        numbers.append(-limit <= number <= limit and decimals >= COORDINATE_MIN_DECIMALS)
+    report.non_empty = len(numbers)
+    if not numbers:
+        report.skipped = "no numeric values in the sample"
+        return report
+    share = sum(numbers) / len(numbers)
+    cue = f"name cue: '{report.name}' is a {axis}"
+    if share < MIN_SHAPE_SHARE:
+        report.reasons = [cue, f"values not precise coordinates ({share:.0%})"]
+        return report
+    report.kind, report.entity_type = "entity", "LOCATION"
+    report.share, report.score, report.recognizers = round(share, 4), 0.7, ["ColumnNameHint"]
+    report.entities = [EntityEvidence("LOCATION", sum(numbers), report.share, 0.7, ["ColumnNameHint"], 1.0)]
+    report.reasons = [
+        f"LOCATION: {share:.0%} of sampled values are {axis}s with {COORDINATE_MIN_DECIMALS}+ decimals",
+        cue,
+    ]
+    report.snippets = [mask_for_evidence(_as_text(v)) for v in list(values)[:SNIPPETS]]
     return report
 
 

@@ -201,7 +201,7 @@ GIVEN_NAME_CHARS = (
     "彩翠芝芹芷苗茵荔莎莺蓝薇兰桃柳杨枫松柏梓桐楠榕樱梦晴晗晖晟景智暄曦月朗朦柔欢歆毓永沁泉洋润涵淇源"
     "溪滢澜瀚灵炜烨焕煜熙燕琛璐琦瑞璋瑗皓盈真睿瞳知石磊祺禄福秀程童笑筱粲素紫红纯纹绮维美群羽翎翔聪"
     "育舒航艺芊苒若英茹荷莹菁萌萍蒙蓉蕴薰虹融西言诗诚语贝贤赫超轩辰迪逸遥邦郁鑫锋长雁雯霄露青静韵顺颖"
-    "飞馨骏鸣鸿鹤黎默龙"
+    "飞馨骏鸣鸿鹤黎默龙冰腾修婉儿淑贞宝丽珺琰媛蕙昕旻晔烁铮峥嵘岚巧倩钧骞骁骥驰鹏鹭鸥凌霆霜雪"
 )
 
 
@@ -217,13 +217,21 @@ COMMON_WORD_FREQ = 1000
 
 
 def plausible_name(word: str) -> bool:
+    """A surname and a given name: a name of three or more characters that jieba's dictionary lists as a
+    person's (马化腾, 诸葛亮), or a given name of common given-name characters in a word that is not
+    a frequent ordinary word (李娜 yes; 谢谢, 华为 no)."""
     surname = surname_of(word)
     if surname is None or word in NOT_NAMES:
         return False
     given = word[len(surname) :]
-    if not 1 <= len(given) <= 2 or not all(c in given_name_chars() for c in given):
+    if not 1 <= len(given) <= 2:
         return False
-    return (_posseg().dt.tokenizer.FREQ.get(word) or 0) < COMMON_WORD_FREQ
+    posseg = _posseg()
+    if len(word) >= 3 and posseg.dt.word_tag_tab.get(word) in ("nr", "nrfg"):
+        return True
+    if not all(c in given_name_chars() for c in given):
+        return False
+    return (posseg.dt.tokenizer.FREQ.get(word) or 0) < COMMON_WORD_FREQ
 
 
 _jieba_lock = threading.Lock()
@@ -321,7 +329,7 @@ class ZhPersonRecognizer(EntityRecognizer):
         words = pos_words(text)
         single, compound = surnames()
         for i, (word, flag, start) in enumerate(words):
-            if flag == "nr" and plausible_name(word):
+            if flag in ("nr", "nrfg") and plausible_name(word):
                 found[(start, start + len(word))] = 0.85
             elif (word in compound or word in single) and i + 1 < len(words):
                 # jieba splits some names after the surname: 欧阳 + 娜娜 (nrt).
