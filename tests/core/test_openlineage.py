@@ -1,0 +1,194 @@
+"""OpenLineage run events from the job lifecycle, received by a local HTTP endpoint (what Marquez would see) and
+checked against the spec's required fields; the JSON-lines default, `off`, and a receiver that is down."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from core.models import Job
+from governance.catalog.models import DatasetVersion
+
+CSV = "user_id,item_id,rating,email\n" + "".join(f"{i % 5},{i % 7},{i % 5 + 1},u{i}@example.com\n" for i in range(40))
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.paths.append(self.path)
+                receiver.events.append(json.loads(body))
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def of(self, job: Job) -> list[dict[str, Any]]:
+        from core.openlineage import run_id
+
+        return [e for e in self.events if e["run"]["runId"] == run_id(job.pk)]
+
+
+@pytest.fixture
+def receiver(settings: Any) -> Iterator[Receiver]:
+    r = Receiver()
+    settings.OPENLINEAGE_URL = r.url
+    settings.STEWARD_OPENLINEAGE = True
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def assert_spec_fields(event: dict[str, Any]) -> None:
+    """The RunEvent fields the OpenLineage 2-0-2 spec requires, and the facets' own required keys."""
+    assert event["eventType"] in {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
+    datetime.fromisoformat(event["eventTime"])  # ISO 8601 with an offset
+    assert datetime.fromisoformat(event["eventTime"]).tzinfo is not None
+    uuid.UUID(event["run"]["runId"])
+    assert event["job"]["namespace"] == "steward" and event["job"]["name"]
+    assert event["producer"].startswith("https://")
+    assert event["schemaURL"].startswith("https://openlineage.io/spec/") and "RunEvent" in event["schemaURL"]
+    for dataset in event.get("inputs", []) + event.get("outputs", []):
+        assert dataset["namespace"] == "steward" and dataset["name"]
+        for facet in dataset.get("facets", {}).values():
+            assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
+    for facet in list(event["run"].get("facets", {}).values()) + list(event["job"].get("facets", {}).values()):
+        assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
+
+
+def _name(version: DatasetVersion) -> str:
+    return f"{version.dataset.name}:{version.number}"
+
+
+def _run_transform(version: DatasetVersion, steward: Any, capture: Any, **params: Any) -> Job:
+    from governance.catalog.transform_service import transform_start
+
+    with capture(execute=True):
+        job = transform_start(
+            actor=steward,
+            version=version,
+            operation="label",
+            params=params or {"column": "liked", "expression": "rating >= 4"},
+        )
+    job.refresh_from_db()
+    return job
+
+
+def test_a_transform_sends_start_and_complete_with_versions_schema_and_parameters(
+    receiver: Receiver, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    source = scan_upload(CSV, name="ratings.csv", dataset="ratings")
+    job = _run_transform(source, steward, django_capture_on_commit_callbacks)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    output = DatasetVersion.objects.select_related("dataset").get(pk=job.result["dataset_version"])
+
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert set(receiver.paths) == {"/api/v1/lineage"}
+    for event in events:
+        assert_spec_fields(event)
+        assert event["job"]["name"] == "transform.label"
+        assert [d["name"] for d in event["inputs"]] == [_name(source)]
+    start, complete = events
+    assert start["outputs"] == []
+    assert [d["name"] for d in complete["outputs"]] == [_name(output)]
+    schema = {f["name"]: f["type"] for f in complete["outputs"][0]["facets"]["schema"]["fields"]}
+    assert set(schema) == {"user_id", "item_id", "rating", "email", "liked"}
+    params = {p["key"]: p["value"] for p in complete["run"]["facets"]["executionParameters"]["parameters"]}
+    assert params["operation"] == "label" and params["steward.job_id"] == str(job.pk)
+    assert json.loads(params["params"]) == {"column": "liked", "expression": "rating >= 4"}
+    # Names and types only: no cell value travels in an event.
+    assert "example.com" not in json.dumps(events)
+
+
+def test_a_mask_job_fanned_out_in_chunks_sends_one_complete(
+    receiver: Receiver, scan_upload: Any, steward: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from governance.privacy.services import mask_start
+
+    settings.STEWARD_PII_CHUNK_ROWS = 100  # the minimum: one step per chunk
+    source = scan_upload(CSV * 4, name="users.csv", dataset="users")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = mask_start(version=source, actor=steward, policy={"columns": {"email": "hash"}})
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert events[1]["job"]["name"] == "pii_mask"
+    assert [d["name"] for d in events[1]["inputs"]] == [_name(source)]
+    masked = DatasetVersion.objects.select_related("dataset").get(pk=job.result["dataset_version"])
+    assert [d["name"] for d in events[1]["outputs"]] == [_name(masked)]
+    for event in events:
+        assert_spec_fields(event)
+
+
+def test_a_failed_transform_sends_fail_with_the_reason(
+    receiver: Receiver,
+    scan_upload: Any,
+    steward: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from governance.catalog import transforms
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise transforms.TransformError("The input table could not be read.")
+
+    source = scan_upload(CSV, name="ratings.csv", dataset="ratings")
+    monkeypatch.setattr(transforms, "run", broken)
+    job = _run_transform(source, steward, django_capture_on_commit_callbacks)
+    assert job.status == Job.Status.FAILED
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert_spec_fields(events[1])
+    assert events[1]["run"]["facets"]["errorMessage"]["message"].endswith("The input table could not be read.")
+    assert events[1]["outputs"] == []
+
+
+def test_a_receiver_that_is_down_never_fails_the_job(
+    settings: Any, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    closed = Receiver()
+    closed.server.shutdown()
+    closed.server.server_close()  # nothing listens on that port any more
+    settings.OPENLINEAGE_URL = closed.url
+    settings.OPENLINEAGE_TIMEOUT_S = 1
+    source = scan_upload(CSV, name="ratings.csv", dataset="ratings")
+    job = _run_transform(source, steward, django_capture_on_commit_callbacks)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+
+
+def test_without_a_url_events_are_json_lines_under_the_data_dir_and_off_sends_nothing(
+    settings: Any, tmp_path: Any, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.OPENLINEAGE_URL = ""
+    settings.STEWARD_OPENLINEAGE_FILE = tmp_path / "openlineage" / "events.jsonl"
+    source = scan_upload(CSV, name="ratings.csv", dataset="ratings")
+    job = _run_transform(source, steward, django_capture_on_commit_callbacks)
+    lines = [json.loads(line) for line in settings.STEWARD_OPENLINEAGE_FILE.read_text().splitlines()]
+    assert [e["eventType"] for e in lines] == ["START", "COMPLETE"]
+    for event in lines:
+        assert_spec_fields(event)
+
+    settings.STEWARD_OPENLINEAGE = False
+    _run_transform(source, steward, django_capture_on_commit_callbacks, column="high", expression="rating >= 5")
+    assert len(settings.STEWARD_OPENLINEAGE_FILE.read_text().splitlines()) == 2
+    assert job.status == Job.Status.SUCCEEDED
