@@ -22,6 +22,13 @@ class JobSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, read_only=True)
     error = serializers.SerializerMethodField()
 
+    eta_seconds = serializers.SerializerMethodField(
+        help_text="estimated seconds left, from the rate of progress since the job started; null when not running"
+    )
+
+    def get_eta_seconds(self, obj: Job) -> float | None:
+        return obj.eta_seconds()
+
     def get_error(self, obj: Job) -> str:
         # Without a request (a job just started, answered by its POST) nobody is known: the reader's view applies.
         request = self.context.get("request")
@@ -34,6 +41,7 @@ class JobSerializer(serializers.ModelSerializer):
             "kind",
             "status",
             "progress",
+            "eta_seconds",
             "message",
             "error",
             "result",
