@@ -4,74 +4,26 @@ checked against the spec's required fields; the JSON-lines default, `off`, and a
 from __future__ import annotations
 
 import json
-import threading
-import uuid
 from collections.abc import Iterator
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from core.models import Job
 from governance.catalog.models import DatasetVersion
+from tests.factories import OpenLineageReceiver, assert_openlineage_event
 
 CSV = "user_id,item_id,rating,email\n" + "".join(f"{i % 5},{i % 7},{i % 5 + 1},u{i}@example.com\n" for i in range(40))
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.paths.append(self.path)
-                receiver.events.append(json.loads(body))
-                self.send_response(201)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def of(self, job: Job) -> list[dict[str, Any]]:
-        from core.openlineage import run_id
-
-        return [e for e in self.events if e["run"]["runId"] == run_id(job.pk)]
-
-
 @pytest.fixture
-def receiver(settings: Any) -> Iterator[Receiver]:
-    r = Receiver()
+def receiver(settings: Any) -> Iterator[OpenLineageReceiver]:
+    r = OpenLineageReceiver()
     settings.OPENLINEAGE_URL = r.url
     settings.STEWARD_OPENLINEAGE = True
     yield r
     r.server.shutdown()
     r.server.server_close()
-
-
-def assert_spec_fields(event: dict[str, Any]) -> None:
-    """The RunEvent fields the OpenLineage 2-0-2 spec requires, and the facets' own required keys."""
-    assert event["eventType"] in {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
-    datetime.fromisoformat(event["eventTime"])  # ISO 8601 with an offset
-    assert datetime.fromisoformat(event["eventTime"]).tzinfo is not None
-    uuid.UUID(event["run"]["runId"])
-    assert event["job"]["namespace"] == "steward" and event["job"]["name"]
-    assert event["producer"].startswith("https://")
-    assert event["schemaURL"].startswith("https://openlineage.io/spec/") and "RunEvent" in event["schemaURL"]
-    for dataset in event.get("inputs", []) + event.get("outputs", []):
-        assert dataset["namespace"] == "steward" and dataset["name"]
-        for facet in dataset.get("facets", {}).values():
-            assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
-    for facet in list(event["run"].get("facets", {}).values()) + list(event["job"].get("facets", {}).values()):
-        assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
 
 
 def _name(version: DatasetVersion) -> str:
@@ -93,7 +45,7 @@ def _run_transform(version: DatasetVersion, steward: Any, capture: Any, **params
 
 
 def test_a_transform_sends_start_and_complete_with_versions_schema_and_parameters(
-    receiver: Receiver, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
+    receiver: OpenLineageReceiver, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     source = scan_upload(CSV, name="ratings.csv", dataset="ratings")
     job = _run_transform(source, steward, django_capture_on_commit_callbacks)
@@ -104,7 +56,7 @@ def test_a_transform_sends_start_and_complete_with_versions_schema_and_parameter
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert set(receiver.paths) == {"/api/v1/lineage"}
     for event in events:
-        assert_spec_fields(event)
+        assert_openlineage_event(event)
         assert event["job"]["name"] == "transform.label"
         assert [d["name"] for d in event["inputs"]] == [_name(source)]
     start, complete = events
@@ -120,7 +72,11 @@ def test_a_transform_sends_start_and_complete_with_versions_schema_and_parameter
 
 
 def test_a_mask_job_fanned_out_in_chunks_sends_one_complete(
-    receiver: Receiver, scan_upload: Any, steward: Any, settings: Any, django_capture_on_commit_callbacks: Any
+    receiver: OpenLineageReceiver,
+    scan_upload: Any,
+    steward: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     from governance.privacy.services import mask_start
 
@@ -137,11 +93,11 @@ def test_a_mask_job_fanned_out_in_chunks_sends_one_complete(
     masked = DatasetVersion.objects.select_related("dataset").get(pk=job.result["dataset_version"])
     assert [d["name"] for d in events[1]["outputs"]] == [_name(masked)]
     for event in events:
-        assert_spec_fields(event)
+        assert_openlineage_event(event)
 
 
 def test_a_failed_transform_sends_fail_with_the_reason(
-    receiver: Receiver,
+    receiver: OpenLineageReceiver,
     scan_upload: Any,
     steward: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -158,7 +114,7 @@ def test_a_failed_transform_sends_fail_with_the_reason(
     assert job.status == Job.Status.FAILED
     events = receiver.of(job)
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
-    assert_spec_fields(events[1])
+    assert_openlineage_event(events[1])
     assert events[1]["run"]["facets"]["errorMessage"]["message"].endswith("The input table could not be read.")
     assert events[1]["outputs"] == []
 
@@ -166,7 +122,7 @@ def test_a_failed_transform_sends_fail_with_the_reason(
 def test_a_receiver_that_is_down_never_fails_the_job(
     settings: Any, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    closed = Receiver()
+    closed = OpenLineageReceiver()
     closed.server.shutdown()
     closed.server.server_close()  # nothing listens on that port any more
     settings.OPENLINEAGE_URL = closed.url
@@ -186,7 +142,7 @@ def test_without_a_url_events_are_json_lines_under_the_data_dir_and_off_sends_no
     lines = [json.loads(line) for line in settings.STEWARD_OPENLINEAGE_FILE.read_text().splitlines()]
     assert [e["eventType"] for e in lines] == ["START", "COMPLETE"]
     for event in lines:
-        assert_spec_fields(event)
+        assert_openlineage_event(event)
 
     settings.STEWARD_OPENLINEAGE = False
     _run_transform(source, steward, django_capture_on_commit_callbacks, column="high", expression="rating >= 5")
