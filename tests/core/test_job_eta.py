@@ -52,6 +52,8 @@ def test_the_job_api_and_page_show_the_time_left(api_as: Any, client: Any, perso
     assert api.get(f"/api/v1/jobs/{job.pk}/").json()["eta_seconds"] == pytest.approx(600, abs=60)
     page = client.get(f"/jobs/{job.pk}/").content.decode()
     assert re.search(r'<span class="job-eta meta">about 1[01] min left</span>', page)
+    listing = client.get("/jobs/").content.decode()  # every job row shows it too (steward.js keeps it live)
+    assert re.search(r'<span class="job-eta meta">about 1[01] min left</span>', listing)
 
     job.status = Job.Status.SUCCEEDED
     job.save()
