@@ -190,7 +190,7 @@ def _give_up(job: Job, why: str) -> bool:
     if failed:
         log.warning("job %s (%s) failed: %s", job.pk, job.kind, error)
         _abandoned(job)
-        job_event(job.pk, "FAIL")
+        job_event(job.pk, "FAIL", kind=job.kind)
     return failed
 
 
@@ -401,7 +401,7 @@ def run_job(
     if job is None:
         return None
     attempt = job.attempts
-    job_event(job_id, "START")
+    job_event(job_id, "START", kind=job.kind)
     with _Heartbeat(job_id, attempt):
         ended = _settle(
             job_id,
@@ -411,7 +411,7 @@ def run_job(
             attempt=attempt,
         )
     if ended:
-        job_event(job_id)
+        job_event(job_id, kind=job.kind)
     return job
 
 
@@ -435,7 +435,7 @@ def job_step(job_id: int, work: Callable[[Job, Reporter], dict[str, Any] | None]
     with _Heartbeat(job_id, attempt):
         ended = _settle(job_id, f"step of job {job_id} ({kind})", call, finish=False, attempt=attempt)
     if ended:
-        job_event(job_id)
+        job_event(job_id, kind=kind)
 
 
 def job_task(

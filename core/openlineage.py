@@ -175,10 +175,13 @@ def build_event(job: Job, event_type: str) -> Any:
 _END_EVENTS = {Job.Status.SUCCEEDED: "COMPLETE", Job.Status.FAILED: "FAIL", Job.Status.CANCELLED: "ABORT"}
 
 
-def job_event(job_id: int, event_type: str | None = None) -> None:
-    """Emit the event of job `job_id` (default: the one its current status calls for). Never raises."""
+def job_event(job_id: int, event_type: str | None = None, *, kind: str | None = None) -> None:
+    """Emit the event of job `job_id` (default: the one its current status calls for). Never raises. With `kind`,
+    a job of a kind that sends no events costs no query."""
     try:
         if job_id is None or _transport_key()[0] == "off":
+            return
+        if kind is not None and kind not in settings.STEWARD_OPENLINEAGE_KINDS:
             return
         job = Job.objects.filter(pk=job_id).first()
         if job is None or job.kind not in settings.STEWARD_OPENLINEAGE_KINDS:

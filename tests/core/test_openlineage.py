@@ -148,3 +148,21 @@ def test_without_a_url_events_are_json_lines_under_the_data_dir_and_off_sends_no
     _run_transform(source, steward, django_capture_on_commit_callbacks, column="high", expression="rating >= 5")
     assert len(settings.STEWARD_OPENLINEAGE_FILE.read_text().splitlines()) == 2
     assert job.status == Job.Status.SUCCEEDED
+
+
+def test_a_job_whose_worker_was_lost_past_its_cap_sends_fail(
+    receiver: OpenLineageReceiver, settings: Any, db: Any
+) -> None:
+    from core.jobs import jobs_sweep
+    from tests.factories import expire_lease
+
+    settings.STEWARD_JOB_MAX_ATTEMPTS = 1
+    job = Job.objects.create(
+        kind="transform", status=Job.Status.RUNNING, attempts=1, task="catalog.transform", params={"operation": "label"}
+    )
+    expire_lease(job)
+    assert jobs_sweep()["failed"] == 1
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events] == ["FAIL"]
+    assert_openlineage_event(events[0])
+    assert "gave up after 1 of 1 attempts" in events[0]["run"]["facets"]["errorMessage"]["message"]
