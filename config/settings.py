@@ -323,6 +323,21 @@ STEWARD_JOB_QUEUED_RESEND_S = env_int("STEWARD_JOB_QUEUED_RESEND_S", 300, minimu
 STEWARD_JOB_SWEEP_S = env_int("STEWARD_JOB_SWEEP_S", 30, minimum=1)
 # Test and chaos-bench only: every progress report and job step sleeps this long, so a job is slow on tiny data.
 STEWARD_JOB_STEP_DELAY_MS = env_int("STEWARD_JOB_STEP_DELAY_MS", 0, minimum=0)
+# A training job whose loop reports no step for this long reports the step it reached (the job page's progress and
+# time-left estimate move every few seconds, not every `progress_every_steps` steps).
+STEWARD_TRAINING_PROGRESS_S = env_int("STEWARD_TRAINING_PROGRESS_S", 5, minimum=1)
+
+# OpenLineage run events (core.openlineage) for the job kinds listed: HTTP to OPENLINEAGE_URL (Marquez:
+# http://localhost:5000) when set, else JSON lines in STEWARD_OPENLINEAGE_FILE; STEWARD_OPENLINEAGE=off sends nothing.
+STEWARD_OPENLINEAGE = env_choice("STEWARD_OPENLINEAGE", "on", {"on", "off"}) == "on"
+STEWARD_OPENLINEAGE_NAMESPACE = env_str("STEWARD_OPENLINEAGE_NAMESPACE", "steward")
+STEWARD_OPENLINEAGE_KINDS = env_list(
+    "STEWARD_OPENLINEAGE_KINDS", ["transform", "pii_mask", "labeling_export", "training"]
+)
+STEWARD_OPENLINEAGE_FILE = Path(env_str("STEWARD_OPENLINEAGE_FILE", str(DATA_DIR / "openlineage" / "events.jsonl")))
+OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "")
+OPENLINEAGE_API_KEY = env_str("OPENLINEAGE_API_KEY", "")
+OPENLINEAGE_TIMEOUT_S = env_int("OPENLINEAGE_TIMEOUT_S", 5, minimum=1)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 

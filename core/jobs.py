@@ -39,6 +39,7 @@ from django.utils import timezone
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
 from core.models import Job
+from core.openlineage import job_event
 from core.roles import STEWARD, user_roles
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def _give_up(job: Job, why: str) -> bool:
     if failed:
         log.warning("job %s (%s) failed: %s", job.pk, job.kind, error)
         _abandoned(job)
+        job_event(job.pk, "FAIL", kind=job.kind)
     return failed
 
 
@@ -329,9 +331,11 @@ def job_fail(job_id: int, error: str, *, attempt: int | None = None) -> bool:
     )
 
 
-def _job_cancelled(job_id: int, attempt: int | None = None) -> None:
-    _attempt_rows(job_id, attempt).exclude(status__in=Job.FINISHED).update(
-        status=Job.Status.CANCELLED, message="cancelled", finished_at=timezone.now()
+def _job_cancelled(job_id: int, attempt: int | None = None) -> bool:
+    return bool(
+        _attempt_rows(job_id, attempt)
+        .exclude(status__in=Job.FINISHED)
+        .update(status=Job.Status.CANCELLED, message="cancelled", finished_at=timezone.now())
     )
 
 
@@ -360,26 +364,25 @@ def job_output_get(job: Job, key: str) -> Any | None:
 
 def _settle(
     job_id: int, label: str, call: Callable[[], dict[str, Any] | None], *, finish: bool, attempt: int | None
-) -> None:
+) -> bool:
     """Run `call` and record how it ended. With finish, a returned result (None counts as {}) ends the job as
-    succeeded; without, only a returned dict does (a step that was not the last leaves the job running)."""
+    succeeded; without, only a returned dict does (a step that was not the last leaves the job running).
+    True when this call ended the job (so exactly one caller announces the end)."""
     try:
         result = call()
     except JobLost as exc:
         log.warning("%s stopped: %s", label, exc)
-        return
+        return False
     except JobCancelled:
-        _job_cancelled(job_id, attempt)
-        return
+        return _job_cancelled(job_id, attempt)
     except ServiceError as exc:
-        job_fail(job_id, exc.message, attempt=attempt)
-        return
+        return job_fail(job_id, exc.message, attempt=attempt)
     except Exception as exc:  # a failed job must say why instead of vanishing
         log.exception("%s failed", label)
-        job_fail(job_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", attempt=attempt)
-        return
+        return job_fail(job_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", attempt=attempt)
     if result is not None or finish:
-        job_succeed(job_id, result or {}, attempt=attempt)
+        return job_succeed(job_id, result or {}, attempt=attempt)
+    return False
 
 
 def run_job(
@@ -398,14 +401,17 @@ def run_job(
     if job is None:
         return None
     attempt = job.attempts
+    job_event(job_id, "START", kind=job.kind)
     with _Heartbeat(job_id, attempt):
-        _settle(
+        ended = _settle(
             job_id,
             f"job {job_id} ({job.kind})",
             lambda: work(job, Reporter(job_id, attempt)),
             finish=finish,
             attempt=attempt,
         )
+    if ended:
+        job_event(job_id, kind=job.kind)
     return job
 
 
@@ -427,7 +433,9 @@ def job_step(job_id: int, work: Callable[[Job, Reporter], dict[str, Any] | None]
         return work(job, reporter)
 
     with _Heartbeat(job_id, attempt):
-        _settle(job_id, f"step of job {job_id} ({kind})", call, finish=False, attempt=attempt)
+        ended = _settle(job_id, f"step of job {job_id} ({kind})", call, finish=False, attempt=attempt)
+    if ended:
+        job_event(job_id, kind=kind)
 
 
 def job_task(

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Job(models.Model):
@@ -56,6 +59,37 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    # Below this much progress the rate says little (setup: reading data, loading a model).
+    ETA_MIN_PROGRESS = 0.05
+
+    def eta_seconds(self, now: datetime | None = None) -> float | None:
+        """Seconds left at the rate progress has moved since the job started; None when not running or too early."""
+        if self.status != self.Status.RUNNING or self.started_at is None:
+            return None
+        progress = float(self.progress or 0.0)
+        if not self.ETA_MIN_PROGRESS <= progress < 1.0:
+            return None
+        elapsed = ((now or timezone.now()) - self.started_at).total_seconds()
+        if elapsed <= 0:
+            return None
+        return round(elapsed * (1.0 - progress) / progress, 1)
+
+    @property
+    def eta_text(self) -> str:
+        """`about 3 min left` for pages; empty when there is no estimate."""
+        return eta_words(self.eta_seconds())
+
+
+def eta_words(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min left"
+    return f"about {seconds / 3600:.1f} h left"
 
 
 class AuditEvent(models.Model):

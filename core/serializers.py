@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from core.models import AuditEvent, Job
 from core.roles import ROLES
-from core.selectors import job_error_for, job_params_for
+from core.selectors import audit_object_url, audit_summary_text, job_error_for, job_params_for
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -22,6 +22,13 @@ class JobSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, read_only=True)
     error = serializers.SerializerMethodField()
     params = serializers.SerializerMethodField()
+
+    eta_seconds = serializers.SerializerMethodField(
+        help_text="estimated seconds left, from the rate of progress since the job started; null when not running"
+    )
+
+    def get_eta_seconds(self, obj: Job) -> float | None:
+        return obj.eta_seconds()
 
     def get_error(self, obj: Job) -> str:
         # Without a request (a job just started, answered by its POST) nobody is known: the reader's view applies.
@@ -39,6 +46,7 @@ class JobSerializer(serializers.ModelSerializer):
             "kind",
             "status",
             "progress",
+            "eta_seconds",
             "message",
             "error",
             "result",
@@ -60,10 +68,28 @@ class JobSerializer(serializers.ModelSerializer):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    summary_text = serializers.SerializerMethodField(help_text="the summary as people read it")
+    object_url = serializers.SerializerMethodField(help_text="the object's page, or empty")
+
+    def get_summary_text(self, obj: AuditEvent) -> str:
+        return audit_summary_text(obj.summary)
+
+    def get_object_url(self, obj: AuditEvent) -> str:
+        return audit_object_url(obj)
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "actor", "action", "object_type", "object_id", "summary", "created_at"]
+        fields = [
+            "id",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "summary",
+            "summary_text",
+            "object_url",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

@@ -15,6 +15,7 @@ api_urlpatterns = [
     path("jobs/<int:pk>/", api.JobDetailView.as_view(), name="api-job"),
     path("jobs/<int:pk>/cancel/", api.JobCancelView.as_view(), name="api-job-cancel"),
     path("audit-events/", api.AuditEventListView.as_view(), name="api-audit-events"),
+    path("audit-events/export/", api.AuditEventExportView.as_view(), name="api-audit-events-export"),
 ]
 
 page_urlpatterns = [

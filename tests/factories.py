@@ -10,7 +10,10 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
 import uuid
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -411,3 +414,50 @@ def openapi_schema() -> Any:
     loaded = schemathesis.openapi.from_dict(document)
     loaded.app = application
     return loaded
+
+
+class OpenLineageReceiver:
+    """A tiny OpenLineage HTTP endpoint (what Marquez would be) on a thread: POSTed events land in `events`."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.paths.append(self.path)
+                receiver.events.append(json.loads(body))
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def of(self, job: Any) -> list[dict[str, Any]]:
+        from core.openlineage import run_id
+
+        return [e for e in self.events if e["run"]["runId"] == run_id(job.pk)]
+
+
+def assert_openlineage_event(event: dict[str, Any]) -> None:
+    """The RunEvent fields the OpenLineage 2-0-2 spec requires, and the facets' own required keys."""
+    assert event["eventType"] in {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
+    datetime.fromisoformat(event["eventTime"])  # ISO 8601 with an offset
+    assert datetime.fromisoformat(event["eventTime"]).tzinfo is not None
+    uuid.UUID(event["run"]["runId"])
+    assert event["job"]["namespace"] == "steward" and event["job"]["name"]
+    assert event["producer"].startswith("https://")
+    assert event["schemaURL"].startswith("https://openlineage.io/spec/") and "RunEvent" in event["schemaURL"]
+    for dataset in event.get("inputs", []) + event.get("outputs", []):
+        assert dataset["namespace"] == "steward" and dataset["name"]
+        for facet in dataset.get("facets", {}).values():
+            assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
+    for facet in list(event["run"].get("facets", {}).values()) + list(event["job"].get("facets", {}).values()):
+        assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")

@@ -19,3 +19,8 @@ class TrainingConfig(AppConfig):
         from training.label_scoring import describe_version, score_rows
 
         labeling_hooks.register_model_scorer(score_rows=score_rows, describe=describe_version)
+        # OpenLineage: a training job's output is a model version.
+        from core.openlineage import register_dataset_resolver
+        from training.selectors import openlineage_model_dataset
+
+        register_dataset_resolver("model_version", openlineage_model_dataset)

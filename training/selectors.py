@@ -121,3 +121,13 @@ def metric_table(versions: list[ModelVersion], names: tuple[str, ...]) -> list[d
             best = pick(known)[1]
         rows.append({"metric": name, "values": values, "best": best})
     return rows
+
+
+def openlineage_model_dataset(ref: Any) -> tuple[str, list[tuple[str, str]]] | None:
+    """A model version as an OpenLineage output: `models/<model>:<version>` (its inputs are the training data)."""
+    if (
+        not isinstance(ref, dict)
+        or not ModelVersion.objects.filter(model__name=ref.get("model"), version=ref.get("version")).exists()
+    ):
+        return None
+    return f"models/{ref['model']}:{ref['version']}", []

@@ -8,3 +8,9 @@ class CatalogConfig(AppConfig):
     label = "catalog"
     verbose_name = "Catalog"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.openlineage import register_dataset_resolver
+        from governance.catalog.selectors import openlineage_dataset
+
+        register_dataset_resolver("dataset_version", openlineage_dataset)

@@ -148,3 +148,12 @@ def version_download(*, version: DatasetVersion, user: Any, fmt: str) -> dict[st
         "masked_columns": sorted(hidden & names),
         "chunks": download.stream_rows(version.parquet, fmt, hidden),
     }
+
+
+def openlineage_dataset(version_id: Any) -> tuple[str, list[tuple[str, str]]] | None:
+    """How OpenLineage events name a version (`<dataset>:<number>`) and its schema (column names and types only)."""
+    version = DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
+    if version is None:
+        return None
+    fields = [(str(c.get("name")), str(c.get("dtype", ""))) for c in version.columns or [] if c.get("name")]
+    return f"{version.dataset.name}:{version.number}", fields

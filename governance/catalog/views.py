@@ -13,7 +13,7 @@ from core.errors import ServiceError
 from core.permissions import CapabilityRequiredMixin
 from core.roles import has_capability
 from core.selectors import job_list_for_subject
-from governance.catalog import transforms
+from governance.catalog import hooks, transforms
 from governance.catalog.lineage_svg import render_lineage_svg
 from governance.catalog.models import Dataset
 from governance.catalog.selectors import (
@@ -148,6 +148,8 @@ class LineagePage(CapabilityRequiredMixin, TemplateView):
             "version": version,
             "graph": graph,
             "svg": render_lineage_svg(graph, focus=f"dataset_version:{version.pk}"),
+            # The interactive graph's click-through targets, from the same hooks as the SVG's links.
+            "node_urls": {n["key"]: hooks.node_url(n["type"], n["id"]) for n in graph["nodes"]},
         }
 
 

@@ -8,3 +8,10 @@ class LabelingConfig(AppConfig):
     label = "labeling"
     verbose_name = "Labeling"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.openlineage import register_dataset_resolver
+        from governance.labeling.selectors import openlineage_project_dataset
+
+        # An export job's subject is its project; its input is the project's dataset version.
+        register_dataset_resolver("labeling_project", openlineage_project_dataset)

@@ -183,3 +183,11 @@ def task_annotations(task: Task) -> list[dict[str, Any]]:
         }
         for a in Annotation.objects.filter(task=task).select_related("annotator").order_by("id")
     ]
+
+
+def openlineage_project_dataset(project_id: Any) -> tuple[str, list[tuple[str, str]]] | None:
+    """The dataset version a labeling project reads, as OpenLineage names it."""
+    from governance.catalog.selectors import openlineage_dataset
+
+    version_id = Project.objects.filter(pk=project_id).values_list("dataset_version_id", flat=True).first()
+    return openlineage_dataset(version_id) if version_id is not None else None

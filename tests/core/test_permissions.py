@@ -84,6 +84,7 @@ ENDPOINTS = [
     Endpoint("get", "jobs/<int:pk>/", "jobs.read", 200),
     Endpoint("post", "jobs/<int:pk>/cancel/", "jobs.read", 200),
     Endpoint("get", "audit-events/", "audit.read", 200),
+    Endpoint("get", "audit-events/export/", "audit.read", 200),
     Endpoint("get", "datasets/", "catalog.read", 200),
     Endpoint("post", "datasets/", "catalog.write", 201, body=lambda caller: {"name": f"made-by-{caller}"}),
     Endpoint("get", "datasets/<int:pk>/", "catalog.read", 200),

@@ -8,6 +8,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -380,21 +381,36 @@ def _read(version: DatasetVersion, columns: list[str]) -> pa.Table:
 
 class _ProgressWriter:
     """Turns training events into Job progress and live curves, writing at most once a second
-    (evaluations always), and answers cancellation at most every two seconds."""
+    (evaluations always), and answers cancellation at most every two seconds.
+
+    The loop reports a step event every `progress_every_steps` steps, which on slow steps (a text encoder on CPU)
+    is minutes apart. It also asks `should_stop` once before each step, so between step events the writer counts
+    those calls and, once STEWARD_TRAINING_PROGRESS_S passed since the last write, reports the step reached by
+    time. `clock` is injectable for tests."""
 
     MAX_POINTS = 400
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(
+        self, reporter: Reporter, *, clock: Callable[[], float] = time.monotonic, interval_s: float | None = None
+    ) -> None:
         self.reporter = reporter
+        self.clock = clock
+        self.interval_s = settings.STEWARD_TRAINING_PROGRESS_S if interval_s is None else interval_s
         self.loss: list[list[float]] = []
         self.val_auc: list[list[float]] = []
         self.last: dict[str, Any] = {}
-        self._written = 0.0
-        self._checked = 0.0
+        self._written = float("-inf")  # the first step event is always written
+        self._quiet_since = clock()  # the last write, or the start: what the time-based report counts from
+        self._checked = float("-inf")
         self._cancel = False
+        self._fraction = 0.02
+        # should_stop calls since the last step event: the loop asks once before each step it starts.
+        self._started = 0
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
+        if kind in ("step", "resumed"):
+            self._started = 0
         if kind == "step":
             self.loss.append([event["step"], round(float(event["loss"]), 5)])
             self.last = {
@@ -409,13 +425,13 @@ class _ProgressWriter:
             self.loss.clear()
             self.val_auc.clear()
         self._thin()
-        now = time.monotonic()
+        now = self.clock()
         if kind == "step" and now - self._written < 1.0:
             return
-        self._written = now
+        self._written = self._quiet_since = now
         total = max(int(self.last.get("total_steps") or event.get("total_steps") or 1), 1)
         step = int(event.get("step") or 0)
-        fraction = 0.02 + 0.95 * step / total
+        fraction = self._fraction = 0.02 + 0.95 * step / total
         if kind == "eval" and event.get("auc") is not None:
             message = f"step {step}/{total}: validation AUC {event['auc']:.4f}"
         elif kind == "resumed":
@@ -433,8 +449,23 @@ class _ProgressWriter:
             if len(curve) > self.MAX_POINTS:
                 del curve[1:-1:2]
 
+    def _report_by_time(self, now: float) -> None:
+        """A step is running and no step event came for interval_s: say which step the loop reached."""
+        step = int(self.last.get("step") or 0) + self._started - 1
+        total = self.last.get("total_steps")
+        self._written = self._quiet_since = now
+        if total:
+            self._fraction = 0.02 + 0.95 * step / max(int(total), 1)
+        message = f"step {step}/{total}" if total else f"step {step}"
+        if self.loss:
+            message += f", last loss {self.loss[-1][1]:.4f} at step {int(self.loss[-1][0])}"
+        self.reporter.progress(self._fraction, message, training={**self.last, "step": step})
+
     def cancel_requested(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
+        self._started += 1
+        if self._started > 1 and now - self._quiet_since >= self.interval_s:
+            self._report_by_time(now)
         if now - self._checked >= 2.0:
             self._checked = now
             self._cancel = self.reporter.cancelled()

@@ -1,6 +1,13 @@
 // Live job progress: every element with data-job-id polls the jobs API until the job finishes.
 (function () {
   const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+  // The same words as Job.eta_text on the server.
+  function etaWords(seconds) {
+    if (seconds == null) return "";
+    if (seconds < 60) return "less than a minute left";
+    const minutes = Math.round(seconds / 60);
+    return minutes < 90 ? `about ${minutes} min left` : `about ${(seconds / 3600).toFixed(1)} h left`;
+  }
   function poll(el) {
     const id = el.dataset.jobId;
     const status = el.querySelector(".job-status");
@@ -13,6 +20,8 @@
         if (bar) bar.value = job.progress;
         const msg = el.querySelector(".job-message");
         if (msg) msg.textContent = job.message;
+        const eta = el.querySelector(".job-eta");
+        if (eta) eta.textContent = etaWords(job.eta_seconds);
         if (status) { status.textContent = job.status; status.className = `job-status status-${job.status}`; }
         el.dispatchEvent(new CustomEvent("job-update", { detail: job, bubbles: true }));
         if (FINISHED.has(job.status)) {
