@@ -55,7 +55,7 @@ def test_a_steward_uploads_a_csv_and_sees_its_schema(live_server: Any, make_user
             page.wait_for_url("**/dataset-versions/*/")
             expect(page.locator("h1")).to_contain_text("version 1")
             expect(page.locator(".messages")).to_contain_text("Registered version 1")
-            expect(page.locator("p.meta")).to_contain_text("3 rows")
+            expect(page.locator("p.meta").first).to_contain_text("3 rows")
             schema = page.locator("table.schema tbody tr")
             expect(schema).to_have_count(4)
             schema_rows = [

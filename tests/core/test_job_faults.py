@@ -169,7 +169,8 @@ REDIS_URL = "redis://127.0.0.1:6379/13"
 def _redis_app() -> Any:
     from celery import Celery
 
-    return Celery("steward-faults", broker=REDIS_URL)
+    # Not the current app: later tests in this process enqueue through config.celery (eager where they ask).
+    return Celery("steward-faults", broker=REDIS_URL, set_as_current=False)
 
 
 def _purge_redis() -> None:
