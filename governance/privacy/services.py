@@ -490,10 +490,12 @@ def mask_lease_expired(*, job: Job, now: datetime) -> PartsVerdict:
     """The sweep's (and a redelivered job message's) verdict on a masking job whose own lease expired: alive while
     its chunks are queued or running with fresh leases; a chunk whose worker died is set back to pending and sent
     again (its next claim counts its attempt), one past its cap fails the job with the reason; a chunk queued longer
-    than STEWARD_JOB_QUEUED_RESEND_S is sent again (a lost message). Not fanned out yet, or every chunk done (it was
-    assembling): the job itself was lost."""
+    than STEWARD_JOB_QUEUED_RESEND_S is sent again (a lost message). Not fanned out yet (no chunks, or chunks never
+    sent: its worker died while planning) or every chunk done (it was assembling): the job itself was lost, and its
+    retry sends the pending chunks or assembles."""
     chunks = list(job.mask_chunks.order_by("index"))
-    if not chunks or all(c.status == MaskChunk.Status.DONE for c in chunks):
+    never_sent = any(c.status == MaskChunk.Status.PENDING and c.heartbeat_at is None for c in chunks)
+    if not chunks or never_sent or all(c.status == MaskChunk.Status.DONE for c in chunks):
         return PartsVerdict()
     resend_cutoff = now - timedelta(seconds=settings.STEWARD_JOB_QUEUED_RESEND_S)
     cap = max_attempts(CHUNK_KIND)
@@ -508,7 +510,7 @@ def mask_lease_expired(*, job: Job, now: datetime) -> PartsVerdict:
                 log.warning("job %s chunk %s sent again: %s", job.pk, chunk.index, _chunk_lost(chunk))
                 job_enqueue(job, "privacy.mask_chunk", chunk.index)
             continue
-        queued_long = chunk.heartbeat_at is None or chunk.heartbeat_at < resend_cutoff
+        queued_long = chunk.heartbeat_at is not None and chunk.heartbeat_at < resend_cutoff
         if chunk.status == MaskChunk.Status.PENDING and queued_long and seen.update(heartbeat_at=now):
             job_enqueue(job, "privacy.mask_chunk", chunk.index)  # its message was lost (or waits long): harmless
     return PartsVerdict(alive=True)

@@ -201,3 +201,34 @@ def test_a_redelivered_message_of_a_chunk_past_its_cap_fails_the_job(
     mask_chunk(job.pk, 2)  # the broker redelivers the dead worker's message
     job.refresh_from_db()
     assert job.status == "failed" and "masking chunk 2 (rows 100-120) gave up after 1 of 1 attempts" in job.error
+
+
+@override_settings(STEWARD_PII_CHUNK_ROWS=50)
+def test_a_mask_job_whose_worker_died_before_sending_its_chunks_is_retried_as_a_job(
+    version: DatasetVersion, steward: Any, sent: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from governance.privacy.services import mask_plan, mask_start
+    from governance.privacy.tasks import mask_chunk, mask_version
+
+    job = mask_start(version=version, actor=steward, policy={"columns": {"email": "hash"}})
+    real_plan = mask_plan
+
+    def plan_then_die(**kwargs: Any) -> Any:
+        real_plan(**kwargs)
+        raise Killed()
+
+    monkeypatch.setattr("governance.privacy.services.mask_plan", plan_then_die)
+    with pytest.raises(Killed):
+        mask_version(job.pk)
+    monkeypatch.setattr("governance.privacy.services.mask_plan", real_plan)
+    assert job.mask_chunks.count() == 3 and sent == []
+
+    expire_lease(job)
+    assert jobs_sweep()["requeued"] == 1  # its chunks were never sent: the job itself was lost
+    mask_version(job.pk)
+    assert _chunk_messages(sent, job) == [0, 1, 2]
+    for index in (0, 1, 2):
+        mask_chunk(job.pk, index)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.attempts == 2, job.error
+    assert DatasetVersion.objects.filter(operation="mask").count() == 1
