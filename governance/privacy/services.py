@@ -561,6 +561,9 @@ def mask_chunk_run(*, job: Job, index: int, worker: str = "") -> dict[str, Any] 
     chunk = mask_chunk_claim(job=job, index=index, worker=worker)
     if chunk is None:
         return None
+    total = job.mask_chunks.count()
+    done = job.mask_chunks.filter(status=MaskChunk.Status.DONE).count()
+    Reporter(job.pk).progress(done / total * 0.95, f"masking chunk {index + 1} of {total} (attempt {chunk.attempts})")
     with part_heartbeat(job.pk, lambda: mask_chunk_heartbeat(chunk=chunk)):
         if not mask_chunk_execute(job=job, chunk=chunk, worker=worker):
             return None
