@@ -534,11 +534,13 @@ def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
     seconds = time.perf_counter() - started
     with transaction.atomic():
         # The job row lock serializes chunk completions, so exactly one worker sees the last one.
-        Job.objects.select_for_update().filter(pk=job.pk).first()
-        updated = MaskChunk.objects.filter(
+        locked = Job.objects.select_for_update().filter(pk=job.pk).values_list("status", flat=True).first()
+        updated = locked == Job.Status.RUNNING and MaskChunk.objects.filter(
             pk=chunk.pk, status=MaskChunk.Status.RUNNING, attempts=chunk.attempts
         ).update(status=MaskChunk.Status.DONE, part=stored, seconds=seconds, finished_at=timezone.now())
-        if not updated:  # this attempt lost the chunk (its lease expired and another worker took it over)
+        # Not recorded: this attempt lost the chunk (its lease expired and another worker took it over), or the job
+        # ended meanwhile (failed, cancelled): its part would be kept by nothing.
+        if not updated:
             transaction.on_commit(lambda: delete_file(stored))
             return False
         total = job.mask_chunks.count()

@@ -164,12 +164,15 @@ def test_a_chunk_past_its_attempt_cap_fails_the_job_with_the_reason(
 ) -> None:
     from django.core.files.storage import default_storage
 
+    from governance.privacy.services import mask_chunk_claim, mask_chunk_execute
     from governance.privacy.tasks import mask_chunk
 
     job = _start(version, steward)
     mask_chunk(job.pk, 1)
     part = _chunk(job, 1).part
     assert default_storage.exists(part)
+    late = mask_chunk_claim(job=job, index=2, worker="slow but alive")  # still masking when the job fails
+    assert late is not None
     for attempt in (1, 2):
         _kill_chunk(monkeypatch, job, 0)
         assert _chunk(job, 0).attempts == attempt
@@ -184,8 +187,10 @@ def test_a_chunk_past_its_attempt_cap_fails_the_job_with_the_reason(
     assert "masking chunk 0 (rows 0-50) gave up after 2 of 2 attempts" in job.error
     assert "no heartbeat since" in job.error
     assert not default_storage.exists(part)  # the parts written are tidied up
+    assert mask_chunk_execute(job=job, chunk=late) is False  # its part is not recorded (and is deleted)
+    assert _chunk(job, 2).status == "running" and _chunk(job, 2).part == ""
     mask_chunk(job.pk, 2)  # a chunk message of the failed job does nothing
-    assert _chunk(job, 2).status == "pending"
+    assert _chunk(job, 2).attempts == 1
     assert not DatasetVersion.objects.filter(operation="mask").exists()
 
 
