@@ -12,6 +12,10 @@
   jobs again: queued ones whose message was lost, running ones whose lease expired.
 - A part of a job that is already running (a masking chunk) runs through `job_step`, with the same heartbeat,
   failure and cancellation handling but no claim.
+- A job that fans out to parts with their own leases (masking chunks) registers `on_lease_expired(job, now)`: when
+  the job's own lease expires while its parts wait or run, the hook says whether they are alive (the job's lease is
+  renewed, no attempt counted), lost beyond their own attempt cap (the job fails with the hook's reason), or
+  neither (the job is retried as any other).
 - `job_output` makes finalisation idempotent: an output (a version, a model version) is registered in the same
   transaction that records it on the job, so a retried job finds it instead of registering it twice.
 """
@@ -26,6 +30,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +53,20 @@ JobBody = Callable[..., "dict[str, Any] | None"]
 # kind -> what to tidy up when a job of that kind ends without its body (lost worker, attempts spent): the body's
 # own failure handling never ran. Registered by job_task(on_abandon=...).
 _ON_ABANDON: dict[str, Callable[[Job], None]] = {}
+
+
+@dataclass(frozen=True)
+class PartsVerdict:
+    """What a kind's on_lease_expired hook says of a job whose own lease expired: its parts are `alive` (queued or
+    running with fresh leases: keep the job), or `failed` (a part spent its attempts: fail the job with this reason);
+    neither: the job is lost and handled as any other."""
+
+    alive: bool = False
+    failed: str = ""
+
+
+# kind -> on_lease_expired(job, now) -> PartsVerdict, registered by job_task(on_lease_expired=...).
+_ON_LEASE_EXPIRED: dict[str, Callable[[Job, datetime], PartsVerdict]] = {}
 
 
 class JobCancelled(Exception):
@@ -178,6 +197,39 @@ def _abandoned(job: Job) -> None:
         log.exception("tidying up abandoned job %s (%s) failed", job.pk, job.kind)
 
 
+def _parts_verdict(job: Job, now: datetime) -> PartsVerdict:
+    hook = _ON_LEASE_EXPIRED.get(job.kind)
+    if hook is None:
+        return PartsVerdict()
+    try:
+        return hook(job, now)
+    except Exception:  # a broken hook must not keep a job alive forever: it is retried as any other
+        log.exception("checking the parts of job %s (%s) failed", job.pk, job.kind)
+        return PartsVerdict()
+
+
+def _settle_expired(job: Job, now: datetime, verdict: PartsVerdict) -> str:
+    """Apply a verdict on a running job whose lease expired, guarded by the state it was seen in: "kept" (its
+    lease renewed), "failed" (with the parts' reason) or "" (nothing applied)."""
+    seen = Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, heartbeat_at=job.heartbeat_at
+    )
+    if verdict.failed:
+        if seen.update(
+            status=Job.Status.FAILED,
+            error=verdict.failed[:10000],
+            message="failed: a part's attempts exhausted",
+            finished_at=now,
+        ):
+            log.warning("job %s (%s) failed: %s", job.pk, job.kind, verdict.failed)
+            _abandoned(job)
+            return "failed"
+        return ""
+    if verdict.alive and seen.update(heartbeat_at=now):
+        return "kept"
+    return ""
+
+
 def _give_up(job: Job, why: str) -> bool:
     """Fail a job whose attempts are spent, guarded by the state it was seen in."""
     cap = max_attempts(job.kind)
@@ -215,6 +267,11 @@ def job_claim(
             status=Job.Status.CANCELLED, finished_at=now, message="cancelled before start"
         )
         return None
+    if job.status == Job.Status.RUNNING:
+        verdict = _parts_verdict(job, now)
+        if verdict.alive or verdict.failed:  # its parts carry on (or ended it): not this message's to take over
+            _settle_expired(job, now, verdict)
+            return None
     cap = max_attempts(job.kind)
     if job.attempts >= cap:
         _give_up(job, _lost_reason(job) if job.status == Job.Status.RUNNING else "it was sent again after its cap")
@@ -245,10 +302,12 @@ def job_heartbeat(job_id: int, attempt: int) -> bool:
 class _Heartbeat:
     """Renews a job's lease every STEWARD_JOB_HEARTBEAT_S from a thread while its body runs, so a long step
     that reports no progress (a training epoch, a big read) keeps its lease. Not started inside an outer
-    transaction (eager tests): another connection's heartbeat could not see the uncommitted job row."""
+    transaction (eager tests): another connection's heartbeat could not see the uncommitted job row.
+    With `beat`, renews that instead (a part's own lease: `beat()` returns False once the part is not its own)."""
 
-    def __init__(self, job_id: int, attempt: int) -> None:
+    def __init__(self, job_id: int, attempt: int, beat: Callable[[], bool] | None = None) -> None:
         self.job_id, self.attempt = job_id, attempt
+        self._beat = beat or (lambda: job_heartbeat(self.job_id, self.attempt))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -256,7 +315,7 @@ class _Heartbeat:
         try:
             while not self._stop.wait(settings.STEWARD_JOB_HEARTBEAT_S):
                 try:
-                    if not job_heartbeat(self.job_id, self.attempt):
+                    if not self._beat():
                         return  # finished, retried or failed elsewhere: nothing left to renew
                 except Exception:  # the database is briefly unreachable: try again next beat
                     log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
@@ -305,6 +364,11 @@ class Reporter:
     def check_cancelled(self) -> None:
         if self.cancelled():
             raise JobCancelled()
+
+
+def part_heartbeat(job_id: int, beat: Callable[[], bool]) -> _Heartbeat:
+    """A context manager renewing a part's own lease (`beat`) from a thread while the part runs."""
+    return _Heartbeat(job_id, 0, beat)
 
 
 def _attempt_rows(job_id: int, attempt: int | None) -> Any:
@@ -445,6 +509,7 @@ def job_task(
     params_match: tuple[str, ...] = (),
     finish: bool = True,
     on_abandon: Callable[[Job], None] | None = None,
+    on_lease_expired: Callable[[Job, datetime], PartsVerdict] | None = None,
     **options: Any,
 ) -> Callable[[JobBody], Any]:
     """Declare the Celery task `name` whose body runs a `kind` job: `body(job, reporter, *args) -> result dict`.
@@ -455,9 +520,12 @@ def job_task(
     a body that fans the work out to steps (`job_step`), the last of which ends the job. Bodies must be safe to
     run again after a crash: outputs go through `job_output`. `on_abandon(job)` tidies up state the body keeps
     elsewhere when the job ends without it (its worker was lost and its attempts are spent, or it was cancelled).
+    `on_lease_expired(job, now)` judges a fanned-out job whose own lease expired by its parts (PartsVerdict).
     """
     if on_abandon is not None:
         _ON_ABANDON[kind] = on_abandon
+    if on_lease_expired is not None:
+        _ON_LEASE_EXPIRED[kind] = on_lease_expired
 
     def decorate(body: JobBody) -> Any:
         @shared_task(name=name, acks_late=True, reject_on_worker_lost=True, **options)
@@ -486,7 +554,7 @@ def jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
     Each change is a conditional UPDATE on the state the sweep saw, so it never races a live worker."""
     now = now or timezone.now()
     current_app.loader.import_default_modules()  # the tasks modules register their on_abandon hooks
-    counts = {"requeued": 0, "resent": 0, "failed": 0, "cancelled": 0}
+    counts = {"requeued": 0, "resent": 0, "failed": 0, "cancelled": 0, "kept": 0}
     for job in Job.objects.filter(_lease_expired(now)).order_by("pk")[:500]:
         seen = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts)
         seen = seen.filter(heartbeat_at=job.heartbeat_at)
@@ -494,6 +562,10 @@ def jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
             if seen.update(status=Job.Status.CANCELLED, message="cancelled (its worker was lost)", finished_at=now):
                 counts["cancelled"] += 1
                 _abandoned(job)
+            continue
+        outcome = _settle_expired(job, now, _parts_verdict(job, now))
+        if outcome:
+            counts[outcome] += 1
             continue
         if job.attempts >= max_attempts(job.kind):
             counts["failed"] += _give_up(job, _lost_reason(job))

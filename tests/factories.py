@@ -399,6 +399,19 @@ def expire_lease(job: Any) -> None:
     Job.objects.filter(pk=job.pk).update(heartbeat_at=stale, started_at=stale)
 
 
+def expire_chunk_lease(chunk: Any) -> None:
+    """Make a running masking chunk look as if its worker died: its heartbeat is older than STEWARD_JOB_LEASE_S."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from governance.privacy.models import MaskChunk
+
+    stale = timezone.now() - timedelta(seconds=settings.STEWARD_JOB_LEASE_S + 1)
+    MaskChunk.objects.filter(pk=chunk.pk).update(heartbeat_at=stale)
+
+
 def openapi_schema() -> Any:
     """The API's OpenAPI schema as schemathesis drives it against the WSGI app. Built by drf-spectacular directly:
     /api/v1/schema/ needs a signed-in caller, and collection (where the schema is loaded) has no database."""

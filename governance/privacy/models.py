@@ -153,10 +153,13 @@ class MaskingPolicy(models.Model):
 
 class MaskChunk(models.Model):
     """One bounded slice of rows of a masking job; chunks run in parallel on `pii` workers and
-    the worker that finishes the last one assembles the masked version."""
+    the worker that finishes the last one assembles the masked version. A chunk has its own lease: a worker claims
+    it (counting an attempt) and renews `heartbeat_at` while it runs; one whose worker died is sent again on its own,
+    up to the `pii_mask_chunk` attempt cap, past which its job fails."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
+        PENDING = "pending"  # queued (heartbeat_at: when its message was last sent)
+        RUNNING = "running"
         DONE = "done"
 
     job = models.ForeignKey("core.Job", related_name="mask_chunks", on_delete=models.CASCADE)
@@ -170,6 +173,8 @@ class MaskChunk(models.Model):
     worker = models.CharField(max_length=200, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["job_id", "index"]

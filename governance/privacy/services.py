@@ -6,18 +6,32 @@ summary, a job message or a log line: findings carry masked snippets only.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
-from core.jobs import Reporter, job_output, job_output_get, job_start, job_succeed
+from core.jobs import (
+    PartsVerdict,
+    Reporter,
+    job_enqueue,
+    job_fail,
+    job_output,
+    job_output_get,
+    job_start,
+    job_succeed,
+    max_attempts,
+    part_heartbeat,
+)
 from core.models import Job
 from core.storage import delete_file, local_path, scratch_dir, store_file
 from governance.catalog.ingest import ROW_GROUP_ROWS
@@ -41,6 +55,11 @@ from governance.privacy.selectors import (
     scan_in_flight,
     version_recognizers,
 )
+
+log = logging.getLogger(__name__)
+
+# The attempt cap of one masking chunk (STEWARD_JOB_MAX_ATTEMPTS_BY_KIND["pii_mask_chunk"], else the default).
+CHUNK_KIND = "pii_mask_chunk"
 
 RAW_EXAMPLES = 5
 RAW_EXAMPLE_SCAN = 2000
@@ -398,25 +417,130 @@ def mask_plan(*, job: Job) -> list[MaskChunk]:
     return list(job.mask_chunks.order_by("index"))
 
 
-def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
-    """Mask one slice of rows into a Parquet part. Returns True when this was the last chunk."""
-    started = time.perf_counter()
-    MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
-        started_at=timezone.now(), worker=worker[:200]
+def mask_chunks_send(*, job: Job, chunks: list[MaskChunk]) -> int:
+    """Send the pending chunks' messages, recording when (a chunk queued longer than STEWARD_JOB_QUEUED_RESEND_S
+    is sent again by the sweep)."""
+    pending = [c for c in chunks if c.status == MaskChunk.Status.PENDING]
+    MaskChunk.objects.filter(pk__in=[c.pk for c in pending], status=MaskChunk.Status.PENDING).update(
+        heartbeat_at=timezone.now()
     )
+    for chunk in pending:
+        job_enqueue(job, "privacy.mask_chunk", chunk.index)
+    return len(pending)
+
+
+def _chunk_lost(chunk: MaskChunk) -> str:
+    beat = chunk.heartbeat_at.isoformat(timespec="seconds") if chunk.heartbeat_at else "never"
+    return (
+        f"its worker ({chunk.worker or 'unknown'}) was lost on attempt {chunk.attempts}: no heartbeat since {beat} "
+        f"(lease {settings.STEWARD_JOB_LEASE_S} s)"
+    )
+
+
+def _chunk_gave_up(chunk: MaskChunk) -> str:
+    return (
+        f"masking chunk {chunk.index} (rows {chunk.start}-{chunk.stop}) gave up after {chunk.attempts} of "
+        f"{max_attempts(CHUNK_KIND)} attempts: {_chunk_lost(chunk)}"
+    )
+
+
+def _chunk_lease_expired(chunk: MaskChunk, now: datetime) -> bool:
+    cutoff = now - timedelta(seconds=settings.STEWARD_JOB_LEASE_S)
+    return chunk.status == MaskChunk.Status.RUNNING and (chunk.heartbeat_at is None or chunk.heartbeat_at < cutoff)
+
+
+def mask_chunk_claim(*, job: Job, index: int, worker: str = "") -> MaskChunk | None:
+    """Take chunk `index` for this worker: a pending one, or a running one whose lease expired (its worker died);
+    each claim counts one of the chunk's attempts, and past its cap the job fails with the reason. None when the
+    chunk is done, runs elsewhere with a fresh lease, or its job ended."""
+    now = timezone.now()
+    chunk = MaskChunk.objects.filter(job=job, index=index).first()
+    if chunk is None or not (chunk.status == MaskChunk.Status.PENDING or _chunk_lease_expired(chunk, now)):
+        return None
+    if chunk.attempts >= max_attempts(CHUNK_KIND):
+        if job_fail(job.pk, _chunk_gave_up(chunk), attempt=job.attempts):
+            mask_abandoned(job=job)
+        return None
+    seen = MaskChunk.objects.filter(
+        pk=chunk.pk, status=chunk.status, attempts=chunk.attempts, heartbeat_at=chunk.heartbeat_at
+    )
+    if not seen.update(
+        status=MaskChunk.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        worker=worker[:200],
+        started_at=now,
+        heartbeat_at=now,
+    ):
+        return None  # another worker claimed it in between
+    if chunk.status == MaskChunk.Status.RUNNING:
+        log.warning("job %s chunk %s taken over: %s", job.pk, index, _chunk_lost(chunk))
+    return MaskChunk.objects.get(pk=chunk.pk)
+
+
+def mask_chunk_heartbeat(*, chunk: MaskChunk) -> bool:
+    """Renew the lease of this attempt at the chunk; False once it is no longer this attempt's."""
+    return bool(
+        MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.RUNNING, attempts=chunk.attempts).update(
+            heartbeat_at=timezone.now()
+        )
+    )
+
+
+def mask_lease_expired(*, job: Job, now: datetime) -> PartsVerdict:
+    """The sweep's (and a redelivered job message's) verdict on a masking job whose own lease expired: alive while
+    its chunks are queued or running with fresh leases; a chunk whose worker died is set back to pending and sent
+    again (its next claim counts its attempt), one past its cap fails the job with the reason; a chunk queued longer
+    than STEWARD_JOB_QUEUED_RESEND_S is sent again (a lost message). Not fanned out yet (no chunks, or chunks never
+    sent: its worker died while planning) or every chunk done (it was assembling): the job itself was lost, and its
+    retry sends the pending chunks or assembles."""
+    chunks = list(job.mask_chunks.order_by("index"))
+    never_sent = any(c.status == MaskChunk.Status.PENDING and c.heartbeat_at is None for c in chunks)
+    if not chunks or never_sent or all(c.status == MaskChunk.Status.DONE for c in chunks):
+        return PartsVerdict()
+    resend_cutoff = now - timedelta(seconds=settings.STEWARD_JOB_QUEUED_RESEND_S)
+    cap = max_attempts(CHUNK_KIND)
+    for chunk in chunks:
+        seen = MaskChunk.objects.filter(
+            pk=chunk.pk, status=chunk.status, attempts=chunk.attempts, heartbeat_at=chunk.heartbeat_at
+        )
+        if _chunk_lease_expired(chunk, now):
+            if chunk.attempts >= cap:
+                return PartsVerdict(failed=_chunk_gave_up(chunk))
+            if seen.update(status=MaskChunk.Status.PENDING, heartbeat_at=now):
+                log.warning("job %s chunk %s sent again: %s", job.pk, chunk.index, _chunk_lost(chunk))
+                job_enqueue(job, "privacy.mask_chunk", chunk.index)
+            continue
+        queued_long = chunk.heartbeat_at is not None and chunk.heartbeat_at < resend_cutoff
+        if chunk.status == MaskChunk.Status.PENDING and queued_long and seen.update(heartbeat_at=now):
+            job_enqueue(job, "privacy.mask_chunk", chunk.index)  # its message was lost (or waits long): harmless
+    return PartsVerdict(alive=True)
+
+
+def mask_abandoned(*, job: Job) -> None:
+    """A masking job ended without assembling (a chunk or the job spent its attempts): delete the parts written."""
+    for part in MaskChunk.objects.filter(job=job).exclude(part="").values_list("part", flat=True):
+        delete_file(part)
+
+
+def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
+    """Mask one slice of rows (a claimed chunk) into a Parquet part. Returns True when this was the last chunk."""
+    started = time.perf_counter()
     version = DatasetVersion.objects.get(pk=job.params["dataset_version"])
     _, masked = masked_rows(version=version, policy=job.params["policy"], start=chunk.start, stop=chunk.stop)
     tmp = scratch_dir() / f"mask-{job.pk}-{chunk.index}-{uuid.uuid4().hex[:8]}.parquet"
     pq.write_table(masked, tmp)
-    stored = store_file(f"tmp/mask/{job.pk}/part-{chunk.index:05d}.parquet", tmp)
+    # Named for the attempt: a stale attempt that finishes late deletes its own part, not the winner's.
+    stored = store_file(f"tmp/mask/{job.pk}/part-{chunk.index:05d}-{chunk.attempts}.parquet", tmp)
     seconds = time.perf_counter() - started
     with transaction.atomic():
         # The job row lock serializes chunk completions, so exactly one worker sees the last one.
-        Job.objects.select_for_update().filter(pk=job.pk).first()
-        updated = MaskChunk.objects.filter(pk=chunk.pk, status=MaskChunk.Status.PENDING).update(
-            status=MaskChunk.Status.DONE, part=stored, seconds=seconds, finished_at=timezone.now()
-        )
-        if not updated:  # a redelivered message: another worker already did this chunk
+        locked = Job.objects.select_for_update().filter(pk=job.pk).values_list("status", flat=True).first()
+        updated = locked == Job.Status.RUNNING and MaskChunk.objects.filter(
+            pk=chunk.pk, status=MaskChunk.Status.RUNNING, attempts=chunk.attempts
+        ).update(status=MaskChunk.Status.DONE, part=stored, seconds=seconds, finished_at=timezone.now())
+        # Not recorded: this attempt lost the chunk (its lease expired and another worker took it over), or the job
+        # ended meanwhile (failed, cancelled): its part would be kept by nothing.
+        if not updated:
             transaction.on_commit(lambda: delete_file(stored))
             return False
         total = job.mask_chunks.count()
@@ -436,11 +560,15 @@ def mask_chunk_execute(*, job: Job, chunk: MaskChunk, worker: str = "") -> bool:
 def mask_chunk_run(*, job: Job, index: int, worker: str = "") -> dict[str, Any] | None:
     """One chunk task's body: mask the chunk; the worker that completes the last one assembles the version and
     returns the job's result."""
-    chunk = MaskChunk.objects.filter(job=job, index=index).first()
-    if chunk is None or chunk.status == MaskChunk.Status.DONE:
+    chunk = mask_chunk_claim(job=job, index=index, worker=worker)
+    if chunk is None:
         return None
-    if not mask_chunk_execute(job=job, chunk=chunk, worker=worker):
-        return None
+    total = job.mask_chunks.count()
+    done = job.mask_chunks.filter(status=MaskChunk.Status.DONE).count()
+    Reporter(job.pk).progress(done / total * 0.95, f"masking chunk {index + 1} of {total} (attempt {chunk.attempts})")
+    with part_heartbeat(job.pk, lambda: mask_chunk_heartbeat(chunk=chunk)):
+        if not mask_chunk_execute(job=job, chunk=chunk, worker=worker):
+            return None
     return mask_finalize(job=job)
 
 

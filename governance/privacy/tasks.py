@@ -8,11 +8,12 @@ completes the last chunk assembles the masked version and finishes the job.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
 
-from core.jobs import Reporter, job_enqueue, job_step, job_task
+from core.jobs import PartsVerdict, Reporter, job_step, job_task
 from core.models import Job
 
 
@@ -32,19 +33,37 @@ def scan_version(job: Job, reporter: Reporter, scan_id: int) -> dict[str, Any]:
     return pii_scan_run(job=job, scan_id=scan_id, reporter=reporter)
 
 
-# Sent again (a lost worker) it re-sends the chunks still pending, or assembles the version when all are done
-# (a crash during assembly); assembly registers the version once per job (core.jobs.job_output).
-@job_task("privacy.mask_version", kind="pii_mask", finish=False)
+def _mask_abandoned(job: Job) -> None:
+    from governance.privacy.services import mask_abandoned
+
+    mask_abandoned(job=job)
+
+
+def _mask_lease_expired(job: Job, now: datetime) -> PartsVerdict:
+    from governance.privacy.services import mask_lease_expired
+
+    return mask_lease_expired(job=job, now=now)
+
+
+# Once fanned out, the job's own lease does not count while its chunks are queued or running with fresh leases
+# (each chunk has its own lease and attempt cap: on_lease_expired). Sent again (a lost worker) it re-sends the
+# chunks still pending, or assembles the version when all are done (a crash during assembly); assembly registers
+# the version once per job (core.jobs.job_output).
+@job_task(
+    "privacy.mask_version",
+    kind="pii_mask",
+    finish=False,
+    on_abandon=_mask_abandoned,
+    on_lease_expired=_mask_lease_expired,
+)
 def mask_version(job: Job, reporter: Reporter) -> dict[str, Any] | None:
-    from governance.privacy.services import mask_finalize, mask_plan
+    from governance.privacy.services import mask_chunks_send, mask_finalize, mask_plan
 
     chunks = mask_plan(job=job)
     if all(chunk.status == chunk.Status.DONE for chunk in chunks):
         return mask_finalize(job=job)
     reporter.progress(0.0, f"masking in {len(chunks)} chunk(s)", chunks=len(chunks), chunks_done=0)
-    for chunk in chunks:
-        if chunk.status == chunk.Status.PENDING:
-            job_enqueue(job, "privacy.mask_chunk", chunk.index)
+    mask_chunks_send(job=job, chunks=chunks)
     return None  # the chunk that finishes last ends the job
 
 

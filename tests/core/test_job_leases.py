@@ -189,7 +189,7 @@ def test_sweep_leaves_fresh_leases_alone_and_resends_a_queued_job_whose_message_
     job_claim(running.pk)
     Job.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(seconds=61))
     counts = jobs_sweep()
-    assert counts == {"requeued": 0, "resent": 1, "failed": 0, "cancelled": 0}
+    assert counts == {"requeued": 0, "resent": 1, "failed": 0, "cancelled": 0, "kept": 0}
     assert sent == [(lost.pk, "catalog.profile_version", ())]
     assert jobs_sweep()["resent"] == 0  # not again until another STEWARD_JOB_QUEUED_RESEND_S passed
     assert Job.objects.get(pk=running.pk).status == "running"
