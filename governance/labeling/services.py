@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import math
@@ -834,13 +835,19 @@ def webhook_set(*, actor: Any, project: Project, url: str, events: Any = None) -
     from django.core.exceptions import ValidationError
     from django.core.validators import URLValidator
 
+    from governance.labeling.egress import UnsafeURL, check_url
+
+    events = list(Webhook.EVENTS) if events in (None, []) else events
+    if not isinstance(events, list) or any(e not in Webhook.EVENTS for e in events):
+        raise ServiceError(f"`events` must be a list of {', '.join(Webhook.EVENTS)}.", field="events")
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ServiceError("`url` must be an http(s) URL.", field="url") from None
-    events = list(Webhook.EVENTS) if events in (None, []) else events
-    if not isinstance(events, list) or any(e not in Webhook.EVENTS for e in events):
-        raise ServiceError(f"`events` must be a list of {', '.join(Webhook.EVENTS)}.", field="events")
+    try:
+        check_url(url, allow_private=settings.STEWARD_WEBHOOK_ALLOW_PRIVATE)
+    except UnsafeURL as exc:
+        raise ServiceError(str(exc), field="url") from None
     secret = secrets.token_hex(32)
     with transaction.atomic():
         webhook, _ = Webhook.objects.update_or_create(
@@ -892,35 +899,38 @@ def webhook_attempt(*, delivery_id: int, final: bool) -> bool:
     """POST the delivery's body once and log the attempt. True when delivered (2xx) or nothing is left to do;
     raises DeliveryFailed when the attempt failed (the delivery is marked failed if it was the last)."""
     import time
-    import urllib.error
-    import urllib.request
+
+    from governance.labeling.egress import UnsafeURL, post
 
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return True
     body = delivery.body.encode()
-    request = urllib.request.Request(
-        delivery.webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Steward-Webhook/1",
-            "X-Steward-Event": delivery.event,
-            "X-Steward-Delivery": str(delivery.pk),
-            "X-Steward-Signature": signature(delivery.webhook.secret, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Steward-Webhook/1",
+        "X-Steward-Event": delivery.event,
+        "X-Steward-Delivery": str(delivery.pk),
+        "X-Steward-Signature": signature(delivery.webhook.secret, body),
+    }
     number = delivery.attempts + 1
     start = time.perf_counter()
     code: int | None = None
     error = ""
     try:
-        with urllib.request.urlopen(request, timeout=settings.STEWARD_LABELING_WEBHOOK_TIMEOUT_S) as response:
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        code, error = exc.code, f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:  # refused, timed out, bad host
+        # Resolved and checked again here (DNS may have changed since the URL was saved); redirects not followed.
+        code = post(
+            delivery.webhook.url,
+            body,
+            headers,
+            timeout=settings.STEWARD_LABELING_WEBHOOK_TIMEOUT_S,
+            allow_private=settings.STEWARD_WEBHOOK_ALLOW_PRIVATE,
+        )
+        if not 200 <= code < 300:
+            error = f"HTTP {code}"
+    except UnsafeURL as exc:
+        error = f"refused: {exc}"[:500]
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, bad host, bad reply
         error = f"{type(exc).__name__}: {exc}"[:500]
     ok = code is not None and 200 <= code < 300
     with transaction.atomic():
