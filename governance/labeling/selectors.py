@@ -183,3 +183,31 @@ def task_annotations(task: Task) -> list[dict[str, Any]]:
         }
         for a in Annotation.objects.filter(task=task).select_related("annotator").order_by("id")
     ]
+
+
+def gold_summary(project: Project) -> dict[str, Any]:
+    """The project page's gold card: each gold task (row, known answer, answered, correct) and each annotator's
+    accuracy on gold."""
+    tasks = list(
+        Task.objects.filter(project=project, kind=Task.Kind.GOLD)
+        .annotate(
+            answered=Count("annotations", filter=Q(annotations__is_gold=True)),
+            correct=Count("annotations", filter=Q(annotations__is_gold=True, annotations__gold_correct=True)),
+        )
+        .order_by("row")
+    )
+    users = dict(get_user_model().objects.values_list("id", "username"))
+    annotators = [
+        {
+            "annotator": users.get(annotator_id, str(annotator_id)),
+            "answered": answered,
+            "correct": correct,
+            "accuracy": correct / answered if answered else None,
+        }
+        for annotator_id, answered, correct in Annotation.objects.filter(project=project, is_gold=True)
+        .values("annotator_id")
+        .annotate(answered=Count("id"), correct=Count("id", filter=Q(gold_correct=True)))
+        .values_list("annotator_id", "answered", "correct")
+    ]
+    annotators.sort(key=lambda a: a["annotator"])
+    return {"tasks": tasks, "annotators": annotators}
