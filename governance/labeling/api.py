@@ -56,7 +56,7 @@ class ProjectListCreateView(generics.ListAPIView):
     filterset_fields = ["template", "status", "dataset_version"]
 
     def get_queryset(self) -> Any:
-        return Project.objects.select_related("dataset_version", "created_by")
+        return Project.objects.select_related("dataset_version", "created_by").prefetch_related("annotators")
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request) -> Response:

@@ -211,3 +211,16 @@ def gold_summary(project: Project) -> dict[str, Any]:
     ]
     annotators.sort(key=lambda a: a["annotator"])
     return {"tasks": tasks, "annotators": annotators}
+
+
+def annotator_candidates() -> QuerySet[Any]:
+    """Users who may annotate (their role has labeling.annotate): the choices of a project's annotator list."""
+    from core.roles import CAPABILITIES
+
+    roles = sorted(CAPABILITIES["labeling.annotate"])
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name__in=roles) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )

@@ -76,6 +76,18 @@ class GoldRateForm(forms.Form):
     gold_rate = forms.FloatField(min_value=0, max_value=0.5, help_text="share of served tasks that are gold (0-0.5)")
 
 
+class AnnotatorsForm(forms.Form):
+    annotators = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="who may work on this project; none ticked: every annotator",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["annotators"].choices = [(u.username, u.username) for u in selectors.annotator_candidates()]
+
+
 def _form_errors(form: forms.Form) -> str:
     return "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
 
@@ -152,6 +164,9 @@ class ProjectPage(CapabilityRequiredMixin, View):
                 "gold_form": gold_form_class(project)(),
                 "gold_rate_form": GoldRateForm(initial={"gold_rate": project.gold_rate}),
                 "gold": selectors.gold_summary(project),
+                "annotators_form": AnnotatorsForm(
+                    initial={"annotators": list(project.annotators.values_list("username", flat=True))}
+                ),
             },
         )
 
@@ -190,6 +205,15 @@ class ProjectPage(CapabilityRequiredMixin, View):
                     raise ServiceError(_form_errors(form))
                 services.project_update(actor=request.user, project=project, gold_rate=form.cleaned_data["gold_rate"])
                 messages.success(request, f"Gold rate set to {form.cleaned_data['gold_rate']}.")
+            elif action == "annotators":
+                form = AnnotatorsForm(request.POST)
+                if not form.is_valid():
+                    raise ServiceError(_form_errors(form))
+                names = form.cleaned_data["annotators"]
+                services.project_update(actor=request.user, project=project, annotators=names)
+                messages.success(
+                    request, f"Annotators: {', '.join(names)}." if names else "Every annotator may work on it."
+                )
             else:
                 raise ServiceError("Unknown action.")
         except ServiceError as exc:
