@@ -65,7 +65,7 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     public (one bad address refuses the whole name: which one a client would pick is not ours to guess)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise UnsafeURL(f"`url`'s host {host!r} does not resolve: {exc}.") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:

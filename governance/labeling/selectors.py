@@ -13,8 +13,18 @@ from governance.labeling import agreement
 from governance.labeling.models import Annotation, Project, Task
 
 
-def project_list() -> QuerySet[Project]:
-    return Project.objects.select_related("dataset_version__dataset", "created_by").annotate(
+def visible_to(projects: QuerySet[Project], user: Any) -> QuerySet[Project]:
+    """Stewards see every project; an annotator only those whose annotator list is empty or names them."""
+    from core.roles import has_capability
+
+    if has_capability(user, "labeling.manage"):
+        return projects
+    return projects.filter(Q(annotators=None) | Q(annotators=user.pk)).distinct()
+
+
+def project_list(user: Any = None) -> QuerySet[Project]:
+    projects = Project.objects.all() if user is None else visible_to(Project.objects.all(), user)
+    return projects.select_related("dataset_version__dataset", "created_by").annotate(
         task_count=Count("tasks", filter=Q(tasks__kind=Task.Kind.NORMAL), distinct=True),
         done_count=Count(
             "tasks", filter=Q(tasks__kind=Task.Kind.NORMAL, tasks__status=Task.Status.DONE), distinct=True

@@ -104,7 +104,7 @@ class ProjectListPage(CapabilityRequiredMixin, View):
         return render(
             request,
             "labeling/projects.html",
-            {"projects": selectors.project_list(), "form": form, "versions": versions},
+            {"projects": selectors.project_list(request.user), "form": form, "versions": versions},
             status=status,
         )
 
@@ -226,6 +226,10 @@ class AnnotatePage(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         project = _project(pk)
+        try:
+            services.annotator_check(project, request.user)
+        except ServiceError as exc:
+            return HttpResponse(exc.message, status=403)
         keys = "0-3" if project.ordinal else f"1-{min(9, len(project.labels))}"
         return render(request, "labeling/annotate.html", {"project": project, "keys": keys})
 

@@ -146,3 +146,24 @@ def test_the_project_page_edits_the_list(make_project, items, annotators, stewar
     client.post(f"/labeling/projects/{project.pk}/", {"action": "annotators"})
     assert not project.annotators.exists()
     assert _next(client_for(annotators[1]), project).status_code == 200
+
+
+def test_annotators_only_see_the_projects_they_may_work_on(make_project, items, annotators, steward, client_for):
+    open_project = make_project(items, name="open")
+    listed = make_project(items, name="listed")
+    listed.annotators.set([annotators[0]])
+
+    def names(user):
+        return sorted(p["name"] for p in client_for(user).get(URL).json()["results"])
+
+    assert names(annotators[0]) == ["listed", "open"]
+    assert names(annotators[1]) == ["open"]
+    assert names(steward) == ["listed", "open"]
+
+    client = Client()
+    client.force_login(annotators[1])
+    html = client.get("/labeling/").content.decode()
+    assert f"/labeling/projects/{open_project.pk}/annotate/" in html
+    assert "<td>open</td>" in html and "<td>listed</td>" not in html
+    assert client.get(f"/labeling/projects/{listed.pk}/annotate/").status_code == 403
+    assert client.get(f"/labeling/projects/{open_project.pk}/annotate/").status_code == 200
