@@ -183,3 +183,17 @@ def test_redirects_are_not_followed(
 )
 def test_address_problem(address, problem):
     assert egress.address_problem(address) == problem
+
+
+@pytest.mark.django_db
+def test_the_project_page_refuses_a_loopback_webhook_with_the_reason(upload, make_project, steward):
+    from django.test import Client
+
+    project = make_project(upload(items_csv(2), name="items.csv"))
+    client = Client()
+    client.force_login(steward)
+    response = client.post(
+        f"/labeling/projects/{project.pk}/", {"action": "webhook", "url": "http://127.0.0.1:8000/admin/"}, follow=True
+    )
+    assert any("loopback address 127.0.0.1" in str(m) for m in response.context["messages"])
+    assert not Webhook.objects.exists()
