@@ -197,3 +197,81 @@ def test_the_project_page_refuses_a_loopback_webhook_with_the_reason(upload, mak
     )
     assert any("loopback address 127.0.0.1" in str(m) for m in response.context["messages"])
     assert not Webhook.objects.exists()
+
+
+def _self_signed(tmp_path, name: str) -> tuple[str, str]:
+    """A certificate for `name` (its own CA) and its key, as PEM files."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.mark.parametrize(("cert_name", "delivered"), [("hooks.shop.test", True), ("other.test", False)])
+@pytest.mark.django_db
+def test_https_to_a_pinned_address_still_verifies_the_certificate_for_the_url_host(
+    upload,
+    make_project,
+    annotators,
+    steward,
+    receiver,
+    dns,
+    settings,
+    monkeypatch,
+    tmp_path,
+    run_tasks_eagerly,
+    django_capture_on_commit_callbacks,
+    cert_name,
+    delivered,
+):
+    import http.client
+    import ssl
+
+    settings.STEWARD_WEBHOOK_ALLOW_PRIVATE = True
+    settings.STEWARD_LABELING_WEBHOOK_RETRIES = 0
+    cert, key = _self_signed(tmp_path, cert_name)
+    hook = receiver([200])
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    hook.server.socket = server_context.wrap_socket(hook.server.socket, server_side=True)
+    monkeypatch.setattr(
+        http.client.ssl, "_create_default_https_context", lambda: ssl.create_default_context(cafile=cert)
+    )
+    port = hook.server.server_address[1]
+    dns["hooks.shop.test"] = ["127.0.0.1"]
+    project = make_project(upload(items_csv(2), name="items.csv"), overlap=1)
+    add_tasks(project, [0, 1])
+    webhook_set(actor=steward, project=project, url=f"https://hooks.shop.test:{port}/in", events=["task.completed"])
+    with django_capture_on_commit_callbacks(execute=True):
+        _complete_one_task(project, annotators[0])
+    attempt = WebhookDelivery.objects.get().attempt_log.get()
+    if delivered:  # the socket went to 127.0.0.1, TLS verified the certificate against hooks.shop.test
+        assert (attempt.status_code, attempt.error) == (200, "")
+        assert len(hook.requests) == 1
+    else:
+        assert attempt.status_code is None and "CERTIFICATE_VERIFY_FAILED" in attempt.error
+        assert hook.requests == []
