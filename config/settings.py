@@ -443,6 +443,9 @@ STEWARD_LABELING_LEASE_S = env_int("STEWARD_LABELING_LEASE_S", 600, minimum=1)
 STEWARD_LABELING_WEBHOOK_RETRIES = env_int("STEWARD_LABELING_WEBHOOK_RETRIES", 6, minimum=0)
 STEWARD_LABELING_WEBHOOK_BACKOFF_S = env_int("STEWARD_LABELING_WEBHOOK_BACKOFF_S", 10, minimum=0)
 STEWARD_LABELING_WEBHOOK_TIMEOUT_S = env_int("STEWARD_LABELING_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+# Webhook URLs may not reach loopback, link-local, private or reserved addresses (checked when saved and again,
+# after DNS resolution, at every delivery) unless this is on (a receiver on the same host or LAN).
+STEWARD_WEBHOOK_ALLOW_PRIVATE = env_bool("STEWARD_WEBHOOK_ALLOW_PRIVATE", False)
 
 STEWARD_ADMIN_PASSWORD = env_str("STEWARD_ADMIN_PASSWORD")
 

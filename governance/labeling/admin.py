@@ -10,7 +10,16 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "template", "dataset_version", "overlap", "status", "created_by", "created_at"]
     list_filter = ["template", "status"]
     search_fields = ["name", "description", "dataset_version__dataset__name"]
-    readonly_fields = ["dataset_version", "template", "labels", "created_by", "created_at", "completed_at"]
+    # The annotator list changes through services (checked usernames, audit log): the API or the project page.
+    readonly_fields = [
+        "dataset_version",
+        "template",
+        "labels",
+        "created_by",
+        "created_at",
+        "completed_at",
+        "annotators",
+    ]
 
 
 @admin.register(Task)

@@ -56,7 +56,10 @@ class ProjectListCreateView(generics.ListAPIView):
     filterset_fields = ["template", "status", "dataset_version"]
 
     def get_queryset(self) -> Any:
-        return Project.objects.select_related("dataset_version", "created_by")
+        projects = Project.objects.select_related("dataset_version", "created_by").prefetch_related("annotators")
+        if getattr(self, "swagger_fake_view", False):
+            return projects
+        return selectors.visible_to(projects, self.request.user)
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request) -> Response:
@@ -109,7 +112,13 @@ class ProjectTasksView(generics.ListAPIView):
 class NextTaskView(APIView):
     permission_classes = [capability(ANNOTATE)]
 
-    @extend_schema(responses={200: NextTaskSerializer, 204: OpenApiResponse(description="no task is left for you")})
+    @extend_schema(
+        responses={
+            200: NextTaskSerializer,
+            204: OpenApiResponse(description="no task is left for you"),
+            403: OpenApiResponse(description="the project's annotator list does not name you"),
+        }
+    )
     def get(self, request: Request, pk: int) -> Response:
         payload = services.task_next(project=_project(pk), annotator=request.user)
         if payload is None:
@@ -120,7 +129,13 @@ class NextTaskView(APIView):
 class AnnotationCreateView(APIView):
     permission_classes = [capability(ANNOTATE)]
 
-    @extend_schema(request=AnnotationCreateSerializer, responses={201: AnnotationSerializer})
+    @extend_schema(
+        request=AnnotationCreateSerializer,
+        responses={
+            201: AnnotationSerializer,
+            403: OpenApiResponse(description="not your task, or the project's annotator list does not name you"),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         task = _task(pk)
         data = AnnotationCreateSerializer(data=request.data)

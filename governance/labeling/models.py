@@ -44,6 +44,13 @@ class Project(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Who may work on the project (`next`, submit); empty: every user with labeling.annotate.
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="labeling_projects",
+        help_text="who may annotate this project; empty: every annotator",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

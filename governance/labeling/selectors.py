@@ -13,8 +13,18 @@ from governance.labeling import agreement
 from governance.labeling.models import Annotation, Project, Task
 
 
-def project_list() -> QuerySet[Project]:
-    return Project.objects.select_related("dataset_version__dataset", "created_by").annotate(
+def visible_to(projects: QuerySet[Project], user: Any) -> QuerySet[Project]:
+    """Stewards see every project; an annotator only those whose annotator list is empty or names them."""
+    from core.roles import has_capability
+
+    if has_capability(user, "labeling.manage"):
+        return projects
+    return projects.filter(Q(annotators=None) | Q(annotators=user.pk)).distinct()
+
+
+def project_list(user: Any = None) -> QuerySet[Project]:
+    projects = Project.objects.all() if user is None else visible_to(Project.objects.all(), user)
+    return projects.select_related("dataset_version__dataset", "created_by").annotate(
         task_count=Count("tasks", filter=Q(tasks__kind=Task.Kind.NORMAL), distinct=True),
         done_count=Count(
             "tasks", filter=Q(tasks__kind=Task.Kind.NORMAL, tasks__status=Task.Status.DONE), distinct=True
@@ -191,3 +201,44 @@ def openlineage_project_dataset(project_id: Any) -> tuple[str, list[tuple[str, s
 
     version_id = Project.objects.filter(pk=project_id).values_list("dataset_version_id", flat=True).first()
     return openlineage_dataset(version_id) if version_id is not None else None
+
+
+def gold_summary(project: Project) -> dict[str, Any]:
+    """The project page's gold card: each gold task (row, known answer, answered, correct) and each annotator's
+    accuracy on gold."""
+    tasks = list(
+        Task.objects.filter(project=project, kind=Task.Kind.GOLD)
+        .annotate(
+            answered=Count("annotations", filter=Q(annotations__is_gold=True)),
+            correct=Count("annotations", filter=Q(annotations__is_gold=True, annotations__gold_correct=True)),
+        )
+        .order_by("row")
+    )
+    users = dict(get_user_model().objects.values_list("id", "username"))
+    annotators = [
+        {
+            "annotator": users.get(annotator_id, str(annotator_id)),
+            "answered": answered,
+            "correct": correct,
+            "accuracy": correct / answered if answered else None,
+        }
+        for annotator_id, answered, correct in Annotation.objects.filter(project=project, is_gold=True)
+        .values("annotator_id")
+        .annotate(answered=Count("id"), correct=Count("id", filter=Q(gold_correct=True)))
+        .values_list("annotator_id", "answered", "correct")
+    ]
+    annotators.sort(key=lambda a: a["annotator"])
+    return {"tasks": tasks, "annotators": annotators}
+
+
+def annotator_candidates() -> QuerySet[Any]:
+    """Users who may annotate (their role has labeling.annotate): the choices of a project's annotator list."""
+    from core.roles import CAPABILITIES
+
+    roles = sorted(CAPABILITIES["labeling.annotate"])
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name__in=roles) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )

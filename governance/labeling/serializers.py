@@ -16,6 +16,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
     dataset = serializers.IntegerField(source="dataset_version.dataset_id", read_only=True)
     tasks = serializers.SerializerMethodField()
+    annotators = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="username", help_text="who may annotate; empty: every annotator"
+    )
 
     class Meta:
         model = Project
@@ -38,6 +41,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "completed_at",
+            "annotators",
         ]
         read_only_fields = fields
 
@@ -65,6 +69,12 @@ class ProjectCreateSerializer(serializers.Serializer):
     gold_rate = serializers.FloatField(min_value=0, max_value=0.5, default=0.0)
     review_threshold = serializers.FloatField(min_value=0, max_value=1, default=1.0)
     model_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    annotators = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=None,
+        help_text="usernames who may annotate; empty or absent: every annotator",
+    )
 
 
 class ProjectUpdateSerializer(serializers.Serializer):
@@ -72,6 +82,9 @@ class ProjectUpdateSerializer(serializers.Serializer):
     gold_rate = serializers.FloatField(required=False, min_value=0, max_value=0.5)
     review_threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
     model_version = serializers.IntegerField(required=False, allow_null=True)
+    annotators = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="usernames who may annotate; []: every annotator"
+    )
 
 
 class TasksCreateSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -147,6 +149,7 @@ def project_create(
     review_threshold: float = 1.0,
     model_version: int | None = None,
     description: str = "",
+    annotators: Any = None,
 ) -> Project:
     if not has_capability(actor, "catalog.read"):
         raise ServiceError(
@@ -172,6 +175,7 @@ def project_create(
     gold = _check_rate(gold_rate, "gold_rate", 0.5)
     threshold = _check_rate(review_threshold, "review_threshold", 1.0)
     model = _check_model_version(model_version)
+    members = _annotator_users(annotators)
     with transaction.atomic():
         if Project.objects.filter(name=name).exists():
             raise ServiceError(
@@ -191,6 +195,7 @@ def project_create(
             model_version=model,
             created_by=user_or_none(actor),
         )
+        project.annotators.set(members)
         audit_log(
             actor=actor,
             action="labeling.project.create",
@@ -206,8 +211,39 @@ def project_create(
     return project
 
 
+def _annotator_users(usernames: Any) -> list[Any]:
+    """The users a project's annotator list names (by username): each must exist and may annotate."""
+    if usernames is None:
+        return []
+    if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
+        raise ServiceError("`annotators` must be a list of usernames.", field="annotators")
+    wanted = list(dict.fromkeys(u.strip() for u in usernames if u.strip()))
+    found = {u.username: u for u in get_user_model().objects.filter(username__in=wanted)}
+    unknown = [u for u in wanted if u not in found]
+    if unknown:
+        raise ServiceError(f"No user named {', '.join(map(repr, unknown[:10]))}.", field="annotators")
+    cannot = [u for u in wanted if not has_capability(found[u], "labeling.annotate")]
+    if cannot:
+        raise ServiceError(
+            f"{', '.join(map(repr, cannot[:10]))} may not annotate (their role lacks labeling.annotate).",
+            field="annotators",
+        )
+    return [found[u] for u in wanted]
+
+
+def annotator_check(project: Project, annotator: Any) -> None:
+    """403 unless the project's annotator list is empty or names this user (one query)."""
+    allowed = set(Project.annotators.through.objects.filter(project_id=project.pk).values_list("user_id", flat=True))
+    if allowed and annotator.pk not in allowed:
+        raise ServiceError(
+            f"You are not on the annotator list of project {project.name!r}.",
+            status_code=403,
+            code="not_on_project",
+        )
+
+
 def project_update(*, actor: Any, project: Project, **changes: Any) -> Project:
-    """Settings that may change while annotators work: gold rate, review threshold, model version."""
+    """Settings that may change while annotators work: gold rate, review threshold, model version, annotators."""
     fields: dict[str, Any] = {}
     if "gold_rate" in changes:
         fields["gold_rate"] = _check_rate(changes["gold_rate"], "gold_rate", 0.5)
@@ -217,9 +253,15 @@ def project_update(*, actor: Any, project: Project, **changes: Any) -> Project:
         fields["model_version"] = _check_model_version(changes["model_version"])
     if "description" in changes:
         fields["description"] = str(changes["description"] or "")
+    members = _annotator_users(changes["annotators"]) if "annotators" in changes else None
     with transaction.atomic():
-        Project.objects.filter(pk=project.pk).update(**fields)
-        audit_log(actor=actor, action="labeling.project.update", obj=project, summary={"changed": sorted(fields)})
+        if fields:
+            Project.objects.filter(pk=project.pk).update(**fields)
+        summary: dict[str, Any] = {"changed": sorted([*fields, *(["annotators"] if members is not None else [])])}
+        if members is not None:
+            project.annotators.set(members)
+            summary["annotators"] = sorted(u.username for u in members)
+        audit_log(actor=actor, action="labeling.project.update", obj=project, summary=summary)
     project.refresh_from_db()
     return project
 
@@ -586,6 +628,7 @@ def _claim(project: Project, annotator: Any, now: dt.datetime) -> tuple[Task, As
 
 def task_next(*, project: Project, annotator: Any) -> dict[str, Any] | None:
     """The annotator's next task with its row as they may see it, leased to them; None when none is left."""
+    annotator_check(project, annotator)
     now = timezone.now()
     assignment = (
         Assignment.objects.filter(
@@ -645,6 +688,7 @@ def task_skip(*, task: Task, annotator: Any) -> None:
 
 def annotation_submit(*, task: Task, annotator: Any, label: Any) -> Annotation:
     project = task.project
+    annotator_check(project, annotator)  # a lease taken before the list changed does not let them submit
     clean = label_clean(project, label)
     now = timezone.now()
     try:
@@ -834,13 +878,19 @@ def webhook_set(*, actor: Any, project: Project, url: str, events: Any = None) -
     from django.core.exceptions import ValidationError
     from django.core.validators import URLValidator
 
+    from governance.labeling.egress import UnsafeURL, check_url
+
+    events = list(Webhook.EVENTS) if events in (None, []) else events
+    if not isinstance(events, list) or any(e not in Webhook.EVENTS for e in events):
+        raise ServiceError(f"`events` must be a list of {', '.join(Webhook.EVENTS)}.", field="events")
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ServiceError("`url` must be an http(s) URL.", field="url") from None
-    events = list(Webhook.EVENTS) if events in (None, []) else events
-    if not isinstance(events, list) or any(e not in Webhook.EVENTS for e in events):
-        raise ServiceError(f"`events` must be a list of {', '.join(Webhook.EVENTS)}.", field="events")
+    try:
+        check_url(url, allow_private=settings.STEWARD_WEBHOOK_ALLOW_PRIVATE)
+    except UnsafeURL as exc:
+        raise ServiceError(str(exc), field="url") from None
     secret = secrets.token_hex(32)
     with transaction.atomic():
         webhook, _ = Webhook.objects.update_or_create(
@@ -892,35 +942,38 @@ def webhook_attempt(*, delivery_id: int, final: bool) -> bool:
     """POST the delivery's body once and log the attempt. True when delivered (2xx) or nothing is left to do;
     raises DeliveryFailed when the attempt failed (the delivery is marked failed if it was the last)."""
     import time
-    import urllib.error
-    import urllib.request
+
+    from governance.labeling.egress import UnsafeURL, post
 
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return True
     body = delivery.body.encode()
-    request = urllib.request.Request(
-        delivery.webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Steward-Webhook/1",
-            "X-Steward-Event": delivery.event,
-            "X-Steward-Delivery": str(delivery.pk),
-            "X-Steward-Signature": signature(delivery.webhook.secret, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Steward-Webhook/1",
+        "X-Steward-Event": delivery.event,
+        "X-Steward-Delivery": str(delivery.pk),
+        "X-Steward-Signature": signature(delivery.webhook.secret, body),
+    }
     number = delivery.attempts + 1
     start = time.perf_counter()
     code: int | None = None
     error = ""
     try:
-        with urllib.request.urlopen(request, timeout=settings.STEWARD_LABELING_WEBHOOK_TIMEOUT_S) as response:
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        code, error = exc.code, f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:  # refused, timed out, bad host
+        # Resolved and checked again here (DNS may have changed since the URL was saved); redirects not followed.
+        code = post(
+            delivery.webhook.url,
+            body,
+            headers,
+            timeout=settings.STEWARD_LABELING_WEBHOOK_TIMEOUT_S,
+            allow_private=settings.STEWARD_WEBHOOK_ALLOW_PRIVATE,
+        )
+        if not 200 <= code < 300:
+            error = f"HTTP {code}"
+    except UnsafeURL as exc:
+        error = f"refused: {exc}"[:500]
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, bad host, bad reply
         error = f"{type(exc).__name__}: {exc}"[:500]
     ok = code is not None and 200 <= code < 300
     with transaction.atomic():

@@ -56,6 +56,42 @@ class WebhookForm(forms.Form):
     url = forms.URLField(max_length=500)
 
 
+def gold_form_class(project: Project) -> type[forms.Form]:
+    """A gold task: a row position and its known answer, chosen from the project's labels (several for tags)."""
+    choices = [(name, name) for name in project.label_names]
+    last = max(0, project.dataset_version.row_count - 1)
+    label: forms.Field = (
+        forms.MultipleChoiceField(choices=choices, widget=forms.CheckboxSelectMultiple, required=False)
+        if project.multi
+        else forms.ChoiceField(choices=choices)
+    )
+    fields = {
+        "row": forms.IntegerField(min_value=0, max_value=last, help_text=f"row position, 0..{last}"),
+        "label": label,
+    }
+    return type("GoldForm", (forms.Form,), fields)
+
+
+class GoldRateForm(forms.Form):
+    gold_rate = forms.FloatField(min_value=0, max_value=0.5, help_text="share of served tasks that are gold (0-0.5)")
+
+
+class AnnotatorsForm(forms.Form):
+    annotators = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="who may work on this project; none ticked: every annotator",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["annotators"].choices = [(u.username, u.username) for u in selectors.annotator_candidates()]
+
+
+def _form_errors(form: forms.Form) -> str:
+    return "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+
+
 def _project(pk: int) -> Project:
     return get_object_or_404(Project.objects.select_related("dataset_version__dataset"), pk=pk)
 
@@ -68,7 +104,7 @@ class ProjectListPage(CapabilityRequiredMixin, View):
         return render(
             request,
             "labeling/projects.html",
-            {"projects": selectors.project_list(), "form": form, "versions": versions},
+            {"projects": selectors.project_list(request.user), "form": form, "versions": versions},
             status=status,
         )
 
@@ -125,6 +161,12 @@ class ProjectPage(CapabilityRequiredMixin, View):
                 "deliveries": webhook.deliveries.prefetch_related("attempt_log")[:20] if webhook else [],
                 "jobs": Job.objects.filter(subject_type="labeling_project", subject_id=project.pk)[:10],
                 "secret": request.session.pop(f"labeling-webhook-secret-{project.pk}", None),
+                "gold_form": gold_form_class(project)(),
+                "gold_rate_form": GoldRateForm(initial={"gold_rate": project.gold_rate}),
+                "gold": selectors.gold_summary(project),
+                "annotators_form": AnnotatorsForm(
+                    initial={"annotators": list(project.annotators.values_list("username", flat=True))}
+                ),
             },
         )
 
@@ -135,7 +177,7 @@ class ProjectPage(CapabilityRequiredMixin, View):
             if action == "tasks":
                 form = TasksForm(request.POST)
                 if not form.is_valid():
-                    raise ServiceError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+                    raise ServiceError(_form_errors(form))
                 options = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
                 job = services.tasks_create_start(actor=request.user, project=project, **options)
                 return redirect("job", pk=job.pk)
@@ -150,6 +192,28 @@ class ProjectPage(CapabilityRequiredMixin, View):
                 # Shown once on the next page view, then gone from the session.
                 request.session[f"labeling-webhook-secret-{project.pk}"] = secret
                 messages.success(request, "Webhook saved: copy its secret now, it is not shown again.")
+            elif action == "gold":
+                form = gold_form_class(project)(request.POST)
+                if not form.is_valid():
+                    raise ServiceError(_form_errors(form))
+                row, label = form.cleaned_data["row"], form.cleaned_data["label"]
+                services.gold_tasks_create(actor=request.user, project=project, items=[{"row": row, "label": label}])
+                messages.success(request, f"Row {row} is a gold task with the answer {label}.")
+            elif action == "gold_rate":
+                form = GoldRateForm(request.POST)
+                if not form.is_valid():
+                    raise ServiceError(_form_errors(form))
+                services.project_update(actor=request.user, project=project, gold_rate=form.cleaned_data["gold_rate"])
+                messages.success(request, f"Gold rate set to {form.cleaned_data['gold_rate']}.")
+            elif action == "annotators":
+                form = AnnotatorsForm(request.POST)
+                if not form.is_valid():
+                    raise ServiceError(_form_errors(form))
+                names = form.cleaned_data["annotators"]
+                services.project_update(actor=request.user, project=project, annotators=names)
+                messages.success(
+                    request, f"Annotators: {', '.join(names)}." if names else "Every annotator may work on it."
+                )
             else:
                 raise ServiceError("Unknown action.")
         except ServiceError as exc:
@@ -162,6 +226,10 @@ class AnnotatePage(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         project = _project(pk)
+        try:
+            services.annotator_check(project, request.user)
+        except ServiceError as exc:
+            return HttpResponse(exc.message, status=403)
         keys = "0-3" if project.ordinal else f"1-{min(9, len(project.labels))}"
         return render(request, "labeling/annotate.html", {"project": project, "keys": keys})
 

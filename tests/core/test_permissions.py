@@ -391,7 +391,7 @@ LABELING_ENDPOINTS = [
         "labeling/projects/<int:pk>/webhook/",
         "labeling.manage",
         200,
-        body=lambda c, w: {"url": "http://127.0.0.1:9/"},
+        body=lambda c, w: {"url": "http://93.184.216.34/hook"},  # a public address: loopback is refused
     ),
     LabelingEndpoint("delete", "labeling/projects/<int:pk>/webhook/", "labeling.manage", 204),
     LabelingEndpoint("get", "labeling/projects/<int:pk>/webhook/deliveries/", "labeling.manage", 200),

@@ -61,7 +61,7 @@ def test_project_page_shows_the_webhook_secret_once(project, steward):
     client = _login(steward)
     page = client.get(f"/labeling/projects/{project.pk}/").content.decode()
     assert "2 tasks: 0 open, 1 in review, 1 done" in page
-    client.post(f"/labeling/projects/{project.pk}/", {"action": "webhook", "url": "http://127.0.0.1:9/hook"})
+    client.post(f"/labeling/projects/{project.pk}/", {"action": "webhook", "url": "http://93.184.216.34/hook"})
     first = client.get(f"/labeling/projects/{project.pk}/").content.decode()
     secret = project.webhook.secret
     assert secret in first
@@ -75,3 +75,73 @@ def test_annotator_page_loads_the_keyboard_script_and_annotators_cannot_manage(p
     assert client.get(f"/labeling/projects/{project.pk}/").status_code == 403
     assert client.get("/labeling/").status_code == 200
     assert client.get("/datasets/").status_code == 403  # annotators reach only labeling
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def test_a_steward_adds_a_gold_task_and_sets_the_gold_rate_from_the_project_page(project, steward):
+    client = _login(steward)
+    html = client.get(f"/labeling/projects/{project.pk}/").content.decode()
+    assert 'id="gold-form"' in html and 'name="row"' in html and '<option value="Electronics">' in html
+    client.post(f"/labeling/projects/{project.pk}/", {"action": "gold", "row": 2, "label": "Electronics"})
+    client.post(f"/labeling/projects/{project.pk}/", {"action": "gold_rate", "gold_rate": "0.4"})
+    gold = Task.objects.get(project=project, kind="gold")
+    assert (gold.row, gold.gold_label, gold.strategy) == (2, "Electronics", "gold")
+    project.refresh_from_db()
+    assert project.gold_rate == 0.4
+    html = client.get(f"/labeling/projects/{project.pk}/").content.decode()
+    assert f"<tr><td>{gold.pk}</td><td>2</td><td>Electronics</td><td>0</td><td>0</td></tr>" in html
+    assert "No gold task answered yet." in html
+
+
+@pytest.mark.parametrize(
+    ("post", "message"),
+    [
+        ({"row": 2, "label": "Garden"}, "Select a valid choice"),
+        ({"row": 99, "label": "Books"}, "less than or equal to 3"),
+        ({"row": 0, "label": "Books"}, "already have a task"),
+        ({"row": "", "label": "Books"}, "row: This field is required"),
+    ],
+)
+def test_a_bad_gold_task_is_refused_with_a_message_and_nothing_is_written(project, steward, post, message):
+    client = _login(steward)
+    response = client.post(f"/labeling/projects/{project.pk}/", {"action": "gold", **post}, follow=True)
+    assert any(message in m for m in _messages(response)), _messages(response)
+    assert not Task.objects.filter(project=project, kind="gold").exists()
+
+
+def test_the_project_page_shows_each_annotators_accuracy_on_gold(project, steward, annotators):
+    client = _login(steward)
+    client.post(f"/labeling/projects/{project.pk}/", {"action": "gold", "row": 2, "label": "Books"})
+    client.post(f"/labeling/projects/{project.pk}/", {"action": "gold_rate", "gold_rate": "0.4"})
+    project.refresh_from_db()
+    # Each of the two has 2 annotations: with rate 0.4 their third task is gold.
+    for user, label in ((annotators[0], "Books"), (annotators[1], "Electronics")):
+        served = task_next(project=project, annotator=user)
+        task = Task.objects.select_related("project").get(pk=served["id"])
+        assert task.kind == "gold"
+        annotation_submit(task=task, annotator=user, label=label)
+    html = client.get(f"/labeling/projects/{project.pk}/").content.decode()
+    assert "<tr><td>ann0</td><td>1</td><td>1</td><td>1.000</td></tr>" in html
+    assert "<tr><td>ann1</td><td>1</td><td>0</td><td>0.000</td></tr>" in html
+    assert "<td>2</td><td>Books</td><td>2</td><td>1</td></tr>" in html
+
+
+def test_gold_tasks_of_a_tags_project_take_several_labels(upload, make_project, steward):
+    project = make_project(upload(items_csv(3), name="items.csv"), template="tags", labels=["red", "blue", "green"])
+    client = _login(steward)
+    assert (
+        'type="checkbox" name="label" value="green"' in client.get(f"/labeling/projects/{project.pk}/").content.decode()
+    )
+    client.post(f"/labeling/projects/{project.pk}/", {"action": "gold", "row": 1, "label": ["green", "red"]})
+    assert Task.objects.get(project=project, kind="gold").gold_label == ["red", "green"]
+
+
+def test_annotators_cannot_add_gold_tasks(project, annotators):
+    response = _login(annotators[0]).post(
+        f"/labeling/projects/{project.pk}/", {"action": "gold", "row": 2, "label": "Books"}
+    )
+    assert response.status_code == 403
+    assert not Task.objects.filter(project=project, kind="gold").exists()

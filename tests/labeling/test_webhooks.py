@@ -20,7 +20,7 @@ from tests.factories import add_tasks, items_csv
 class Receiver:
     """A local HTTP server that answers with the given status codes in turn (the last one repeats)."""
 
-    def __init__(self, codes: list[int]) -> None:
+    def __init__(self, codes: list[int], location: str = "") -> None:
         self.codes = codes
         self.requests: list[tuple[dict[str, str], bytes, float]] = []
         receiver = self
@@ -33,6 +33,8 @@ class Receiver:
                 receiver.requests.append((dict(self.headers), body, time.monotonic()))
                 code = receiver.codes[min(len(receiver.requests), len(receiver.codes)) - 1]
                 self.send_response(code)
+                if location:
+                    self.send_header("Location", location)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -47,12 +49,18 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def allow_private_webhooks(settings) -> None:
+    """The test receivers listen on loopback, which webhooks may only reach with this setting on."""
+    settings.STEWARD_WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     made: list[Receiver] = []
 
-    def make(codes: list[int]) -> Receiver:
-        made.append(Receiver(codes))
+    def make(codes: list[int], location: str = "") -> Receiver:
+        made.append(Receiver(codes, location))
         return made[-1]
 
     yield make
@@ -164,7 +172,9 @@ def test_a_worker_retries_with_exponential_backoff(upload, make_project, make_us
     from governance.labeling.services import webhook_set
 
     webhook_set(actor=steward, project=project, url=hook.url, events=["task.completed"])
-    with start_worker("default", extra_env={"STEWARD_LABELING_WEBHOOK_BACKOFF_S": "1"}) as proc:
+    with start_worker(
+        "default", extra_env={"STEWARD_LABELING_WEBHOOK_BACKOFF_S": "1", "STEWARD_WEBHOOK_ALLOW_PRIVATE": "1"}
+    ) as proc:
         _complete_one_task(project, annotator)
         wait_for(lambda: WebhookDelivery.objects.filter(status="succeeded").exists(), timeout=90, proc=proc)
     times = [t for _, _, t in hook.requests]
