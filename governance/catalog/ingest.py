@@ -184,13 +184,20 @@ def _write_batches(
     pending: list[pa.RecordBatch] = []
     pending_rows = pending_bytes = 0
 
+    # `on_table` (the profile) runs in a helper thread on one row group while the next is parsed and written;
+    # at most one row group waits for it, so memory stays bounded.
+    helper = ThreadPoolExecutor(max_workers=1) if on_table is not None else None
+    in_flight: Any = None
+
     def flush() -> None:
-        nonlocal pending, pending_rows, pending_bytes
+        nonlocal pending, pending_rows, pending_bytes, in_flight
         if pending and writer is not None:
             table = pa.Table.from_batches(pending, schema=schema)
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-            if on_table is not None:
-                on_table(table)
+            if helper is not None:
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = helper.submit(on_table, table)
         pending, pending_rows, pending_bytes = [], 0, 0
 
     try:
@@ -210,7 +217,11 @@ def _write_batches(
                 if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
                     flush()
         flush()
+        if in_flight is not None:
+            in_flight.result()
     finally:
+        if helper is not None:
+            helper.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
     if schema is None or not schema.names:
@@ -482,13 +493,16 @@ class _ColumnState:
         if pa.types.is_null(dtype) or not self.rows or not self.values:
             distinct = 0
         elif _counted(dtype):
-            values = pa.chunked_array(self.values, type=dtype)
-            # unique() keeps first-seen order, as one value_counts over the whole column would: ties among the
-            # top values break the same way.
-            uniques = pc.unique(values)
-            group = pc.index_in(values, value_set=uniques).to_numpy()
-            weights = pa.chunked_array(self.counts).to_numpy()
-            totals = np.bincount(group, weights=weights, minlength=len(uniques)).astype(np.int64)
+            if len(self.values) == 1:
+                uniques, totals = self.values[0], self.counts[0].to_numpy()
+            else:
+                values = pa.chunked_array(self.values, type=dtype)
+                # unique() keeps first-seen order, as one value_counts over the whole column would: ties among
+                # the top values break the same way.
+                uniques = pc.unique(values)
+                group = pc.index_in(values, value_set=uniques).to_numpy()
+                weights = pa.chunked_array(self.counts).to_numpy()
+                totals = np.bincount(group, weights=weights, minlength=len(uniques)).astype(np.int64)
             distinct = len(uniques)
         else:
             distinct = pc.count_distinct(pa.chunked_array(self.values, type=dtype), mode="only_valid").as_py()
@@ -558,15 +572,17 @@ class StreamProfiler:
 
     def finish(self, schema: pa.Schema, written: Path) -> list[dict[str, Any]]:
         states = self.states or {}
-        profile = []
-        for field in schema:
+
+        def one(field: pa.Field) -> dict[str, Any]:
             if field.name in states:
-                profile.append(states[field.name].finish())
-            elif self.rows == 0 and _streamable(field.type):
-                profile.append(_ColumnState(field.name, field.type).finish())
-            else:
-                profile.append(profile_column(field.name, pq.ParquetFile(written).read(columns=[field.name]).column(0)))
-        return profile
+                return states[field.name].finish()
+            if self.rows == 0 and _streamable(field.type):
+                return _ColumnState(field.name, field.type).finish()
+            return profile_column(field.name, pq.ParquetFile(written).read(columns=[field.name]).column(0))
+
+        # pyarrow's kernels release the GIL, so columns finish side by side.
+        with ThreadPoolExecutor(max_workers=min(4, max(1, len(schema)))) as pool:
+            return list(pool.map(one, schema))
 
 
 def read_rows(path: Path, offset: int, limit: int, columns: list[str] | None = None) -> tuple[int, pa.Table]:
