@@ -1,6 +1,8 @@
 """File storage behind Django's storage API: local disk by default, S3-compatible with STEWARD_STORAGE=s3.
 
 pyarrow needs a local path; `local_path` gives one (the file itself on disk, or a temporary download).
+On S3 large objects stream both ways: uploads go up in multipart parts (boto3's transfer manager, 8 MiB parts),
+downloads are written to disk part by part with ranged GETs, never held in memory whole.
 """
 
 from __future__ import annotations
@@ -45,11 +47,24 @@ def local_path(name: str) -> Iterator[Path]:
     if on_disk is not None:
         yield on_disk
         return
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         target = Path(tmp) / Path(name).name
-        with default_storage.open(name, "rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
+        download_to(name, target)
         yield target
+
+
+def download_to(name: str, target: Path) -> None:
+    """Copy the stored file `name` to the local file `target` in chunks (ranged GETs on S3)."""
+    with target.open("wb") as dst:
+        bucket = getattr(default_storage, "bucket", None)
+        if bucket is not None:  # django-storages' S3Storage: boto3 writes the parts straight into the file
+            from storages.utils import clean_name
+
+            key = default_storage._normalize_name(clean_name(name))
+            bucket.Object(key).download_fileobj(dst, Config=default_storage.transfer_config)
+            return
+        with default_storage.open(name, "rb") as src:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
 
 
 def scratch_dir() -> Path:

@@ -43,6 +43,7 @@ def s3_storage(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     settings.AWS_S3_REGION_NAME = "us-east-1"
     settings.AWS_ACCESS_KEY_ID = "testing"
     settings.AWS_SECRET_ACCESS_KEY = "testing"
+    settings.AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
     settings.MEDIA_ROOT = tmp_path / "media-must-stay-empty"
     settings.DATA_DIR = tmp_path / "data"
     settings.STORAGES = {
@@ -122,3 +123,35 @@ def test_the_whole_chain_runs_on_s3_storage_and_writes_nothing_under_the_local_f
     # Nothing went to the local file root.
     media = Path(settings.MEDIA_ROOT)
     assert not media.exists() or not any(media.rglob("*"))
+
+
+def test_a_large_object_goes_up_in_multipart_parts_and_comes_down_to_disk_by_the_transfer_manager(
+    s3_storage: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import os
+
+    from storages.backends.s3 import S3Storage
+
+    from core.storage import local_path, store_file
+
+    size = 20 * 1024 * 1024
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(size))
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    name = store_file("datasets/big/data.bin", source)
+    head = s3_storage.head_object(Bucket=BUCKET, Key=name)
+    assert head["ContentLength"] == size
+    assert head["ETag"].strip('"').endswith("-3")  # a multipart upload of three 8 MiB parts
+
+    # Opening through the storage API (S3File) would first copy the whole object into a spooled file; the
+    # download must go from ranged GETs straight into the temporary file instead.
+    def no_open(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("local_path opened the object through S3File")
+
+    monkeypatch.setattr(S3Storage, "open", no_open)
+    with local_path(name) as path:
+        assert path.stat().st_size == size
+        with path.open("rb") as fh:
+            assert hashlib.file_digest(fh, "sha256").hexdigest() == digest
+    assert not path.exists()  # the temporary copy is gone with the block
