@@ -120,6 +120,23 @@ def test_the_whole_chain_runs_on_s3_storage_and_writes_nothing_under_the_local_f
     table = pq.read_table(io.BytesIO(b"".join(response.streaming_content)))
     assert table.num_rows == masked.row_count and table.column_names == masked.column_names
 
+    # A transform's dry run reads only the inputs' Parquet footers (ranged GETs), and bad params are a 400.
+    from storages.backends.s3 import S3Storage
+
+    def no_open(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the dry run opened the whole object through S3File")
+
+    jobs_before = Job.objects.count()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(S3Storage, "open", no_open)
+        bad = api.post(
+            f"/api/v1/dataset-versions/{masked.pk}/transforms/",
+            {"operation": "select", "params": {"columns": ["no_such_column"]}},
+            format="json",
+        )
+    assert bad.status_code == 400 and "no_such_column" in bad.content.decode()
+    assert Job.objects.count() == jobs_before
+
     # Nothing went to the local file root.
     media = Path(settings.MEDIA_ROOT)
     assert not media.exists() or not any(media.rglob("*"))
