@@ -37,7 +37,11 @@ EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-BLOCK_SIZE = 32 * 1024 * 1024
+# CSV is parsed in 8 MiB blocks: small enough that parsing the next block overlaps writing and profiling this one
+# (32 MiB left a 60 MB file with two blocks and little overlap), large enough for any sane row. JSON Lines keeps
+# 32 MiB blocks: one JSON object may not straddle more than a block.
+BLOCK_SIZE = 8 * 1024 * 1024
+JSON_BLOCK_SIZE = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 256 * 1024
 TOP_VALUES = 5
 
@@ -328,7 +332,7 @@ def ingest(
                 raise IngestError("`sep` must be a single ASCII character other than a quote or a line break.")
             rows, schema = _ingest_csv(src, out, delimiter, encoding, limits, profiler)
         elif fmt == "jsonl":
-            reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
+            reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=JSON_BLOCK_SIZE))
             _check_column_names(reader.schema.names)
             rows, schema = _write_batches(reader, out, check_utf8=True, limits=limits, on_table=on_table)
         elif fmt == "parquet":
@@ -500,9 +504,11 @@ class _ColumnState:
                 # unique() keeps first-seen order, as one value_counts over the whole column would: ties among
                 # the top values break the same way.
                 uniques = pc.unique(values)
-                group = pc.index_in(values, value_set=uniques).to_numpy()
-                weights = pa.chunked_array(self.counts).to_numpy()
-                totals = np.bincount(group, weights=weights, minlength=len(uniques)).astype(np.int64)
+                totals = None
+                if len(uniques) < valid:  # top values are shown: add up each value's counts
+                    group = pc.index_in(values, value_set=uniques).to_numpy()
+                    weights = pa.chunked_array(self.counts).to_numpy()
+                    totals = np.bincount(group, weights=weights, minlength=len(uniques)).astype(np.int64)
             distinct = len(uniques)
         else:
             distinct = pc.count_distinct(pa.chunked_array(self.values, type=dtype), mode="only_valid").as_py()
@@ -527,7 +533,7 @@ class _ColumnState:
                 stats.update(
                     min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]), mean_length=self.length_sum / valid
                 )
-            if distinct < valid:
+            if distinct < valid and totals is not None:
                 order = pc.array_sort_indices(pa.array(totals), order="descending")[:TOP_VALUES].to_numpy()
                 stats["top_values"] = [{"value": _scalar(uniques[int(i)]), "count": int(totals[i])} for i in order]
         return stats
