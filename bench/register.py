@@ -129,10 +129,10 @@ def main() -> None:
         generate(csv_path, args.rows)
         size_mb = csv_path.stat().st_size / 1e6
         print(f"generated {args.rows:,} rows x 10 columns, {size_mb:.1f} MB in {time.perf_counter() - t:.1f} s")
-        env = dict(os.environ, STEWARD_DATA_DIR=str(Path(tmp) / "data"))
         # On a shared machine the load drifts: the phases alternate, each pair gives a ratio, the median is reported.
         pairs = []
-        for _ in range(args.repeat):
+        for run in range(args.repeat):
+            env = dict(os.environ, STEWARD_DATA_DIR=str(Path(tmp) / f"data-{run}"))  # a fresh database each run
             results = {}
             for phase in ("pyarrow", "register"):
                 out = subprocess.run(
