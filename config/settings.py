@@ -232,6 +232,9 @@ if STEWARD_STORAGE == "s3":
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("STEWARD_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    # A file opened through the storage API (S3File) is spooled to FILE_UPLOAD_TEMP_DIR past 8 MiB; django-storages'
+    # default (0) keeps the whole object in memory.
+    AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
     _default_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"file_overwrite": False}}
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from core.storage import download_to
+
 
 def _local_root() -> Path | None:
     try:
@@ -81,7 +83,6 @@ def _download(prefix: str, target: Path) -> None:
     dirs, files = default_storage.listdir(prefix)
     target.mkdir(parents=True, exist_ok=True)
     for f in files:
-        with default_storage.open(f"{prefix}/{f}", "rb") as src, (target / f).open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
+        download_to(f"{prefix}/{f}", target / f)  # in chunks, never whole in memory
     for d in dirs:
         _download(f"{prefix}/{d}", target / d)

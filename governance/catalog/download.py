@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from django.core.files.storage import default_storage
 
+from core.storage import open_stored
 from governance.catalog.hooks import MASKED
 
 FORMATS = {
@@ -82,7 +82,7 @@ def _json_default(value: Any) -> Any:
 def stream_rows(parquet_name: str, fmt: str, hidden: set[str], batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """Yield the encoded file in pieces; the stored Parquet copy is opened through the storage backend (local
     disk or S3 alike) and read one batch at a time."""
-    with default_storage.open(parquet_name, "rb") as fh:
+    with open_stored(parquet_name) as fh:  # on S3, ranged GETs of the row groups as they are read
         pfile = pq.ParquetFile(fh)
         hidden = hidden & set(pfile.schema_arrow.names)
         schema = masked_schema(pfile.schema_arrow, hidden)

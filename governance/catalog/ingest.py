@@ -1,4 +1,4 @@
-"""Reading uploads into Parquet and profiling them, with pyarrow only (no Django here).
+"""Reading uploads into Parquet and profiling them, with pyarrow and numpy only (no Django here).
 
 Uploads are streamed: CSV/TSV/JSONL batches go straight into a ParquetWriter, so memory stays bounded
 whatever the file size. Errors are `IngestError`s whose messages name the problem and never quote cell
@@ -11,12 +11,13 @@ import codecs
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -36,7 +37,11 @@ EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-BLOCK_SIZE = 32 * 1024 * 1024
+# CSV is parsed in 8 MiB blocks: small enough that parsing the next block overlaps writing and profiling this one
+# (32 MiB left a 60 MB file with two blocks and little overlap), large enough for any sane row. JSON Lines keeps
+# 32 MiB blocks: one JSON object may not straddle more than a block.
+BLOCK_SIZE = 8 * 1024 * 1024
+JSON_BLOCK_SIZE = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 256 * 1024
 TOP_VALUES = 5
 
@@ -75,6 +80,7 @@ NO_LIMITS = Limits()
 class IngestResult:
     row_count: int
     columns: list[dict[str, Any]]  # [{"name", "dtype"}]
+    profile: list[dict[str, Any]] | None = None  # the column profile, when asked for and within its row limit
 
 
 def detect_format(filename: str, declared: str | None) -> str:
@@ -165,7 +171,12 @@ def _read_ahead(batches: Any, depth: int = 3) -> Iterator[Any]:
 
 
 def _write_batches(
-    batches: Any, out: Path, *, check_utf8: bool = False, limits: Limits = NO_LIMITS
+    batches: Any,
+    out: Path,
+    *,
+    check_utf8: bool = False,
+    limits: Limits = NO_LIMITS,
+    on_table: Callable[[pa.Table], None] | None = None,
 ) -> tuple[int, pa.Schema]:
     # pyarrow's CSV reader checks UTF-8 itself; its JSON and Parquet readers pass bad bytes on into strings.
     # Small batches are gathered into row groups of ROW_GROUP_ROWS (fewer for wide rows: at most ROW_GROUP_BYTES
@@ -177,10 +188,20 @@ def _write_batches(
     pending: list[pa.RecordBatch] = []
     pending_rows = pending_bytes = 0
 
+    # `on_table` (the profile) runs in a helper thread on one row group while the next is parsed and written;
+    # at most one row group waits for it, so memory stays bounded.
+    helper = ThreadPoolExecutor(max_workers=1) if on_table is not None else None
+    in_flight: Any = None
+
     def flush() -> None:
-        nonlocal pending, pending_rows, pending_bytes
+        nonlocal pending, pending_rows, pending_bytes, in_flight
         if pending and writer is not None:
-            writer.write_table(pa.Table.from_batches(pending, schema=schema), row_group_size=ROW_GROUP_ROWS)
+            table = pa.Table.from_batches(pending, schema=schema)
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            if helper is not None:
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = helper.submit(on_table, table)
         pending, pending_rows, pending_bytes = [], 0, 0
 
     try:
@@ -200,7 +221,11 @@ def _write_batches(
                 if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
                     flush()
         flush()
+        if in_flight is not None:
+            in_flight.result()
     finally:
+        if helper is not None:
+            helper.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
     if schema is None or not schema.names:
@@ -225,7 +250,12 @@ def _csv_batches(src: Path, delimiter: str, encoding: str, column_types: dict[st
 
 
 def _ingest_csv(
-    src: Path, out: Path, delimiter: str, encoding: str, limits: Limits = NO_LIMITS
+    src: Path,
+    out: Path,
+    delimiter: str,
+    encoding: str,
+    limits: Limits = NO_LIMITS,
+    profiler: StreamProfiler | None = None,
 ) -> tuple[int, pa.Schema]:
     # Types are inferred from the first block; a later block that disagrees makes that column a string
     # and the file is read again (at most once per column).
@@ -236,8 +266,13 @@ def _ingest_csv(
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
     ).schema.names
     for _ in range(len(header) + 1):
+        if profiler is not None:
+            profiler.reset()
         try:
-            return _write_batches(_csv_batches(src, delimiter, encoding, column_types), out, limits=limits)
+            on_table = profiler.add if profiler is not None else None
+            return _write_batches(
+                _csv_batches(src, delimiter, encoding, column_types), out, limits=limits, on_table=on_table
+            )
         except pa.ArrowInvalid as exc:
             conversion = _CONVERSION.search(str(exc))
             if conversion is None:
@@ -278,8 +313,14 @@ def ingest(
     sep: str | None = None,
     encoding: str | None = None,
     limits: Limits = NO_LIMITS,
+    profile_max_rows: int | None = None,
 ) -> IngestResult:
-    """Validate `src` and write its rows to Parquet at `out`, refusing files that decode beyond `limits`."""
+    """Validate `src` and write its rows to Parquet at `out`, refusing files that decode beyond `limits`.
+
+    With `profile_max_rows`, the column profile is computed from the row groups as they are written (no second
+    read of the Parquet copy) and returned in `IngestResult.profile` when the file has at most that many rows."""
+    profiler = StreamProfiler(max_rows=profile_max_rows) if profile_max_rows is not None else None
+    on_table = profiler.add if profiler is not None else None
     if src.stat().st_size == 0:
         raise IngestError("The file is empty.")
     encoding = encoding or "utf8"
@@ -289,17 +330,17 @@ def ingest(
             delimiter = sep or ("\t" if fmt == "tsv" else ",")
             if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '\r\n"\x00':
                 raise IngestError("`sep` must be a single ASCII character other than a quote or a line break.")
-            rows, schema = _ingest_csv(src, out, delimiter, encoding, limits)
+            rows, schema = _ingest_csv(src, out, delimiter, encoding, limits, profiler)
         elif fmt == "jsonl":
-            reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
+            reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=JSON_BLOCK_SIZE))
             _check_column_names(reader.schema.names)
-            rows, schema = _write_batches(reader, out, check_utf8=True, limits=limits)
+            rows, schema = _write_batches(reader, out, check_utf8=True, limits=limits, on_table=on_table)
         elif fmt == "parquet":
             pfile = pq.ParquetFile(src)
             _check_column_names(pfile.schema_arrow.names)
             _check_parquet_metadata(pfile, limits)
             batches = pfile.iter_batches(batch_size=PARQUET_BATCH_ROWS)
-            rows, schema = _write_batches(batches, out, check_utf8=True, limits=limits)
+            rows, schema = _write_batches(batches, out, check_utf8=True, limits=limits, on_table=on_table)
         else:
             raise IngestError(f"Unsupported format {fmt!r}.")
     except IngestError:
@@ -308,7 +349,10 @@ def ingest(
     except (pa.ArrowException, OSError, UnicodeError) as exc:
         out.unlink(missing_ok=True)
         raise IngestError(_arrow_error_message(exc, fmt)) from None
-    return IngestResult(row_count=rows, columns=[{"name": f.name, "dtype": str(f.type)} for f in schema])
+    profile = profiler.finish(schema, out) if profiler is not None and rows <= profiler.max_rows else None
+    return IngestResult(
+        row_count=rows, columns=[{"name": f.name, "dtype": str(f.type)} for f in schema], profile=profile
+    )
 
 
 def _scalar(value: pa.Scalar) -> Any:
@@ -400,6 +444,167 @@ def profile_parquet(path: Path) -> list[dict[str, Any]]:
     # pyarrow's kernels release the GIL, so columns profile side by side on all cores.
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(names)))) as pool:
         return list(pool.map(one, names))
+
+
+def _streamable(dtype: pa.DataType) -> bool:
+    return (
+        pa.types.is_null(dtype)
+        or _counted(dtype)
+        or pa.types.is_floating(dtype)
+        or (pa.types.is_temporal(dtype) and not pa.types.is_interval(dtype))
+    )
+
+
+def _counted(dtype: pa.DataType) -> bool:
+    """Types whose profile has top values (and so needs every value's count)."""
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_boolean(dtype)
+    )
+
+
+class _ColumnState:
+    """What `profile_column` needs of one column, gathered chunk by chunk: exact counts, distinct values (with
+    their counts where top values are shown), partial min/max, and (count, mean, M2) for the mean and std."""
+
+    def __init__(self, name: str, dtype: pa.DataType) -> None:
+        self.name, self.dtype = name, dtype
+        self.rows = self.nulls = 0
+        self.values: list[pa.Array] = []  # distinct values per chunk
+        self.counts: list[pa.Array] = []  # their counts (counted types only)
+        self.extremes: list[pa.Scalar] = []
+        self.moments: list[tuple[int, float, float]] = []
+        self.length_extremes: list[pa.Scalar] = []
+        self.length_sum = 0
+        self.true_count = 0
+
+    def add(self, column: pa.ChunkedArray) -> None:
+        self.rows += len(column)
+        self.nulls += column.null_count
+        valid = len(column) - column.null_count
+        dtype = self.dtype
+        if valid == 0 or pa.types.is_null(dtype):
+            return
+        if _counted(dtype):
+            vc = pc.value_counts(column.drop_null() if column.null_count else column)
+            self.values.append(vc.field("values"))
+            self.counts.append(vc.field("counts"))
+        else:
+            self.values.append(pc.unique(column))
+        if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_temporal(dtype):
+            minmax = pc.min_max(column)
+            self.extremes += [minmax["min"], minmax["max"]]
+        if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
+            mean = pc.mean(column).as_py()
+            self.moments.append((valid, mean, (pc.variance(column).as_py() or 0.0) * valid))
+        if pa.types.is_boolean(dtype):
+            self.true_count += pc.sum(column.cast(pa.int64())).as_py() or 0
+        if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+            lengths = pc.utf8_length(column)
+            mm = pc.min_max(lengths)
+            self.length_extremes += [mm["min"], mm["max"]]
+            self.length_sum += pc.sum(lengths).as_py() or 0
+
+    def finish(self) -> dict[str, Any]:
+        dtype = self.dtype
+        valid = self.rows - self.nulls
+        if pa.types.is_null(dtype) or not self.rows or not self.values:
+            distinct = 0
+        elif _counted(dtype):
+            if len(self.values) == 1:
+                uniques, totals = self.values[0], self.counts[0].to_numpy()
+            else:
+                values = pa.chunked_array(self.values, type=dtype)
+                # unique() keeps first-seen order, as one value_counts over the whole column would: ties among
+                # the top values break the same way.
+                uniques = pc.unique(values)
+                totals = None
+                if len(uniques) < valid:  # top values are shown: add up each value's counts
+                    group = pc.index_in(values, value_set=uniques).to_numpy()
+                    weights = pa.chunked_array(self.counts).to_numpy()
+                    totals = np.bincount(group, weights=weights, minlength=len(uniques)).astype(np.int64)
+            distinct = len(uniques)
+        else:
+            distinct = pc.count_distinct(pa.chunked_array(self.values, type=dtype), mode="only_valid").as_py()
+        stats: dict[str, Any] = {
+            "name": self.name,
+            "dtype": str(dtype),
+            "null_count": self.nulls,
+            "distinct_count": distinct,
+        }
+        if valid == 0:
+            return stats
+        if self.extremes:
+            minmax = pc.min_max(pa.array(self.extremes, type=dtype))
+            stats.update(min=_scalar(minmax["min"]), max=_scalar(minmax["max"]))
+        if self.moments:
+            stats.update(_merge_moments(self.moments))
+        if pa.types.is_boolean(dtype):
+            stats.update(true_count=self.true_count)
+        if _counted(dtype):
+            if self.length_extremes:
+                mm = pc.min_max(pa.array(self.length_extremes))
+                stats.update(
+                    min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]), mean_length=self.length_sum / valid
+                )
+            if distinct < valid and totals is not None:
+                order = pc.array_sort_indices(pa.array(totals), order="descending")[:TOP_VALUES].to_numpy()
+                stats["top_values"] = [{"value": _scalar(uniques[int(i)]), "count": int(totals[i])} for i in order]
+        return stats
+
+
+def _merge_moments(parts: list[tuple[int, float, float]]) -> dict[str, Any]:
+    """Mean and population std from per-chunk (count, mean, M2), merged as Chan et al.; NaN gives None."""
+    n, mean, m2 = parts[0]
+    for nb, mb, m2b in parts[1:]:
+        total = n + nb
+        delta = mb - mean
+        mean += delta * nb / total
+        m2 += m2b + delta * delta * n * nb / total
+        n = total
+    std = (m2 / n) ** 0.5 if m2 >= 0 else float("nan")
+    return {"mean": None if mean != mean else mean, "std": None if std != std else std}
+
+
+class StreamProfiler:
+    """The profile `profile_parquet` gives, computed from the tables as they are written.
+
+    Column types it cannot merge chunk by chunk (decimals, nested, binary) are profiled from the written file at
+    the end, one column at a time as before. Past `max_rows` rows it stops collecting: the caller profiles later."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.reset()
+
+    def reset(self) -> None:
+        self.rows = 0
+        self.states: dict[str, _ColumnState] | None = None
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        if self.rows > self.max_rows:
+            self.states = {}
+            return
+        if self.states is None:
+            self.states = {f.name: _ColumnState(f.name, f.type) for f in table.schema if _streamable(f.type)}
+        for name, state in self.states.items():
+            state.add(table.column(name))
+
+    def finish(self, schema: pa.Schema, written: Path) -> list[dict[str, Any]]:
+        states = self.states or {}
+
+        def one(field: pa.Field) -> dict[str, Any]:
+            if field.name in states:
+                return states[field.name].finish()
+            if self.rows == 0 and _streamable(field.type):
+                return _ColumnState(field.name, field.type).finish()
+            return profile_column(field.name, pq.ParquetFile(written).read(columns=[field.name]).column(0))
+
+        # pyarrow's kernels release the GIL, so columns finish side by side.
+        with ThreadPoolExecutor(max_workers=min(4, max(1, len(schema)))) as pool:
+            return list(pool.map(one, schema))
 
 
 def read_rows(path: Path, offset: int, limit: int, columns: list[str] | None = None) -> tuple[int, pa.Table]:

@@ -142,9 +142,19 @@ def dataset_version_upload(
         limits = ingest.Limits(
             max_rows=settings.STEWARD_MAX_INGEST_ROWS, max_bytes=settings.STEWARD_MAX_DECODED_MB * 1024 * 1024
         )
-        result = _ingest_call(ingest.ingest, spooled.path, fmt, parquet_tmp, sep=sep, encoding=encoding, limits=limits)
-        profile_inline = result.row_count <= settings.STEWARD_PROFILE_INLINE_MAX_ROWS
-        columns = ingest.profile_parquet(parquet_tmp) if profile_inline else result.columns
+        # The profile is computed from the row groups as they are written (not by reading the copy back).
+        result = _ingest_call(
+            ingest.ingest,
+            spooled.path,
+            fmt,
+            parquet_tmp,
+            sep=sep,
+            encoding=encoding,
+            limits=limits,
+            profile_max_rows=settings.STEWARD_PROFILE_INLINE_MAX_ROWS,
+        )
+        profile_inline = result.profile is not None
+        columns = result.profile if result.profile is not None else result.columns
         prefix = f"datasets/{dataset.pk}/{spooled.sha256[:16]}-{uuid.uuid4().hex[:8]}"
         stored.append(store_file(f"{prefix}/original{Path(filename).suffix.lower() or '.' + fmt}", spooled.path))
         stored.append(store_file(f"{prefix}/data.parquet", parquet_tmp))

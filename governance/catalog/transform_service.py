@@ -16,7 +16,7 @@ from django.conf import settings
 from core.errors import ServiceError
 from core.jobs import Reporter, job_output, job_output_get, job_start
 from core.models import Job
-from core.storage import local_path, scratch_dir
+from core.storage import local_path, open_stored, scratch_dir
 from governance.catalog import hooks, transforms
 from governance.catalog.expressions import expression_columns
 from governance.catalog.models import DatasetVersion
@@ -48,8 +48,8 @@ def _check_params(inputs: list[DatasetVersion], operation: str, params: dict[str
     """Run the transform on empty tables with the inputs' schemas, so bad params are a 400 now, not a failed job."""
     empty = []
     for version in inputs:
-        with local_path(version.parquet) as path:
-            empty.append(pq.read_schema(path).empty_table())
+        with open_stored(version.parquet) as fh:  # the footer only, not the whole file (S3: ranged GETs)
+            empty.append(pq.read_schema(fh).empty_table())
     try:
         transforms.apply(operation, empty, params, transform_limits())
     except transforms.TransformError as exc:
