@@ -170,6 +170,20 @@ class Scorer:
                 out[slow] = self._score_full(rows, [f"candidates[{i}]" for i in slow])
         return out
 
+    def warm(self, rounds: int = 3, n_candidates: int = 1000) -> None:
+        """Run a few requests of the usual shape (a plausible user, up to `n_candidates` known items)
+        so that the first real ones do not pay first-call costs (allocations, lazy tables, kernels)."""
+        ids = list(self.item_index)[:n_candidates]
+        if not ids:
+            return
+        user = self.sample_user()
+        with torch.inference_mode():
+            for _ in range(rounds):
+                self.rank(user, ids, 10)
+                self.rank({}, ids[:10], 10)
+        with self._user_lock:
+            self._user_cache.clear()  # the sample users are not real ones
+
     # -- user features --------------------------------------------------------------------------
 
     def _user_features(self, user: Any, where: str) -> dict[str, Any]:
