@@ -14,7 +14,9 @@
    p99 < 100 ms, 0 errors), then p99 and max latency before, during (from the PUT until the last
    answer by v1) and after the move (target: no request over 100 ms; every worker loads and warms
    v2 in the background).
-3. A first-ever `production`: a third model registered without an alias gets `production` through
+3. Eval-style: one client sending requests back to back while production moves to v3 (not loaded
+   anywhere yet): p99, max and how many took over 100 ms before, during and after the move.
+4. A first-ever `production`: a third model registered without an alias gets `production` through
    the API; 40 sequential rank requests right after the PUT, and 40 more 2 s later (as a user
    trying it would send them): p99, max and how many took over 100 ms.
 
@@ -157,7 +159,7 @@ def register(paths: tuple[Path, Path]) -> str:
     user = User.objects.create_user("bench", password="bench-password-1")
     user.groups.add(Group.objects.get_or_create(name="ml_engineer")[0])
     token = AuthToken.objects.create(user=user, expiry=None)[1]
-    register_versions(actor=user, artifacts=list(paths))
+    register_versions(actor=user, artifacts=[*paths, paths[0]])  # v3: the sequential (eval-style) move
     register_versions(actor=user, artifacts=[paths[1]], name=FIRST_SET, alias=False)
     return token
 
@@ -295,6 +297,7 @@ def http_bench(
         for c in pool:
             c.join(30)
         wall = time.perf_counter() - t0
+        sequential = sequential_move_phase(port, token, bodies)
         first_set = first_set_phase(port, token, bodies)
         scraped = scrape_requests(port)
     finally:
@@ -329,6 +332,20 @@ def http_bench(
         ms = [r[1] for r in part]
         if ms:
             print(f"  {label}: {len(ms)} requests, {percentiles(ms)}, over 100 ms: {sum(m > 100 for m in ms)}")
+    seq_rows, seq_swap = sequential
+    seq_ok = [r for r in seq_rows if r[2] == 200]
+    seq_last_old = max((r[0] + r[1] / 1000 for r in seq_ok if r[0] > seq_swap and r[3] != 3), default=seq_swap)
+    for label, part in (
+        ("before", [r for r in seq_ok if r[0] <= seq_swap]),
+        (f"during ({seq_last_old - seq_swap:.2f} s)", [r for r in seq_ok if seq_swap < r[0] <= seq_last_old]),
+        ("after", [r for r in seq_ok if r[0] > seq_last_old]),
+    ):
+        ms = [r[1] for r in part]
+        if ms:
+            print(
+                f"  eval-style (1 sequential client) move v2 -> v3, {label}: {len(ms)} requests, {percentiles(ms)}, "
+                f"over 100 ms: {sum(m > 100 for m in ms)}, non-200: {len(seq_rows) - len(seq_ok)}"
+            )
     for label, part in first_set.items():
         ms = [r[1] for r in part if r[2] == 200]
         bad = len(part) - len(ms)
@@ -347,6 +364,23 @@ def http_bench(
         f"{counted} (both include the warm-up requests)"
     )
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def sequential_move_phase(port: int, token: str, bodies: list[bytes]) -> tuple[list, float]:
+    """One client sending rank requests back to back (as an evaluation loop does) for 8 s while
+    production moves from v2 to v3 (a version no worker has loaded) after 3 s."""
+    stop = threading.Event()
+    client = Client(port, token, bodies, stop)
+    client.start()
+    time.sleep(3)
+    swap = time.perf_counter()
+    moved = move_production(port, token, 3)
+    if moved != 200:
+        raise SystemExit(f"moving production to v3 failed: HTTP {moved}")
+    time.sleep(5)
+    stop.set()
+    client.join(30)
+    return client.results, swap
 
 
 def first_set_phase(port: int, token: str, bodies: list[bytes]) -> dict[str, list]:
