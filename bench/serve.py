@@ -11,7 +11,14 @@
    8 concurrent clients POST /api/v1/serving/ml100k/rank/ for 30 s and production is moved to v2
    halfway (PUT /api/v1/models/ml100k/aliases/production/ on the same server). Prints requests/s,
    p50, p99, errors, and which versions answered before and after the swap (targets: >= 200 req/s,
-   p99 < 100 ms, 0 errors).
+   p99 < 100 ms, 0 errors), then p99 and max latency before, during (from the PUT until the last
+   answer by v1) and after the move (target: no request over 100 ms; every worker loads and warms
+   v2 in the background).
+3. Eval-style: one client sending requests back to back while production moves to v3 (not loaded
+   anywhere yet): p99, max and how many took over 100 ms before, during and after the move.
+4. A first-ever `production`: a third model registered without an alias gets `production` through
+   the API; 40 sequential rank requests right after the PUT, and 40 more 2 s later (as a user
+   trying it would send them): p99, max and how many took over 100 ms.
 
 The model: the training benchmark's spec and parameters (bench/train.py) trained with training/ml on
 a random 80/10/10 split of ml-100k (encoder frozen, 3 epochs, so it takes minutes on 2 cores); both
@@ -44,6 +51,7 @@ import numpy as np  # noqa: E402  (after the sys.path set-up)
 
 CACHE = ROOT / "var" / "bench"
 MODEL = "ml100k"
+FIRST_SET = "ml100k_first"  # registered without an alias; production is first set during the run
 
 
 def train_version(path: Path, seed: int) -> Path:
@@ -151,20 +159,21 @@ def register(paths: tuple[Path, Path]) -> str:
     user = User.objects.create_user("bench", password="bench-password-1")
     user.groups.add(Group.objects.get_or_create(name="ml_engineer")[0])
     token = AuthToken.objects.create(user=user, expiry=None)[1]
-    register_versions(actor=user, artifacts=list(paths))
+    register_versions(actor=user, artifacts=[*paths, paths[0]])  # v3: the sequential (eval-style) move
+    register_versions(actor=user, artifacts=[paths[1]], name=FIRST_SET, alias=False)
     return token
 
 
-def register_versions(*, actor: object, artifacts: list[Path]) -> None:
-    """Both artifacts as versions 1 and 2 of MODEL (linked into this run's storage), production on v1."""
+def register_versions(*, actor: object, artifacts: list[Path], name: str = MODEL, alias: bool = True) -> None:
+    """The artifacts as versions 1, 2, ... of `name` (linked into this run's storage), production on v1."""
     from django.conf import settings
 
     from training.models import ModelVersion, RegisteredModel
     from training.services.registry import model_alias_set
 
-    model = RegisteredModel.objects.create(name=MODEL, created_by=actor)
+    model = RegisteredModel.objects.create(name=name, created_by=actor)
     for number, path in enumerate(artifacts, start=1):
-        stored = f"models/{MODEL}/v{number}"
+        stored = f"models/{name}/v{number}"
         target = Path(settings.MEDIA_ROOT) / stored
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(path.resolve(), target_is_directory=True)
@@ -175,15 +184,16 @@ def register_versions(*, actor: object, artifacts: list[Path]) -> None:
         ModelVersion.objects.create(
             model=model, version=number, artifact=stored, metrics=metrics, feature_spec=spec, created_by=actor
         )
-    model_alias_set(actor=actor, model=model, alias="production", version=1)
+    if alias:
+        model_alias_set(actor=actor, model=model, alias="production", version=1)
 
 
-def move_production(port: int, token: str, version: int) -> int:
+def move_production(port: int, token: str, version: int, model: str = MODEL) -> int:
     """PUT /api/v1/models/<model>/aliases/production/ on the running server, as a user would."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request(
         "PUT",
-        f"/api/v1/models/{MODEL}/aliases/production/",
+        f"/api/v1/models/{model}/aliases/production/",
         body=json.dumps({"version": version}),
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
     )
@@ -194,21 +204,24 @@ def move_production(port: int, token: str, version: int) -> int:
 
 
 class Client(threading.Thread):
-    def __init__(self, port: int, token: str, bodies: list[bytes], stop: threading.Event) -> None:
+    def __init__(
+        self, port: int, token: str, bodies: list[bytes], stop: threading.Event, model: str = MODEL, limit: int = 0
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.token, self.bodies, self.stop = port, token, bodies, stop
+        self.model, self.limit = model, limit  # limit: stop after that many requests (0: when told)
         self.results: list[tuple[float, float, int, int | None]] = []  # start, ms, status, version
 
     def run(self) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Authorization": f"Token {self.token}", "Content-Type": "application/json"}
         i = 0
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not (self.limit and i >= self.limit):
             body = self.bodies[i % len(self.bodies)]
             i += 1
             start = time.perf_counter()
             try:
-                conn.request("POST", f"/api/v1/serving/{MODEL}/rank/", body=body, headers=headers)
+                conn.request("POST", f"/api/v1/serving/{self.model}/rank/", body=body, headers=headers)
                 resp = conn.getresponse()
                 payload = resp.read()
                 status = resp.status
@@ -284,6 +297,8 @@ def http_bench(
         for c in pool:
             c.join(30)
         wall = time.perf_counter() - t0
+        sequential = sequential_move_phase(port, token, bodies)
+        first_set = first_set_phase(port, token, bodies)
         scraped = scrape_requests(port)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -305,6 +320,40 @@ def http_bench(
         f"{_versions(r for r in ok if r[0] <= swap_at)}, after {_versions(after)}; first v2 answer "
         + (f"{first_v2 - swap_at:.2f} s after the swap" if first_v2 else "never")
     )
+    last_v1 = max((r[0] + r[1] / 1000 for r in after if r[3] == 1), default=swap_at)
+    phases = {
+        "before the move": [r for r in ok if r[0] <= swap_at],
+        f"during the move ({last_v1 - swap_at:.2f} s, PUT to the last v1 answer)": [
+            r for r in ok if swap_at < r[0] <= last_v1
+        ],
+        "after the move": [r for r in ok if r[0] > last_v1],
+    }
+    for label, part in phases.items():
+        ms = [r[1] for r in part]
+        if ms:
+            print(f"  {label}: {len(ms)} requests, {percentiles(ms)}, over 100 ms: {sum(m > 100 for m in ms)}")
+    seq_rows, seq_swap = sequential
+    seq_ok = [r for r in seq_rows if r[2] == 200]
+    seq_last_old = max((r[0] + r[1] / 1000 for r in seq_ok if r[0] > seq_swap and r[3] != 3), default=seq_swap)
+    for label, part in (
+        ("before", [r for r in seq_ok if r[0] <= seq_swap]),
+        (f"during ({seq_last_old - seq_swap:.2f} s)", [r for r in seq_ok if seq_swap < r[0] <= seq_last_old]),
+        ("after", [r for r in seq_ok if r[0] > seq_last_old]),
+    ):
+        ms = [r[1] for r in part]
+        if ms:
+            print(
+                f"  eval-style (1 sequential client) move v2 -> v3, {label}: {len(ms)} requests, {percentiles(ms)}, "
+                f"over 100 ms: {sum(m > 100 for m in ms)}, non-200: {len(seq_rows) - len(seq_ok)}"
+            )
+    for label, part in first_set.items():
+        ms = [r[1] for r in part if r[2] == 200]
+        bad = len(part) - len(ms)
+        if ms:
+            print(
+                f"  first-ever production of {FIRST_SET}, {label}: {len(part)} sequential requests, "
+                f"{percentiles(ms)}, over 100 ms: {sum(m > 100 for m in ms)}, non-200: {bad}"
+            )
     from django.db.models import Sum
 
     from serving.models import ServingStat
@@ -315,6 +364,38 @@ def http_bench(
         f"{counted} (both include the warm-up requests)"
     )
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def sequential_move_phase(port: int, token: str, bodies: list[bytes]) -> tuple[list, float]:
+    """One client sending rank requests back to back (as an evaluation loop does) for 8 s while
+    production moves from v2 to v3 (a version no worker has loaded) after 3 s."""
+    stop = threading.Event()
+    client = Client(port, token, bodies, stop)
+    client.start()
+    time.sleep(3)
+    swap = time.perf_counter()
+    moved = move_production(port, token, 3)
+    if moved != 200:
+        raise SystemExit(f"moving production to v3 failed: HTTP {moved}")
+    time.sleep(5)
+    stop.set()
+    client.join(30)
+    return client.results, swap
+
+
+def first_set_phase(port: int, token: str, bodies: list[bytes]) -> dict[str, list]:
+    """Set production of FIRST_SET (never aliased) through the API, then send 40 sequential rank
+    requests at once and 40 more 2 s later, as a user trying the new model would."""
+    moved = move_production(port, token, 1, model=FIRST_SET)
+    if moved != 200:
+        raise SystemExit(f"setting production of {FIRST_SET} failed: HTTP {moved}")
+    out = {}
+    for label, delay in (("right after the PUT", 0.0), ("2 s later", 2.0)):
+        time.sleep(delay)
+        client = Client(port, token, bodies, threading.Event(), model=FIRST_SET, limit=40)
+        client.run()  # in this thread: sequential
+        out[label] = client.results
+    return out
 
 
 def scrape_requests(port: int) -> float:

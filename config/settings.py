@@ -418,6 +418,10 @@ STEWARD_MAX_CANDIDATES = env_int("STEWARD_MAX_CANDIDATES", 10_000, minimum=1)
 # loaded, torch threads per serving process, the share of requests written to the prediction log, and how often
 # each process flushes its per-minute traffic counters to the database (the monitoring page reads them).
 STEWARD_SERVING_ALIAS_TTL_MS = env_int("STEWARD_SERVING_ALIAS_TTL_MS", 2_000, minimum=0)
+# Each serving process polls the registry's alias generation this often (a watcher thread, not requests)
+# and loads and warms a moved or first-set alias in the background; the aliases it loads ahead of any request.
+STEWARD_SERVING_ALIAS_POLL_MS = env_int("STEWARD_SERVING_ALIAS_POLL_MS", 250, minimum=0)
+STEWARD_SERVING_WARM_ALIASES = env_list("STEWARD_SERVING_WARM_ALIASES", ["production"])
 STEWARD_SERVING_CACHE_VERSIONS = env_int("STEWARD_SERVING_CACHE_VERSIONS", 4, minimum=1)
 STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, minimum=0)  # 0: leave torch's default
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)

@@ -8,3 +8,17 @@ class ServingConfig(AppConfig):
     label = "serving"
     verbose_name = "Serving"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db import transaction
+        from django.db.models.signals import post_save
+
+        from training.models import ModelAliasEvent
+
+        def alias_moved(sender, instance, created, **kwargs) -> None:
+            if created:
+                from serving.loader import alias_moved as sync
+
+                transaction.on_commit(sync)  # this process loads the new version now, before the next request
+
+        post_save.connect(alias_moved, sender=ModelAliasEvent, dispatch_uid="serving.alias_moved", weak=False)

@@ -7,6 +7,8 @@ that at load time against the artifact's own predictor):
   "true"/"false"); a value never seen in training, or a missing one, is id 0, the unknown bucket.
 - numeric: standardized with the training mean and standard deviation; missing is the mean (0).
 - text: the string itself; missing text is "".
+- list (a behaviour sequence): a JSON array of item ids, hashed into slots exactly as training's
+  `training.ml.sequence.encode_lists` does; missing or null is the empty list.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from training.ml.features import UNKNOWN_ID, FeatureSpec
+from training.ml.sequence import encode_list_value, pad_rows
 
 _SCALARS = (str, int, float, bool)
 
@@ -59,7 +62,8 @@ class FeatureEncoder:
             col: {v: i + 1 for i, v in enumerate(spec.vocabularies[col])} for col in self.categorical
         }
         self._stats = {col: (float(s["mean"]), float(s["std"])) for col, s in spec.numeric_stats.items()}
-        self.columns = frozenset([*self.categorical, *self.numeric, *self.text])
+        self.lists = list(spec.list_columns)
+        self.columns = frozenset([*self.categorical, *self.numeric, *self.text, *self.lists])
 
     def category_id(self, column: str, value: Any, where: str) -> int:
         try:
@@ -95,6 +99,24 @@ class FeatureEncoder:
             return value_key(value) or ""
         raise InputError(f"{where}.{column}: expected a string, got {type(value).__name__}")
 
+    def list_value(self, column: str, value: Any, where: str) -> list[int]:
+        try:
+            return encode_list_value(
+                value, buckets=self.spec.list_buckets, max_len=self.spec.list_max_len, key=value_key
+            )
+        except ValueError as exc:  # InputError too (a value that is no id)
+            raise InputError(f"{where}.{column}: {exc}") from None
+
+    def encode_lists(self, rows: list[Mapping[str, Any]], where: list[str]) -> np.ndarray:
+        """int64 [n, list columns, max_len]: each row's list columns as hashed slots, 0-padded."""
+        out = np.zeros((len(rows), len(self.lists), self.spec.list_max_len), dtype=np.int64)
+        for j, col in enumerate(self.lists):
+            out[:, j] = pad_rows(
+                [self.list_value(col, row.get(col), w) for row, w in zip(rows, where, strict=True)],
+                self.spec.list_max_len,
+            )
+        return out
+
     def encode_rows(
         self, rows: list[Mapping[str, Any]], where: list[str]
     ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
@@ -113,13 +135,22 @@ class FeatureEncoder:
 
 
 def check_features(value: Any, where: str) -> dict[str, Any]:
-    """A JSON object of scalar feature values, or InputError naming the bad field."""
+    """A JSON object of feature values (scalars, or flat arrays of scalars for list columns), or
+    InputError naming the bad field. Arrays become tuples, so a user's features stay hashable."""
     if not isinstance(value, Mapping):
         raise InputError(f"{where}: expected an object of feature values, got {_json_type(value)}")
+    out = dict(value)
     for key, v in value.items():
-        if v is not None and not isinstance(v, _SCALARS):
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                if x is not None and not isinstance(x, _SCALARS):
+                    raise InputError(
+                        f"{where}.{key}: expected an array of item ids, got an element that is {_json_type(x)}"
+                    )
+            out[key] = tuple(v)
+        elif v is not None and not isinstance(v, _SCALARS):
             raise InputError(f"{where}.{key}: expected a string, number, boolean or null, got {_json_type(v)}")
-    return dict(value)
+    return out
 
 
 def _json_type(value: Any) -> str:

@@ -38,11 +38,21 @@ def on_starting(server) -> None:
 
 def post_worker_init(worker) -> None:
     """Load the versions `production` points to before this worker accepts requests, so the first
-    requests after a (re)start do not wait for a model load."""
-    if os.environ.get("STEWARD_SERVING_WARM_UP", "1").lower() in ("0", "false", "no", "off"):
-        return
+    requests after a (re)start do not wait for a model load; then watch the alias generation, so a
+    moved or first-set alias loads and warms in the background before requests use it."""
     import logging
 
+    try:
+        from django.db import connection
+
+        from serving.loader import start_alias_watcher
+
+        start_alias_watcher()
+        connection.close()
+    except Exception:  # the alias TTL still catches moves
+        logging.getLogger("serving").exception("serving: the alias watcher did not start")
+    if os.environ.get("STEWARD_SERVING_WARM_UP", "1").lower() in ("0", "false", "no", "off"):
+        return
     try:
         from django.db import connection
 

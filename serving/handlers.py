@@ -194,8 +194,8 @@ def score(*, model: str, selector: Selector, data: Any, actor_id: int | None, ou
 
 
 def _user_key(user: Any) -> Any:
-    if isinstance(user, Mapping):
-        return tuple(sorted((str(k), v) for k, v in user.items()))
+    if isinstance(user, Mapping):  # arrays (list columns) as tuples, so the key is hashable
+        return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in user.items()))
     if isinstance(user, (list, dict)):
         raise TypeError
     return ("__id__", user)

@@ -71,6 +71,7 @@ def load_version(ref: VersionRef) -> LoadedVersion:
     except Exception:  # the model still serves; callers then send user features explicitly
         log.exception("serving: could not build the user table of %s v%s", ref.model, ref.version)
     scorer = Scorer(predictor, users=read_users(ref.pk, predictor.spec.user_column))
+    scorer.warm()  # the first requests it answers must not pay first-call costs either
     loaded = LoadedVersion(
         ref=ref, scorer=scorer, reference_counts=read_reference(ref.pk, path), load_seconds=time.perf_counter() - start
     )
@@ -131,7 +132,7 @@ def get_cache() -> ModelCache:
         with _cache_lock:
             if _cache is None:
                 from serving import metrics
-                from serving.registry import resolve_alias, resolve_version
+                from serving.registry import alias_generation, alias_refs, resolve_alias, resolve_version
 
                 def load(ref: VersionRef) -> LoadedVersion:  # counted, so /metrics shows loads and their duration
                     try:
@@ -152,6 +153,9 @@ def get_cache() -> ModelCache:
                     max_versions=settings.STEWARD_SERVING_CACHE_VERSIONS,
                     clock=_clock,
                     on_evict=lambda _loaded: metrics.LOADED.dec(),
+                    generation=alias_generation,
+                    list_aliases=alias_refs,
+                    warm_aliases=tuple(settings.STEWARD_SERVING_WARM_ALIASES),
                 )
     return _cache
 
@@ -161,9 +165,27 @@ def reset_cache(*, clock: Callable[[], float] = time.monotonic) -> None:
     global _cache, _clock
     with _cache_lock:
         if _cache is not None:
+            _cache.stop_watcher()
             _cache.wait_idle()
         _cache = None
         _clock = clock
+
+
+def alias_moved() -> None:
+    """An alias moved in this process (after its transaction committed): sync the aliases now, in
+    the background, instead of waiting for the watcher's next poll. Other processes learn it from
+    their watcher (STEWARD_SERVING_ALIAS_POLL_MS)."""
+    if _cache is None:
+        return  # this process serves nothing yet: nothing to keep warm
+    _cache.poll()
+
+
+def start_alias_watcher() -> None:
+    """Poll the alias generation in this process every STEWARD_SERVING_ALIAS_POLL_MS (gunicorn
+    workers call it after warm-up), so a moved or first-set alias loads before requests use it."""
+    cache = get_cache()
+    cache.poll(wait=True)  # what the registry says now, before the first request
+    cache.start_watcher(settings.STEWARD_SERVING_ALIAS_POLL_MS / 1000)
 
 
 def warm_up(aliases: tuple[str, ...] = ("production",)) -> list[str]:

@@ -85,3 +85,17 @@ def alias_targets(aliases: tuple[str, ...]) -> list[tuple[str, str]]:
     """(model, alias) for every model that has one of these aliases."""
     rows = _models().ModelAlias.objects.filter(name__in=aliases).values_list("model__name", "name")
     return sorted(rows)
+
+
+def alias_generation() -> int:
+    """A number that grows on every alias move (the newest alias event's id; 0 before any): what
+    each serving process's watcher compares to learn that an alias moved, in one indexed query."""
+    from django.db.models import Max
+
+    return _models().ModelAliasEvent.objects.aggregate(n=Max("pk"))["n"] or 0
+
+
+def alias_refs() -> list[tuple[str, str, VersionRef]]:
+    """(model, alias, the version it points to) for every alias of every model, in one query."""
+    rows = _models().ModelAlias.objects.select_related("version", "version__model").order_by("model__name", "name")
+    return [(row.version.model.name, row.name, _ref(row.version)) for row in rows]

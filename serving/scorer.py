@@ -170,6 +170,20 @@ class Scorer:
                 out[slow] = self._score_full(rows, [f"candidates[{i}]" for i in slow])
         return out
 
+    def warm(self, rounds: int = 3, n_candidates: int = 1000) -> None:
+        """Run a few requests of the usual shape (a plausible user, up to `n_candidates` known items)
+        so that the first real ones do not pay first-call costs (allocations, lazy tables, kernels)."""
+        ids = list(self.item_index)[:n_candidates]
+        if not ids:
+            return
+        user = self.sample_user()
+        with torch.inference_mode():
+            for _ in range(rounds):
+                self.rank(user, ids, 10)
+                self.rank({}, ids[:10], 10)
+        with self._user_lock:
+            self._user_cache.clear()  # the sample users are not real ones
+
     # -- user features --------------------------------------------------------------------------
 
     def _user_features(self, user: Any, where: str) -> dict[str, Any]:
@@ -224,7 +238,10 @@ class Scorer:
             text_emb = flat.reshape(len(users), len(self._text_user), -1)
         else:
             text_emb = torch.zeros(len(users), 0, 0, device=self.device)
-        return self._split.user_parts(cat_ids, text_emb, nums)
+        lists = None
+        if enc.lists:  # behaviour sequences: always the user's (request's) side
+            lists = torch.from_numpy(enc.encode_lists(list(users), where)).to(self.device)
+        return self._split.user_parts(cat_ids, text_emb, nums, lists)
 
     def _cached_user_parts(self, user: Mapping[str, Any]) -> SideParts:
         """One user's parts, remembered: the same users come back request after request."""
@@ -285,15 +302,23 @@ class Scorer:
         if enc.text:
             flat = self._text_embeddings([t for row in texts for t in row])
             text_emb = flat.reshape(len(rows), len(enc.text), -1)
+        lists = torch.from_numpy(enc.encode_lists(rows, where)).to(self.device) if enc.lists else None
         logits = self.model.score_from_parts(
-            text_emb, torch.from_numpy(cat).to(self.device), torch.from_numpy(num).to(self.device)
+            text_emb, torch.from_numpy(cat).to(self.device), torch.from_numpy(num).to(self.device), lists=lists
         )
         return torch.sigmoid(logits.double()).cpu().numpy()
 
     def _predictor_scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
         import pyarrow as pa
 
-        clean = [{c: r.get(c) for c in self.spec.feature_columns} for r in rows]
+        lists = set(self.spec.list_columns)
+        clean = [
+            {
+                c: list(r[c]) if c in lists and isinstance(r.get(c), tuple) else r.get(c)
+                for c in self.spec.feature_columns
+            }
+            for r in rows
+        ]
         try:
             return self.predictor.predict(clean)
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
@@ -315,6 +340,8 @@ class Scorer:
         for col in spec.text_columns:
             if col not in self.item_level:
                 user[col] = "a sample request text"
+        for col in spec.list_columns:
+            user[col] = tuple(list(self.item_index)[:5])  # a short history of known items
         return user
 
     def _check_against_predictor(self) -> str:

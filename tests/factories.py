@@ -222,6 +222,51 @@ def shop_interactions(n: int = 400, seed: int = 0) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
+def shop_sequences(n: int = 600, seed: int = 0) -> pa.Table:
+    """`shop_interactions` plus "history", each row's list of item ids seen before (as the sequence
+    transform writes it), and a label that depends on the history alone: users who saw i7 click."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        user, it = shop_user(rng.randrange(SHOP_USERS)), shop_item(rng.randrange(SHOP_ITEMS))
+        history = [f"i{rng.randrange(10)}" for _ in range(rng.randint(0, 6))]
+        p = 0.85 if "i7" in history else 0.15
+        rows.append({**user, **it, "history": history, "label": int(rng.random() < p)})
+    return pa.Table.from_pylist(rows)
+
+
+def train_sequence_model(*, with_history: bool, seed: int = 0, hidden_units: tuple[int, ...] = (8,)) -> Any:
+    """A small model (no text) on `shop_sequences`, with or without the "history" list column."""
+    from training.ml import FeatureSpec, train
+
+    table = shop_sequences(seed=seed)
+    spec = FeatureSpec(
+        label_column="label",
+        categorical_columns=["age", "gender", "genre"],
+        numeric_columns=["price"],
+        user_column="user_id",
+        item_column="item_id",
+        list_columns=["history"] if with_history else [],
+        list_buckets=211,
+        list_max_len=8,
+    )
+    return train(
+        train_table=table.slice(0, 400),
+        valid_table=table.slice(400, 100),
+        test_table=table.slice(500),
+        spec=spec,
+        params={
+            "epochs": 8,
+            "batch_size": 64,
+            "hidden_units": list(hidden_units),
+            "embedding_dim": 4,
+            "seed": seed,
+            "lr": 0.03,
+            "patience": 0,
+        },
+    )
+
+
 def train_shop_artifact(
     path: Path,
     *,

@@ -18,6 +18,18 @@ class TrainingJobRequestSerializer(serializers.Serializer):
     text_columns = serializers.ListField(child=serializers.CharField(), default=list)
     categorical_columns = serializers.ListField(child=serializers.CharField(), default=list)
     numeric_columns = serializers.ListField(child=serializers.CharField(), default=list)
+    list_columns = serializers.ListField(
+        child=serializers.CharField(),
+        default=list,
+        help_text="columns of lists of item ids (e.g. the sequence transform's behaviour sequence), each pooled "
+        "as the mean of hashed id embeddings; serving takes them as arrays in the rank request",
+    )
+    list_buckets = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="hash slots of the list embedding table (100003)"
+    )
+    list_max_len = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="the last ids of each list that count (50)"
+    )
     user_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     item_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     base_model = serializers.CharField(

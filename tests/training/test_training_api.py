@@ -109,6 +109,9 @@ def _refused(start_training, body, fragment):
         ({"split": {"strategy": "time"}}, "time split needs time_column"),
         ({"split": {"strategy": "random", "fractions": [0.5, 0.5]}}, "three numbers"),
         ({"params": {"segment_column": "nope"}}, "segment column 'nope' not found"),
+        ({"list_columns": ["genre"], "categorical_columns": ["gender"]}, "list column 'genre' has type string"),
+        ({"list_columns": ["history"]}, "'history' not found"),
+        ({"list_columns": ["genre"], "categorical_columns": [], "list_buckets": 1}, "list_buckets must be"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_problem_and_creates_no_job(payload, start_training, change, fragment):

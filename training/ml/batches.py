@@ -24,6 +24,7 @@ class EncodedSplit:
     numeric: np.ndarray  # float32 [n, N]
     text_ids: np.ndarray  # int64 [n, T], positions in the text pool
     labels: np.ndarray  # float32 [n]
+    lists: np.ndarray | None = None  # int64 [n, L, max_len] hashed list slots; None without list columns
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -36,7 +37,8 @@ def encode_split(spec: FeatureSpec, table: pa.Table, pool: TextPool, *, with_lab
     for j, values in enumerate(text_cols):
         text_ids[:, j] = pool.ids_for(values)
     labels = spec.labels(table) if with_labels else np.zeros(n, dtype=np.float32)
-    return EncodedSplit(spec.categorical_ids(table), spec.numeric_values(table), text_ids, labels)
+    lists = spec.list_slots(table) if spec.list_columns else None
+    return EncodedSplit(spec.categorical_ids(table), spec.numeric_values(table), text_ids, labels, lists)
 
 
 class DeviceSplit:
@@ -46,6 +48,7 @@ class DeviceSplit:
         self.numeric = torch.from_numpy(split.numeric).to(device)
         self.text_ids = torch.from_numpy(split.text_ids).to(device)
         self.labels = torch.from_numpy(split.labels).to(device)
+        self.lists = None if split.lists is None else torch.from_numpy(split.lists).to(device)
         self.device = device
 
     def __len__(self) -> int:

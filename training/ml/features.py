@@ -7,6 +7,8 @@ A `FeatureSpec` names the columns by role. `fit` learns, from the training split
 - mean and standard deviation per numeric column; a missing value becomes the mean (0 after
   standardization), so missing numerics carry no signal of their own.
 Text columns are passed to the tokenizer as strings; missing text is the empty string.
+List columns (a behaviour sequence: lists of item ids) are hashed into slots and pooled into one
+field each (training/ml/sequence.py); they need no fitting.
 
 The fitted spec is JSON-serializable (`to_dict` / `from_dict`) and travels in the model artifact.
 """
@@ -40,6 +42,9 @@ class FeatureSpec:
     numeric_columns: list[str] = field(default_factory=list)
     user_column: str | None = None
     item_column: str | None = None
+    list_columns: list[str] = field(default_factory=list)  # lists of item ids, pooled (sequence.py)
+    list_buckets: int = 100_003  # hash slots of the list columns' embedding table (slot 0 pads)
+    list_max_len: int = 50  # the last ids of a list that count
     # Learned by fit():
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
     numeric_stats: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -48,6 +53,7 @@ class FeatureSpec:
         self.text_columns = list(self.text_columns or [])
         self.categorical_columns = list(self.categorical_columns or [])
         self.numeric_columns = list(self.numeric_columns or [])
+        self.list_columns = list(self.list_columns or [])
         self.user_column = self.user_column or None
         self.item_column = self.item_column or None
 
@@ -64,7 +70,7 @@ class FeatureSpec:
 
     @property
     def feature_columns(self) -> list[str]:
-        return [*self.text_columns, *self.categorical_features, *self.numeric_columns]
+        return [*self.text_columns, *self.categorical_features, *self.numeric_columns, *self.list_columns]
 
     @property
     def is_fitted(self) -> bool:
@@ -82,6 +88,7 @@ class FeatureSpec:
             ("text", self.text_columns),
             ("categorical", self.categorical_columns),
             ("numeric", self.numeric_columns),
+            ("list", self.list_columns),
         ]
         for role, cols in roles:
             for col in cols:
@@ -95,6 +102,18 @@ class FeatureSpec:
                 raise SpecError(f"{role} '{col}' is also named as a {seen[col]} column")
         if self.label_column in self.feature_columns:
             raise SpecError(f"label column '{self.label_column}' is also named as a feature")
+        if self.list_columns:
+            for name, value, low in (("list_buckets", self.list_buckets, 2), ("list_max_len", self.list_max_len, 1)):
+                if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                    raise SpecError(f"{name} must be an integer >= {low}, got {value!r}")
+
+    def check_list_types(self, schema: pa.Schema) -> None:
+        """SpecError naming a list column whose type training cannot pool (not a list of ids)."""
+        from training.ml.sequence import check_list_type
+
+        for col in self.list_columns:
+            if col in schema.names:
+                check_list_type(col, schema.field(col).type)
 
     def check_columns(self, column_names: list[str], *, need_label: bool = True) -> None:
         """Raise SpecError naming every column the spec uses that the table lacks."""
@@ -111,6 +130,7 @@ class FeatureSpec:
         self.check_definition()
         self.check_columns(table.column_names)
         self.labels(table)  # refuses a non-binary label before any work
+        self.check_list_types(table.schema)
         vocabularies = {
             col: _fit_vocabulary(table.column(col), min_count, max_vocab_size) for col in self.categorical_features
         }
@@ -151,6 +171,18 @@ class FeatureSpec:
             out[:, j] = np.where(np.isfinite(standardized), standardized, 0.0)
         return out
 
+    def list_slots(self, table: pa.Table) -> np.ndarray:
+        """int64 [rows, list columns, list_max_len]: hashed ids, 0-padded; a missing column is empty."""
+        from training.ml.sequence import encode_lists
+
+        out = np.zeros((table.num_rows, len(self.list_columns), self.list_max_len), dtype=np.int64)
+        for j, col in enumerate(self.list_columns):
+            if col in table.column_names:
+                out[:, j] = encode_lists(
+                    table.column(col), name=col, buckets=self.list_buckets, max_len=self.list_max_len
+                )
+        return out
+
     def text_values(self, table: pa.Table) -> list[pa.ChunkedArray]:
         """One string array per text column; missing text (or a missing column) is ''."""
         out = []
@@ -168,7 +200,17 @@ class FeatureSpec:
     # -- serialization --------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        lists = (
+            {
+                "list_columns": list(self.list_columns),
+                "list_buckets": self.list_buckets,
+                "list_max_len": self.list_max_len,
+            }
+            if self.list_columns
+            else {}
+        )
         return {
+            **lists,
             "label_column": self.label_column,
             "text_columns": list(self.text_columns),
             "categorical_columns": list(self.categorical_columns),
@@ -189,6 +231,9 @@ class FeatureSpec:
             numeric_columns=data.get("numeric_columns") or [],
             user_column=data.get("user_column"),
             item_column=data.get("item_column"),
+            list_columns=data.get("list_columns") or [],
+            list_buckets=100_003 if data.get("list_buckets") is None else data["list_buckets"],
+            list_max_len=50 if data.get("list_max_len") is None else data["list_max_len"],
             vocabularies={k: list(v) for k, v in (data.get("vocabularies") or {}).items()},
             numeric_stats={k: dict(v) for k, v in (data.get("numeric_stats") or {}).items()},
         )

@@ -13,7 +13,8 @@ parts once per model version (every known item), the user parts once per request
 for 1,000 items costs a gather, a dot product and, with an MLP, its remaining layers.
 
 Constants that belong to no field (the bias, the numeric layer's bias, the first dense layer's
-bias) ride on the user side. `tests/training/ml/test_head_split.py` checks the algebra against
+bias) ride on the user side, as do list columns (behaviour sequences: per request, never the
+item's). `tests/training/ml/test_head_split.py` checks the algebra against
 `CTRModel.score_from_parts` for every interaction, with and without an MLP.
 """
 
@@ -82,7 +83,8 @@ class HeadSplit:
         self.interaction = head.interaction
         self.k = head.embedding_dim
         self.device = model.bias.device
-        self._n_cat, self._n_text = n_cat, n_text
+        self._n_cat, self._n_text, self._n_num = n_cat, n_text, n_num
+        self.n_lists = len(head.list_buckets)
         self._item_side = model.item_field_mask.detach().reshape(-1)  # 0/1 per field (two-tower)
 
         self._w_fields = self._w_raw = None
@@ -116,11 +118,15 @@ class HeadSplit:
         return self._parts(self.item, categorical_ids, text_embeddings, numerics, item_side=True)
 
     def user_parts(
-        self, categorical_ids: torch.Tensor, text_embeddings: torch.Tensor, numerics: torch.Tensor
+        self,
+        categorical_ids: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        numerics: torch.Tensor,
+        lists: torch.Tensor | None = None,
     ) -> SideParts:
-        """Parts of n users (or request contexts), shaped as `item_parts` with the user's columns;
-        they carry the constants of the head."""
-        parts = self._parts(self.user, categorical_ids, text_embeddings, numerics, item_side=False)
+        """Parts of n users (or request contexts), shaped as `item_parts` with the user's columns
+        (and hashed list slots [n, list columns, max_len]); they carry the constants of the head."""
+        parts = self._parts(self.user, categorical_ids, text_embeddings, numerics, item_side=False, lists=lists)
         h = None if parts.h is None else parts.h + self._h_bias
         return SideParts(parts.const + self._const, parts.x, h)
 
@@ -143,6 +149,7 @@ class HeadSplit:
         nums: torch.Tensor,
         *,
         item_side: bool,
+        lists: torch.Tensor | None = None,
     ) -> SideParts:
         m = self.model
         n = cat_ids.shape[0]
@@ -163,6 +170,14 @@ class HeadSplit:
             vectors.append(nums.unsqueeze(-1) * m.numeric_vectors[side.numeric])
             first = first + nums @ m.numeric_linear.weight[0, side.numeric]
             positions += [self._n_cat + self._n_text + j for j in side.numeric]
+        if not item_side:
+            for j in range(self.n_lists):
+                if lists is None:
+                    raise ValueError("this model has list columns: pass lists=")
+                pooled = m.list_pooling[j](lists[:, j])
+                vectors.append(pooled.unsqueeze(1))
+                first = first + m.list_linear[j](pooled).squeeze(-1)
+                positions.append(self._n_cat + self._n_text + self._n_num + j)
         stacked = torch.cat(vectors, dim=1) if vectors else torch.zeros(n, 0, self.k, device=self.device)
         total = stacked.sum(dim=1)  # [n, k]
         if self.interaction == "fm":

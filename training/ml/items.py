@@ -16,7 +16,8 @@ from training.ml.features import FeatureSpec
 def item_level_columns(spec: FeatureSpec, train: pa.Table) -> list[str]:
     item = spec.item_column
     assert item is not None
-    candidates = [c for c in spec.feature_columns if c not in (item, spec.user_column)]
+    # List columns (behaviour sequences) vary per interaction: never the item's.
+    candidates = [c for c in spec.feature_columns if c not in (item, spec.user_column, *spec.list_columns)]
     if not candidates:
         return []
     key = train.column(item).cast(pa.string())

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from training.ml.sequence import ListPooling
+
 
 @dataclass
 class HeadConfig:
@@ -36,10 +38,11 @@ class HeadConfig:
     dropout: float = 0.1
     interaction: str = "fm"  # or "two_tower"
     item_fields: list[int] = field(default_factory=list)  # field positions on the item side
+    list_buckets: list[int] = field(default_factory=list)  # per list column (sequence.py): hash slots
 
     @property
     def n_fields(self) -> int:
-        return len(self.vocab_sizes) + self.n_text + self.n_numeric
+        return len(self.vocab_sizes) + self.n_text + self.n_numeric + len(self.list_buckets)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +76,9 @@ class CTRModel(nn.Module):
 
         self.numeric_vectors = nn.Parameter(torch.randn(head.n_numeric, k) * 0.01)
         self.numeric_linear = nn.Linear(head.n_numeric, 1) if head.n_numeric else None
+        # List columns (behaviour sequences): one field each, the mean of hashed id embeddings.
+        self.list_pooling = nn.ModuleList(ListPooling(b, k) for b in head.list_buckets)
+        self.list_linear = nn.ModuleList(nn.Linear(k, 1) for _ in head.list_buckets)
 
         n_fields = head.n_fields
         if head.interaction not in ("fm", "two_tower"):
@@ -111,9 +117,11 @@ class CTRModel(nn.Module):
         categorical_ids: torch.Tensor,
         numerics: torch.Tensor,
         *,
+        lists: torch.Tensor | None = None,
         return_fields: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Logits [n] from pooled text embeddings [n, n_text, hidden], ids [n, C], numerics [n, N].
+        """Logits [n] from pooled text embeddings [n, n_text, hidden], ids [n, C], numerics [n, N]
+        and, with list columns, hashed list slots [n, n_list, max_len] (fields after the numerics).
 
         With `return_fields`, also the field vectors [n, fields, k] (for the training penalty).
         """
@@ -131,6 +139,11 @@ class CTRModel(nn.Module):
         if self.head_config.n_numeric:
             fields.append(numerics.unsqueeze(-1) * self.numeric_vectors)
             first = first + self.numeric_linear(numerics).squeeze(-1)
+        for j, pooling in enumerate(self.list_pooling):
+            assert lists is not None, "this model has list columns: pass lists="
+            pooled = pooling(lists[:, j])
+            fields.append(pooled.unsqueeze(1))
+            first = first + self.list_linear[j](pooled).squeeze(-1)
         stacked = torch.cat(fields, dim=1)  # [n, fields, k]
         summed = stacked.sum(dim=1)
         if self.head_config.interaction == "two_tower":
@@ -155,6 +168,7 @@ class CTRModel(nn.Module):
         text_index: torch.Tensor | None,
         categorical_ids: torch.Tensor,
         numerics: torch.Tensor,
+        lists: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Full model: encode the batch's unique texts, then gather them per row by `text_index`.
 
@@ -165,7 +179,7 @@ class CTRModel(nn.Module):
             assert input_ids is not None and text_index is not None
             unique = self.encode_texts(input_ids, attention_mask)
             text_embeddings = unique[text_index]
-        return self.score_from_parts(text_embeddings, categorical_ids, numerics, return_fields=True)
+        return self.score_from_parts(text_embeddings, categorical_ids, numerics, lists=lists, return_fields=True)
 
     # -- parameter groups -----------------------------------------------------------------------
 

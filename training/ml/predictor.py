@@ -143,7 +143,12 @@ class Predictor:
         cat = torch.from_numpy(self.spec.categorical_ids(table)).to(self.device)
         num = torch.from_numpy(self.spec.numeric_values(table)).to(self.device)
         text = self._row_text_embeddings(table)
-        return self._score(text, cat, num)
+        return self._score(text, cat, num, self._lists(table))
+
+    def _lists(self, table: pa.Table) -> torch.Tensor | None:
+        if not self.spec.list_columns:
+            return None
+        return torch.from_numpy(self.spec.list_slots(table)).to(self.device)
 
     def _row_text_embeddings(self, table: pa.Table) -> torch.Tensor | None:
         if not self.spec.text_columns:
@@ -157,12 +162,19 @@ class Predictor:
         ).T.reshape(table.num_rows, len(columns))
         return emb[index]
 
-    def _score(self, text: torch.Tensor | None, cat: torch.Tensor, num: torch.Tensor) -> np.ndarray:
+    def _score(
+        self, text: torch.Tensor | None, cat: torch.Tensor, num: torch.Tensor, lists: torch.Tensor | None = None
+    ) -> np.ndarray:
         outs = []
         for s in range(0, cat.shape[0], _ROWS_PER_PASS):
             part = slice(s, s + _ROWS_PER_PASS)
             with devices.autocast(self.device):
-                logits = self.model.score_from_parts(None if text is None else text[part], cat[part], num[part])
+                logits = self.model.score_from_parts(
+                    None if text is None else text[part],
+                    cat[part],
+                    num[part],
+                    lists=None if lists is None else lists[part],
+                )
             outs.append(logits.float().cpu())
         if not outs:
             return np.zeros(0, dtype=np.float64)
@@ -251,7 +263,8 @@ class Predictor:
             text = user_text.unsqueeze(0).expand(n, -1, -1).clone()
             for slot, j in enumerate(self._item_text_cols):
                 text[:, j] = self._item_text[pos, slot]
-        return self._score(text, cat, num)
+        lists = self._lists(user)
+        return self._score(text, cat, num, None if lists is None else lists.expand(n, -1, -1))
 
     def _merge(self, user_features: Mapping[str, Any], candidate: Any) -> dict[str, Any]:
         item_col = self.spec.item_column

@@ -142,6 +142,7 @@ def train(
         dropout=params.dropout,
         interaction=interaction,
         item_fields=item_fields,
+        list_buckets=[fitted.list_buckets] * len(fitted.list_columns),
     )
     model = CTRModel(encoder, head).to(dev)
     splits = {name: DeviceSplit(e, dev) for name, e in encoded.items()}
@@ -316,29 +317,30 @@ def batch_loss(
     cat = split.categorical.index_select(0, rows)
     num = split.numeric.index_select(0, rows)
     y = split.labels.index_select(0, rows)
+    lists = None if split.lists is None else split.lists.index_select(0, rows)
     core = model._orig_mod if hasattr(model, "_orig_mod") else model
     with devices.autocast(device):
         if not core.head_config.n_text:
-            logits, fields = core.score_from_parts(None, cat, num, return_fields=True)
+            logits, fields = core.score_from_parts(None, cat, num, lists=lists, return_fields=True)
         elif frozen_embeddings is not None and fresh_positions is None:
             text_emb = frozen_embeddings[split.text_ids.index_select(0, rows)]
-            logits, fields = core.score_from_parts(text_emb, cat, num, return_fields=True)
+            logits, fields = core.score_from_parts(text_emb, cat, num, lists=lists, return_fields=True)
         elif fresh_positions is not None:
             assert store is not None and batch.unique_texts is not None
             assert frozen_embeddings is not None
             fresh = _encode(core, store, batch.unique_texts[fresh_positions], device)
             unique = frozen_embeddings.index_select(0, batch.unique_texts_device)
             unique = unique.index_put((torch.from_numpy(fresh_positions).to(device),), fresh)
-            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, return_fields=True)
+            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, lists=lists, return_fields=True)
         elif device.type == "cpu":
             assert store is not None and batch.unique_texts is not None
             unique = _encode(core, store, batch.unique_texts, device)
-            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, return_fields=True)
+            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, lists=lists, return_fields=True)
         else:
             # One padded batch through the (possibly compiled) full model: what GPUs like.
             assert store is not None and batch.unique_texts is not None
             input_ids, mask = store.batch(batch.unique_texts, batch.unique_texts_device)
-            logits, fields = model(input_ids, mask, batch.text_index, cat, num)
+            logits, fields = model(input_ids, mask, batch.text_index, cat, num, lists)
     bce = F.binary_cross_entropy_with_logits(logits.float(), y)
     loss = bce
     if penalty_weights is not None:
@@ -421,7 +423,8 @@ def predict_split(
             assert pool_embeddings is not None
             text_emb = pool_embeddings[split.text_ids[rows]]
         with devices.autocast(device):
-            logits = model.score_from_parts(text_emb, split.categorical[rows], split.numeric[rows])
+            lists = None if split.lists is None else split.lists[rows]
+            logits = model.score_from_parts(text_emb, split.categorical[rows], split.numeric[rows], lists=lists)
         outs.append(torch.sigmoid(logits.float()).cpu())
     model.train(was_training)
     if not outs:

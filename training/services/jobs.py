@@ -164,6 +164,10 @@ def _check_version_columns(spec: Any, version: DatasetVersion, role: str) -> Non
         raise SpecError(f"dataset version {version.pk}: {exc}") from None
     with local_path(version.parquet) as path:
         schema = pq.read_schema(path)
+        try:
+            spec.check_list_types(schema)  # a list column training cannot pool (nested, floats, not a list)
+        except SpecError as exc:
+            raise SpecError(f"{exc} (dataset version {version.pk})") from None
         for col in spec.numeric_columns:
             typ = schema.field(col).type
             if not (
