@@ -16,6 +16,7 @@ import torch
 
 from training.ml.features import FeatureSpec
 from training.ml.text import TextPool
+from training.ml.wide import WideSpec
 
 
 @dataclass
@@ -24,19 +25,28 @@ class EncodedSplit:
     numeric: np.ndarray  # float32 [n, N]
     text_ids: np.ndarray  # int64 [n, T], positions in the text pool
     labels: np.ndarray  # float32 [n]
+    wide: np.ndarray | None = None  # int64 [n, L] wide bucket ids (0 = padding); None: no wide part
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def encode_split(spec: FeatureSpec, table: pa.Table, pool: TextPool, *, with_labels: bool = True) -> EncodedSplit:
+def encode_split(
+    spec: FeatureSpec,
+    table: pa.Table,
+    pool: TextPool,
+    *,
+    with_labels: bool = True,
+    wide: WideSpec | None = None,
+) -> EncodedSplit:
     n = table.num_rows
     text_cols = spec.text_values(table)
     text_ids = np.zeros((n, len(text_cols)), dtype=np.int64)
     for j, values in enumerate(text_cols):
         text_ids[:, j] = pool.ids_for(values)
     labels = spec.labels(table) if with_labels else np.zeros(n, dtype=np.float32)
-    return EncodedSplit(spec.categorical_ids(table), spec.numeric_values(table), text_ids, labels)
+    wide_ids = wide.ids(table) if wide is not None else None
+    return EncodedSplit(spec.categorical_ids(table), spec.numeric_values(table), text_ids, labels, wide_ids)
 
 
 class DeviceSplit:
@@ -46,6 +56,7 @@ class DeviceSplit:
         self.numeric = torch.from_numpy(split.numeric).to(device)
         self.text_ids = torch.from_numpy(split.text_ids).to(device)
         self.labels = torch.from_numpy(split.labels).to(device)
+        self.wide = None if split.wide is None else torch.from_numpy(split.wide).to(device)
         self.device = device
 
     def __len__(self) -> int:
