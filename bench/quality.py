@@ -100,7 +100,9 @@ def run_model(parts, spec: FeatureSpec, params: dict) -> dict:
 
     def progress(event: dict) -> None:
         now = time.perf_counter() - t0
-        if event["event"] == "step" and now - last[0] > 30:
+        if event["event"] == "eval":
+            print(f"    [{now:6.0f}s] step {event['step']} valid AUC {event['auc']:.4f}", flush=True)
+        elif event["event"] == "step" and now - last[0] > 30:
             last[0] = now
             print(f"    [{now:6.0f}s] step {event['step']}/{event['total_steps']}", flush=True)
 

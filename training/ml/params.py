@@ -35,6 +35,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "segment_min_count": (1, None),
     "wide_buckets": (0, 1 << 24),
     "wide_l2": (0.0, 100.0),
+    "wide_lr": (0.0, 10.0),
 }
 
 
@@ -79,6 +80,7 @@ class TrainParams:
     # crosses, a linear term trained with the rest. 0 = none.
     wide_buckets: int = 1 << 18
     wide_l2: float = 1e-3  # L2 penalty on the wide weights a row uses (mean over the batch)
+    wide_lr: float = 1e-2  # the wide weights' learning rate (sparse: each is updated seldom)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

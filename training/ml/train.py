@@ -265,7 +265,10 @@ def make_optimizer(model: CTRModel, params: TrainParams, device: torch.device) -
     """AdamW with decoupled weight decay on weights only (not biases or LayerNorm)."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     encoder_ids = {id(p) for p in model.encoder_parameters()}
+    wide = model.wide.weight if model.wide is not None else None
     for name, p in model.named_parameters():
+        if p is wide:
+            continue
         no_decay = p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias")
         groups.setdefault((id(p) in encoder_ids, no_decay), []).append(p)
     param_groups = []
@@ -277,6 +280,11 @@ def make_optimizer(model: CTRModel, params: TrainParams, device: torch.device) -
                 "weight_decay": 0.0 if no_decay else params.weight_decay,
                 "is_encoder": is_encoder,
             }
+        )
+    if wide is not None:
+        # Sparse features each get few updates: the wide part learns faster, held by wide_l2.
+        param_groups.append(
+            {"params": [wide], "lr": params.wide_lr, "weight_decay": 0.0, "is_encoder": False, "is_wide": True}
         )
     return torch.optim.AdamW(param_groups, fused=device.type == "cuda")
 
@@ -652,7 +660,8 @@ class _Loop:
     def _learning_rates(self) -> dict[str, float]:
         rates = {}
         for group, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr(), strict=True):
-            rates["encoder_lr" if group["is_encoder"] else "lr"] = float(lr)
+            key = "wide_lr" if group.get("is_wide") else "encoder_lr" if group["is_encoder"] else "lr"
+            rates[key] = float(lr)
         return rates
 
     def _evaluate(self, epoch: int) -> bool:
