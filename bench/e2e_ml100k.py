@@ -353,7 +353,10 @@ def main() -> int:
             lat.append(1000 * (time.perf_counter() - t))
         lat.sort()
         log(f"   20 warm rank calls: p50 {lat[10]:.0f} ms, max {lat[-1]:.0f} ms")
-        api.call("PUT", f"models/{MODEL}/aliases/production/", json={"version": v2["version"]["version"]})
+        # v2 is the deliberately cheap model: it may not beat its baseline, so the move is forced (audited).
+        api.call(
+            "PUT", f"models/{MODEL}/aliases/production/", json={"version": v2["version"]["version"], "force": True}
+        )
         t = time.perf_counter()
         while True:
             served, _ = rank_version(api, 196, candidates)

@@ -24,33 +24,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.ml import FeatureSpec, split_random, split_time, train
+from training.ml.recipes import CPU_FINETUNE_STEPS, CPU_PARAMS
 
-# Chosen for these 2 CPU cores: the head trains on cached title embeddings while the encoder is
-# frozen (cheap), then the encoder is fine-tuned for the last steps with large batches, where the
-# unique titles per batch are few compared with the rows.
+# The CPU recipe that `POST /api/v1/training-jobs/` also gets by default on a CPU worker
+# (training/ml/recipes.py): the head trains on cached title embeddings while the encoder is frozen
+# (cheap), then the encoder is fine-tuned for the last steps with 64 sampled titles per step.
 DEFAULT_PARAMS = {
-    "epochs": 20,
-    "batch_size": 512,
-    "lr": 2e-3,
-    "encoder_lr": 3e-5,
-    "weight_decay": 0.01,
-    "embedding_dim": 64,
-    "embedding_l2": 0.03,
-    "text_l2_factor": 3.0,
+    **CPU_PARAMS,
     "interaction": "auto",
     "hidden_units": [],
-    "warmup_ratio": 0.02,
-    "patience": 3,
-    "max_seq_len": 32,
     "seed": 0,
     "checkpoint_every_steps": 0,
     "segment_column": "genres",
-    # While fine-tuning, 64 sampled titles per step go through the encoder (the rest of the
-    # batch uses cached embeddings): a step costs ~64 encodings instead of ~400.
-    "encoder_texts_per_step": 64,
 }
 # The encoder is fine-tuned for the last FINETUNE_STEPS steps only (see --finetune-steps).
-FINETUNE_STEPS = 30
+FINETUNE_STEPS = CPU_FINETUNE_STEPS
 
 SPEC = FeatureSpec(
     label_column="label",

@@ -78,7 +78,10 @@ class Scorer:
             self._item_text = torch.from_numpy(np.ascontiguousarray(emb)).to(self.device)
             self._item_cat = torch.from_numpy(spec.categorical_ids(items)[:, self._cat_item]).to(self.device)
             self._item_num = torch.from_numpy(spec.numeric_values(items)[:, self._num_item]).to(self.device)
+            # The wide part's item-side buckets: precomputed into the item parts below.
+            self._item_wide = predictor.wide_ids(items, side="item")
         else:
+            self._item_wide = predictor.wide_ids([], side="item")
             hidden = self.model.head_config.text_dim
             self._item_text = torch.zeros(0, len(self._text_item), hidden, device=self.device)
             self._item_cat = torch.zeros(0, len(self._cat_item), dtype=torch.long, device=self.device)
@@ -211,7 +214,7 @@ class Scorer:
             self.model, item_categorical=self._cat_item, item_text=self._text_item, item_numeric=self._num_item
         )
         with torch.inference_mode():
-            self._items = split.item_parts(self._item_cat, self._item_text, self._item_num)
+            self._items = split.item_parts(self._item_cat, self._item_text, self._item_num, self._item_wide)
         self._split = split
 
     def _user_parts(self, users: Sequence[Mapping[str, Any]]) -> SideParts:
@@ -241,7 +244,8 @@ class Scorer:
         lists = None
         if enc.lists:  # behaviour sequences: always the user's (request's) side
             lists = torch.from_numpy(enc.encode_lists(list(users), where)).to(self.device)
-        return self._split.user_parts(cat_ids, text_emb, nums, lists)
+        wide = self.predictor.wide_ids(list(users), side="user")
+        return self._split.user_parts(cat_ids, text_emb, nums, wide, lists)
 
     def _cached_user_parts(self, user: Mapping[str, Any]) -> SideParts:
         """One user's parts, remembered: the same users come back request after request."""
@@ -304,7 +308,11 @@ class Scorer:
             text_emb = flat.reshape(len(rows), len(enc.text), -1)
         lists = torch.from_numpy(enc.encode_lists(rows, where)).to(self.device) if enc.lists else None
         logits = self.model.score_from_parts(
-            text_emb, torch.from_numpy(cat).to(self.device), torch.from_numpy(num).to(self.device), lists=lists
+            text_emb,
+            torch.from_numpy(cat).to(self.device),
+            torch.from_numpy(num).to(self.device),
+            self.predictor.wide_ids(rows),
+            lists=lists,
         )
         return torch.sigmoid(logits.double()).cpu().numpy()
 

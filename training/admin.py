@@ -19,7 +19,7 @@ def _metric(name: str):
 
 class VersionInline(admin.TabularInline):
     model = ModelVersion
-    fields = ["version", "auc", "logloss", "f1", "created_at"]
+    fields = ["version", "auc", "baseline_auc", "lift_shown", "logloss", "f1", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -27,6 +27,15 @@ class VersionInline(admin.TabularInline):
     auc = _metric("auc")
     logloss = _metric("logloss")
     f1 = _metric("f1")
+
+    @admin.display(description="baseline auc")
+    def baseline_auc(self, obj: ModelVersion) -> str:
+        value = (obj.baseline_metrics or {}).get("auc")
+        return f"{value:.4f}" if isinstance(value, (int, float)) else "–"
+
+    @admin.display(description="lift")
+    def lift_shown(self, obj: ModelVersion) -> str:
+        return obj.lift_display or "–"
 
 
 @admin.register(RegisteredModel)
@@ -46,6 +55,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "precision",
         "recall",
         "f1",
+        "baseline_auc",
+        "lift_shown",
+        "recipe_name",
         "aliases_list",
         "job",
         "created_by",
@@ -61,6 +73,19 @@ class ModelVersionAdmin(admin.ModelAdmin):
     precision = _metric("precision")
     recall = _metric("recall")
     f1 = _metric("f1")
+
+    @admin.display(description="baseline auc")
+    def baseline_auc(self, obj: ModelVersion) -> str:
+        value = (obj.baseline_metrics or {}).get("auc")
+        return f"{value:.4f}" if isinstance(value, (int, float)) else "–"
+
+    @admin.display(description="lift (auc - baseline)")
+    def lift_shown(self, obj: ModelVersion) -> str:
+        return obj.lift_display or "–"
+
+    @admin.display(description="recipe")
+    def recipe_name(self, obj: ModelVersion) -> str:
+        return (obj.recipe or {}).get("name") or "–"
 
     @admin.display(description="aliases")
     def aliases_list(self, obj: ModelVersion) -> str:
@@ -83,16 +108,31 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 class AliasForm(forms.ModelForm):
+    force = forms.BooleanField(
+        required=False,
+        label="Move even though the version does not beat its baseline",
+        help_text="production only moves to a version below its baseline when this is ticked (audited)",
+    )
+
     class Meta:
         model = ModelAlias
         fields = ["model", "name", "version"]
 
     def clean(self) -> dict:
+        from training.services.registry import GUARDED_ALIASES
+
         data = super().clean()
         model = data.get("model") or getattr(self.instance, "model", None)
         version = data.get("version")
         if model is not None and version is not None and version.model_id != model.pk:
             raise forms.ValidationError(f"Version {version.version} belongs to {version.model.name}, not {model.name}.")
+        name = data.get("name") or getattr(self.instance, "name", None)
+        lift = version.lift if version is not None else None
+        if name in GUARDED_ALIASES and lift is not None and lift <= 0 and not data.get("force"):
+            raise forms.ValidationError(
+                f"{version.label} does not beat its baseline (lift {version.lift_display} AUC). "
+                f"Tick the box to point {name!r} at it anyway."
+            )
         return data
 
 
@@ -104,7 +144,7 @@ class ModelAliasAdmin(admin.ModelAdmin):
     list_display = ["model", "name", "version", "updated_by", "updated_at"]
     list_filter = ["model", "name"]
     search_fields = ["model__name", "name"]
-    fields = ["model", "name", "version"]
+    fields = ["model", "name", "version", "force"]
     form = AliasForm
 
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -122,7 +162,13 @@ class ModelAliasAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
         from training.services.registry import model_alias_set
 
-        saved = model_alias_set(actor=request.user, model=obj.model, alias=obj.name, version=obj.version.version)
+        saved = model_alias_set(
+            actor=request.user,
+            model=obj.model,
+            alias=obj.name,
+            version=obj.version.version,
+            force=bool(form.cleaned_data.get("force")),
+        )
         obj.pk = saved.pk
 
     def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]

@@ -100,7 +100,13 @@ class ModelAliasView(APIView):
         model = selectors.model_get(name)
         data = AliasSetSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = model_alias_set(actor=request.user, model=model, alias=alias, version=data.validated_data["version"])
+        row = model_alias_set(
+            actor=request.user,
+            model=model,
+            alias=alias,
+            version=data.validated_data["version"],
+            force=data.validated_data["force"],
+        )
         return Response(ModelAliasSerializer(row).data)
 
 

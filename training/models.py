@@ -35,6 +35,8 @@ class RegisteredModel(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "registered model"
+        verbose_name_plural = "registered models"
 
     def __str__(self) -> str:
         return self.name
@@ -59,6 +61,11 @@ class ModelVersion(models.Model):
     history = models.JSONField(default=dict, blank=True, help_text="loss and validation curves")
     config = models.JSONField(default=dict, help_text="the full training config")
     feature_spec = models.JSONField(default=dict, help_text="columns by role (no vocabularies)")
+    baseline_metrics = models.JSONField(
+        default=dict, blank=True, help_text="the job's baseline (bag of words + logistic regression), same test rows"
+    )
+    baseline = models.JSONField(default=dict, blank=True, help_text="the baseline's description, C, valid metrics")
+    recipe = models.JSONField(default=dict, blank=True, help_text="which training recipe ran, and why")
     dataset_versions = models.ManyToManyField("catalog.DatasetVersion", related_name="model_versions", blank=True)
     job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -66,6 +73,8 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["model_id", "-version"]
+        verbose_name = "model version"
+        verbose_name_plural = "model versions"
         constraints = [
             models.UniqueConstraint(fields=["model", "version"], name="unique_model_version"),
             models.UniqueConstraint(fields=["job"], name="one_version_per_job"),
@@ -89,6 +98,25 @@ class ModelVersion(models.Model):
     def label(self) -> str:
         return f"{self.model.name} v{self.version}"
 
+    @property
+    def lift(self) -> float | None:
+        """Test AUC minus the baseline's on the same rows; None without a baseline."""
+        model_auc = (self.metrics or {}).get("auc")
+        base_auc = (self.baseline_metrics or {}).get("auc")
+        if not isinstance(model_auc, int | float) or not isinstance(base_auc, int | float):
+            return None
+        return float(model_auc) - float(base_auc)
+
+    @property
+    def lift_display(self) -> str:
+        value = self.lift
+        return "" if value is None else f"{value:+.4f}"
+
+    @property
+    def beats_baseline(self) -> bool | None:
+        value = self.lift
+        return None if value is None else value > 0
+
 
 class ModelAlias(models.Model):
     """A movable name (production, staging, ...) pointing at one version of a model."""
@@ -101,6 +129,8 @@ class ModelAlias(models.Model):
 
     class Meta:
         ordering = ["model_id", "name"]
+        verbose_name = "model alias"
+        verbose_name_plural = "model aliases"
         constraints = [models.UniqueConstraint(fields=["model", "name"], name="unique_alias_per_model")]
 
     def __str__(self) -> str:
@@ -119,6 +149,8 @@ class ModelAliasEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "alias move"
+        verbose_name_plural = "alias history"
 
     def __str__(self) -> str:
         before = f"v{self.from_version.version}" if self.from_version_id else "-"

@@ -131,3 +131,12 @@ def openlineage_model_dataset(ref: Any) -> tuple[str, list[tuple[str, str]]] | N
     ):
         return None
     return f"models/{ref['model']}:{ref['version']}", []
+
+
+def baseline_table(versions: list[ModelVersion]) -> list[dict[str, Any]]:
+    """Rows of the compare page's baseline block: each version's baseline AUC and lift."""
+    aucs = [(mv.baseline_metrics or {}).get("auc") for mv in versions]
+    return [
+        {"metric": "baseline auc", "values": [f"{a:.4f}" if isinstance(a, int | float) else None for a in aucs]},
+        {"metric": "lift (auc - baseline)", "values": [mv.lift_display or None for mv in versions]},
+    ]

@@ -62,6 +62,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     aliases = serializers.SerializerMethodField()
     dataset_versions = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    lift = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="test AUC minus the baseline's on the same rows; null without one"
+    )
+    recipe = serializers.SerializerMethodField(help_text="the training recipe that ran: name, device, reason")
 
     class Meta:
         model = ModelVersion
@@ -70,6 +74,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "model",
             "version",
             "metrics",
+            "baseline_metrics",
+            "lift",
+            "recipe",
             "aliases",
             "dataset_versions",
             "created_at",
@@ -85,10 +92,23 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     def get_dataset_versions(self, obj: ModelVersion) -> list[int]:
         return sorted(v.pk for v in obj.dataset_versions.all())
 
+    def get_recipe(self, obj: ModelVersion) -> dict[str, Any]:
+        return {k: obj.recipe.get(k) for k in ("name", "device", "reason", "overridden")} if obj.recipe else {}
+
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
+    full_recipe = serializers.JSONField(source="recipe", read_only=True)
+
     class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields, "valid_metrics", "segment_metrics", "history", "config"]
+        fields = [
+            *ModelVersionSerializer.Meta.fields,
+            "valid_metrics",
+            "segment_metrics",
+            "history",
+            "config",
+            "baseline",
+            "full_recipe",
+        ]
         read_only_fields = fields
 
 
@@ -112,6 +132,11 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
 class AliasSetSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="move `production` to a version that does not beat its baseline (otherwise 409); audited",
+    )
 
 
 class ModelAliasSerializer(serializers.ModelSerializer):

@@ -23,7 +23,7 @@ from training import selectors
 from training.metrics_names import COMPARE_METRICS
 from training.models import ALIAS_PATTERN, ALIAS_RULE, ModelVersion
 from training.services.jobs import TrainingRequest, training_job_start
-from training.services.registry import model_alias_set
+from training.services.registry import BelowBaseline, model_alias_set
 
 T = TypeVar("T")
 Points = Sequence[Sequence[float]]  # [[step, value], ...]
@@ -90,18 +90,21 @@ class AliasForm(forms.Form):
         regex=ALIAS_PATTERN, initial="production", error_messages={"invalid": f"An alias is {ALIAS_RULE}."}
     )
     version = forms.IntegerField(min_value=1)
+    # Set by the confirmation the page asks for when `production` would move below its baseline.
+    force = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class ModelPage(CapabilityRequiredMixin, View):
     required_capability = "models.read"
 
-    def context(self, model, form: AliasForm | None = None) -> dict[str, Any]:
+    def context(self, model, form: AliasForm | None = None, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
         versions = list(selectors.version_list(model))
         latest = versions[0].version if versions else None
         return {
             "model": model,
             "versions": versions,
             "version_rows": [(mv, [mv.metrics.get(n) for n in COMPARE_METRICS]) for mv in versions],
+            "confirm": confirm,
             "aliases": selectors.alias_list(model),
             "history": selectors.alias_history(model)[:50],
             "metric_names": COMPARE_METRICS,
@@ -125,8 +128,14 @@ class ModelPage(CapabilityRequiredMixin, View):
                     model=model,
                     alias=form.cleaned_data["alias"],
                     version=form.cleaned_data["version"],
+                    force=form.cleaned_data["force"],
                 )
                 return redirect("model", name=model.name)
+            except BelowBaseline as exc:
+                # Ask before serving a model that a bag of words beats; confirming posts force.
+                confirm = {"message": exc.message, "alias": form.cleaned_data["alias"]}
+                confirm["version"] = form.cleaned_data["version"]
+                return render(request, "training/model.html", self.context(model, form, confirm), status=409)
             except ServiceError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return render(request, "training/model.html", self.context(model, form), status=400)
@@ -145,7 +154,10 @@ class ModelVersionPage(CapabilityRequiredMixin, View):
                 "mv": mv,
                 "model": mv.model,
                 "aliases": selectors.aliases_of(mv),
-                "metric_rows": [(n, mv.metrics.get(n), mv.valid_metrics.get(n)) for n in COMPARE_METRICS],
+                "metric_rows": [
+                    (n, mv.metrics.get(n), mv.valid_metrics.get(n), (mv.baseline_metrics or {}).get(n))
+                    for n in COMPARE_METRICS
+                ],
                 "segments": segments,
                 "config_json": json.dumps(mv.config, indent=2, sort_keys=True),
                 "spec_json": json.dumps(mv.feature_spec, indent=2, sort_keys=True),
@@ -189,6 +201,7 @@ class ComparePage(CapabilityRequiredMixin, View):
                 "model": model,
                 "versions": versions,
                 "rows": selectors.metric_table(versions, COMPARE_METRICS),
+                "baseline_rows": selectors.baseline_table(versions),
                 "param_rows": [
                     (p, [mv.config.get("params", {}).get(p) for mv in versions])
                     for p in params

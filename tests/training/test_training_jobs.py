@@ -9,7 +9,7 @@ from core.models import Job
 from tests.factories import expire_lease
 from training.models import ModelVersion
 from training.serializers import as_request
-from training.services.jobs import checkpoint_dir, training_job_start, training_run
+from training.services.jobs import checkpoint_dir, job_recipe, training_job_start, training_run
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_redelivered_job_resumes_from_its_checkpoint(payload, personas):
             test_table=parts[2],
             spec=spec,
             base_model=p["base_model"],
-            params=p["params"],
+            params=job_recipe(p, spec, train_rows=parts[0].num_rows)["params"],  # as the worker runs it
             checkpoint_dir=checkpoint_dir(job.pk),
             on_progress=lambda e: seen.append(e) if e["event"] == "step" else None,
             should_stop=lambda: len(seen) >= 7,

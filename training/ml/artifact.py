@@ -13,6 +13,8 @@ Layout of an artifact directory:
                                code versions) plus what the caller adds (a job's split, ids)
     items.parquet              (with an item column) item id -> item-level feature values
     item_text_embeddings.npy   (with item-level text) pooled embeddings, rows as in items.parquet
+    wide.json                  (with a wide part) its features: text columns, crosses, buckets,
+                               which are item-side; the weights are in head.pt ("wide.weight")
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def _write(result: TrainResult, out: Path, extra_config: dict[str, Any], code_ve
         {"test": result.metrics, "valid": result.valid_metrics, "segment_auc": result.segment_auc},
     )
     _dump(out / "history.json", result.history)
+    if result.wide_spec is not None:
+        _dump(out / "wide.json", result.wide_spec.to_dict())
+        files.append("wide.json")
     config = {
         **run_config(result, code_version=code_version),
         "created_at": datetime.now(UTC).isoformat(),

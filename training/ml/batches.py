@@ -16,6 +16,7 @@ import torch
 
 from training.ml.features import FeatureSpec
 from training.ml.text import TextPool
+from training.ml.wide import WideSpec
 
 
 @dataclass
@@ -25,12 +26,20 @@ class EncodedSplit:
     text_ids: np.ndarray  # int64 [n, T], positions in the text pool
     labels: np.ndarray  # float32 [n]
     lists: np.ndarray | None = None  # int64 [n, L, max_len] hashed list slots; None without list columns
+    wide: np.ndarray | None = None  # int64 [n, L] wide bucket ids (0 = padding); None: no wide part
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def encode_split(spec: FeatureSpec, table: pa.Table, pool: TextPool, *, with_labels: bool = True) -> EncodedSplit:
+def encode_split(
+    spec: FeatureSpec,
+    table: pa.Table,
+    pool: TextPool,
+    *,
+    with_labels: bool = True,
+    wide: WideSpec | None = None,
+) -> EncodedSplit:
     n = table.num_rows
     text_cols = spec.text_values(table)
     text_ids = np.zeros((n, len(text_cols)), dtype=np.int64)
@@ -38,7 +47,10 @@ def encode_split(spec: FeatureSpec, table: pa.Table, pool: TextPool, *, with_lab
         text_ids[:, j] = pool.ids_for(values)
     labels = spec.labels(table) if with_labels else np.zeros(n, dtype=np.float32)
     lists = spec.list_slots(table) if spec.list_columns else None
-    return EncodedSplit(spec.categorical_ids(table), spec.numeric_values(table), text_ids, labels, lists)
+    wide_ids = wide.ids(table) if wide is not None else None
+    return EncodedSplit(
+        spec.categorical_ids(table), spec.numeric_values(table), text_ids, labels, lists=lists, wide=wide_ids
+    )
 
 
 class DeviceSplit:
@@ -49,6 +61,7 @@ class DeviceSplit:
         self.text_ids = torch.from_numpy(split.text_ids).to(device)
         self.labels = torch.from_numpy(split.labels).to(device)
         self.lists = None if split.lists is None else torch.from_numpy(split.lists).to(device)
+        self.wide = None if split.wide is None else torch.from_numpy(split.wide).to(device)
         self.device = device
 
     def __len__(self) -> int:

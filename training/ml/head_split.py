@@ -111,24 +111,39 @@ class HeadSplit:
     # -- parts ------------------------------------------------------------------------------------
 
     def item_parts(
-        self, categorical_ids: torch.Tensor, text_embeddings: torch.Tensor, numerics: torch.Tensor
+        self,
+        categorical_ids: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        numerics: torch.Tensor,
+        wide_ids: torch.Tensor | None = None,
     ) -> SideParts:
         """Parts of n items from their own features only: ids [n, item categorical], pooled text
-        embeddings [n, item text columns, hidden], standardized numerics [n, item numerics]."""
-        return self._parts(self.item, categorical_ids, text_embeddings, numerics, item_side=True)
+        embeddings [n, item text columns, hidden], standardized numerics [n, item numerics] and,
+        with a wide part, the item side's wide bucket ids [n, L] (WideSpec.ids(..., side="item"))."""
+        parts = self._parts(self.item, categorical_ids, text_embeddings, numerics, item_side=True)
+        return SideParts(parts.const + self._wide(wide_ids, parts.const), parts.x, parts.h)
 
     def user_parts(
         self,
         categorical_ids: torch.Tensor,
         text_embeddings: torch.Tensor,
         numerics: torch.Tensor,
+        wide_ids: torch.Tensor | None = None,
         lists: torch.Tensor | None = None,
     ) -> SideParts:
-        """Parts of n users (or request contexts), shaped as `item_parts` with the user's columns
-        (and hashed list slots [n, list columns, max_len]); they carry the constants of the head."""
+        """Parts of n users (or request contexts), shaped as `item_parts` with the user's columns (wide ids:
+        side="user"; hashed list slots [n, list columns, max_len]); they carry the constants of the head."""
         parts = self._parts(self.user, categorical_ids, text_embeddings, numerics, item_side=False, lists=lists)
         h = None if parts.h is None else parts.h + self._h_bias
-        return SideParts(parts.const + self._const, parts.x, h)
+        return SideParts(parts.const + self._const + self._wide(wide_ids, parts.const), parts.x, h)
+
+    def _wide(self, wide_ids: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | float:
+        """The wide part's term of one side (it is additive over buckets, each one side's)."""
+        if self.model.wide is None:
+            return 0.0
+        if wide_ids is None:
+            raise ValueError("this model has a wide part: pass each side's wide_ids")
+        return self.model.wide_term(wide_ids).to(like.dtype)
 
     def logits(self, items: SideParts, users: SideParts) -> torch.Tensor:
         """Logits [n] of item row i with user row i, or with the single user row for every item."""

@@ -39,6 +39,7 @@ class HeadConfig:
     interaction: str = "fm"  # or "two_tower"
     item_fields: list[int] = field(default_factory=list)  # field positions on the item side
     list_buckets: list[int] = field(default_factory=list)  # per list column (sequence.py): hash slots
+    wide_buckets: int = 0  # the wide part's hashed buckets (wide.py); 0 = no wide part
 
     @property
     def n_fields(self) -> int:
@@ -96,6 +97,11 @@ class CTRModel(nn.Module):
             layers.append(nn.Linear(width, 1))
             self.deep = nn.Sequential(*layers)
         self.bias = nn.Parameter(torch.zeros(1))
+        # Wide part: one weight per hashed bucket, summed over a row's buckets (0 = padding).
+        self.wide: nn.EmbeddingBag | None = None
+        if head.wide_buckets:
+            self.wide = nn.EmbeddingBag(head.wide_buckets, 1, mode="sum", padding_idx=0)
+            nn.init.zeros_(self.wide.weight)
 
     # -- text tower -----------------------------------------------------------------------------
 
@@ -116,12 +122,14 @@ class CTRModel(nn.Module):
         text_embeddings: torch.Tensor | None,
         categorical_ids: torch.Tensor,
         numerics: torch.Tensor,
+        wide_ids: torch.Tensor | None = None,
         *,
         lists: torch.Tensor | None = None,
         return_fields: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits [n] from pooled text embeddings [n, n_text, hidden], ids [n, C], numerics [n, N]
-        and, with list columns, hashed list slots [n, n_list, max_len] (fields after the numerics).
+        and, with a wide part, its bucket ids [n, L] (0 = padding; wide.WideSpec.ids), and with list columns,
+        hashed list slots [n, n_list, max_len] (fields after the numerics).
 
         With `return_fields`, also the field vectors [n, fields, k] (for the training penalty).
         """
@@ -152,6 +160,10 @@ class CTRModel(nn.Module):
         else:
             pairwise = 0.5 * (summed.pow(2) - stacked.pow(2).sum(dim=1)).sum(dim=1)
         logits = first + pairwise
+        if self.wide is not None:
+            if wide_ids is None:
+                raise ValueError("this model has a wide part: pass its wide_ids")
+            logits = logits + self.wide_term(wide_ids)
         if self.deep is not None:
             deep_in = stacked.flatten(1)
             if self.head_config.n_numeric:
@@ -161,6 +173,13 @@ class CTRModel(nn.Module):
             return logits.float(), stacked
         return logits.float()
 
+    def wide_term(self, wide_ids: torch.Tensor) -> torch.Tensor:
+        """The wide part's logit [n] of bucket ids [n, L]; zeros when L is 0."""
+        assert self.wide is not None
+        if wide_ids.shape[1] == 0:
+            return torch.zeros(wide_ids.shape[0], device=wide_ids.device)
+        return self.wide(wide_ids).squeeze(-1).float()
+
     def forward(
         self,
         input_ids: torch.Tensor | None,
@@ -168,6 +187,7 @@ class CTRModel(nn.Module):
         text_index: torch.Tensor | None,
         categorical_ids: torch.Tensor,
         numerics: torch.Tensor,
+        wide_ids: torch.Tensor | None = None,
         lists: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Full model: encode the batch's unique texts, then gather them per row by `text_index`.
@@ -179,7 +199,9 @@ class CTRModel(nn.Module):
             assert input_ids is not None and text_index is not None
             unique = self.encode_texts(input_ids, attention_mask)
             text_embeddings = unique[text_index]
-        return self.score_from_parts(text_embeddings, categorical_ids, numerics, lists=lists, return_fields=True)
+        return self.score_from_parts(
+            text_embeddings, categorical_ids, numerics, wide_ids, lists=lists, return_fields=True
+        )
 
     # -- parameter groups -----------------------------------------------------------------------
 

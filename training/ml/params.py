@@ -33,6 +33,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "threshold": (0.0, 1.0),
     "max_grad_norm": (0.0, None),
     "segment_min_count": (1, None),
+    "wide_buckets": (0, 1 << 24),
+    "wide_l2": (0.0, 100.0),
+    "wide_lr": (0.0, 10.0),
 }
 
 
@@ -73,6 +76,11 @@ class TrainParams:
     segment_column: str | None = None
     segment_min_count: int = 20
     compile: bool = False  # torch.compile the model (CUDA only)
+    # The wide part (wide.py): hashed word n-grams of text columns and same-side categorical
+    # crosses, a linear term trained with the rest. 0 = none.
+    wide_buckets: int = 1 << 18
+    wide_l2: float = 1e-3  # L2 penalty on the wide weights a row uses (mean over the batch)
+    wide_lr: float = 1e-2  # the wide weights' learning rate (sparse: each is updated seldom)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

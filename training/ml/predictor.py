@@ -23,6 +23,7 @@ from training.ml.features import FeatureSpec
 from training.ml.model import CTRModel, HeadConfig
 from training.ml.tables import TableLike, as_table
 from training.ml.text import TokenStore, tokenize_texts
+from training.ml.wide import WideSpec
 
 _ROWS_PER_PASS = 16_384
 
@@ -41,6 +42,7 @@ class Predictor:
         item_text_embeddings: np.ndarray | None = None,
         device: torch.device,
         max_cached_texts: int = 100_000,
+        wide: WideSpec | None = None,
     ) -> None:
         self.model = model.to(device).eval()
         self.spec = spec
@@ -48,6 +50,9 @@ class Predictor:
         self.max_seq_len = max_seq_len
         self.config = config
         self.device = device
+        if (wide is None) != (model.wide is None):
+            raise ValueError("the model's wide part and its wide spec must come together")
+        self.wide = wide
         self.item_columns = list(item_columns)
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._max_cached_texts = max_cached_texts
@@ -85,6 +90,9 @@ class Predictor:
         emb = None
         if (path / "item_text_embeddings.npy").is_file():
             emb = np.load(path / "item_text_embeddings.npy")
+        wide = None
+        if (path / "wide.json").is_file():
+            wide = WideSpec.from_dict(json.loads((path / "wide.json").read_text()))
         return cls(
             model=model,
             spec=spec,
@@ -95,6 +103,7 @@ class Predictor:
             item_columns=config.get("item_columns") or [],
             item_text_embeddings=emb,
             device=dev,
+            wide=wide,
         )
 
     @classmethod
@@ -108,6 +117,7 @@ class Predictor:
             items=result.item_table,
             item_columns=result.item_columns,
             device=next(result.model.parameters()).device,
+            wide=result.wide_spec,
         )
 
     # -- text embeddings ------------------------------------------------------------------------
@@ -143,7 +153,13 @@ class Predictor:
         cat = torch.from_numpy(self.spec.categorical_ids(table)).to(self.device)
         num = torch.from_numpy(self.spec.numeric_values(table)).to(self.device)
         text = self._row_text_embeddings(table)
-        return self._score(text, cat, num, self._lists(table))
+        return self._score(text, cat, num, self.wide_ids(table), self._lists(table))
+
+    def wide_ids(self, rows: pa.Table | Sequence[Mapping[str, Any]], side: str | None = None) -> torch.Tensor | None:
+        """The wide part's bucket ids of rows (all features, or one side's), None without one."""
+        if self.wide is None:
+            return None
+        return torch.from_numpy(self.wide.ids(rows, side=side)).to(self.device)
 
     def _lists(self, table: pa.Table) -> torch.Tensor | None:
         if not self.spec.list_columns:
@@ -163,7 +179,12 @@ class Predictor:
         return emb[index]
 
     def _score(
-        self, text: torch.Tensor | None, cat: torch.Tensor, num: torch.Tensor, lists: torch.Tensor | None = None
+        self,
+        text: torch.Tensor | None,
+        cat: torch.Tensor,
+        num: torch.Tensor,
+        wide: torch.Tensor | None = None,
+        lists: torch.Tensor | None = None,
     ) -> np.ndarray:
         outs = []
         for s in range(0, cat.shape[0], _ROWS_PER_PASS):
@@ -173,6 +194,7 @@ class Predictor:
                     None if text is None else text[part],
                     cat[part],
                     num[part],
+                    None if wide is None else wide[part],
                     lists=None if lists is None else lists[part],
                 )
             outs.append(logits.float().cpu())
@@ -205,6 +227,8 @@ class Predictor:
         self._cat_from_item = torch.tensor([c in item_level for c in spec.categorical_features], device=self.device)
         self._num_from_item = torch.tensor([c in item_level for c in spec.numeric_columns], device=self.device)
         self._item_text_cols = [j for j, c in enumerate(spec.text_columns) if c in item_level]
+        # The item side's wide buckets, once per version (wide.py: every bucket is one side's).
+        self._item_wide = self.wide_ids(items, side="item")
         hidden = self.model.head_config.text_dim
         if cached is not None:
             self._item_text = torch.from_numpy(cached).to(self.device)
@@ -263,8 +287,12 @@ class Predictor:
             text = user_text.unsqueeze(0).expand(n, -1, -1).clone()
             for slot, j in enumerate(self._item_text_cols):
                 text[:, j] = self._item_text[pos, slot]
+        wide = None
+        if self.wide is not None:
+            user_wide = self.wide_ids([dict(user_features)], side="user")
+            wide = torch.cat([self._item_wide[pos], user_wide.expand(n, -1)], dim=1)
         lists = self._lists(user)
-        return self._score(text, cat, num, None if lists is None else lists.expand(n, -1, -1))
+        return self._score(text, cat, num, wide, None if lists is None else lists.expand(n, -1, -1))
 
     def _merge(self, user_features: Mapping[str, Any], candidate: Any) -> dict[str, Any]:
         item_col = self.spec.item_column

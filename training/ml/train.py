@@ -49,6 +49,7 @@ from training.ml.text import (
     length_groups,
     tokenize_texts,
 )
+from training.ml.wide import WideSpec, build_wide_spec
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class TrainResult:
     stopped_early: bool
     resumed_from_step: int | None
     timings: dict[str, float] = field(default_factory=dict)
+    wide_spec: WideSpec | None = None
 
 
 def train(
@@ -123,8 +125,16 @@ def train(
             raise SpecError(f"max_seq_len {params.max_seq_len} exceeds the base model's {limit}")
 
     t0 = time.perf_counter()
+    item_level = {fitted.item_column, *item_level_columns(fitted, tables["train"])} if fitted.item_column else set()
+    wide = build_wide_spec(
+        buckets=params.wide_buckets,
+        text_columns=fitted.text_columns,
+        categorical_features=fitted.categorical_features,
+        item_level=item_level,
+        id_columns=[fitted.user_column, fitted.item_column],
+    )
     pool = TextPool()
-    encoded = {name: encode_split(fitted, t, pool) for name, t in tables.items()}
+    encoded = {name: encode_split(fitted, t, pool, wide=wide) for name, t in tables.items()}
     store = None
     if tokenizer is not None:
         tokens = tokenize_texts(pool.texts, tokenizer, max_length=params.max_seq_len, cache_dir=text_cache_dir)
@@ -143,6 +153,7 @@ def train(
         interaction=interaction,
         item_fields=item_fields,
         list_buckets=[fitted.list_buckets] * len(fitted.list_columns),
+        wide_buckets=wide.buckets if wide is not None else 0,
     )
     model = CTRModel(encoder, head).to(dev)
     splits = {name: DeviceSplit(e, dev) for name, e in encoded.items()}
@@ -196,6 +207,7 @@ def train(
         best_step=loop.best_step,
         stopped_early=loop.stopped_early,
         resumed_from_step=loop.resumed_from,
+        wide_spec=wide,
         timings={
             "wall_s": wall,
             "prepare_s": prep_s,
@@ -254,7 +266,10 @@ def make_optimizer(model: CTRModel, params: TrainParams, device: torch.device) -
     """AdamW with decoupled weight decay on weights only (not biases or LayerNorm)."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     encoder_ids = {id(p) for p in model.encoder_parameters()}
+    wide = model.wide.weight if model.wide is not None else None
     for name, p in model.named_parameters():
+        if p is wide:
+            continue
         no_decay = p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias")
         groups.setdefault((id(p) in encoder_ids, no_decay), []).append(p)
     param_groups = []
@@ -266,6 +281,11 @@ def make_optimizer(model: CTRModel, params: TrainParams, device: torch.device) -
                 "weight_decay": 0.0 if no_decay else params.weight_decay,
                 "is_encoder": is_encoder,
             }
+        )
+    if wide is not None:
+        # Sparse features each get few updates: the wide part learns faster, held by wide_l2.
+        param_groups.append(
+            {"params": [wide], "lr": params.wide_lr, "weight_decay": 0.0, "is_encoder": False, "is_wide": True}
         )
     return torch.optim.AdamW(param_groups, fused=device.type == "cuda")
 
@@ -304,6 +324,7 @@ def batch_loss(
     penalty_weights: torch.Tensor | None = None,
     *,
     fresh_positions: np.ndarray | None = None,
+    wide_l2: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss to minimize, BCE alone) of one batch: mean BCE-with-logits plus the field-vector L2
     penalty. This is the platform's whole per-step data path.
@@ -318,34 +339,42 @@ def batch_loss(
     num = split.numeric.index_select(0, rows)
     y = split.labels.index_select(0, rows)
     lists = None if split.lists is None else split.lists.index_select(0, rows)
+    wide = split.wide.index_select(0, rows) if split.wide is not None else None
     core = model._orig_mod if hasattr(model, "_orig_mod") else model
     with devices.autocast(device):
         if not core.head_config.n_text:
-            logits, fields = core.score_from_parts(None, cat, num, lists=lists, return_fields=True)
+            logits, fields = core.score_from_parts(None, cat, num, wide, lists=lists, return_fields=True)
         elif frozen_embeddings is not None and fresh_positions is None:
             text_emb = frozen_embeddings[split.text_ids.index_select(0, rows)]
-            logits, fields = core.score_from_parts(text_emb, cat, num, lists=lists, return_fields=True)
+            logits, fields = core.score_from_parts(text_emb, cat, num, wide, lists=lists, return_fields=True)
         elif fresh_positions is not None:
             assert store is not None and batch.unique_texts is not None
             assert frozen_embeddings is not None
             fresh = _encode(core, store, batch.unique_texts[fresh_positions], device)
             unique = frozen_embeddings.index_select(0, batch.unique_texts_device)
             unique = unique.index_put((torch.from_numpy(fresh_positions).to(device),), fresh)
-            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, lists=lists, return_fields=True)
+            logits, fields = core.score_from_parts(
+                unique[batch.text_index], cat, num, wide, lists=lists, return_fields=True
+            )
         elif device.type == "cpu":
             assert store is not None and batch.unique_texts is not None
             unique = _encode(core, store, batch.unique_texts, device)
-            logits, fields = core.score_from_parts(unique[batch.text_index], cat, num, lists=lists, return_fields=True)
+            logits, fields = core.score_from_parts(
+                unique[batch.text_index], cat, num, wide, lists=lists, return_fields=True
+            )
         else:
             # One padded batch through the (possibly compiled) full model: what GPUs like.
             assert store is not None and batch.unique_texts is not None
             input_ids, mask = store.batch(batch.unique_texts, batch.unique_texts_device)
-            logits, fields = model(input_ids, mask, batch.text_index, cat, num, lists)
+            logits, fields = model(input_ids, mask, batch.text_index, cat, num, wide, lists)
     bce = F.binary_cross_entropy_with_logits(logits.float(), y)
     loss = bce
     if penalty_weights is not None:
         per_field = fields.float().pow(2).sum(dim=2)  # [b, fields]
         loss = bce + (per_field * penalty_weights).sum(dim=1).mean()
+    if wide_l2 and wide is not None and core.wide is not None:
+        used = core.wide.weight.squeeze(-1)[wide]  # [b, L]; padding's weight is 0
+        loss = loss + wide_l2 * used.float().pow(2).sum(dim=1).mean()
     return loss, bce.detach()
 
 
@@ -422,9 +451,10 @@ def predict_split(
         if model.head_config.n_text:
             assert pool_embeddings is not None
             text_emb = pool_embeddings[split.text_ids[rows]]
+        wide = split.wide[rows] if split.wide is not None else None
         with devices.autocast(device):
             lists = None if split.lists is None else split.lists[rows]
-            logits = model.score_from_parts(text_emb, split.categorical[rows], split.numeric[rows], lists=lists)
+            logits = model.score_from_parts(text_emb, split.categorical[rows], split.numeric[rows], wide, lists=lists)
         outs.append(torch.sigmoid(logits.float()).cpu())
     model.train(was_training)
     if not outs:
@@ -453,8 +483,9 @@ def _fingerprint(
     h.update(str(base_model).encode())
     for name in sorted(encoded):
         e = encoded[name]
-        for arr in (e.categorical, e.numeric, e.text_ids, e.labels):
-            h.update(np.ascontiguousarray(arr).tobytes())
+        for arr in (e.categorical, e.numeric, e.text_ids, e.labels, e.wide):
+            if arr is not None:
+                h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
 
 
@@ -571,6 +602,7 @@ class _Loop:
                     self.device,
                     self.penalty,
                     fresh_positions=fresh,
+                    wide_l2=p.wide_l2,
                 )
                 optimize(loss, self.model, self.optimizer, self.scheduler, p.max_grad_norm)
                 if not frozen and self.store is not None:
@@ -635,7 +667,8 @@ class _Loop:
     def _learning_rates(self) -> dict[str, float]:
         rates = {}
         for group, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr(), strict=True):
-            rates["encoder_lr" if group["is_encoder"] else "lr"] = float(lr)
+            key = "wide_lr" if group.get("is_wide") else "encoder_lr" if group["is_encoder"] else "lr"
+            rates[key] = float(lr)
         return rates
 
     def _evaluate(self, epoch: int) -> bool:

@@ -95,6 +95,8 @@ def training_job_start(*, actor: Any, request: TrainingRequest) -> Job:
         "spec": spec.to_dict(),
         "base_model": base_model if spec.text_columns else None,
         "params": params.to_dict(),
+        # What the caller set; the worker fills in the rest from its device's recipe.
+        "explicit_params": {k: getattr(params, k) for k in request.params},
         "split": split,
         "time_limit_s": time_limit,
     }
@@ -266,8 +268,7 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     _gate(list(versions.values()))
 
     spec = FeatureSpec.from_dict(p["spec"])
-    params = p["params"]
-    columns = _needed_columns(spec, params, p["split"])
+    columns = _needed_columns(spec, p["params"], p["split"])
     reporter.progress(0.01, "reading data")
     if "source" in versions:
         table = _read(versions["source"], columns)
@@ -285,6 +286,10 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
             raise ServiceError(str(exc)) from None
     else:
         tables = tuple(_read(versions[r], columns) for r in ("train", "valid", "test"))
+
+    recipe = job_recipe(p, spec, train_rows=tables[0].num_rows)
+    params = recipe["params"]
+    reporter.progress(0.015, f"recipe {recipe['name']}: {recipe['reason']}", recipe=recipe)
 
     progress = _ProgressWriter(reporter)
     deadline = time.monotonic() + float(p.get("time_limit_s") or 6 * 3600)
@@ -320,6 +325,8 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
         shutil.rmtree(ckpt, ignore_errors=True)
         raise
 
+    reporter.progress(0.97, "fitting the baseline (TF-IDF / one-hot + logistic regression)", **progress.details())
+    baseline = _baseline(tables, spec, params)
     reporter.progress(0.98, "saving the model version", **progress.details())
     work = scratch_dir() / f"artifact-{uuid.uuid4().hex}"
     work.mkdir(parents=True)
@@ -335,6 +342,8 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
                 "attempts": job.attempts,
                 "dataset_versions": ids,
                 "split": p["split"],
+                "recipe": recipe,
+                "baseline": baseline,
                 "split_rows": {role: t.num_rows for role, t in zip(("train", "valid", "test"), tables, strict=True)},
             },
         )
@@ -352,6 +361,8 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
                 result=result,
                 versions=versions,
                 config=config,
+                baseline=baseline,
+                recipe=recipe,
             )
             registered.append(mv)
             return {"model": mv.model.name, "version": mv.version}
@@ -368,6 +379,49 @@ def training_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(ckpt, ignore_errors=True)
     return {"model_version": ref}
+
+
+def job_recipe(p: dict[str, Any], spec: Any, *, train_rows: int) -> dict[str, Any]:
+    """The parameters the job runs with: its explicit ones over the device's recipe. A job queued
+    before recipes existed (no explicit_params) runs with the parameters it was queued with."""
+    from training.ml import SpecError
+    from training.ml.recipes import choose_recipe
+
+    if "explicit_params" not in p:
+        return {
+            "name": "as_queued",
+            "device": None,
+            "reason": "queued before device recipes: the parameters stored with the job",
+            "applied": {},
+            "overridden": [],
+            "params": p["params"],
+        }
+    try:
+        chosen = choose_recipe(p["explicit_params"], train_rows=train_rows, has_text=bool(spec.text_columns))
+    except SpecError as exc:
+        raise ServiceError(str(exc)) from None
+    return chosen.to_dict()
+
+
+def _baseline(tables: tuple[pa.Table, ...], spec: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The baseline on the same split and columns; a failure is recorded, not fatal: the model
+    version still registers, and shows why it has no baseline."""
+    from training.ml.baseline import fit_baseline
+
+    try:
+        result = fit_baseline(
+            train_table=tables[0],
+            valid_table=tables[1],
+            test_table=tables[2],
+            spec=spec,
+            threshold=float(params.get("threshold", 0.5)),
+            seed=int(params.get("seed", 0)),
+        )
+    except Exception as exc:  # noqa: BLE001 - the model is worth keeping even if its baseline fails
+        # Only the exception's type: its message could quote a value of a PII-flagged column.
+        log.error("baseline failed: %s", type(exc).__name__)
+        return {"error": f"the baseline failed ({type(exc).__name__})"}
+    return result.to_dict()
 
 
 def _needed_columns(spec: Any, params: dict[str, Any], split: dict[str, Any]) -> list[str]:

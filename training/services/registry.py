@@ -25,12 +25,19 @@ def model_version_create(
     result: Any,
     versions: dict[str, DatasetVersion],
     config: dict[str, Any],
+    baseline: Any | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Register a trained model as the next version of `model_name` (created on first use),
-    with a lineage edge from every dataset version it learned from, in one transaction."""
+    with a lineage edge from every dataset version it learned from, in one transaction.
+
+    `baseline` (a training.ml.baseline.BaselineResult or its dict) is the job's baseline on the
+    same test rows; `recipe` says which training recipe ran and why."""
     spec = result.spec.to_dict()
     definition = {k: v for k, v in spec.items() if k not in ("vocabularies", "numeric_stats")}
     user = user_or_none(actor)
+    base = baseline.to_dict() if hasattr(baseline, "to_dict") else dict(baseline or {})
+    base_metrics = base.pop("metrics", None) or {}
     with transaction.atomic():
         model, created = RegisteredModel.objects.get_or_create(name=model_name, defaults={"created_by": user})
         # Lock the model row so two jobs finishing together get different numbers.
@@ -46,6 +53,9 @@ def model_version_create(
             history=_clean(result.history),
             config=_clean(config),
             feature_spec=definition,
+            baseline_metrics=_clean(base_metrics),
+            baseline=_clean(base),
+            recipe=_clean(recipe or {}),
             job=job,
             created_by=user,
         )
@@ -72,13 +82,27 @@ def model_version_create(
                 "job": job.pk if job else None,
                 "dataset_versions": {r: v.pk for r, v in versions.items()},
                 "auc": result.metrics.get("auc"),
+                "baseline_auc": base_metrics.get("auc"),
+                "recipe": (recipe or {}).get("name"),
             },
         )
     return mv
 
 
-def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: int) -> ModelAlias:
-    """Point `alias` (production, staging, any name) at a version; the move is kept in history."""
+# Aliases that serve users: moving one to a version that does not beat its baseline needs `force`.
+GUARDED_ALIASES = ("production",)
+
+
+class BelowBaseline(ServiceError):
+    """The target version does not beat its baseline; the caller may confirm with force."""
+
+
+def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: int, force: bool = False) -> ModelAlias:
+    """Point `alias` (production, staging, any name) at a version; the move is kept in history.
+
+    `production` only moves to a version that beats its baseline (test AUC above the baseline's on
+    the same rows), unless `force`: then the move is made and the audit entry says it was forced.
+    A version without a baseline (registered before baselines existed) is not held back."""
     if not is_alias_name(alias):
         raise ServiceError(f"alias must be {ALIAS_RULE}", field="alias")
     if isinstance(version, bool) or not isinstance(version, int):
@@ -86,6 +110,17 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
     target = model.versions.filter(version=version).first()
     if target is None:
         raise ServiceError(f"Model {model.name!r} has no version {version}.", field="version")
+    lift = target.lift
+    below = alias in GUARDED_ALIASES and lift is not None and lift <= 0
+    if below and not force:
+        raise BelowBaseline(
+            f"{target.label} does not beat its baseline: test AUC {target.metrics.get('auc'):.4f} vs "
+            f"{target.baseline_metrics.get('auc'):.4f} for the baseline (lift {lift:+.4f}). "
+            f"Confirm with force to point {alias!r} at it anyway.",
+            field="version",
+            status_code=409,
+            code="below_baseline",
+        )
     user = user_or_none(actor)
     for _ in range(2):  # a concurrent first creation of the same alias retries as an update
         try:
@@ -111,6 +146,8 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
                             "alias": alias,
                             "version": version,
                             "from": before.version if before else None,
+                            "lift": lift,
+                            **({"forced_below_baseline": True} if below else {}),
                         },
                     )
                 return row
