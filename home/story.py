@@ -31,7 +31,7 @@ from serving.stats import recorder
 from training.ml.features import FeatureSpec
 from training.selectors import model_get
 from training.services.jobs import TrainingRequest, training_job_start
-from training.services.registry import model_alias_set
+from training.services.registry import BelowBaseline, model_alias_set
 
 KIND = "demo_story"
 MODEL = "demo-ctr"
@@ -257,10 +257,19 @@ class Story:
 
     def step_production(self) -> dict[str, Any]:
         trained = self.result("train")
-        alias = model_alias_set(
-            actor=self.actor, model=model_get(trained["model"]), alias="production", version=trained["version"]
-        )
-        return {"model": trained["model"], "alias": alias.name, "version": trained["version"]}
+        model = model_get(trained["model"])
+        try:
+            alias = model_alias_set(actor=self.actor, model=model, alias="production", version=trained["version"])
+            forced = False
+        except BelowBaseline:
+            # The demo trains for a minute on CPU and may not beat its baseline: it still goes to production so the
+            # monitoring page has traffic, the move is marked forced in the audit log, and the version page shows
+            # the (negative) lift, as a steward forcing it would see it.
+            alias = model_alias_set(
+                actor=self.actor, model=model, alias="production", version=trained["version"], force=True
+            )
+            forced = True
+        return {"model": trained["model"], "alias": alias.name, "version": trained["version"], "forced": forced}
 
     def step_traffic(self) -> dict[str, int]:
         """Rank requests through serving's handler, as POST /rank runs them, so the monitoring page has data."""

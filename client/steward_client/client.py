@@ -175,8 +175,13 @@ class Steward:
         found = self.get(f"models/{model}/versions/")
         return found["results"] if isinstance(found, dict) else found
 
-    def set_alias(self, model: str, alias: str, version: int) -> dict:
-        return self.request("PUT", f"models/{model}/aliases/{alias}/", json={"version": int(version)}).json()
+    def set_alias(self, model: str, alias: str, version: int, *, force: bool = False) -> dict:
+        """Point `alias` at a version. `production` refuses (Conflict, 409) a version that does not beat its
+        baseline unless `force=True`; the audit log then records the move as forced."""
+        body: dict = {"version": int(version)}
+        if force:
+            body["force"] = True
+        return self.request("PUT", f"models/{model}/aliases/{alias}/", json=body).json()
 
     def rank(
         self,
