@@ -79,9 +79,14 @@ def audit_object_url(event: AuditEvent) -> str:
         return ""
 
 
+def _key(item: tuple[Any, Any]) -> str:
+    # Keys in name order: PostgreSQL's jsonb does not keep the order a summary was written in.
+    return str(item[0])
+
+
 def _readable(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_readable(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_readable(v)}" for k, v in sorted(value.items(), key=_key)) + "}"
     if isinstance(value, (list, tuple)):
         return ", ".join(_readable(v) for v in value) if value else "none"
     if value is None:
@@ -98,7 +103,7 @@ def audit_summary_text(summary: Any) -> str:
         return ""
     if not isinstance(summary, dict):
         return _readable(summary)
-    return "; ".join(f"{str(k).replace('_', ' ')}: {_readable(v)}" for k, v in summary.items())
+    return "; ".join(f"{str(k).replace('_', ' ')}: {_readable(v)}" for k, v in sorted(summary.items(), key=_key))
 
 
 AUDIT_CSV_COLUMNS = (

@@ -217,11 +217,14 @@ class TrainingJobPage(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = _or_404(selectors.training_job_get, pk)
+        mv = selectors.version_of_job(job)
         context = {
             "job": job,
             "job_error": job_error_for(job=job, user=request.user),
             "job_params": job_params_for(job=job, user=request.user),
-            "mv": selectors.version_of_job(job),
+            "mv": mv,
+            # The recipe the job reports while it runs, else the one its model version recorded.
+            "recipe": (job.details or {}).get("recipe") or (mv.recipe if mv is not None else None),
             **job_curves(job),
         }
         return render(request, "training/job.html", context)

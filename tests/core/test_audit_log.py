@@ -54,7 +54,7 @@ def log(personas: dict[str, Any]) -> dict[str, AuditEvent]:
 
 def test_summaries_read_as_text_not_dict_reprs() -> None:
     text = audit_summary_text({"model": "ctr", "dataset_versions": {"source": 7}, "base_model": None, "ok": True})
-    assert text == "model: ctr; dataset versions: {source: 7}; base model: none; ok: yes"
+    assert text == "base model: none; dataset versions: {source: 7}; model: ctr; ok: yes"  # keys in name order
     assert audit_summary_text({"columns": ["a", "b"], "empty": []}) == "columns: a, b; empty: none"
     assert audit_summary_text({}) == ""
 
@@ -75,7 +75,7 @@ def test_the_api_filters_by_actor_action_prefix_object_and_dates(api_as: Any, lo
     assert log["upload"].pk not in ids(since=str(today - timedelta(days=1)))
     assert ids(until=str(today - timedelta(days=30))) == {log["upload"].pk}
     row = next(e for e in api.get("/api/v1/audit-events/", {"action": "training.start"}).json()["results"])
-    assert row["summary_text"] == "model: ctr; dataset versions: {source: 7}; base model: none"
+    assert row["summary_text"] == "base model: none; dataset versions: {source: 7}; model: ctr"
     assert row["object_url"] == "/jobs/3/"
     bad = api.get("/api/v1/audit-events/", {"since": "last tuesday"})
     assert bad.status_code == 400 and "since" in bad.content.decode()
@@ -89,7 +89,7 @@ def test_the_csv_export_has_the_same_filters_and_is_audited(api_as: Any, log: di
     assert {row["action"] for row in rows} == {"catalog.version.create", "privacy.decide"}
     upload = next(row for row in rows if row["action"] == "catalog.version.create")
     assert upload["object_url"] == "/dataset-versions/7/"
-    assert upload["summary"] == "dataset: clicks; rows: 120; columns: user_id, item_id"
+    assert upload["summary"] == "columns: user_id, item_id; dataset: clicks; rows: 120"
     formula = next(row for row in rows if row["action"] == "privacy.decide")
     assert formula["summary"].startswith("note: =HYPERLINK")  # not a formula: the cell starts with "note"
     assert AuditEvent.objects.filter(action="audit.export", summary={"actor": "steward-user"}).exists()
@@ -114,7 +114,7 @@ def test_the_page_filters_links_objects_and_pages_keep_the_filters(
     assert 'href="/api/v1/audit-events/export/?action=catalog.dataset."' in html
 
     jobs = client.get("/audit/", {"actor": "ml_engineer-user"}).content.decode()
-    assert "model: ctr; dataset versions: {source: 7}; base model: none" in jobs
+    assert "base model: none; dataset versions: {source: 7}; model: ctr" in jobs
     assert "{&#x27;model&#x27;" not in jobs and 'href="/jobs/3/"' in jobs
     bad = client.get("/audit/", {"since": "yesterday-ish"}).content.decode()
     assert "Enter a valid date" in bad and "Fix the filters above." in bad
