@@ -431,6 +431,10 @@ def add_tasks(project: Any, rows: list[int] | None = None, **fields: Any) -> lis
     return Task.objects.bulk_create([Task(project=project, row=r, **fields) for r in rows])
 
 
+class Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so no job handler records anything."""
+
+
 def expire_lease(job: Any) -> None:
     """Make a running job look as if its worker died: its heartbeat is older than STEWARD_JOB_LEASE_S."""
     from datetime import timedelta
