@@ -478,6 +478,38 @@ def openapi_schema() -> Any:
     return loaded
 
 
+class Receiver:
+    """A webhook receiver: a local HTTP server answering with the given status codes in turn (the last repeats)."""
+
+    def __init__(self, codes: list[int], location: str = "") -> None:
+        self.codes = codes
+        self.requests: list[tuple[dict[str, str], bytes, float]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                import time
+
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body, time.monotonic()))
+                code = receiver.codes[min(len(receiver.requests), len(receiver.codes)) - 1]
+                self.send_response(code)
+                if location:
+                    self.send_header("Location", location)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class OpenLineageReceiver:
     """A tiny OpenLineage HTTP endpoint (what Marquez would be) on a thread: POSTed events land in `events`."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from governance.labeling.models import Project
 from governance.labeling.services import project_create
-from tests.factories import CATEGORIES
+from tests.factories import CATEGORIES, Receiver
 
 
 @pytest.fixture
@@ -43,3 +43,17 @@ def make_project(steward: User) -> Callable[..., Project]:
         return project_create(actor=steward, dataset_version=version, **defaults)
 
     return make
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    """receiver(codes, location=...): a webhook Receiver answering with those codes; all are closed after the test."""
+    made: list[Receiver] = []
+
+    def make(codes: list[int], location: str = "") -> Receiver:
+        made.append(Receiver(codes, location))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

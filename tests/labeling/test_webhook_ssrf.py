@@ -5,7 +5,6 @@ delivery, connecting only to the checked address and never following a redirect.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -13,22 +12,9 @@ from governance.labeling import egress
 from governance.labeling.models import Webhook, WebhookDelivery
 from governance.labeling.services import webhook_set
 from tests.factories import add_tasks, items_csv
-from tests.labeling.test_webhooks import Receiver, _complete_one_task
+from tests.labeling.test_webhooks import _complete_one_task
 
 REAL_GETADDRINFO = socket.getaddrinfo
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., Receiver]]:
-    made: list[Receiver] = []
-
-    def make(codes: list[int], location: str = "") -> Receiver:
-        made.append(Receiver(codes, location))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 @pytest.fixture
