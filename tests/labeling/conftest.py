@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from core.models import Job
 from governance.labeling.models import Project
 from governance.labeling.services import project_create
 from tests.factories import CATEGORIES, Receiver
@@ -57,3 +58,19 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
     yield make
     for r in made:
         r.close()
+
+
+@pytest.fixture
+def run_api_job(run_tasks_eagerly, django_capture_on_commit_callbacks):
+    """run_api_job(call): call the API (202), run the job it starts (and the PII scan of any version it registers)
+    in-process, and return the job, which must have succeeded."""
+
+    def do(call):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = call()
+        assert response.status_code == 202, response.json()
+        job = Job.objects.get(pk=response.json()["id"])
+        assert job.status == "succeeded", job.error
+        return job
+
+    return do
