@@ -555,3 +555,26 @@ def assert_openlineage_event(event: dict[str, Any]) -> None:
             assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
     for facet in list(event["run"].get("facets", {}).values()) + list(event["job"].get("facets", {}).values()):
         assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser tests: Debian's chromium through Playwright
+# ---------------------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(pw: Any) -> Any:
+    """A headless chromium from a sync_playwright() handle; the caller closes it."""
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
+def browser_page(browser: Any, timeout_ms: int = 20_000) -> Any:
+    """A 1280x900 page whose waits give up after timeout_ms."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(timeout_ms)
+    return page
