@@ -121,6 +121,18 @@ def cancel_and_resume(
     return resumed, straight
 
 
+def interaction_columns() -> dict[str, Any]:
+    """The columns of `interactions()` as keyword arguments of FeatureSpec and of a training job (a fresh dict)."""
+    return {
+        "label_column": "label",
+        "text_columns": ["title"],
+        "categorical_columns": ["gender", "genre"],
+        "numeric_columns": ["price"],
+        "user_column": "user_id",
+        "item_column": "item_id",
+    }
+
+
 # Parameters for `training.ml.train` on `interactions()`: a model that learns in about a second.
 FAST_TRAIN_PARAMS = {
     "epochs": 3,
