@@ -590,3 +590,10 @@ def browser_page(browser: Any, timeout_ms: int = 20_000) -> Any:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(timeout_ms)
     return page
+
+
+def outside_requests(page: Any, base: str) -> list[str]:
+    """The URLs the page requests from anywhere but `base`, filled in as it loads."""
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
+    return outside

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from governance.catalog.models import DatasetVersion
-from tests.factories import CHROMIUM, browser_page, launch_chromium
+from tests.factories import CHROMIUM, browser_page, launch_chromium, outside_requests
 
 CSV = "user_id,item_id,rating\n" + "".join(f"{i % 4},{i % 5},{i % 5 + 1}\n" for i in range(30))
 
@@ -49,8 +49,7 @@ def test_the_graph_draws_the_lineage_nodes_and_a_click_opens_the_version(
         browser = launch_chromium(pw)
         try:
             page = browser_page(browser)
-            outside: list[str] = []
-            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server.url) else None)
+            outside = outside_requests(page, live_server.url)
             _login(page, live_server.url)
             page.goto(f"{live_server.url}/dataset-versions/{raw.pk}/lineage/")
             graph = page.locator("#lineage-graph")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.models import Job
-from tests.factories import CHROMIUM, browser_page, launch_chromium
+from tests.factories import CHROMIUM, browser_page, launch_chromium, outside_requests
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,8 +38,7 @@ def test_the_training_page_draws_live_curves_with_uplot(live_server: Any, person
         browser = launch_chromium(pw)
         try:
             page = browser_page(browser)
-            outside: list[str] = []
-            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server.url) else None)
+            outside = outside_requests(page, live_server.url)
             page.goto(f"{live_server.url}/login/")
             page.fill("#id_username", "steward-user")
             page.fill("#id_password", "pw-steward-123")
