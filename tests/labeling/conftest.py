@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from core.models import Job
 from governance.labeling.models import Project
-from governance.labeling.services import project_create
-from tests.factories import CATEGORIES, Receiver
+from governance.labeling.services import project_create, webhook_set
+from tests.factories import CATEGORIES, Receiver, add_tasks, items_csv
 
 
 @pytest.fixture
@@ -74,3 +74,17 @@ def run_api_job(run_tasks_eagerly, django_capture_on_commit_callbacks):
         return job
 
     return do
+
+
+@pytest.fixture
+def hooked_project(upload, make_project: Callable[..., Project], steward: User) -> Callable[[str], Project]:
+    """hooked_project(url): a project (overlap 1) on a 2-row items table, tasks for both rows, and the steward's
+    webhook to `url` on task.completed."""
+
+    def make(url: str) -> Project:
+        project = make_project(upload(items_csv(2), name="items.csv"), overlap=1)
+        add_tasks(project, [0, 1])
+        webhook_set(actor=steward, project=project, url=url, events=["task.completed"])
+        return project
+
+    return make
