@@ -27,7 +27,6 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402  (after the sys.path set-up)
+from _common import start_gunicorn  # noqa: E402  (bench/, the script's folder, is on sys.path)
 
 LABELS = ("not_relevant", "relevant")
 
@@ -295,14 +295,7 @@ def main() -> None:
     }
     env.pop("PYTEST_VERSION", None)
     log = (data_dir / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "serving" / "gunicorn_conf.py"), "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        start_new_session=True,
-    )
+    server = start_gunicorn(env, log)
     try:
         wait_ready(port, tokens[0], project)
         print(f"warm-up: every worker answering after {warm_up(port, tokens[0], project, args.workers):.1f} s")

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _common import start_celery_worker  # noqa: E402  (after the sys.path set-up)
+
 COLUMNS = ["name", "email", "phone", "street_address", "review", "price", "category"]
 PII_COLUMNS = {"name", "email", "phone", "street_address"}
 
@@ -67,33 +69,7 @@ def start_workers(n: int, env: dict[str, str], log_dir: Path) -> list[subprocess
     procs = []
     for i in range(n):
         log = (log_dir / f"worker-{n}-{i}.log").open("wb")
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-Q",
-                    "pii",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "--hostname",
-                    f"bench{n}-{i}-{os.getpid()}@localhost",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+        procs.append(start_celery_worker("pii", f"bench{n}-{i}-{os.getpid()}@localhost", env, log))
     return procs
 
 

@@ -34,7 +34,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402  (after the sys.path set-up)
+from _common import start_gunicorn  # noqa: E402  (after the sys.path set-up)
 
 CACHE = ROOT / "var" / "bench"
 MODEL = "ml100k"
@@ -251,14 +251,7 @@ def http_bench(
         "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus"),
     }
     log = (data_dir / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "serving" / "gunicorn_conf.py"), "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        start_new_session=True,
-    )
+    server = start_gunicorn(env, log)
     try:
         ids = [int(i) for i in _item_ids(paths[0])]
         users = user_rows()

@@ -34,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import start_celery_worker  # noqa: E402  (bench/, the script's folder, is on sys.path)
+
 CHUNK = 1_000_000
 SEQUENCE_LENGTH = 20
 
@@ -242,31 +244,7 @@ def pandas_run(paths: dict[str, str], out: Path) -> list[dict[str, Any]]:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "default",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname",
-            f"bench-transforms-{os.getpid()}@localhost",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    return start_celery_worker("default", f"bench-transforms-{os.getpid()}@localhost", env, log.open("wb"))
 
 
 def wait_job(job_id: int, timeout: float = 6 * 3600) -> Any:

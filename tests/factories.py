@@ -121,6 +121,18 @@ def cancel_and_resume(
     return resumed, straight
 
 
+def interaction_columns() -> dict[str, Any]:
+    """The columns of `interactions()` as keyword arguments of FeatureSpec and of a training job (a fresh dict)."""
+    return {
+        "label_column": "label",
+        "text_columns": ["title"],
+        "categorical_columns": ["gender", "genre"],
+        "numeric_columns": ["price"],
+        "user_column": "user_id",
+        "item_column": "item_id",
+    }
+
+
 # Parameters for `training.ml.train` on `interactions()`: a model that learns in about a second.
 FAST_TRAIN_PARAMS = {
     "epochs": 3,
@@ -431,6 +443,10 @@ def add_tasks(project: Any, rows: list[int] | None = None, **fields: Any) -> lis
     return Task.objects.bulk_create([Task(project=project, row=r, **fields) for r in rows])
 
 
+class Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so no job handler records anything."""
+
+
 def expire_lease(job: Any) -> None:
     """Make a running job look as if its worker died: its heartbeat is older than STEWARD_JOB_LEASE_S."""
     from datetime import timedelta
@@ -472,6 +488,38 @@ def openapi_schema() -> Any:
     loaded = schemathesis.openapi.from_dict(document)
     loaded.app = application
     return loaded
+
+
+class Receiver:
+    """A webhook receiver: a local HTTP server answering with the given status codes in turn (the last repeats)."""
+
+    def __init__(self, codes: list[int], location: str = "") -> None:
+        self.codes = codes
+        self.requests: list[tuple[dict[str, str], bytes, float]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                import time
+
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body, time.monotonic()))
+                code = receiver.codes[min(len(receiver.requests), len(receiver.codes)) - 1]
+                self.send_response(code)
+                if location:
+                    self.send_header("Location", location)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class OpenLineageReceiver:
@@ -519,3 +567,33 @@ def assert_openlineage_event(event: dict[str, Any]) -> None:
             assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
     for facet in list(event["run"].get("facets", {}).values()) + list(event["job"].get("facets", {}).values()):
         assert facet["_producer"] and facet["_schemaURL"].startswith("https://openlineage.io/spec/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser tests: Debian's chromium through Playwright
+# ---------------------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(pw: Any) -> Any:
+    """A headless chromium from a sync_playwright() handle; the caller closes it."""
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
+def browser_page(browser: Any, timeout_ms: int = 20_000) -> Any:
+    """A 1280x900 page whose waits give up after timeout_ms."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(timeout_ms)
+    return page
+
+
+def outside_requests(page: Any, base: str) -> list[str]:
+    """The URLs the page requests from anywhere but `base`, filled in as it loads."""
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
+    return outside

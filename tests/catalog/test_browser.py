@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from governance.catalog.models import Dataset, DatasetVersion
+from tests.factories import CHROMIUM, browser_page, launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = "/tmp/steward-browser.png"
 CSV = b"user_id,item_id,rating,review\n1,10,4.5,great mug\n2,11,3,\n3,10,5,great mug\n"
 
@@ -26,14 +26,9 @@ def test_a_steward_uploads_a_csv_and_sees_its_schema(live_server: Any, make_user
     make_user("steward")
     schema_rows: list[list[str]] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(pw)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(20_000)
+            page = browser_page(browser)
             page.goto(f"{live_server.url}/login/")
             page.fill("#id_username", "steward-user")
             page.fill("#id_password", "pw-steward-123")

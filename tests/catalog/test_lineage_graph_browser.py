@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from governance.catalog.models import DatasetVersion
+from tests.factories import CHROMIUM, browser_page, launch_chromium, outside_requests
 
-CHROMIUM = "/usr/bin/chromium"
 CSV = "user_id,item_id,rating\n" + "".join(f"{i % 4},{i % 5},{i % 5 + 1}\n" for i in range(30))
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,16 +46,10 @@ def test_the_graph_draws_the_lineage_nodes_and_a_click_opens_the_version(
 
     raw, labeled = _chain(upload, steward)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(pw)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(20_000)
-            outside: list[str] = []
-            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server.url) else None)
+            page = browser_page(browser)
+            outside = outside_requests(page, live_server.url)
             _login(page, live_server.url)
             page.goto(f"{live_server.url}/dataset-versions/{raw.pk}/lineage/")
             graph = page.locator("#lineage-graph")

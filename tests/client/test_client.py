@@ -19,7 +19,7 @@ from steward_client import (
     Unauthorized,
     get_token,
 )
-from tests.factories import FAST_JOB_PARAMS, interactions
+from tests.factories import FAST_JOB_PARAMS, interaction_columns, interactions
 
 MARKER = "maria.kowalska.7731@example.com"
 PEOPLE = (
@@ -80,12 +80,7 @@ def test_a_notebook_session_uploads_pulls_masked_rows_trains_and_ranks(
     job = ml.train(
         model_name="ctr",
         dataset_version=deduped_version,
-        label_column="label",
-        text_columns=["title"],
-        categorical_columns=["gender", "genre"],
-        numeric_columns=["price"],
-        user_column="user_id",
-        item_column="item_id",
+        **interaction_columns(),
         base_model=tiny_base_model,
         params=dict(FAST_JOB_PARAMS),
         split={"strategy": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},

@@ -12,8 +12,8 @@ import pytest
 from governance.catalog.models import DatasetVersion, LineageEdge
 from governance.labeling.models import Annotation, Project, Task
 from governance.labeling.services import gold_tasks_create
+from tests.factories import CHROMIUM, browser_page, launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = "/tmp/steward-labeling.png"
 ITEMS = "item_id,title,price\n1,Voltix Wireless Headphones,59.99\n2,Sonaro Bluetooth Speaker,39.99\n" + (
     "3,Pixelon Phone Charger,19.99\n4,Kitchora Coffee Maker,89.99\n5,Lantern Press Mystery Novel,12.99\n"
@@ -28,14 +28,6 @@ CATEGORY = {
 LABELS = ["Electronics", "Home & Kitchen", "Books", "Sports & Outdoors"]  # keys 1-4
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _browser(pw: Any) -> Any:
-    return pw.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )
 
 
 def _login(page: Any, base: str, username: str, password: str, then: str) -> None:
@@ -99,7 +91,7 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
     base = live_server.url
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)
@@ -123,7 +115,7 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
     gold_tasks_create(actor=steward, project=project, items=[{"row": 4, "label": "Books"}])
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)
@@ -141,7 +133,7 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
     annotate_url = f"/labeling/projects/{project.pk}/annotate/"
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)
@@ -183,10 +175,9 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
     assert Task.objects.get(project=project, row=titles.index("Kitchora Coffee Maker")).status == "open"
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(120_000)
+            page = browser_page(browser, 120_000)
             _login(page, base, "steward-user", "pw-steward-123", f"/labeling/projects/{project.pk}/quality/")
             expect(page.locator('svg[aria-label="confusion matrix"]')).to_be_visible()
             expect(page.locator("table.pairs")).to_contain_text("ann0|ann1")
@@ -212,7 +203,7 @@ def test_two_annotators_label_with_the_keyboard_and_a_steward_reviews_and_export
     assert edge.source_id == version.pk and exported.row_count == 4  # 3 decided tasks + the gold row
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)

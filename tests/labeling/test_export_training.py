@@ -18,21 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def run(run_tasks_eagerly, django_capture_on_commit_callbacks):
-    """Call the API and run the jobs it starts (and the PII scan of any version they register) in-process."""
-
-    def do(call):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = call()
-        assert response.status_code == 202, response.json()
-        job = Job.objects.get(pk=response.json()["id"])
-        assert job.status == "succeeded", job.error
-        return job
-
-    return do
-
-
-@pytest.fixture
 def labeled(scan_upload, make_project, annotators):
     """A relevance project on an 80-row search log, every row labeled by one annotator (clicked rows relevant)."""
     version = scan_upload(search_csv(80), name="search.csv", dataset="search-log")
@@ -55,13 +40,13 @@ def labeled(scan_upload, make_project, annotators):
 
 def test_export_writes_a_labeled_version_in_the_lineage_and_a_training_job_on_it_succeeds(
     labeled,
-    run,
+    run_api_job,
     steward_api,
     api_as,
     tiny_base_model,
 ):
     project = labeled
-    job = run(lambda: steward_api.post(f"/api/v1/labeling/projects/{project.pk}/export/", {}, format="json"))
+    job = run_api_job(lambda: steward_api.post(f"/api/v1/labeling/projects/{project.pk}/export/", {}, format="json"))
     exported = DatasetVersion.objects.get(pk=job.result["dataset_version"])
     assert job.result["rows"] == 80 and job.result["sources"] == {"human": 80}
     assert exported.operation == "label_export" and exported.row_count == 80
@@ -104,7 +89,7 @@ def test_export_writes_a_labeled_version_in_the_lineage_and_a_training_job_on_it
         "params": {"epochs": 1, "batch_size": 16, "lr": 0.02, "embedding_dim": 8, "patience": 0},
         "split": {"strategy": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0},
     }
-    training = run(lambda: api_as("ml_engineer").post("/api/v1/training-jobs/", body, format="json"))
+    training = run_api_job(lambda: api_as("ml_engineer").post("/api/v1/training-jobs/", body, format="json"))
     assert training.result["model_version"] == {"model": "search-relevance", "version": 1}
 
     # The trained version scores the search log through the training app's hook: active learning ...
@@ -114,7 +99,7 @@ def test_export_writes_a_labeled_version_in_the_lineage_and_a_training_job_on_it
     project.model_version = model_version
     project.save(update_fields=["model_version"])
     Task.objects.filter(project=project, row__gte=60).delete()
-    tasks = run(
+    tasks = run_api_job(
         lambda: steward_api.post(
             f"/api/v1/labeling/projects/{project.pk}/tasks/",
             {"strategy": "uncertainty", "count": 5, "model_version": model_version},
@@ -127,7 +112,7 @@ def test_export_writes_a_labeled_version_in_the_lineage_and_a_training_job_on_it
     assert queued[0].suggestion["source"] == f"model_version:{model_version}"
 
     # ... and pseudo-labels for rows no human labeled, flagged as such.
-    pseudo = run(
+    pseudo = run_api_job(
         lambda: steward_api.post(
             f"/api/v1/labeling/projects/{project.pk}/export/",
             {"pseudo_labels": {"min_confidence": 0.5}, "output_dataset": "search-log-pseudo"},

@@ -21,14 +21,11 @@ def version(scan_upload):
 
 
 @pytest.fixture
-def start(steward_api, run_tasks_eagerly, django_capture_on_commit_callbacks):
+def start(steward_api, run_api_job):
     def do(project, body):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = steward_api.post(f"/api/v1/labeling/projects/{project.pk}/tasks/", body, format="json")
-        assert response.status_code == 202, response.json()
-        job = Job.objects.get(pk=response.json()["id"])
-        assert job.status == "succeeded", job.error
-        return job
+        return run_api_job(
+            lambda: steward_api.post(f"/api/v1/labeling/projects/{project.pk}/tasks/", body, format="json")
+        )
 
     return do
 

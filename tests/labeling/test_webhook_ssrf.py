@@ -5,30 +5,15 @@ delivery, connecting only to the checked address and never following a redirect.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from governance.labeling import egress
 from governance.labeling.models import Webhook, WebhookDelivery
-from governance.labeling.services import webhook_set
-from tests.factories import add_tasks, items_csv
-from tests.labeling.test_webhooks import Receiver, _complete_one_task
+from tests.factories import items_csv
+from tests.labeling.test_webhooks import _complete_one_task
 
 REAL_GETADDRINFO = socket.getaddrinfo
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., Receiver]]:
-    made: list[Receiver] = []
-
-    def make(codes: list[int], location: str = "") -> Receiver:
-        made.append(Receiver(codes, location))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 @pytest.fixture
@@ -102,10 +87,8 @@ def test_a_public_url_is_saved_and_the_setting_lets_private_addresses_through(
 
 @pytest.mark.django_db
 def test_a_name_that_resolves_to_loopback_at_delivery_time_is_refused_and_nothing_is_sent(
-    upload,
-    make_project,
+    hooked_project,
     annotators,
-    steward,
     receiver,
     dns,
     settings,
@@ -116,9 +99,7 @@ def test_a_name_that_resolves_to_loopback_at_delivery_time_is_refused_and_nothin
     hook = receiver([200])
     port = hook.server.server_address[1]
     dns["rebind.test"] = ["93.184.216.34"]
-    project = make_project(upload(items_csv(2), name="items.csv"), overlap=1)
-    add_tasks(project, [0, 1])
-    webhook_set(actor=steward, project=project, url=f"http://rebind.test:{port}/hook", events=["task.completed"])
+    project = hooked_project(f"http://rebind.test:{port}/hook")
 
     dns["rebind.test"] = ["127.0.0.1"]  # DNS rebinding: the name now points at the server itself
     with django_capture_on_commit_callbacks(execute=True):
@@ -132,10 +113,8 @@ def test_a_name_that_resolves_to_loopback_at_delivery_time_is_refused_and_nothin
 
 @pytest.mark.django_db
 def test_delivery_connects_to_the_address_it_checked_without_resolving_again(
-    upload,
-    make_project,
+    hooked_project,
     annotators,
-    steward,
     receiver,
     dns,
     settings,
@@ -146,9 +125,7 @@ def test_delivery_connects_to_the_address_it_checked_without_resolving_again(
     hook = receiver([204])
     port = hook.server.server_address[1]
     dns["hooks.shop.test"] = ["127.0.0.1"]
-    project = make_project(upload(items_csv(2), name="items.csv"), overlap=1)
-    add_tasks(project, [0, 1])
-    webhook_set(actor=steward, project=project, url=f"http://hooks.shop.test:{port}/in?x=1", events=["task.completed"])
+    project = hooked_project(f"http://hooks.shop.test:{port}/in?x=1")
     dns["_lookups"].clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -161,15 +138,13 @@ def test_delivery_connects_to_the_address_it_checked_without_resolving_again(
 
 @pytest.mark.django_db
 def test_redirects_are_not_followed(
-    upload, make_project, annotators, steward, receiver, settings, run_tasks_eagerly, django_capture_on_commit_callbacks
+    hooked_project, annotators, receiver, settings, run_tasks_eagerly, django_capture_on_commit_callbacks
 ):
     settings.STEWARD_WEBHOOK_ALLOW_PRIVATE = True
     settings.STEWARD_LABELING_WEBHOOK_RETRIES = 0
     target = receiver([200])
     hook = receiver([302], location=target.url)
-    project = make_project(upload(items_csv(2), name="items.csv"), overlap=1)
-    add_tasks(project, [0, 1])
-    webhook_set(actor=steward, project=project, url=hook.url, events=["task.completed"])
+    project = hooked_project(hook.url)
     with django_capture_on_commit_callbacks(execute=True):
         _complete_one_task(project, annotators[0])
     attempt = WebhookDelivery.objects.get().attempt_log.get()
@@ -234,10 +209,8 @@ def _self_signed(tmp_path, name: str) -> tuple[str, str]:
 @pytest.mark.parametrize(("cert_name", "delivered"), [("hooks.shop.test", True), ("other.test", False)])
 @pytest.mark.django_db
 def test_https_to_a_pinned_address_still_verifies_the_certificate_for_the_url_host(
-    upload,
-    make_project,
+    hooked_project,
     annotators,
-    steward,
     receiver,
     dns,
     settings,
@@ -263,9 +236,7 @@ def test_https_to_a_pinned_address_still_verifies_the_certificate_for_the_url_ho
     )
     port = hook.server.server_address[1]
     dns["hooks.shop.test"] = ["127.0.0.1"]
-    project = make_project(upload(items_csv(2), name="items.csv"), overlap=1)
-    add_tasks(project, [0, 1])
-    webhook_set(actor=steward, project=project, url=f"https://hooks.shop.test:{port}/in", events=["task.completed"])
+    project = hooked_project(f"https://hooks.shop.test:{port}/in")
     with django_capture_on_commit_callbacks(execute=True):
         _complete_one_task(project, annotators[0])
     attempt = WebhookDelivery.objects.get().attempt_log.get()

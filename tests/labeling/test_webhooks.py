@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,55 +14,10 @@ from governance.labeling.services import annotation_submit, task_next
 from tests.factories import add_tasks, items_csv
 
 
-class Receiver:
-    """A local HTTP server that answers with the given status codes in turn (the last one repeats)."""
-
-    def __init__(self, codes: list[int], location: str = "") -> None:
-        self.codes = codes
-        self.requests: list[tuple[dict[str, str], bytes, float]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                import time
-
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body, time.monotonic()))
-                code = receiver.codes[min(len(receiver.requests), len(receiver.codes)) - 1]
-                self.send_response(code)
-                if location:
-                    self.send_header("Location", location)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(autouse=True)
 def allow_private_webhooks(settings) -> None:
     """The test receivers listen on loopback, which webhooks may only reach with this setting on."""
     settings.STEWARD_WEBHOOK_ALLOW_PRIVATE = True
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made: list[Receiver] = []
-
-    def make(codes: list[int], location: str = "") -> Receiver:
-        made.append(Receiver(codes, location))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def _complete_one_task(project, annotator) -> Task:

@@ -19,11 +19,8 @@ Anna Berg,anna.berg@example.net,kettle,2,80331
 
 
 @pytest.fixture
-def scanned(upload, run_tasks_eagerly, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        version = upload(CUSTOMERS, name="customers.csv")
-    version.refresh_from_db()
-    return version
+def scanned(scan_upload):
+    return scan_upload(CUSTOMERS, name="customers.csv")
 
 
 def rows(api, version) -> list[dict]:

@@ -16,13 +16,9 @@ from core.jobs import jobs_sweep
 from core.models import Job
 from governance.catalog.models import DatasetVersion, LineageEdge
 from governance.privacy.models import MaskChunk
-from tests.factories import expire_chunk_lease, expire_lease
+from tests.factories import Killed, expire_chunk_lease, expire_lease
 
 pytestmark = pytest.mark.django_db
-
-
-class Killed(BaseException):
-    """Stands in for SIGKILL: not an Exception, so no job handler records anything."""
 
 
 def _customers(n: int) -> str:
@@ -31,11 +27,8 @@ def _customers(n: int) -> str:
 
 
 @pytest.fixture
-def version(upload: Any, run_tasks_eagerly: Any, django_capture_on_commit_callbacks: Any) -> DatasetVersion:
-    with django_capture_on_commit_callbacks(execute=True):
-        v = upload(_customers(120), name="customers.csv")
-    v.refresh_from_db()
-    return v
+def version(scan_upload: Any) -> DatasetVersion:
+    return scan_upload(_customers(120), name="customers.csv")
 
 
 @pytest.fixture

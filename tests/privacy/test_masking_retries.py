@@ -12,15 +12,11 @@ from core import jobs
 from core.jobs import jobs_sweep
 from core.models import Job
 from governance.catalog.models import DatasetVersion, LineageEdge
-from tests.factories import expire_lease
+from tests.factories import Killed, expire_lease
 
 pytestmark = pytest.mark.django_db
 
 KEY = "0123456789abcdef0123456789abcdef"
-
-
-class Killed(BaseException):
-    """Stands in for SIGKILL: not an Exception, so no job handler records anything."""
 
 
 def _customers(n: int) -> str:
@@ -29,11 +25,8 @@ def _customers(n: int) -> str:
 
 
 @pytest.fixture
-def version(upload: Any, run_tasks_eagerly: Any, django_capture_on_commit_callbacks: Any) -> DatasetVersion:
-    with django_capture_on_commit_callbacks(execute=True):
-        v = upload(_customers(120), name="customers.csv")
-    v.refresh_from_db()
-    return v
+def version(scan_upload: Any) -> DatasetVersion:
+    return scan_upload(_customers(120), name="customers.csv")
 
 
 def _mask_job(version: DatasetVersion, steward: Any) -> Job:

@@ -18,11 +18,8 @@ Peter Novak,peter.novak@example.com,Lovely colour and exactly as pictured,7.25
 
 
 @pytest.fixture
-def scanned(upload, run_tasks_eagerly, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        version = upload(CUSTOMERS, name="customers.csv")
-    version.refresh_from_db()
-    return version
+def scanned(scan_upload):
+    return scan_upload(CUSTOMERS, name="customers.csv")
 
 
 @pytest.mark.django_db

@@ -17,16 +17,12 @@ def no_pii_scan(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def run_upload(upload, no_pii_scan, run_tasks_eagerly, django_capture_on_commit_callbacks) -> Callable[..., Any]:
-    """upload(text, name=..., dataset=...) whose on-commit work (profile, quality check) runs as a worker would."""
+def run_upload(scan_upload, no_pii_scan) -> Callable[..., Any]:
+    """upload(text, name=..., dataset=...) whose on-commit work (profile, quality check) runs as a worker would.
 
-    def do(text: str, **kw: Any) -> Any:
-        with django_capture_on_commit_callbacks(execute=True):
-            version = upload(text, **kw)
-        version.refresh_from_db()
-        return version
-
-    return do
+    The root conftest's scan_upload, with the PII scan switched off (no_pii_scan).
+    """
+    return scan_upload
 
 
 @pytest.fixture

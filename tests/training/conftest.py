@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import FAST_JOB_PARAMS, interactions, table_csv
+from tests.factories import FAST_JOB_PARAMS, interaction_columns, interactions, table_csv
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -39,12 +39,7 @@ def payload(trainable, tiny_base_model) -> dict[str, Any]:
     return {
         "model_name": "ctr",
         "dataset_version": trainable.pk,
-        "label_column": "label",
-        "text_columns": ["title"],
-        "categorical_columns": ["gender", "genre"],
-        "numeric_columns": ["price"],
-        "user_column": "user_id",
-        "item_column": "item_id",
+        **interaction_columns(),
         "base_model": tiny_base_model,
         "params": dict(FAST_JOB_PARAMS),
         "split": {"strategy": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from core.models import Job
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.factories import CHROMIUM, browser_page, launch_chromium, outside_requests
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,16 +35,10 @@ def test_the_training_page_draws_live_curves_with_uplot(live_server: Any, person
     job = _job(personas["steward"])
     more = {"curves": {"loss": [[20, 0.69], [40, 0.61], [60, 0.55], [80, 0.5]], "val_auc": [[40, 0.62], [80, 0.66]]}}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(pw)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(20_000)
-            outside: list[str] = []
-            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server.url) else None)
+            page = browser_page(browser)
+            outside = outside_requests(page, live_server.url)
             page.goto(f"{live_server.url}/login/")
             page.fill("#id_username", "steward-user")
             page.fill("#id_password", "pw-steward-123")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from tests.factories import FAST_TRAIN_PARAMS, interactions, splits
+from tests.factories import FAST_TRAIN_PARAMS, interaction_columns, interactions, splits
 
 
 @pytest.fixture
@@ -21,14 +21,7 @@ def table() -> pa.Table:
 def spec():
     from training.ml import FeatureSpec
 
-    return FeatureSpec(
-        label_column="label",
-        text_columns=["title"],
-        categorical_columns=["gender", "genre"],
-        numeric_columns=["price"],
-        user_column="user_id",
-        item_column="item_id",
-    )
+    return FeatureSpec(**interaction_columns())
 
 
 @pytest.fixture
