@@ -137,7 +137,13 @@ def test_every_kind_of_job_survives_a_killed_worker(
     assert all(workers.values())
 
     with start_worker(concurrency=2, extra_env=FAST) as second:
-        wait_for(lambda: _sweeping(jobs), timeout=150, interval=1, proc=second)
+        # Also the scans the new versions queued when they were registered: the test ends with no job unfinished.
+        wait_for(
+            lambda: _sweeping(jobs) and not Job.objects.exclude(status__in=Job.FINISHED).exists(),
+            timeout=180,
+            interval=1,
+            proc=second,
+        )
 
     ended = {j.kind: Job.objects.get(pk=j.pk) for j in jobs}
     for kind in ("profile", "transform", "pii_mask", "training", "batch_score"):
