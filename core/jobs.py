@@ -132,13 +132,17 @@ def job_enqueue(job: Job | int, task: str, *args: Any, queue: str | None = None)
     options = {"queue": queue} if queue else {}
 
     def send() -> None:
-        if task not in current_app.tasks:
-            current_app.loader.import_default_modules()  # autodiscovers every app's tasks.py, once per process
-        registered = current_app.tasks.get(task)
-        if registered is not None:  # apply_async honours task_always_eager (tests), send_task would not
-            registered.apply_async(args=(job_id, *args), **options)
-        else:
-            current_app.send_task(task, args=(job_id, *args), **options)
+        app = current_app
+        if app.conf.task_always_eager:  # tests and STEWARD_TASKS_EAGER: run here, through the registered task
+            if task not in app.tasks:
+                app.loader.import_default_modules()  # autodiscovers every app's tasks.py, once per process
+            registered = app.tasks.get(task)
+            if registered is not None:
+                registered.apply_async(args=(job_id, *args), **options)
+                return
+        # By name, routed by CELERY_TASK_ROUTES: a web process need not import every task module (and the ML stack
+        # behind them, seconds) before the first job it starts.
+        app.send_task(task, args=(job_id, *args), **options)
 
     transaction.on_commit(send)
 
