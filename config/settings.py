@@ -259,6 +259,9 @@ STEWARD_MAX_DECODED_MB = env_int("STEWARD_MAX_DECODED_MB", 16384, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Versions with more rows than this are profiled by a background job instead of inside the upload request.
 STEWARD_PROFILE_INLINE_MAX_ROWS = env_int("STEWARD_PROFILE_INLINE_MAX_ROWS", 2_000_000, minimum=0)
+# CSV/TSV uploads up to this size are parsed whole by pyarrow's multi-threaded reader and profiled from memory
+# (peak memory about 5x the file); larger ones stream block by block in bounded memory. 0: always stream.
+STEWARD_INGEST_WHOLE_FILE_MB = env_int("STEWARD_INGEST_WHOLE_FILE_MB", 128, minimum=0)
 # Quality checks stream a version's Parquet copy in record batches of this many rows (memory is bounded by it).
 STEWARD_QUALITY_BATCH_ROWS = env_int("STEWARD_QUALITY_BATCH_ROWS", 65_536, minimum=1)
 

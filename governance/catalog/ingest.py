@@ -249,6 +249,50 @@ def _csv_batches(src: Path, delimiter: str, encoding: str, column_types: dict[st
         yield batch.rename_columns(names) if rename else batch
 
 
+def _write_and_profile(table: pa.Table, out: Path, profile: bool) -> list[dict[str, Any]] | None:
+    """Write `table` to Parquet while its columns are profiled beside it: the writer is single-threaded and
+    pyarrow's kernels release the GIL, so the profile costs little more than the write on two cores."""
+    workers = max(2, pa.cpu_count()) + 1
+    with ThreadPoolExecutor(max_workers=workers if profile else 1) as pool:
+        written = pool.submit(pq.write_table, table, out, row_group_size=ROW_GROUP_ROWS, compression="snappy")
+        columns = (
+            [pool.submit(profile_column, name, table.column(name)) for name in table.column_names] if profile else []
+        )
+        written.result()
+        return [c.result() for c in columns] if profile else None
+
+
+def _ingest_csv_whole(
+    src: Path,
+    out: Path,
+    delimiter: str,
+    encoding: str,
+    limits: Limits,
+    profile_max_rows: int | None,
+) -> tuple[int, pa.Schema, list[dict[str, Any]] | None]:
+    """Read the whole file with pyarrow's multi-threaded reader (for files small enough to hold in memory).
+
+    Unlike the block-by-block reader, it infers each column's type over the whole file (a column of integers
+    with one decimal value further down is a double, not a string)."""
+    table = pacsv.read_csv(
+        src,
+        read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+    )
+    names = [_clean_header(n) for n in table.schema.names]
+    _check_column_names(names)
+    if names != table.schema.names:
+        table = table.rename_columns(names)
+    if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
+        raise IngestError(ENCODING_ERROR)
+    limits.check(table.num_rows, table.nbytes)
+    if not table.schema.names:
+        raise IngestError("The file has no columns.")
+    profile = profile_max_rows is not None and table.num_rows <= profile_max_rows
+    return table.num_rows, table.schema, _write_and_profile(table, out, profile)
+
+
 def _ingest_csv(
     src: Path,
     out: Path,
@@ -314,11 +358,14 @@ def ingest(
     encoding: str | None = None,
     limits: Limits = NO_LIMITS,
     profile_max_rows: int | None = None,
+    whole_file_max_bytes: int = 0,
 ) -> IngestResult:
     """Validate `src` and write its rows to Parquet at `out`, refusing files that decode beyond `limits`.
 
     With `profile_max_rows`, the column profile is computed from the row groups as they are written (no second
-    read of the Parquet copy) and returned in `IngestResult.profile` when the file has at most that many rows."""
+    read of the Parquet copy) and returned in `IngestResult.profile` when the file has at most that many rows.
+    A CSV/TSV file of at most `whole_file_max_bytes` is read whole by pyarrow's multi-threaded reader and
+    profiled from the table in memory (several times the file's size); larger ones stream block by block."""
     profiler = StreamProfiler(max_rows=profile_max_rows) if profile_max_rows is not None else None
     on_table = profiler.add if profiler is not None else None
     if src.stat().st_size == 0:
@@ -330,6 +377,13 @@ def ingest(
             delimiter = sep or ("\t" if fmt == "tsv" else ",")
             if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '\r\n"\x00':
                 raise IngestError("`sep` must be a single ASCII character other than a quote or a line break.")
+            if src.stat().st_size <= whole_file_max_bytes:
+                rows, schema, whole_profile = _ingest_csv_whole(src, out, delimiter, encoding, limits, profile_max_rows)
+                return IngestResult(
+                    row_count=rows,
+                    columns=[{"name": f.name, "dtype": str(f.type)} for f in schema],
+                    profile=whole_profile,
+                )
             rows, schema = _ingest_csv(src, out, delimiter, encoding, limits, profiler)
         elif fmt == "jsonl":
             reader = pajson.open_json(src, read_options=pajson.ReadOptions(block_size=JSON_BLOCK_SIZE))
@@ -366,26 +420,75 @@ def _scalar(value: pa.Scalar) -> Any:
     return py
 
 
+def _distinct(column: pa.ChunkedArray) -> int:
+    """Distinct non-null values: `unique` is a plain hash pass, several times cheaper than `count_distinct`'s
+    hash aggregation on near-unique columns."""
+    return len(pc.unique(column)) - (1 if column.null_count else 0)
+
+
+# An integer column whose values span at most this many times its length (plus a constant) is counted with
+# numpy's bincount (one array of counts) instead of a hash table: ids, ratings, flags and timestamps in seconds
+# over a short window, the common cases, cost a tenth of a hash pass. The array is 8 bytes per value of the span.
+BINCOUNT_SPAN_FACTOR = 4
+BINCOUNT_SPAN_EXTRA = 1 << 16
+# Top values by bincount settle ties by first appearance with one scan per tied candidate; more candidates than
+# this go to value_counts instead.
+BINCOUNT_MAX_CANDIDATES = 32
+
+
+def _int_counts(column: pa.ChunkedArray, lo: int, hi: int) -> tuple[int, list[dict[str, Any]] | None] | None:
+    """(distinct count, top values or None when every value is unique) of an integer column without nulls
+    dropped yet, or None where the span is too wide for a count array or the tie-break too costly."""
+    valid = len(column) - column.null_count
+    span = hi - lo + 1
+    if span > BINCOUNT_SPAN_FACTOR * valid + BINCOUNT_SPAN_EXTRA:
+        return None
+    values = (column.drop_null() if column.null_count else column).to_numpy()
+    # Widened first: int8 values minus their minimum can overflow int8. The span is small, so int64 holds it.
+    wide = values.astype(np.uint64 if values.dtype == np.uint64 else np.int64, copy=False)
+    offsets = (wide - wide.dtype.type(lo)).astype(np.intp, copy=False)
+    counts = np.bincount(offsets, minlength=span)
+    distinct = int(np.count_nonzero(counts))
+    if distinct == valid:
+        return distinct, None
+    k = min(TOP_VALUES, distinct)
+    kth = int(np.partition(counts, span - k)[span - k])
+    candidates = np.flatnonzero(counts >= kth)
+    if len(candidates) > BINCOUNT_MAX_CANDIDATES:
+        return None
+    # value_counts lists values in the order first seen and a stable sort keeps that order among equal counts.
+    first_seen = [int(np.argmax(offsets == c)) for c in candidates]
+    order = sorted(range(len(candidates)), key=lambda i: (-int(counts[candidates[i]]), first_seen[i]))[:TOP_VALUES]
+    top = [{"value": int(candidates[i]) + lo, "count": int(counts[candidates[i]])} for i in order]
+    return distinct, top
+
+
 def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
     dtype = column.type
-    if pa.types.is_null(dtype) or not len(column):  # e.g. a CSV column with no values at all
+    valid = len(column) - column.null_count
+    stats: dict[str, Any] = {"name": name, "dtype": str(dtype), "null_count": column.null_count}
+    counted = _counted(dtype)
+    top: list[dict[str, Any]] | None = None
+    value_counts: pa.StructArray | None = None
+    minmax = pc.min_max(column) if valid and (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)) else None
+    if pa.types.is_null(dtype) or not valid:  # e.g. a CSV column with no values at all
         distinct: int | None = 0
+    elif pa.types.is_integer(dtype) and (fast := _int_counts(column, minmax["min"].as_py(), minmax["max"].as_py())):
+        distinct, top = fast
+    elif counted:
+        # One value_counts gives both the distinct count and the top values.
+        value_counts = pc.value_counts(column.drop_null() if column.null_count else column)
+        distinct = len(value_counts)
     else:
         try:
-            distinct = pc.count_distinct(column, mode="only_valid").as_py()
+            distinct = _distinct(column)
         except pa.ArrowNotImplementedError:  # nested values (lists, structs) have no distinct count
             distinct = None
-    stats: dict[str, Any] = {
-        "name": name,
-        "dtype": str(dtype),
-        "null_count": column.null_count,
-        "distinct_count": distinct,
-    }
-    valid = len(column) - column.null_count
+    stats["distinct_count"] = distinct
     if valid == 0:
         return stats
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
-        minmax = pc.min_max(column)
+        minmax = minmax if minmax is not None else pc.min_max(column)
         stats.update(
             min=_scalar(minmax["min"]),
             max=_scalar(minmax["max"]),
@@ -397,12 +500,7 @@ def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
         stats.update(min=_scalar(minmax["min"]), max=_scalar(minmax["max"]))
     elif pa.types.is_boolean(dtype):
         stats.update(true_count=pc.sum(column.cast(pa.int64())).as_py())
-    if (
-        pa.types.is_string(dtype)
-        or pa.types.is_large_string(dtype)
-        or pa.types.is_integer(dtype)
-        or pa.types.is_boolean(dtype)
-    ):
+    if counted:
         if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
             lengths = pc.utf8_length(column)
             mm = pc.min_max(lengths)
@@ -410,11 +508,13 @@ def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
                 min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]), mean_length=_scalar(pc.mean(lengths))
             )
         # Top values only say something for columns that repeat.
-        if stats["distinct_count"] < valid:
-            counts = pc.value_counts(column.drop_null() if column.null_count else column)
-            order = pc.array_sort_indices(counts.field("counts"), order="descending")
-            top = counts.take(order[:TOP_VALUES])
-            stats["top_values"] = [{"value": _scalar(v["values"]), "count": v["counts"].as_py()} for v in top]
+        if distinct is not None and distinct < valid:
+            if top is None:
+                assert value_counts is not None
+                order = pc.array_sort_indices(value_counts.field("counts"), order="descending")
+                best = value_counts.take(order[:TOP_VALUES])
+                top = [{"value": _scalar(v["values"]), "count": v["counts"].as_py()} for v in best]
+            stats["top_values"] = top
     return stats
 
 
@@ -527,7 +627,7 @@ class _ColumnState:
                     totals = np.bincount(group, weights=weights, minlength=len(uniques)).astype(np.int64)
             distinct = len(uniques)
         else:
-            distinct = pc.count_distinct(pa.chunked_array(self.values, type=dtype), mode="only_valid").as_py()
+            distinct = _distinct(pa.chunked_array(self.values, type=dtype))
         stats: dict[str, Any] = {
             "name": self.name,
             "dtype": str(dtype),

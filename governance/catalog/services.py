@@ -152,6 +152,7 @@ def dataset_version_upload(
             encoding=encoding,
             limits=limits,
             profile_max_rows=settings.STEWARD_PROFILE_INLINE_MAX_ROWS,
+            whole_file_max_bytes=settings.STEWARD_INGEST_WHOLE_FILE_MB * 1024 * 1024,
         )
         profile_inline = result.profile is not None
         columns = result.profile if result.profile is not None else result.columns
