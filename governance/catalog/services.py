@@ -7,6 +7,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -80,6 +81,10 @@ def _spool(source: IO[bytes] | Iterable[bytes], *, max_bytes: int) -> _Spooled:
     size = 0
     path = scratch_dir() / f"upload-{uuid.uuid4().hex}"
     chunks = source.chunks(CHUNK) if hasattr(source, "chunks") else iter(lambda: source.read(CHUNK), b"")  # type: ignore[union-attr]
+    # hashlib releases the GIL on large buffers: each chunk is hashed in a helper thread while it is written and
+    # the next one read (chunks are hashed in order: one at a time).
+    hasher = ThreadPoolExecutor(max_workers=1)
+    hashing: Future[None] | None = None
     try:
         with path.open("wb") as out:
             for chunk in chunks:
@@ -92,11 +97,17 @@ def _spool(source: IO[bytes] | Iterable[bytes], *, max_bytes: int) -> _Spooled:
                         status_code=400,
                         code="too_large",
                     )
-                digest.update(chunk)
+                if hashing is not None:
+                    hashing.result()
+                hashing = hasher.submit(digest.update, bytes(chunk))
                 out.write(chunk)
+        if hashing is not None:
+            hashing.result()
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    finally:
+        hasher.shutdown(wait=True)
     return _Spooled(path=path, sha256=digest.hexdigest(), size=size)
 
 
