@@ -501,12 +501,12 @@ def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
     elif pa.types.is_boolean(dtype):
         stats.update(true_count=pc.sum(column.cast(pa.int64())).as_py())
     if counted:
-        if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
-            lengths = pc.utf8_length(column)
+        if (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)) and value_counts is not None:
+            # Lengths of the distinct values, weighted by their counts: one pass over a few values, not every row.
+            lengths = pc.utf8_length(value_counts.field("values"))
             mm = pc.min_max(lengths)
-            stats.update(
-                min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]), mean_length=_scalar(pc.mean(lengths))
-            )
+            total = int(np.dot(lengths.to_numpy(), value_counts.field("counts").to_numpy()))
+            stats.update(min_length=_scalar(mm["min"]), max_length=_scalar(mm["max"]), mean_length=total / valid)
         # Top values only say something for columns that repeat.
         if distinct is not None and distinct < valid:
             if top is None:
