@@ -23,12 +23,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ServiceError
+from core.errors import NotFound, ServiceError
 from core.parsers import JSONParser
 from core.permissions import capability
 from core.roles import has_capability, user_roles
 from core.serializers import JobSerializer
-from serving import handlers
+from serving import handlers, registry, selectors
 from serving.services import batch_score_start
 
 
@@ -243,3 +243,71 @@ class BatchScoreView(APIView):
             column=data.validated_data["column"],
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LatencyVersionSeries(serializers.Serializer):
+    version = serializers.IntegerField()
+    aliases = serializers.ListField(child=serializers.CharField(), help_text="Aliases pointing at this version now.")
+    requests = serializers.ListField(child=serializers.IntegerField(), help_text="Requests per minute.")
+    p50 = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), help_text="Median latency per minute (ms); null: no traffic."
+    )
+    p99 = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), help_text="99th percentile per minute (ms); null: no traffic."
+    )
+
+
+class LatencySeriesResponse(serializers.Serializer):
+    model = serializers.CharField()
+    window = serializers.ChoiceField(choices=list(selectors.WINDOWS))
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    aliases = serializers.DictField(child=serializers.IntegerField(), help_text="Each alias and its version now.")
+    times = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The start of each minute of the window, in Unix seconds."
+    )
+    versions = LatencyVersionSeries(many=True, help_text="Newest version first; one value per entry of `times`.")
+
+
+class LatencySeriesView(APIView):
+    permission_classes = [capability("models.read")]
+
+    @extend_schema(
+        summary="Serving latency and request rate per minute, per model version",
+        description="What the monitoring page charts: for each version that served the model in the window, its "
+        "requests per minute and its p50 and p99 latency (ms, interpolated inside the serving histogram's "
+        "buckets; null in a minute without traffic). `alias` or `version` keeps one version only.",
+        parameters=[
+            OpenApiParameter(
+                "window", OpenApiTypes.STR, enum=list(selectors.WINDOWS), description="Time window (default `1h`)."
+            ),
+            OpenApiParameter(
+                "alias", OpenApiTypes.STR, description="Only the version this alias points to (e.g. `production`)."
+            ),
+            OpenApiParameter("version", OpenApiTypes.INT, description="Only this version number."),
+        ],
+        responses={
+            200: LatencySeriesResponse,
+            400: OpenApiResponse(description="An unknown window, a malformed version or alias, or both given."),
+            404: _ERRORS[404],
+        },
+    )
+    def get(self, request: Request, model_name: str) -> Response:
+        window = request.query_params.get("window", "1h")
+        if window not in selectors.WINDOWS:
+            raise ServiceError(f"window must be one of {', '.join(selectors.WINDOWS)}.", field="window")
+        selector = handlers.parse_selector(request.query_params)
+        if selector.alias is not None:
+            only: set[int] | None = {registry.resolve_alias(model_name, selector.alias).version}
+        elif selector.version is not None:
+            only = {registry.resolve_version(model_name, selector.version).version}
+        elif registry.model_exists(model_name):
+            only = None
+        else:
+            raise NotFound(f"No model named {model_name!r}.")
+        aliases = registry.alias_versions(model_name)
+        data = selectors.latency_series(model_name, minutes=selectors.WINDOWS[window], versions=only)
+        for entry in data["versions"]:
+            entry["aliases"] = sorted(a for a, v in aliases.items() if v == entry["version"])
+        body = {"model": model_name, "window": window, "aliases": aliases, **data}
+        return Response(LatencySeriesResponse(body).data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from django.db.models import QuerySet
@@ -68,6 +69,55 @@ def traffic(model_name: str, *, minutes: int = 60, now: datetime | None = None) 
         m.errors += row.errors
         m.latency_counts += lat
     return out
+
+
+# The monitoring windows (page and API): name -> minutes.
+WINDOWS = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440}
+LATENCY_QUANTILES = (50, 99)
+
+
+def window_start(now: datetime, minutes: int) -> datetime:
+    return (now - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+
+
+def per_minute(
+    minutes: dict[datetime, Minute], start: datetime, end: datetime, value: Any, *, quiet: float | None = None
+) -> list[tuple[datetime, float | None]]:
+    """One point per minute of the window; a minute without traffic gets `quiet` (0 requests, or no
+    latency at all, which breaks the line)."""
+    points = []
+    t = start
+    while t <= end:
+        m = minutes.get(t)
+        points.append((t, value(m) if m is not None else quiet))
+        t += timedelta(minutes=1)
+    return points
+
+
+def latency_series(
+    model_name: str, *, minutes: int, now: datetime | None = None, versions: set[int] | None = None
+) -> dict[str, Any]:
+    """Per-minute latency percentiles (p50, p99; ms, None in a minute without traffic) and request counts of every
+    version that served in the window (or of `versions` only), newest version first; times are Unix seconds."""
+    now = now or timezone.now()
+    start = window_start(now, minutes)
+    by_version = traffic(model_name, minutes=minutes, now=now)
+    numbers = sorted((n for n in by_version if versions is None or n in versions), reverse=True)
+    times = [t for t, _ in per_minute({}, start, now, None)]
+    series = []
+    for number in numbers:
+        mins = by_version[number].minutes
+        entry: dict[str, Any] = {
+            "version": number,
+            "requests": [v for _, v in per_minute(mins, start, now, lambda m: m.requests, quiet=0)],
+        }
+        for q in LATENCY_QUANTILES:
+            entry[f"p{q}"] = [
+                None if v is None else round(v, 3)
+                for _, v in per_minute(mins, start, now, lambda m, q=q: latency_percentile(m.latency_counts, q))
+            ]
+        series.append(entry)
+    return {"start": start, "end": now, "times": [int(t.timestamp()) for t in times], "versions": series}
 
 
 def _counts(values: list[int] | None, size: int) -> np.ndarray:

@@ -10,6 +10,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("serving/<str:model_name>/rank/", api.RankView.as_view(), name="api-serving-rank"),
     path("serving/<str:model_name>/score/", api.ScoreView.as_view(), name="api-serving-score"),
     path("serving/<str:model_name>/batch-score/", api.BatchScoreView.as_view(), name="api-serving-batch-score"),
+    path("serving/<str:model_name>/latency/", api.LatencySeriesView.as_view(), name="api-serving-latency"),
 ]
 page_urlpatterns: list[URLPattern | URLResolver] = [
     path("models/<str:name>/monitoring/", views.MonitoringPage.as_view(), name="model-monitoring"),

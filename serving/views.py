@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from core.permissions import CapabilityRequiredMixin
 from serving import metrics, registry, selectors
 from serving.stats import SCORE_BINS
 
-WINDOWS = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440}
+WINDOWS = selectors.WINDOWS
 
 
 class MonitoringPage(CapabilityRequiredMixin, View):
@@ -32,7 +31,7 @@ class MonitoringPage(CapabilityRequiredMixin, View):
         window = request.GET.get("window", "1h")
         minutes = WINDOWS.get(window, 60)
         now = timezone.now()
-        start = (now - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+        start = selectors.window_start(now, minutes)
         by_version = selectors.traffic(name, minutes=minutes, now=now)
         aliases = registry.alias_versions(name)
         versions = sorted(by_version, reverse=True)
@@ -42,13 +41,17 @@ class MonitoringPage(CapabilityRequiredMixin, View):
             color = charts.PALETTE[i % len(charts.PALETTE)]
             mins = by_version[number].minutes
             rate_series.append(
-                charts.Series(f"v{number}", _per_minute(mins, start, now, lambda m: m.requests, quiet=0.0), color)
+                charts.Series(
+                    f"v{number}", selectors.per_minute(mins, start, now, lambda m: m.requests, quiet=0.0), color
+                )
             )
             for q, dashed in ((50, False), (99, True)):
                 latency_series.append(
                     charts.Series(
                         f"v{number} p{q}",
-                        _per_minute(mins, start, now, lambda m, q=q: selectors.latency_percentile(m.latency_counts, q)),
+                        selectors.per_minute(
+                            mins, start, now, lambda m, q=q: selectors.latency_percentile(m.latency_counts, q)
+                        ),
                         color,
                         dashed,
                     )
@@ -109,20 +112,6 @@ class MonitoringPage(CapabilityRequiredMixin, View):
             "flush_s": settings.STEWARD_SERVING_STATS_FLUSH_S,
         }
         return render(request, "serving/monitoring.html", context)
-
-
-def _per_minute(
-    minutes: dict, start: Any, end: Any, value: Any, *, quiet: float | None = None
-) -> list[tuple[Any, float | None]]:
-    """One point per minute of the window; a minute without traffic gets `quiet` (0 requests, or no
-    latency at all, which breaks the line)."""
-    points = []
-    t = start
-    while t <= end:
-        m = minutes.get(t)
-        points.append((t, value(m) if m is not None else quiet))
-        t += timedelta(minutes=1)
-    return points
 
 
 def _may_scrape(request: HttpRequest) -> bool:
