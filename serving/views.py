@@ -110,6 +110,7 @@ class MonitoringPage(CapabilityRequiredMixin, View):
             "psi_stable": selectors.PSI_STABLE,
             "psi_shift": selectors.PSI_SHIFT,
             "flush_s": settings.STEWARD_SERVING_STATS_FLUSH_S,
+            "palette": list(charts.PALETTE),  # the live chart colours versions as the SVG does
         }
         return render(request, "serving/monitoring.html", context)
 

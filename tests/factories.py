@@ -12,7 +12,7 @@ import json
 import random
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -597,3 +597,36 @@ def outside_requests(page: Any, base: str) -> list[str]:
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
     return outside
+
+
+def served_model(personas: dict[str, Any], name: str = "ctr") -> Any:
+    """A registered model with versions 1 and 2 (rows only: latency series need no artifact), production -> 2."""
+    from training.models import ModelAlias, ModelVersion, RegisteredModel
+
+    model = RegisteredModel.objects.create(name=name, created_by=personas["ml_engineer"])
+    versions = [ModelVersion.objects.create(model=model, version=n, artifact=f"models/{name}/v{n}") for n in (1, 2)]
+    ModelAlias.objects.create(model=model, name="production", version=versions[1])
+    return model
+
+
+def record_serving_minute(name: str, version: int, minutes_ago: int, latencies_ms: list[float]) -> None:
+    """One flushed minute of serving counters, as serving.stats writes them."""
+    from django.utils import timezone
+
+    from serving.models import ServingStat
+    from serving.stats import LATENCY_EDGES_MS
+
+    counts = [0] * (len(LATENCY_EDGES_MS) + 1)
+    for ms in latencies_ms:
+        counts[sum(1 for edge in LATENCY_EDGES_MS if ms > edge)] += 1
+    minute = (timezone.now() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
+    ServingStat.objects.create(
+        model_name=name,
+        version=version,
+        endpoint="rank",
+        minute=minute,
+        requests=len(latencies_ms),
+        latency_ms_sum=sum(latencies_ms),
+        latency_counts=counts,
+        score_counts=[],
+    )

@@ -4,56 +4,24 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from serving.models import ServingStat
-from serving.stats import LATENCY_EDGES_MS
-from tests.factories import openapi_schema
+from tests.factories import openapi_schema, record_serving_minute, served_model
 
 pytestmark = pytest.mark.django_db
-
-
-def served_model(personas: dict[str, Any], name: str = "ctr") -> Any:
-    """A registered model with versions 1 and 2 (rows only: latency series need no artifact), production -> 2."""
-    from training.models import ModelAlias, ModelVersion, RegisteredModel
-
-    model = RegisteredModel.objects.create(name=name, created_by=personas["ml_engineer"])
-    versions = [ModelVersion.objects.create(model=model, version=n, artifact=f"models/{name}/v{n}") for n in (1, 2)]
-    ModelAlias.objects.create(model=model, name="production", version=versions[1])
-    return model
-
-
-def record_minute(name: str, version: int, minutes_ago: int, latencies_ms: list[float]) -> None:
-    """One flushed minute of serving counters, as serving.stats writes them."""
-    counts = [0] * (len(LATENCY_EDGES_MS) + 1)
-    for ms in latencies_ms:
-        counts[sum(1 for edge in LATENCY_EDGES_MS if ms > edge)] += 1
-    minute = (timezone.now() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
-    ServingStat.objects.create(
-        model_name=name,
-        version=version,
-        endpoint="rank",
-        minute=minute,
-        requests=len(latencies_ms),
-        latency_ms_sum=sum(latencies_ms),
-        latency_counts=counts,
-        score_counts=[],
-    )
 
 
 def test_latency_series_per_version_one_value_per_minute(
     personas: dict[str, Any], api_as: Callable[..., APIClient]
 ) -> None:
     served_model(personas)
-    record_minute("ctr", 2, 3, [4.0] * 9 + [900.0])
-    record_minute("ctr", 2, 1, [4.0, 4.0])
-    record_minute("ctr", 1, 2, [30.0])
-    record_minute("ctr", 1, 120, [30.0])  # outside the default hour
+    record_serving_minute("ctr", 2, 3, [4.0] * 9 + [900.0])
+    record_serving_minute("ctr", 2, 1, [4.0, 4.0])
+    record_serving_minute("ctr", 1, 2, [30.0])
+    record_serving_minute("ctr", 1, 120, [30.0])  # outside the default hour
     resp = api_as("viewer").get("/api/v1/serving/ctr/latency/")
     assert resp.status_code == 200, resp.content
     body = resp.json()
@@ -74,8 +42,8 @@ def test_latency_series_per_version_one_value_per_minute(
 
 def test_alias_or_version_keeps_one_version(personas: dict[str, Any], api_as: Callable[..., APIClient]) -> None:
     served_model(personas)
-    record_minute("ctr", 2, 1, [4.0])
-    record_minute("ctr", 1, 1, [30.0])
+    record_serving_minute("ctr", 2, 1, [4.0])
+    record_serving_minute("ctr", 1, 1, [30.0])
     client = api_as("ml_engineer")
     production = client.get("/api/v1/serving/ctr/latency/?alias=production&window=15m").json()
     assert [v["version"] for v in production["versions"]] == [2] and production["window"] == "15m"

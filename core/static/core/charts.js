@@ -29,5 +29,39 @@
     return chart;
   }
 
-  window.stewardCharts = { line: line };
+  // Several series over time: `stewardCharts.lines(box, {times: [unix seconds], yLabel, series: [{label, values,
+  // color, dash}]})`; a null value breaks its line (no data in that minute).
+  function lines(box, spec) {
+    if (typeof uPlot === "undefined" || !spec.times || spec.times.length === 0 || !spec.series.length) return null;
+    const data = [spec.times].concat(spec.series.map((s) => s.values));
+    const old = charts.get(box);
+    if (old && old.series.length === data.length) {
+      old.setData(data);
+      box.dataset.livePoints = String(spec.times.length);
+      return old;
+    }
+    if (old) old.destroy();
+    box.innerHTML = "";
+    const chart = new uPlot(
+      {
+        title: spec.title || "",
+        width: Math.max(box.clientWidth || 480, 240),
+        height: spec.height || 240,
+        scales: { x: { time: true } },
+        axes: [{}, { label: spec.yLabel || "" }],
+        series: [{}].concat(
+          spec.series.map((s) => ({ label: s.label, stroke: s.color || "#1a73e8", width: 2, dash: s.dash || undefined, spanGaps: false })),
+        ),
+      },
+      data,
+      box,
+    );
+    box.dataset.livePoints = String(spec.times.length);
+    box.dataset.liveSeries = String(spec.series.length);
+    charts.set(box, chart);
+    return chart;
+  }
+
+  // `get(box)`: the uPlot instance drawn in a box (its scales and data), or undefined.
+  window.stewardCharts = { line: line, lines: lines, get: (box) => charts.get(box) };
 })();
