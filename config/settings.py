@@ -425,6 +425,9 @@ STEWARD_SERVING_ALIAS_TTL_MS = env_int("STEWARD_SERVING_ALIAS_TTL_MS", 2_000, mi
 # and loads and warms a moved or first-set alias in the background; the aliases it loads ahead of any request.
 STEWARD_SERVING_ALIAS_POLL_MS = env_int("STEWARD_SERVING_ALIAS_POLL_MS", 250, minimum=0)
 STEWARD_SERVING_WARM_ALIASES = env_list("STEWARD_SERVING_WARM_ALIASES", ["production"])
+# Setting one of those aliases for the first time waits (at most this long; 0: not at all) until every live
+# serving process has loaded and warmed the version (serving.warm), so no request waits for that load.
+STEWARD_SERVING_WARM_WAIT_MS = env_int("STEWARD_SERVING_WARM_WAIT_MS", 20_000, minimum=0)
 STEWARD_SERVING_CACHE_VERSIONS = env_int("STEWARD_SERVING_CACHE_VERSIONS", 4, minimum=1)
 STEWARD_SERVING_TORCH_THREADS = env_int("STEWARD_SERVING_TORCH_THREADS", 1, minimum=0)  # 0: leave torch's default
 STEWARD_SERVING_AUTH_CACHE_S = env_int("STEWARD_SERVING_AUTH_CACHE_S", 30, minimum=0)

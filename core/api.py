@@ -140,7 +140,7 @@ class JobCancelView(APIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(job_list(), pk=pk)
-        return Response(JobSerializer(job_cancel(job=job, actor=request.user)).data)
+        return Response(JobSerializer(job_cancel(job=job, actor=request.user), context={"request": request}).data)
 
 
 class AuditEventListView(generics.ListAPIView):

@@ -8,8 +8,11 @@ ExecutionParametersRunFacet. The transport comes from settings: HTTP to OPENLINE
 OpenMetadata), else JSON lines in DATA_DIR/openlineage/events.jsonl, or nothing with STEWARD_OPENLINEAGE=off.
 
 Core knows no datasets: apps register how to name a reference (`register_dataset_resolver(ref_type, fn)`, fn(ref)
--> (name, [(column, type)]) or None) in their AppConfig.ready(). Emission never fails a job: every error is logged
-and dropped.
+-> (name, [(column, type)]) or None) and which of its columns a reader without pii.manage may not see raw
+(`register_hidden_columns_resolver(ref_type, fn)`, fn(ref) -> set of names or None) in their AppConfig.ready().
+A receiver is not the job's owner: parameters that quote a hidden column's values are withheld
+(core.selectors.job_params_for_receiver), and a job whose inputs' hidden columns are unknown sends only what
+job_params_for shows an outsider. Emission never fails a job: every error is logged and dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.models import Job
+from core.selectors import job_params_for, job_params_for_receiver
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,10 @@ PRODUCER = "https://github.com/steward-platform/steward"
 # ref -> (dataset name, [(column, type), ...]) or None when the reference no longer exists
 DatasetResolver = Callable[[Any], "tuple[str, list[tuple[str, str]]] | None"]
 
+HiddenColumnsResolver = Callable[[Any], "set[str] | None"]
+
 _resolvers: dict[str, DatasetResolver] = {}
+_hidden_resolvers: dict[str, HiddenColumnsResolver] = {}
 _clients: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
 
@@ -42,6 +49,12 @@ def register_dataset_resolver(ref_type: str, fn: DatasetResolver) -> None:
     """`ref_type` is "dataset_version" (an id), "model_version" ({"model", "version"}) or a job subject type
     (e.g. "labeling_project": an id whose job reads that project's version)."""
     _resolvers[ref_type] = fn
+
+
+def register_hidden_columns_resolver(ref_type: str, fn: HiddenColumnsResolver) -> None:
+    """fn(ref) -> the columns of that reference whose raw values a reader without pii.manage may not see, or None
+    when the reference no longer exists."""
+    _hidden_resolvers[ref_type] = fn
 
 
 def run_id(job_id: int) -> str:
@@ -134,12 +147,35 @@ def _datasets(refs: list[tuple[str, Any]], cls: Any) -> list[Any]:
     return out
 
 
-def _parameters(job: Job) -> Any:
+def _receiver_params(job: Job, refs: list[tuple[str, Any]]) -> tuple[dict[str, Any], int]:
+    """The parameters as a receiver may read them (it is not the job's owner), and how many values were withheld."""
+    columns: set[str] = set()
+    hidden: set[str] = set()
+    for ref_type, ref in refs:
+        resolve_hidden, resolve_named = _hidden_resolvers.get(ref_type), _resolvers.get(ref_type)
+        found = resolve_hidden(ref) if resolve_hidden else None
+        named = resolve_named(ref) if resolve_named else None
+        if found is None or named is None:
+            break
+        hidden |= found
+        columns |= {name for name, _ in named[1]}
+    else:
+        if refs:
+            return job_params_for_receiver(job=job, columns=columns, hidden=hidden)
+    # Inputs whose hidden columns nobody can tell: what an outsider reads.
+    shown = job_params_for(job=job, user=None)
+    return shown, len(job.params or {}) - len(set(shown) & set(job.params or {}))
+
+
+def _parameters(job: Job, refs: list[tuple[str, Any]]) -> Any:
     from openlineage.client.facet_v2 import execution_parameters_run as ep
 
+    params, withheld = _receiver_params(job, refs)
     values = [ep.ExecutionParameter(key="steward.job_id", value=str(job.pk))]
     values.append(ep.ExecutionParameter(key="steward.attempt", value=str(job.attempts)))
-    for key, value in sorted((job.params or {}).items()):
+    if withheld:
+        values.append(ep.ExecutionParameter(key="steward.withheld_values", value=str(withheld)))
+    for key, value in sorted(params.items()):
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         values.append(ep.ExecutionParameter(key=str(key), value=text))
     return ep.ExecutionParametersRunFacet(parameters=values)
@@ -153,7 +189,8 @@ def build_event(job: Job, event_type: str) -> Any:
     from openlineage.client.facet_v2 import error_message_run, job_type_job
     from openlineage.client.generated.base import EventType
 
-    run_facets: dict[str, Any] = {"executionParameters": _parameters(job)}
+    inputs = _input_refs(job)
+    run_facets: dict[str, Any] = {"executionParameters": _parameters(job, inputs)}
     if event_type == "FAIL" and job.error:
         # The first line only: the reason a user sees, not the traceback.
         message = job.error.strip().splitlines()[0][:1000]
@@ -167,7 +204,7 @@ def build_event(job: Job, event_type: str) -> Any:
         run=OlRun(runId=run_id(job.pk), facets=run_facets),
         job=OlJob(namespace=settings.STEWARD_OPENLINEAGE_NAMESPACE, name=_job_name(job), facets=job_facets),
         producer=PRODUCER,
-        inputs=_datasets(_input_refs(job), InputDataset),
+        inputs=_datasets(inputs, InputDataset),
         outputs=_datasets(_output_refs(job), OutputDataset) if event_type == "COMPLETE" else [],
     )
 

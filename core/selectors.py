@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -51,6 +52,65 @@ def job_params_for(*, job: Job, user: Any) -> dict[str, Any]:
         return params
     shown = {key: params[key] for key in ("operation",) if isinstance(params.get(key), str)}
     return shown | {"withheld": "the parameters are shown to the job's owner and to stewards"}
+
+
+# Keys whose values come from a closed vocabulary the services check (an operation, a masking operator, a join's
+# `how`): shown even beside a personal-data column, since they quote no cell.
+VOCABULARY_KEYS = frozenset(
+    {"operation", "operator", "strategy", "how", "keep", "method", "kind", "template", "type", "dtype", "mode", "scope"}
+)
+WITHHELD_VALUE = "[withheld]"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
+def _names_a_hidden_column(value: Any, hidden: set[str]) -> bool:
+    if isinstance(value, str):
+        return value in hidden
+    if isinstance(value, list):
+        return any(isinstance(v, str) and v in hidden for v in value)
+    return False
+
+
+def _mentions(text: str, hidden: set[str]) -> bool:
+    # A substring test, not a parse: a column name inside a longer word also counts (redacting too much is the
+    # safe mistake).
+    lowered = text.lower()
+    return any(name.lower() in lowered for name in hidden if name)
+
+
+def job_params_for_receiver(*, job: Job, columns: set[str], hidden: set[str]) -> tuple[dict[str, Any], int]:
+    """A job's parameters for a reader that is neither its owner nor a steward but is told more than an outsider
+    (an OpenLineage receiver), and how many values were withheld. `columns` are the input's column names,
+    `hidden` those job_params_for's outsiders may not see raw (the catalog's hidden-columns rule for a user
+    without pii.manage).
+
+    Column names, numbers and operation names stay; a value is withheld when it mentions a hidden column (an
+    expression such as `email == "a@b.c"`), sits under a hidden column's key (a masking rule's replacement text,
+    a fill value), or sits beside a hidden column's name in the same object (`{"column": "email", "value": ...}`,
+    `{"columns": ["email"], "value": ...}`). Only a vocabulary word (VOCABULARY_KEYS) or a column name is
+    shown in such a place."""
+    withheld = 0
+
+    def walk(value: Any, key: str, tainted: bool) -> Any:
+        nonlocal withheld
+        if isinstance(value, dict):
+            here = tainted or any(_names_a_hidden_column(v, hidden) for v in value.values())
+            return {k: walk(v, str(k), here or k in hidden) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key, tainted) for v in value]
+        if isinstance(value, str):
+            if value in columns or value in hidden:
+                return value
+            if key in VOCABULARY_KEYS and _WORD.fullmatch(value):
+                return value
+            if not tainted and not _mentions(value, hidden):
+                return value
+        elif not tainted:
+            return value
+        withheld += 1
+        return WITHHELD_VALUE
+
+    return walk(job.params or {}, "", False), withheld
 
 
 def audit_event_list() -> QuerySet[AuditEvent]:

@@ -31,7 +31,8 @@ class JobSerializer(serializers.ModelSerializer):
         return obj.eta_seconds()
 
     def get_error(self, obj: Job) -> str:
-        # Without a request (a job just started, answered by its POST) nobody is known: the reader's view applies.
+        # Every view passes its request (the POST that starts a job too): without one nobody is known and the
+        # outsider's view applies.
         request = self.context.get("request")
         return job_error_for(job=obj, user=getattr(request, "user", None))
 

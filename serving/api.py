@@ -242,7 +242,7 @@ class BatchScoreView(APIView):
             dataset_version_id=data.validated_data["dataset_version"],
             column=data.validated_data["column"],
         )
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class LatencyVersionSeries(serializers.Serializer):

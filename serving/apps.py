@@ -22,3 +22,9 @@ class ServingConfig(AppConfig):
                 transaction.on_commit(sync)  # this process loads the new version now, before the next request
 
         post_save.connect(alias_moved, sender=ModelAliasEvent, dispatch_uid="serving.alias_moved", weak=False)
+
+        from serving.warm import warm_before_first_set
+        from training.services.registry import alias_will_move
+
+        # A first-set alias is loaded and warm in every serving process before the move is written.
+        alias_will_move.connect(warm_before_first_set, dispatch_uid="serving.warm_before_first_set", weak=False)

@@ -18,6 +18,10 @@
   process that moved the alias; requests only read what it found, so the request path runs no
   query for it. A request for an alias whose first load is still running waits for that load (the
   only case where nothing else can answer), never starts a second one.
+- That case is made rare by warming before a first set (serving.warm): `prewarm(ref)` loads a
+  version no alias answers with yet, and the watcher also reads `warm_requests` (versions a mover
+  is about to set as an alias's first target), loads them at low priority and calls `report_warm`
+  (also every `heartbeat_s`, so movers know which processes are alive); the move waits for that.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ class ModelCache:
         generation: Callable[[], Any] | None = None,
         list_aliases: Callable[[], list[tuple[str, str, VersionRef]]] | None = None,
         warm_aliases: tuple[str, ...] = ("production",),
+        warm_requests: Callable[[int | None], tuple[int, list[VersionRef]]] | None = None,
+        report_warm: Callable[[int], None] | None = None,
+        heartbeat_s: float = 5.0,
     ) -> None:
         self._resolve_alias = resolve_alias
         self._resolve_version = resolve_version
@@ -96,6 +103,12 @@ class ModelCache:
         self._syncing: threading.Thread | None = None
         self._watcher: threading.Thread | None = None
         self._watcher_stop = threading.Event()
+        self._warm_requests = warm_requests
+        self._report_warm = report_warm
+        self.heartbeat_s = heartbeat_s
+        self._warm_seen: int | None = None  # the newest warm request read (None: not read yet)
+        self._warm_done = 0
+        self._reported: tuple[float, int] | None = None  # (when, what) this process last reported
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -265,9 +278,47 @@ class ModelCache:
 
         return threading.Thread(target=work, name=f"serving-prime-{ref.pk}", daemon=True)
 
+    # -- versions warmed before an alias first points to them ------------------------------------
+
+    def prewarm(self, ref: VersionRef) -> Any:
+        """Load (and warm) `ref` in this thread without binding any alias to it, so that the alias that is about
+        to point to it answers at once; a load already in flight is waited for, not repeated."""
+        return self._ensure_loaded(ref)
+
+    def poll_warm(self) -> bool:
+        """The watcher's other duty: load the versions movers asked to have warm (in this thread, at low
+        priority), then report them handled; report at least every `heartbeat_s` anyway. True when it loaded."""
+        if self._warm_requests is None:
+            return False
+        try:
+            newest, refs = self._warm_requests(self._warm_seen)
+        except Exception:  # a database hiccup: the next poll retries; a mover waits at most its timeout
+            log.exception("serving: could not read the warm requests")
+            return False
+        self._warm_seen = newest
+        if refs:
+            with _yield_to_requests():
+                for ref in refs:
+                    try:
+                        self._ensure_loaded(ref)
+                    except Exception:  # handled all the same: the mover must not wait for a broken artifact
+                        log.exception("serving: warming %s v%s ahead of its alias failed", ref.model, ref.version)
+        self._warm_done = max(self._warm_done, newest)
+        now = time.monotonic()  # real time, whatever clock the alias TTLs use
+        last = self._reported
+        if self._report_warm is not None and (
+            last is None or last[1] != self._warm_done or now - last[0] >= self.heartbeat_s
+        ):
+            try:
+                self._report_warm(self._warm_done)
+                self._reported = (now, self._warm_done)
+            except Exception:
+                log.exception("serving: could not report this process's warm versions")
+        return bool(refs)
+
     def start_watcher(self, interval: float) -> None:
         """Poll the alias generation every `interval` seconds in a daemon thread (one per process)."""
-        if interval <= 0 or self._generation is None:
+        if interval <= 0 or (self._generation is None and self._warm_requests is None):
             return
         with self._lock:
             if self._watcher is not None and self._watcher.is_alive():
@@ -276,8 +327,10 @@ class ModelCache:
 
             def watch() -> None:
                 try:
+                    self.poll_warm()  # alive from the start, so a mover waits for this process too
                     while not self._watcher_stop.wait(interval):
                         self.poll()
+                        self.poll_warm()
                 finally:
                     _close_db_connection()
 

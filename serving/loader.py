@@ -131,7 +131,7 @@ def get_cache() -> ModelCache:
     if _cache is None:
         with _cache_lock:
             if _cache is None:
-                from serving import metrics
+                from serving import metrics, warm
                 from serving.registry import alias_generation, alias_refs, resolve_alias, resolve_version
 
                 def load(ref: VersionRef) -> LoadedVersion:  # counted, so /metrics shows loads and their duration
@@ -156,7 +156,15 @@ def get_cache() -> ModelCache:
                     generation=alias_generation,
                     list_aliases=alias_refs,
                     warm_aliases=tuple(settings.STEWARD_SERVING_WARM_ALIASES),
+                    warm_requests=warm.warm_requests,
+                    report_warm=warm.report,
+                    heartbeat_s=warm.HEARTBEAT_S,
                 )
+    return _cache
+
+
+def current_cache() -> ModelCache | None:
+    """This process's cache if it has one (it has served or warmed up), else None: nothing to keep warm."""
     return _cache
 
 

@@ -58,3 +58,31 @@ class ServingStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} v{self.version} {self.endpoint} {self.minute:%H:%M} ({self.requests} req)"
+
+
+class WarmRequest(models.Model):
+    """A version that is about to become an alias's first target: every serving process loads and warms it, then
+    says so in its ServingProcess row, and the move waits for that (serving.warm)."""
+
+    model_version = models.ForeignKey("training.ModelVersion", on_delete=models.CASCADE, related_name="+")
+    alias = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"warm {self.model_version_id} for {self.alias} @ {self.created_at:%H:%M:%S}"
+
+
+class ServingProcess(models.Model):
+    """A serving process with an alias watcher: when it was last seen, and the newest WarmRequest it has handled
+    (loaded, or failed to load). Each process writes only its own row."""
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    seen_at = models.DateTimeField(db_index=True)
+    warm_done = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="serving_process_host_pid")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

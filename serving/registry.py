@@ -29,6 +29,11 @@ def _ref(mv) -> VersionRef:
     )
 
 
+def version_ref(mv) -> VersionRef:
+    """A ModelVersion (with its model) as serving needs it."""
+    return _ref(mv)
+
+
 def artifact_dir(ref: VersionRef) -> Path:
     """A local directory with the version's artifact; with remote storage the first call downloads
     it, so it runs in the loader (a background thread during a swap), never on the request path."""

@@ -159,6 +159,11 @@ class ModelAliasAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = ModelVersion.objects.filter(model=alias.model).order_by("-version")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        # Not in the admin's usual transaction: model_alias_set writes in its own, and before it a first-set
+        # `production` has every serving process warm the version, which they can only see once committed.
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
         from training.services.registry import model_alias_set
 

@@ -39,7 +39,7 @@ class TrainingJobCreateView(APIView):
         data = TrainingJobRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = training_job_start(actor=request.user, request=as_request(data.validated_data))
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ModelListView(generics.ListAPIView):

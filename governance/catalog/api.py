@@ -148,7 +148,7 @@ class DatasetVersionTransformView(APIView):
         version = get_object_or_404(dataset_version_list(), pk=pk)
         data = validated(TransformSerializer, request.data)
         job = transform_start(actor=request.user, version=version, operation=data["operation"], params=data["params"])
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class _IgnoreFormatParameter(DefaultContentNegotiation):

@@ -10,7 +10,8 @@ class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from core.openlineage import register_dataset_resolver
-        from governance.catalog.selectors import openlineage_dataset
+        from core.openlineage import register_dataset_resolver, register_hidden_columns_resolver
+        from governance.catalog.selectors import openlineage_dataset, openlineage_hidden_columns
 
         register_dataset_resolver("dataset_version", openlineage_dataset)
+        register_hidden_columns_resolver("dataset_version", openlineage_hidden_columns)

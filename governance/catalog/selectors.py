@@ -157,3 +157,10 @@ def openlineage_dataset(version_id: Any) -> tuple[str, list[tuple[str, str]]] | 
         return None
     fields = [(str(c.get("name")), str(c.get("dtype", ""))) for c in version.columns or [] if c.get("name")]
     return f"{version.dataset.name}:{version.number}", fields
+
+
+def openlineage_hidden_columns(version_id: Any) -> set[str] | None:
+    """The columns of a version whose raw values a reader without pii.manage may not see (the hidden-columns hooks
+    for an anonymous reader): an OpenLineage receiver withholds parameters that quote them."""
+    version = DatasetVersion.objects.filter(pk=version_id).first()
+    return None if version is None else hooks.columns_hidden_from(version, None)

@@ -106,7 +106,7 @@ class ProjectTasksView(generics.ListAPIView):
         data = TasksCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = services.tasks_create_start(actor=request.user, project=project, **data.validated_data)
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class NextTaskView(APIView):
@@ -217,7 +217,7 @@ class ExportView(APIView):
         data = ExportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = services.export_start(actor=request.user, project=_project(pk), **data.validated_data)
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class WebhookView(APIView):

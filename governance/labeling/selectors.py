@@ -203,6 +203,14 @@ def openlineage_project_dataset(project_id: Any) -> tuple[str, list[tuple[str, s
     return openlineage_dataset(version_id) if version_id is not None else None
 
 
+def openlineage_project_hidden_columns(project_id: Any) -> set[str] | None:
+    """The hidden columns (for a reader without pii.manage) of the dataset version a labeling project reads."""
+    from governance.catalog.selectors import openlineage_hidden_columns
+
+    version_id = Project.objects.filter(pk=project_id).values_list("dataset_version_id", flat=True).first()
+    return openlineage_hidden_columns(version_id) if version_id is not None else None
+
+
 def gold_summary(project: Project) -> dict[str, Any]:
     """The project page's gold card: each gold task (row, known answer, answered, correct) and each annotator's
     accuracy on gold."""

@@ -41,7 +41,7 @@ class VersionScanView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(version_list(), pk=pk)
         scan = services.pii_scan_start(version=version, actor=request.user)
-        data = JobSerializer(scan.job).data | {"scan": scan.pk}
+        data = JobSerializer(scan.job, context={"request": request}).data | {"scan": scan.pk}
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -156,7 +156,7 @@ class MaskView(APIView):
             policy={"columns": data.validated_data["columns"]},
             save_as=data.validated_data.get("save_as"),
         )
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class DecryptView(APIView):

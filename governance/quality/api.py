@@ -89,7 +89,7 @@ class VersionChecksView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         version = get_object_or_404(dataset_version_list(), pk=pk)
         job = services.quality_check_start(version=version, actor=request.user)
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class VersionQualityView(APIView):

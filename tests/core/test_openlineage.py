@@ -166,3 +166,98 @@ def test_a_job_whose_worker_was_lost_past_its_cap_sends_fail(
     assert [e["eventType"] for e in events] == ["FAIL"]
     assert_openlineage_event(events[0])
     assert "gave up after 1 of 1 attempts" in events[0]["run"]["facets"]["errorMessage"]["message"]
+
+
+def _sent_params(event: dict[str, Any]) -> dict[str, str]:
+    return {p["key"]: p["value"] for p in event["run"]["facets"]["executionParameters"]["parameters"]}
+
+
+def test_a_filter_quoting_a_personal_data_column_reaches_the_receiver_withheld(
+    receiver: OpenLineageReceiver, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from governance.catalog.transform_service import transform_start
+
+    source = scan_upload(CSV, name="users.csv", dataset="users")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = transform_start(
+            actor=steward,
+            version=source,
+            operation="filter",
+            params={"expression": 'email != "u3@example.com" and rating >= 2'},
+        )
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        sent = _sent_params(event)
+        assert sent["operation"] == "filter"
+        assert json.loads(sent["params"]) == {"expression": "[withheld]"}
+        assert json.loads(sent["inputs"]) == [source.pk]
+        assert sent["steward.withheld_values"] == "1"
+    assert "u3@example" not in json.dumps(events)
+    # The owner still reads them whole.
+    assert job.params["params"]["expression"].startswith('email != "u3@')
+
+
+def test_a_masking_rule_keeps_its_operator_but_not_its_replacement_text(
+    receiver: OpenLineageReceiver, scan_upload: Any, steward: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from governance.privacy.services import mask_start
+
+    source = scan_upload(CSV, name="users.csv", dataset="users")
+    policy = {"columns": {"email": {"operator": "replace", "params": {"new_value": "contact Jane Roe at 555-0199"}}}}
+    with django_capture_on_commit_callbacks(execute=True):
+        job = mask_start(version=source, actor=steward, policy=policy)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    sent = json.loads(_sent_params(events[1])["policy"])
+    assert sent == {
+        "columns": {"email": {"operator": "replace", "params": {"new_value": "[withheld]", "scope": "value"}}}
+    }
+    assert "Jane Roe" not in json.dumps(events)
+
+
+def test_receiver_params_keep_names_and_counts_and_withhold_literals_beside_hidden_columns() -> None:
+    from core.selectors import job_params_for_receiver
+
+    job = Job(
+        kind="transform",
+        params={
+            "operation": "impute",
+            "inputs": [4],
+            "params": {"columns": ["phone"], "strategy": "constant", "value": "000-000"},
+            "also": {"column": "rating", "value": 3, "expression": "rating > 2", "keys": ["user_id", "phone"]},
+            "seed": 7,
+        },
+    )
+    shown, withheld = job_params_for_receiver(job=job, columns={"phone", "rating", "user_id"}, hidden={"phone"})
+    assert shown == {
+        "operation": "impute",
+        "inputs": [4],
+        "params": {"columns": ["phone"], "strategy": "constant", "value": "[withheld]"},
+        # `keys` names the hidden column: its siblings may be literals compared to it.
+        "also": {"column": "rating", "value": "[withheld]", "expression": "[withheld]", "keys": ["user_id", "phone"]},
+        "seed": 7,
+    }
+    assert withheld == 3
+    # Nothing hidden: everything shows.
+    assert job_params_for_receiver(job=job, columns={"phone", "rating", "user_id"}, hidden=set()) == (job.params, 0)
+
+
+def test_a_job_whose_inputs_are_unknown_sends_what_an_outsider_reads(
+    receiver: OpenLineageReceiver, settings: Any, db: Any
+) -> None:
+    from core.openlineage import job_event
+
+    job = Job.objects.create(
+        kind="transform",
+        status=Job.Status.RUNNING,
+        params={"operation": "filter", "params": {"expression": 'email == "x@example.com"'}},
+    )
+    job_event(job.pk)
+    sent = _sent_params(receiver.of(job)[0])
+    assert sent["operation"] == "filter" and "params" not in sent
+    assert "x@example.com" not in json.dumps(receiver.events)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from serving.cache import ModelCache
+from serving.cache import ModelCache, VersionRef
 from serving.loader import get_cache, reset_cache
 from tests.factories import SHOP_ITEM_IDS, FakeClock, post_rank
 from tests.serving.test_cache import Loader, Registry
@@ -179,6 +179,22 @@ def test_after_an_alias_move_no_request_pays_the_load(
     assert clock.now == 1000.0
 
 
+def _record_loads_with_alias(monkeypatch: pytest.MonkeyPatch, model: str) -> list[tuple[int, bool]]:
+    """(version, whether `model`'s production alias existed yet) for every load from now on."""
+    import serving.loader as loader_module
+    from training.models import ModelAlias
+
+    real = loader_module.load_version
+    loads: list[tuple[int, bool]] = []
+
+    def recording(ref: Any) -> Any:
+        loads.append((ref.version, ModelAlias.objects.filter(model__name=model, name="production").exists()))
+        return real(ref)
+
+    monkeypatch.setattr(loader_module, "load_version", recording)
+    return loads
+
+
 def test_a_first_set_alias_of_a_new_model_is_warm_before_its_first_request(
     shop: Any, engineer: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,10 +203,169 @@ def test_a_first_set_alias_of_a_new_model_is_warm_before_its_first_request(
     cache.poll(wait=True)
     cache.wait_idle()
     shop.add_version("other", "plain")
+    loads = _record_loads_with_alias(monkeypatch, "other")
     shop.set_alias("other", "production", 1)
-    loads = _record_loads(monkeypatch)
+    assert loads == [(1, False)]  # loaded and warmed before the move was written
     cache.poll(wait=True)
     cache.wait_idle()
     resp = post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, model="other")
     assert resp.status_code == 200, resp.content
+    assert loads == [(1, False)]  # neither the sync nor the first request loaded it again
+
+
+def test_a_first_set_through_the_api_is_warm_in_this_process_before_the_put_answers(
+    shop: Any, engineer: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reset_cache(clock=FakeClock())
+    get_cache().poll(wait=True)
+    shop.add_version("other", "plain")
+    loads = _record_loads_with_alias(monkeypatch, "other")
+    moved = engineer.put("/api/v1/models/other/aliases/production/", {"version": 1}, format="json")
+    assert moved.status_code == 200, moved.content
     assert loads == [(1, False)]
+    assert any(ref.model == "other" for ref in get_cache().loaded_versions())
+    main = threading.get_ident()
+    request_loads = _record_loads(monkeypatch)
+    assert post_rank(engineer, {"candidates": SHOP_ITEM_IDS}, model="other").status_code == 200
+    assert request_loads == [] and threading.get_ident() == main
+
+
+def test_a_moved_alias_does_not_wait_for_a_warm_request(shop: Any) -> None:
+    from serving.models import WarmRequest
+
+    before = WarmRequest.objects.count()  # the fixture's first production of "shop" made one
+    shop.set_alias("shop", "production", 2)  # v1 answers while serving loads v2: nothing to wait for
+    shop.set_alias("shop", "staging", 1)  # not an alias loaded ahead
+    assert WarmRequest.objects.count() == before == 1
+
+
+# -- the watcher's side: warm requests read, loaded, reported ---------------------------------------
+
+
+def test_the_watcher_loads_a_requested_version_then_reports_it_and_the_alias_binds_without_a_load(
+    pushed: Any,
+) -> None:
+    registry, loader = pushed[1], pushed[2]
+    requests: list[tuple[int, VersionRef]] = []
+    reported: list[int] = []
+
+    def warm_requests(after: int | None) -> tuple[int, list[VersionRef]]:
+        newest = requests[-1][0] if requests else 0
+        return newest, [ref for pk, ref in requests if after is not None and pk > after]
+
+    cache = ModelCache(
+        resolve_alias=registry.resolve_alias,
+        resolve_version=registry.resolve_version,
+        load=loader,
+        generation=lambda: registry.generation,
+        list_aliases=registry.refs,
+        warm_requests=warm_requests,
+        report_warm=reported.append,
+        heartbeat_s=3600,
+    )
+    assert cache.poll_warm() is False and reported == [0]  # alive, nothing asked
+    requests.append((7, registry.ref(1)))
+    assert cache.poll_warm() is True
+    assert loader.calls == [1] and reported == [0, 7]
+    assert cache.poll_warm() is False and reported == [0, 7]  # nothing new, heartbeat not due
+    registry.move("production", 1)  # the mover writes the alias once every process reported
+    cache.poll(wait=True)
+    cache.wait_idle()
+    assert cache.get("shop").ref.version == 1
+    assert loader.calls == [1]
+
+
+def test_a_requested_version_that_fails_to_load_is_still_reported_handled(pushed: Any) -> None:
+    registry, loader = pushed[1], pushed[2]
+    loader.fail.add(2)
+    reported: list[int] = []
+    cache = ModelCache(
+        resolve_alias=registry.resolve_alias,
+        resolve_version=registry.resolve_version,
+        load=loader,
+        warm_requests=lambda after: (3, [registry.ref(2)] if after is not None else []),
+        report_warm=reported.append,
+    )
+    cache.poll_warm()
+    cache.poll_warm()
+    assert loader.calls == [2] and reported == [3]
+
+
+# -- the mover's side: waiting for other processes (a committed request: a transactional test) -----
+
+
+def _other_process(seen_ago_s: float = 0.0) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from serving.models import ServingProcess
+
+    return ServingProcess.objects.create(
+        host="other-host", pid=4242, seen_at=timezone.now() - timedelta(seconds=seen_ago_s), warm_done=0
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_move_waits_until_every_live_serving_process_reported_the_version_warm(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.warm as warm
+    from serving.models import WarmRequest
+    from training.models import ModelAlias
+
+    registry.add_version("other", "plain")
+    other = _other_process()
+    seen: list[bool] = []
+
+    def other_process_reports(seconds: float) -> None:  # what its watcher does while the mover waits
+        seen.append(ModelAlias.objects.filter(model__name="other").exists())
+        if len(seen) == 3:
+            other.warm_done = WarmRequest.objects.latest("pk").pk
+            other.save()
+
+    monkeypatch.setattr(warm.time, "sleep", other_process_reports)
+    registry.set_alias("other", "production", 1)
+    assert seen == [False, False, False]  # the alias was written only after the report
+    assert ModelAlias.objects.get(model__name="other", name="production").version.version == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_never_reports_holds_the_move_only_until_the_timeout_and_a_gone_one_not_at_all(
+    registry: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import serving.warm as warm
+    from training.models import ModelAlias
+
+    registry.add_version("other", "plain")
+    registry.add_version("gone", "plain")
+    settings.STEWARD_SERVING_WARM_WAIT_MS = 300
+    other = _other_process()
+    started = time.monotonic()
+    registry.set_alias("other", "production", 1)
+    assert 0.3 <= time.monotonic() - started < 5
+    assert ModelAlias.objects.filter(model__name="other", name="production").exists()
+
+    other.delete()
+    _other_process(seen_ago_s=warm.LIVE_S + 1)
+    monkeypatch.setattr(warm.time, "sleep", lambda s: pytest.fail("waited for a process that is gone"))
+    registry.set_alias("gone", "production", 1)
+
+
+@pytest.mark.django_db
+def test_a_process_reports_itself_and_reads_recent_requests_when_it_starts(shop: Any) -> None:
+    from serving import warm
+    from serving.models import ServingProcess, WarmRequest
+
+    v1, v2 = shop.versions[("shop", 1)], shop.versions[("shop", 2)]
+    request = WarmRequest.objects.create(model_version=v2, alias="production")
+    newest, refs = warm.warm_requests(None)  # the fixture's first production (v1) is recent too
+    assert newest == request.pk and [r.pk for r in refs] == [v1.pk, v2.pk]
+    assert warm.warm_requests(request.pk) == (request.pk, [])
+    warm.report(request.pk)
+    warm.report(request.pk)
+    row = ServingProcess.objects.get()
+    assert (row.host, row.pid, row.warm_done) == (*warm.identity(), request.pk)
+    assert warm.pending_processes(request.pk + 1) == []  # this process is never waited for by itself

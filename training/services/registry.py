@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.dispatch import Signal
 
 from core.audit import audit_log, user_or_none
 from core.errors import ServiceError
@@ -89,6 +90,12 @@ def model_version_create(
     return mv
 
 
+# Sent by model_alias_set before the move is written, when the alias will point somewhere new: kwargs `model`
+# (RegisteredModel), `alias`, `version` (the target ModelVersion) and `first` (the alias did not exist). The
+# training app knows no serving: serving listens, and for a first-set alias that it loads ahead (no old version
+# could answer meanwhile) it has every serving process load and warm the version before the move is visible.
+alias_will_move = Signal()
+
 # Aliases that serve users: moving one to a version that does not beat its baseline needs `force`.
 GUARDED_ALIASES = ("production",)
 
@@ -121,6 +128,9 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
             status_code=409,
             code="below_baseline",
         )
+    current = ModelAlias.objects.filter(model=model, name=alias).values_list("version_id", flat=True).first()
+    if current != target.pk:
+        alias_will_move.send(sender=ModelAlias, model=model, alias=alias, version=target, first=current is None)
     user = user_or_none(actor)
     for _ in range(2):  # a concurrent first creation of the same alias retries as an update
         try:

@@ -1,0 +1,136 @@
+"""A first-set alias is warm in every serving process before the move is visible (issue 14).
+
+A moved alias needs none of this: its old version answers while each process loads the new one in the
+background (serving.cache). A first-ever `production` has no old version, so a request that arrives before a
+process has loaded it waits for the load. So `model_alias_set` tells serving first (training's
+`alias_will_move` signal), and for a first set of an alias in STEWARD_SERVING_WARM_ALIASES:
+
+1. a WarmRequest row names the version (committed at once: other processes must see it);
+2. this process, if it serves, loads and warms the version on the mover's thread;
+3. every other live serving process (a ServingProcess row seen within LIVE_S) finds the request with its alias
+   watcher, loads and warms the version, and records the request as handled in its row;
+4. the mover waits until every live process has, or STEWARD_SERVING_WARM_WAIT_MS passes (then the move goes
+   ahead, logged: a stuck process must not block the registry), and only then writes the alias.
+
+Processes write their row every HEARTBEAT_S from the watcher thread (one UPDATE), never on a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
+
+from serving.cache import VersionRef
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+LIVE_S = 15.0  # a process not seen for this long is gone (or stuck): the move does not wait for it
+REQUEST_MAX_AGE_S = 120.0  # a process that starts later still warms a request this recent
+STALE_ROWS_S = 24 * 3600.0
+WAIT_STEP_S = 0.05
+
+_identity: tuple[str, int] | None = None
+
+
+def identity() -> tuple[str, int]:
+    global _identity
+    if _identity is None or _identity[1] != os.getpid():  # a forked worker is another process
+        _identity = (socket.gethostname()[:255], os.getpid())
+    return _identity
+
+
+def warm_requests(after: int | None) -> tuple[int, list[VersionRef]]:
+    """The newest WarmRequest id, and the versions of the requests after `after` (None: a process that just
+    started; then those of the last REQUEST_MAX_AGE_S), oldest first."""
+    from serving.models import WarmRequest
+    from serving.registry import version_ref
+
+    recent = timezone.now() - timedelta(seconds=REQUEST_MAX_AGE_S)
+    if after is None:
+        newest = WarmRequest.objects.aggregate(n=Max("pk"))["n"] or 0
+        rows = WarmRequest.objects.filter(created_at__gte=recent)
+    else:
+        rows = WarmRequest.objects.filter(pk__gt=after)
+    rows = list(rows.select_related("model_version__model").order_by("pk")[:50])
+    if after is not None:
+        newest = rows[-1].pk if rows else after
+    refs = {r.model_version_id: version_ref(r.model_version) for r in rows if r.created_at >= recent}
+    return newest, list(refs.values())
+
+
+def report(done: int) -> None:
+    """This process is alive and has handled every WarmRequest up to `done`."""
+    from serving.models import ServingProcess
+
+    host, pid = identity()
+    now = timezone.now()
+    updated = ServingProcess.objects.filter(host=host, pid=pid).update(seen_at=now, warm_done=done)
+    if not updated:
+        ServingProcess.objects.filter(seen_at__lt=now - timedelta(seconds=STALE_ROWS_S)).delete()
+        ServingProcess.objects.update_or_create(host=host, pid=pid, defaults={"seen_at": now, "warm_done": done})
+
+
+def pending_processes(request_id: int) -> list[str]:
+    """Live serving processes (other than this one) that have not handled request `request_id` yet."""
+    from serving.models import ServingProcess
+
+    host, pid = identity()
+    live = ServingProcess.objects.filter(seen_at__gte=timezone.now() - timedelta(seconds=LIVE_S))
+    waiting = live.filter(warm_done__lt=request_id).exclude(host=host, pid=pid)
+    return [f"{h}:{p}" for h, p in waiting.values_list("host", "pid")]
+
+
+def warm_before_first_set(*, version: Any, alias: str, first: bool, **kwargs: Any) -> None:
+    """training's `alias_will_move` receiver: see the module docstring."""
+    wait_s = settings.STEWARD_SERVING_WARM_WAIT_MS / 1000
+    if not first or alias not in settings.STEWARD_SERVING_WARM_ALIASES or wait_s <= 0:
+        return
+    from serving import loader
+    from serving.models import WarmRequest
+    from serving.registry import version_ref
+
+    ref = version_ref(version)
+    started = time.monotonic()
+    request = WarmRequest.objects.create(model_version=version, alias=alias)
+    cache = loader.current_cache()
+    if cache is not None:  # this process serves: warm it here (its watcher would find the same request)
+        try:
+            cache.prewarm(ref)
+        except Exception:  # the move still goes ahead; requests get the load's error, as before
+            log.exception("serving: warming %s v%s before %s was set failed", ref.model, ref.version, alias)
+    if connection.in_atomic_block:
+        # Other processes cannot see an uncommitted request: do not wait for them (the watcher's prime after
+        # the move still loads it ahead of their first request).
+        log.warning("serving: %s/%s set inside a transaction; other processes warm it after the move", ref.model, alias)
+        return
+    waiting: list[str] = []
+    while time.monotonic() - started < wait_s:
+        waiting = pending_processes(request.pk)
+        if not waiting:
+            log.info(
+                "serving: %s v%s warm in every serving process after %.2f s; setting %s",
+                ref.model,
+                ref.version,
+                time.monotonic() - started,
+                alias,
+            )
+            return
+        time.sleep(WAIT_STEP_S)
+    log.warning(
+        "serving: %s v%s not reported warm by %s within %.0f s; setting %s anyway",
+        ref.model,
+        ref.version,
+        ", ".join(waiting),
+        wait_s,
+        alias,
+    )
