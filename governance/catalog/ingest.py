@@ -8,6 +8,8 @@ values (a bad row could hold personal data).
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ctypes
 import queue
 import re
 import threading
@@ -460,7 +462,19 @@ def profile_parquet_streamed(path: Path, columns: list[str] | None = None) -> li
             profiler.add(pa.Table.from_batches([batch]))
     else:
         profiler.rows = pfile.metadata.num_rows
-    return profiler.finish(schema, path)
+    try:
+        return profiler.finish(schema, path)
+    finally:
+        del profiler
+        release_memory()
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS, so a long-lived worker's RSS returns to its base after a profile (Arrow's
+    allocator and glibc keep freed pages for reuse otherwise, and the next job's peak starts from there)."""
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _streamable(dtype: pa.DataType) -> bool:

@@ -1058,7 +1058,10 @@ class _Buckets:
             lo, hi = np.searchsorted(sorted_bucket, [k, k + 1])
             writer = self.writers[k]
             if writer is None:
-                writer = self.writers[k] = pq.ParquetWriter(self.paths[k], self.schema, compression="none")
+                # Read once, right away, by DuckDB: no compression, dictionaries or statistics to compute.
+                writer = self.writers[k] = pq.ParquetWriter(
+                    self.paths[k], self.schema, compression="none", use_dictionary=False, write_statistics=False
+                )
             writer.write_table(table.slice(lo, hi - lo))
 
     def close(self) -> None:
