@@ -8,6 +8,8 @@ values (a bad row could hold personal data).
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ctypes
 import queue
 import re
 import threading
@@ -546,6 +548,35 @@ def profile_parquet(path: Path) -> list[dict[str, Any]]:
         return list(pool.map(one, names))
 
 
+def profile_parquet_streamed(path: Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """What `profile_parquet` gives (of `columns`, default all), read in batches of a row group (memory holds a
+    batch and the per-column tallies, never a whole column): how derived versions and large uploads are profiled."""
+    pfile = pq.ParquetFile(path)
+    schema = pfile.schema_arrow
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    profiler = StreamProfiler(max_rows=pfile.metadata.num_rows)
+    streamed = [f.name for f in schema if _streamable(f.type)]
+    if streamed:
+        for batch in pfile.iter_batches(batch_size=ROW_GROUP_ROWS, columns=streamed):
+            profiler.add(pa.Table.from_batches([batch]))
+    else:
+        profiler.rows = pfile.metadata.num_rows
+    try:
+        return profiler.finish(schema, path)
+    finally:
+        del profiler
+        release_memory()
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS, so a long-lived worker's RSS returns to its base after a profile (Arrow's
+    allocator and glibc keep freed pages for reuse otherwise, and the next job's peak starts from there)."""
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _streamable(dtype: pa.DataType) -> bool:
     return (
         pa.types.is_null(dtype)
@@ -700,6 +731,8 @@ class StreamProfiler:
                 return states[field.name].finish()
             if self.rows == 0 and _streamable(field.type):
                 return _ColumnState(field.name, field.type).finish()
+            if pa.types.is_nested(field.type):  # a list column is many times a plain one: read it in batches
+                return _profile_nested(written, field.name)
             return profile_column(field.name, pq.ParquetFile(written).read(columns=[field.name]).column(0))
 
         # pyarrow's kernels release the GIL, so columns finish side by side.

@@ -234,9 +234,13 @@ def dataset_version_derive(
     operation: str,
     params: dict[str, Any],
     dataset: Dataset | None = None,
+    known_profiles: dict[str, dict[str, Any]] | None = None,
 ) -> DatasetVersion:
     """Register a table computed from `parents` as a new version (of `dataset`, default the first parent's),
-    with a lineage edge from every parent. Content identical to an existing version returns that version."""
+    with a lineage edge from every parent. Content identical to an existing version returns that version.
+
+    `known_profiles` are column profiles the caller knows already (a column a transform left as it was keeps its
+    parent's profile); the other columns are profiled from the file in batches."""
     if not parents:
         raise ServiceError("A derived version needs at least one parent.")
     dataset = dataset or parents[0].dataset
@@ -251,7 +255,7 @@ def dataset_version_derive(
             raise ServiceError("Nothing to register: give a table or a Parquet file.")
         sha = _file_sha256(tmp)
         row_count = pq.ParquetFile(tmp).metadata.num_rows
-        columns = ingest.profile_parquet(tmp)
+        columns = _profile(tmp, known_profiles or {})
         size = tmp.stat().st_size
         with transaction.atomic():
             Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
@@ -301,6 +305,13 @@ def dataset_version_derive(
         tmp.unlink(missing_ok=True)
 
 
+def _profile(path: Path, known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    names = pq.read_schema(path).names
+    rest = [n for n in names if n not in known]
+    computed = {c["name"]: c for c in ingest.profile_parquet_streamed(path, rest)} if rest else {}
+    return [known[n] if n in known else computed[n] for n in names]
+
+
 def lineage_edge_create(
     *,
     actor: Any,
@@ -336,7 +347,7 @@ def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
     from core.storage import local_path
 
     with local_path(version.parquet) as path:
-        columns = ingest.profile_parquet(path)
+        columns = ingest.profile_parquet_streamed(path)
     DatasetVersion.objects.filter(pk=version.pk).update(
         columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE
     )

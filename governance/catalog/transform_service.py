@@ -143,13 +143,36 @@ def transform_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
                 outputs = transforms.run(operation, paths, params, work, transform_limits())
             except transforms.TransformError as exc:
                 raise ServiceError(str(exc)) from None
+            schemas = [pq.read_schema(p) for p in paths]
         reporter.check_cancelled()
-        return _register(job=job, reporter=reporter, inputs=inputs, outputs=outputs)
+        known = [_kept_profiles(inputs[0], schemas, operation, params, path) for path in outputs]
+        return _register(job=job, reporter=reporter, inputs=inputs, outputs=outputs, known=known)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _register(*, job: Job, reporter: Reporter, inputs: list[DatasetVersion], outputs: list[Path]) -> dict[str, Any]:
+def _kept_profiles(
+    parent: DatasetVersion, schemas: list[Any], operation: str, params: dict[str, Any], output: Path
+) -> dict[str, dict[str, Any]]:
+    """The parent's profiles of the columns the transform left as they were (same rows, same values): profiling
+    them again would read and hash millions of values to learn nothing new."""
+    if parent.profile_status != DatasetVersion.ProfileStatus.DONE:
+        return {}
+    meta = pq.ParquetFile(output)
+    if meta.metadata.num_rows != parent.row_count:
+        return {}
+    names = transforms.unchanged_columns(operation, params, schemas, meta.schema_arrow)
+    return {c["name"]: c for c in parent.columns if c.get("name") in names and "null_count" in c}
+
+
+def _register(
+    *,
+    job: Job,
+    reporter: Reporter,
+    inputs: list[DatasetVersion],
+    outputs: list[Path],
+    known: list[dict[str, dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     operation, params = job.params["operation"], job.params["params"]
     reporter.progress(0.7, "registering")
     target = None
@@ -174,6 +197,7 @@ def _register(*, job: Job, reporter: Reporter, inputs: list[DatasetVersion], out
                     operation=operation,
                     params=edge_params,
                     dataset=target,
+                    known_profiles=known[i] if known else None,
                 )
             )
         if operation == "split":

@@ -1058,7 +1058,10 @@ class _Buckets:
             lo, hi = np.searchsorted(sorted_bucket, [k, k + 1])
             writer = self.writers[k]
             if writer is None:
-                writer = self.writers[k] = pq.ParquetWriter(self.paths[k], self.schema, compression="none")
+                # Read once, right away, by DuckDB: no compression, dictionaries or statistics to compute.
+                writer = self.writers[k] = pq.ParquetWriter(
+                    self.paths[k], self.schema, compression="none", use_dictionary=False, write_statistics=False
+                )
             writer.write_table(table.slice(lo, hi - lo))
 
     def close(self) -> None:
@@ -1286,6 +1289,42 @@ def op_negative_sampling(ctx: Context, params: dict[str, Any]) -> None:
     sink = ctx.output(positives.schema)
     sink.write(positives)
     sink.write(negatives)
+
+
+# --- what an operation leaves as it was ---------------------------------------------------------------------------
+
+# Operations that write every input row once, in order, and leave the input's columns as they were except those
+# named by these params (which they compute anew); the columns they add are new names (_new_names refuses clashes).
+_ROWS_KEPT_REWRITES = {
+    "impute": ("columns",),
+    "label": ("column",),
+    "select": (),
+    "drop": (),
+    "time_features": (),
+    "aggregates": (),
+    "sequence": (),
+}
+
+
+def unchanged_columns(operation: str, params: dict[str, Any], inputs: list[pa.Schema], output: pa.Schema) -> set[str]:
+    """The output columns that hold exactly the first input's values, row for row, whose profile is then the
+    input's own (so a derived version profiles only what the transform computed). Call it only with an output that
+    has as many rows as the first input: a left join keeps each left row once only when no key matched twice."""
+    if operation == "join" and params.get("how", "inner") == "left":
+        rewritten: set[str] = set()
+    elif operation in _ROWS_KEPT_REWRITES:
+        rewritten = set()
+        for key in _ROWS_KEPT_REWRITES[operation]:
+            value = params.get(key, "label" if operation == "label" else None)
+            rewritten |= {value} if isinstance(value, str) else {v for v in value or [] if isinstance(v, str)}
+    else:
+        return set()
+    source = inputs[0]
+    return {
+        f.name
+        for f in output
+        if f.name in source.names and f.name not in rewritten and source.field(f.name).type.equals(f.type)
+    }
 
 
 # --- the catalogue of operations ----------------------------------------------------------------------------------
