@@ -73,6 +73,8 @@ class HeadSplit:
         n_cat, n_text, n_num = len(head.vocab_sizes), head.n_text, head.n_numeric
         if head.interaction not in ("fm", "two_tower"):
             raise ValueError(f"interaction {head.interaction!r} has no split form")
+        if head.list_buckets and head.list_pooling == "attention":
+            raise ValueError("a list column under target attention depends on the candidate: no split form")
         self.item = _side(item_categorical, item_text, item_numeric, (n_cat, n_text, n_num))
         self.user = _Side(
             categorical=[j for j in range(n_cat) if j not in self.item.categorical],
