@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+# ML100K_DIR overrides where the data lies (a git worktree sits one level deeper than the checkout).
+DEFAULT_DIR = Path(os.environ.get("ML100K_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k")
 
 
 def read_atomic(path: Path) -> pa.Table:

@@ -15,6 +15,7 @@ test AUC of both, the lift, and the wall time of each, beside the machine's load
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -73,7 +74,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--max-len", type=int, default=20, help="N: the last N items before each rating")
     ap.add_argument("--epochs", type=int, default=PARAMS["epochs"])
-    ap.add_argument("--buckets", type=int, default=8191, help="hash slots of the history embedding table")
+    ap.add_argument("--buckets", type=int, default=8191, help="hash slots of the history table (mean pooling)")
+    ap.add_argument(
+        "--pooling",
+        choices=["attention", "mean"],
+        default="attention",
+        help="attention: target attention over the item embeddings (the default with an item column); mean: hashed",
+    )
+    ap.add_argument("--params", default="{}", help="JSON training parameters over the bench's, for both models")
     args = ap.parse_args()
 
     from ml100k import load_ml100k
@@ -89,7 +97,9 @@ def main() -> None:
         f"in {time.perf_counter() - t0:.1f} s; mean length {lengths.mean():.1f}, empty {int((lengths == 0).sum())}"
     )
     train_t, valid_t, test_t = split_time(table, "timestamp", (0.8, 0.1, 0.1))
-    params = {**PARAMS, "epochs": args.epochs}
+    given = {"epochs": args.epochs, **json.loads(args.params)}
+    params = {**PARAMS, **given}
+    print(f"history pooling: {args.pooling}; params over the bench's: {json.dumps(given)}")
     results = {}
     for name, lists in (("without history", []), ("with history", ["history"])):
         spec = FeatureSpec(
@@ -100,6 +110,7 @@ def main() -> None:
             list_columns=lists,
             list_buckets=args.buckets,
             list_max_len=args.max_len,
+            list_pooling=args.pooling,
         )
         t = time.perf_counter()
         result = train(train_table=train_t, valid_table=valid_t, test_table=test_t, spec=spec, params=params)

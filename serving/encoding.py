@@ -7,8 +7,10 @@ that at load time against the artifact's own predictor):
   "true"/"false"); a value never seen in training, or a missing one, is id 0, the unknown bucket.
 - numeric: standardized with the training mean and standard deviation; missing is the mean (0).
 - text: the string itself; missing text is "".
-- list (a behaviour sequence): a JSON array of item ids, hashed into slots exactly as training's
-  `training.ml.sequence.encode_lists` does; missing or null is the empty list.
+- list (a behaviour sequence): a JSON array of item ids, as slots exactly as training's
+  `training.ml.sequence.encode_lists` makes them (the item's categorical id under attention pooling,
+  an item unseen in training being padding; its hash under mean pooling); missing or null is the
+  empty list.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class FeatureEncoder:
         }
         self._stats = {col: (float(s["mean"]), float(s["std"])) for col, s in spec.numeric_stats.items()}
         self.lists = list(spec.list_columns)
+        self._list_vocab = spec.list_vocabulary() if self.lists else None
         self.columns = frozenset([*self.categorical, *self.numeric, *self.text, *self.lists])
 
     def category_id(self, column: str, value: Any, where: str) -> int:
@@ -102,7 +105,11 @@ class FeatureEncoder:
     def list_value(self, column: str, value: Any, where: str) -> list[int]:
         try:
             return encode_list_value(
-                value, buckets=self.spec.list_buckets, max_len=self.spec.list_max_len, key=value_key
+                value,
+                buckets=self.spec.list_buckets,
+                max_len=self.spec.list_max_len,
+                key=value_key,
+                vocabulary=self._list_vocab,
             )
         except ValueError as exc:  # InputError too (a value that is no id)
             raise InputError(f"{where}.{column}: {exc}") from None

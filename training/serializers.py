@@ -22,13 +22,22 @@ class TrainingJobRequestSerializer(serializers.Serializer):
         child=serializers.CharField(),
         default=list,
         help_text="columns of lists of item ids (e.g. the sequence transform's behaviour sequence), each pooled "
-        "as the mean of hashed id embeddings; serving takes them as arrays in the rank request",
+        "into one field (see list_pooling); serving takes them as arrays in the rank request",
     )
     list_buckets = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="hash slots of the list embedding table (100003)"
     )
     list_max_len = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="the last ids of each list that count (50)"
+    )
+    list_pooling = serializers.ChoiceField(
+        choices=["attention", "mean"],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="attention (default with an item_column): DIN-style target attention of the candidate over the "
+        "history, embedded with the item column's own table (items unseen in training count as padding); "
+        "mean: the mean of hashed id embeddings of a table of their own",
     )
     user_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     item_column = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)

@@ -114,6 +114,11 @@ def _refused(start_training, body, fragment):
         ({"list_columns": ["genre"], "categorical_columns": ["gender"]}, "list column 'genre' has type string"),
         ({"list_columns": ["history"]}, "'history' not found"),
         ({"list_columns": ["genre"], "categorical_columns": [], "list_buckets": 1}, "list_buckets must be"),
+        (
+            {"list_columns": ["genre"], "categorical_columns": [], "list_pooling": "attention", "item_column": None},
+            "name item_column",
+        ),
+        ({"list_columns": ["genre"], "list_pooling": "sum"}, "not a valid choice"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_problem_and_creates_no_job(payload, start_training, change, fragment):

@@ -7,8 +7,9 @@ A `FeatureSpec` names the columns by role. `fit` learns, from the training split
 - mean and standard deviation per numeric column; a missing value becomes the mean (0 after
   standardization), so missing numerics carry no signal of their own.
 Text columns are passed to the tokenizer as strings; missing text is the empty string.
-List columns (a behaviour sequence: lists of item ids) are hashed into slots and pooled into one
-field each (training/ml/sequence.py); they need no fitting.
+List columns (a behaviour sequence: lists of item ids) become one field each (training/ml/sequence.py):
+with `list_pooling` "attention" (the default when an item column is named) their ids are looked up
+in the item column's vocabulary, so only items seen in training count; with "mean" they are hashed.
 
 The fitted spec is JSON-serializable (`to_dict` / `from_dict`) and travels in the model artifact.
 """
@@ -45,6 +46,9 @@ class FeatureSpec:
     list_columns: list[str] = field(default_factory=list)  # lists of item ids, pooled (sequence.py)
     list_buckets: int = 100_003  # hash slots of the list columns' embedding table (slot 0 pads)
     list_max_len: int = 50  # the last ids of a list that count
+    # "attention" (target attention over the item embeddings; needs item_column) or "mean" (hashed
+    # ids, own table); None: "attention" with an item column, else "mean". fit() decides.
+    list_pooling: str | None = None
     # Learned by fit():
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
     numeric_stats: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -102,6 +106,10 @@ class FeatureSpec:
                 raise SpecError(f"{role} '{col}' is also named as a {seen[col]} column")
         if self.label_column in self.feature_columns:
             raise SpecError(f"label column '{self.label_column}' is also named as a feature")
+        if self.list_pooling not in (None, "mean", "attention"):
+            raise SpecError(f"list_pooling must be 'mean' or 'attention', got {self.list_pooling!r}")
+        if self.list_columns and self.list_pooling == "attention" and not self.item_column:
+            raise SpecError("list_pooling 'attention' attends from the candidate item: name item_column")
         if self.list_columns:
             for name, value, low in (("list_buckets", self.list_buckets, 2), ("list_max_len", self.list_max_len, 1)):
                 if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -135,7 +143,24 @@ class FeatureSpec:
             col: _fit_vocabulary(table.column(col), min_count, max_vocab_size) for col in self.categorical_features
         }
         stats = {col: _fit_scaler(col, table.column(col)) for col in self.numeric_columns}
-        return replace(self, vocabularies=vocabularies, numeric_stats=stats)
+        return replace(self, vocabularies=vocabularies, numeric_stats=stats, list_pooling=self.resolved_list_pooling)
+
+    @property
+    def resolved_list_pooling(self) -> str:
+        if self.list_pooling is not None:
+            return self.list_pooling
+        return "attention" if self.item_column else "mean"
+
+    def list_vocabulary(self) -> dict[str, int] | None:
+        """Item id string -> categorical id, the slots of list ids under attention pooling; None
+        under mean pooling (hashed)."""
+        from training.ml.sequence import item_vocabulary
+
+        if self.resolved_list_pooling != "attention":
+            return None
+        self._require_fitted()
+        assert self.item_column is not None
+        return item_vocabulary(self.vocabularies[self.item_column])
 
     # -- encoding -------------------------------------------------------------------------------
 
@@ -176,10 +201,15 @@ class FeatureSpec:
         from training.ml.sequence import encode_lists
 
         out = np.zeros((table.num_rows, len(self.list_columns), self.list_max_len), dtype=np.int64)
+        vocabulary = self.list_vocabulary() if self.list_columns else None
         for j, col in enumerate(self.list_columns):
             if col in table.column_names:
                 out[:, j] = encode_lists(
-                    table.column(col), name=col, buckets=self.list_buckets, max_len=self.list_max_len
+                    table.column(col),
+                    name=col,
+                    buckets=self.list_buckets,
+                    max_len=self.list_max_len,
+                    vocabulary=vocabulary,
                 )
         return out
 
@@ -205,6 +235,7 @@ class FeatureSpec:
                 "list_columns": list(self.list_columns),
                 "list_buckets": self.list_buckets,
                 "list_max_len": self.list_max_len,
+                "list_pooling": self.list_pooling,
             }
             if self.list_columns
             else {}
@@ -234,6 +265,8 @@ class FeatureSpec:
             list_columns=data.get("list_columns") or [],
             list_buckets=100_003 if data.get("list_buckets") is None else data["list_buckets"],
             list_max_len=50 if data.get("list_max_len") is None else data["list_max_len"],
+            # A spec saved before attention pooling existed pooled by the mean.
+            list_pooling=data.get("list_pooling") or ("mean" if data.get("vocabularies") else None),
             vocabularies={k: list(v) for k, v in (data.get("vocabularies") or {}).items()},
             numeric_stats={k: dict(v) for k, v in (data.get("numeric_stats") or {}).items()},
         )

@@ -14,8 +14,12 @@ for 1,000 items costs a gather, a dot product and, with an MLP, its remaining la
 
 Constants that belong to no field (the bias, the numeric layer's bias, the first dense layer's
 bias) ride on the user side, as do list columns (behaviour sequences: per request, never the
-item's). `tests/training/ml/test_head_split.py` checks the algebra against
-`CTRModel.score_from_parts` for every interaction, with and without an MLP.
+item's). Under target attention a list field is a function of the pair (sequence.py): the item side
+keeps the candidate's id embedding, the user side its history ids, and `logits` runs the attention
+per pair and adds the field's first-order term, its dot products with the other fields (in
+two-tower, with the item side's sum) and its block of the first dense layer.
+`tests/training/ml/test_head_split.py` checks the algebra against `CTRModel.score_from_parts` for
+every interaction, with and without an MLP and with attention-pooled lists.
 """
 
 from __future__ import annotations
@@ -36,13 +40,23 @@ class SideParts:
     const: torch.Tensor  # [n]: first-order terms and the interactions among this side's fields
     x: torch.Tensor  # [n, k] (fm) or [n, 2k] (two_tower): its dot product with the other side's x
     h: torch.Tensor | None  # [n, H]: this side's share of the first dense layer; None without an MLP
+    # Target attention (sequence.py) is a function of the pair: the item side keeps the candidate's
+    # id embedding [n, k], the user side its histories [n, list columns, L]; `logits` attends.
+    candidate: torch.Tensor | None = None
+    lists: torch.Tensor | None = None
 
     def take(self, index: torch.Tensor) -> SideParts:
         """The rows at `index` (a long tensor)."""
+
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.index_select(0, index)
+
         return SideParts(
             self.const.index_select(0, index),
             self.x.index_select(0, index),
-            None if self.h is None else self.h.index_select(0, index),
+            pick(self.h),
+            pick(self.candidate),
+            pick(self.lists),
         )
 
 
@@ -85,6 +99,15 @@ class HeadSplit:
         self.device = model.bias.device
         self._n_cat, self._n_text, self._n_num = n_cat, n_text, n_num
         self.n_lists = len(head.list_buckets)
+        # Under target attention the list fields are computed per (user, candidate) pair in `logits`;
+        # the candidate is the item column's embedding, which must be on the item side.
+        self.attention = bool(self.n_lists) and head.list_pooling == "attention"
+        self._item_id_slot = -1
+        if self.attention:
+            if head.list_item_field not in self.item.categorical:
+                raise ValueError("target attention needs the item column on the item side")
+            self._item_id_slot = self.item.categorical.index(head.list_item_field)
+        self._list_positions = [n_cat + n_text + n_num + j for j in range(self.n_lists)]
         self._item_side = model.item_field_mask.detach().reshape(-1)  # 0/1 per field (two-tower)
 
         self._w_fields = self._w_raw = None
@@ -121,7 +144,11 @@ class HeadSplit:
         embeddings [n, item text columns, hidden], standardized numerics [n, item numerics] and,
         with a wide part, the item side's wide bucket ids [n, L] (WideSpec.ids(..., side="item"))."""
         parts = self._parts(self.item, categorical_ids, text_embeddings, numerics, item_side=True)
-        return SideParts(parts.const + self._wide(wide_ids, parts.const), parts.x, parts.h)
+        candidate = None
+        if self.attention:
+            f = self.model.head_config.list_item_field
+            candidate = self.model.cat_embedding(categorical_ids[:, self._item_id_slot] + self.model.cat_offsets[f])
+        return SideParts(parts.const + self._wide(wide_ids, parts.const), parts.x, parts.h, candidate)
 
     def user_parts(
         self,
@@ -135,7 +162,10 @@ class HeadSplit:
         side="user"; hashed list slots [n, list columns, max_len]); they carry the constants of the head."""
         parts = self._parts(self.user, categorical_ids, text_embeddings, numerics, item_side=False, lists=lists)
         h = None if parts.h is None else parts.h + self._h_bias
-        return SideParts(parts.const + self._const + self._wide(wide_ids, parts.const), parts.x, h)
+        if self.attention and lists is None:
+            raise ValueError("this model has list columns: pass lists=")
+        kept = lists if self.attention else None
+        return SideParts(parts.const + self._const + self._wide(wide_ids, parts.const), parts.x, h, lists=kept)
 
     def _wide(self, wide_ids: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | float:
         """The wide part's term of one side (it is additive over buckets, each one side's)."""
@@ -151,10 +181,50 @@ class HeadSplit:
             logits = items.const + users.const + items.x @ users.x[0]
         else:
             logits = items.const + users.const + (items.x * users.x).sum(dim=1)
+        h = None
         if self._rest is not None:
             assert items.h is not None and users.h is not None
-            logits = logits + self._rest(items.h + users.h).squeeze(-1)
+            h = items.h + users.h
+        if self.attention:
+            extra, h = self._attention_terms(items, users, h)
+            logits = logits + extra
+        if self._rest is not None:
+            logits = logits + self._rest(h).squeeze(-1)
         return logits
+
+    def _attention_terms(
+        self, items: SideParts, users: SideParts, h: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the list fields add for each (item, user) pair: their first-order terms, their
+        interactions with every other field (and each other) and their share of the first dense layer."""
+        m = self.model
+        assert items.candidate is not None and users.lists is not None
+        n = items.candidate.shape[0]
+        lists = users.lists.expand(n, -1, -1) if users.lists.shape[0] == 1 else users.lists
+        x_u = users.x.expand(n, -1) if users.x.shape[0] == 1 else users.x
+        k = self.k
+        extra = torch.zeros(n, device=self.device)
+        fields = []
+        for j, (pooled, affinity) in enumerate(m.attend(lists, items.candidate)):
+            extra = extra + m.list_linear[j](pooled).squeeze(-1) + m.list_affinity[j] * affinity
+            fields.append(pooled)
+        if self.interaction == "fm":
+            # The list fields with every field of both sides (x = each side's sum) and with each other.
+            others = items.x + x_u
+            for i, f in enumerate(fields):
+                extra = extra + (f * others).sum(dim=1)
+                for g in fields[i + 1 :]:
+                    extra = extra + (f * g).sum(dim=1)
+        else:
+            # The list fields are never the item's: they meet the item-side sum (a_I + a_U).
+            item_sum = items.x[:, :k] + x_u[:, k:]
+            for f in fields:
+                extra = extra + (f * item_sum).sum(dim=1)
+        if h is not None:
+            assert self._w_fields is not None
+            stacked = torch.stack(fields, dim=1)  # [n, lists, k]
+            h = h + torch.einsum("nfk,hfk->nh", stacked, self._w_fields[:, self._list_positions])
+        return extra, h
 
     def _parts(
         self,
@@ -185,7 +255,7 @@ class HeadSplit:
             vectors.append(nums.unsqueeze(-1) * m.numeric_vectors[side.numeric])
             first = first + nums @ m.numeric_linear.weight[0, side.numeric]
             positions += [self._n_cat + self._n_text + j for j in side.numeric]
-        if not item_side:
+        if not item_side and not self.attention:
             for j in range(self.n_lists):
                 if lists is None:
                     raise ValueError("this model has list columns: pass lists=")

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from training.ml.sequence import ListPooling
+from training.ml.sequence import ListPooling, TargetAttention
 
 
 @dataclass
@@ -39,6 +39,12 @@ class HeadConfig:
     interaction: str = "fm"  # or "two_tower"
     item_fields: list[int] = field(default_factory=list)  # field positions on the item side
     list_buckets: list[int] = field(default_factory=list)  # per list column (sequence.py): hash slots
+    # "mean": hashed ids in a table of their own, averaged; "attention": item ids embedded with the
+    # item column's own embedding (categorical position `list_item_field`), target attention (sequence.py).
+    list_pooling: str = "mean"
+    list_item_field: int = -1
+    list_attention_units: int = 32
+    list_dropout: float = 0.0  # attention: share of history items dropped per training row
     wide_buckets: int = 0  # the wide part's hashed buckets (wide.py); 0 = no wide part
 
     @property
@@ -77,8 +83,18 @@ class CTRModel(nn.Module):
 
         self.numeric_vectors = nn.Parameter(torch.randn(head.n_numeric, k) * 0.01)
         self.numeric_linear = nn.Linear(head.n_numeric, 1) if head.n_numeric else None
-        # List columns (behaviour sequences): one field each, the mean of hashed id embeddings.
-        self.list_pooling = nn.ModuleList(ListPooling(b, k) for b in head.list_buckets)
+        # List columns (behaviour sequences): one field each, the mean of hashed id embeddings, or the
+        # candidate's target attention over the history's item embeddings (sequence.py).
+        if head.list_pooling not in ("mean", "attention"):
+            raise ValueError(f"unknown list pooling {head.list_pooling!r}")
+        attention = head.list_pooling == "attention" and bool(head.list_buckets)
+        if attention and not 0 <= head.list_item_field < n_cat:
+            raise ValueError("attention over a list column needs the item column's categorical position")
+        self.list_pooling = nn.ModuleList(() if attention else (ListPooling(b, k) for b in head.list_buckets))
+        self.list_attention = nn.ModuleList(
+            TargetAttention(k, head.list_attention_units, head.list_dropout) for _ in head.list_buckets if attention
+        )
+        self.list_affinity = nn.Parameter(torch.zeros(len(head.list_buckets))) if attention else None
         self.list_linear = nn.ModuleList(nn.Linear(k, 1) for _ in head.list_buckets)
 
         n_fields = head.n_fields
@@ -152,6 +168,13 @@ class CTRModel(nn.Module):
             pooled = pooling(lists[:, j])
             fields.append(pooled.unsqueeze(1))
             first = first + self.list_linear[j](pooled).squeeze(-1)
+        if len(self.list_attention):
+            assert lists is not None, "this model has list columns: pass lists="
+            f = self.head_config.list_item_field
+            candidate = self.cat_embedding(categorical_ids[:, f] + self.cat_offsets[f])
+            for j, (pooled, affinity) in enumerate(self.attend(lists, candidate)):
+                fields.append(pooled.unsqueeze(1))
+                first = first + self.list_linear[j](pooled).squeeze(-1) + self.list_affinity[j] * affinity
         stacked = torch.cat(fields, dim=1)  # [n, fields, k]
         summed = stacked.sum(dim=1)
         if self.head_config.interaction == "two_tower":
@@ -172,6 +195,18 @@ class CTRModel(nn.Module):
         if return_fields:
             return logits.float(), stacked
         return logits.float()
+
+    def attend(self, lists: torch.Tensor, candidate: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per list column, (field vector [n, k], affinity [n]) of histories [n, lists, L] (item
+        categorical ids, 0 = padding) for candidates embedded as [n, k] (attention pooling only).
+        The history's items are embedded with the candidate item's own table."""
+        f = self.head_config.list_item_field
+        out = []
+        for j, attention in enumerate(self.list_attention):
+            ids = lists[:, j]
+            history = self.cat_embedding(ids + self.cat_offsets[f])
+            out.append(attention(history, ids != 0, candidate))
+        return out
 
     def wide_term(self, wide_ids: torch.Tensor) -> torch.Tensor:
         """The wide part's logit [n] of bucket ids [n, L]; zeros when L is 0."""

@@ -36,6 +36,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "wide_buckets": (0, 1 << 24),
     "wide_l2": (0.0, 100.0),
     "wide_lr": (0.0, 10.0),
+    "list_dropout": (0.0, 0.95),
 }
 
 
@@ -81,6 +82,8 @@ class TrainParams:
     wide_buckets: int = 1 << 18
     wide_l2: float = 1e-3  # L2 penalty on the wide weights a row uses (mean over the batch)
     wide_lr: float = 1e-2  # the wide weights' learning rate (sparse: each is updated seldom)
+    # Attention-pooled list columns (sequence.py): share of a row's history items dropped per step.
+    list_dropout: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

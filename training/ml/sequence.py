@@ -10,17 +10,31 @@ table's size is fixed by `buckets` whatever the catalogue.
 Only the last `max_len` ids of a list are kept (a sequence is oldest first, so the most recent).
 The same encoding runs at training (`encode_lists` on Arrow columns) and in serving
 (`encode_list_value` on a request's JSON list), so offline and online scores agree.
+
+Two poolings (`FeatureSpec.list_pooling`, `HeadConfig.list_pooling`):
+- "mean" (the first one, and what artifacts without the setting hold): hashed slots of a table of
+  its own, mean-pooled. The history's table learns only from the list field, apart from the item
+  embeddings, and on a time split it gave no lift on ml-100k.
+- "attention" (DIN-style target attention; needs an item column): the ids are looked up in the
+  item column's vocabulary (fitted on train; an item unseen in training is padding, so nothing
+  learned after the training cut leaks in) and embedded with the SAME table the model uses for the
+  candidate item. `TargetAttention` weighs each history item by a small MLP over [h, c, h*c, h-c]
+  of its embedding h and the candidate's c (padding masked, softmax), projects the weighted sum to
+  one field vector, and adds the cosine of the mean history embedding with c (the user's affinity
+  to the candidate) as a first-order term. The field depends on the candidate, so serving computes
+  it per (user, candidate) pair with this same module.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from training.ml.features import SpecError, _as_strings
@@ -28,6 +42,7 @@ from training.ml.features import SpecError, _as_strings
 DEFAULT_BUCKETS = 100_003
 DEFAULT_MAX_LEN = 50
 PAD = 0
+POOLINGS = ("mean", "attention")
 
 
 def check_list_type(name: str, typ: pa.DataType) -> None:
@@ -56,8 +71,18 @@ def hash_key(key: str, buckets: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % (buckets - 1) + 1
 
 
-def encode_lists(column: pa.ChunkedArray | pa.Array, *, name: str, buckets: int, max_len: int) -> np.ndarray:
-    """int64 [rows, max_len]: each row's last `max_len` ids as slots, left-aligned, 0-padded."""
+def encode_lists(
+    column: pa.ChunkedArray | pa.Array,
+    *,
+    name: str,
+    buckets: int,
+    max_len: int,
+    vocabulary: Mapping[str, int] | None = None,
+) -> np.ndarray:
+    """int64 [rows, max_len]: each row's last `max_len` ids as slots, left-aligned, 0-padded.
+
+    With `vocabulary` (id string -> categorical id, as `item_vocabulary` gives) an id's slot is its
+    categorical id, and an id outside it is padding; otherwise its hash."""
     check_list_type(name, column.type)
     n = len(column)
     if pa.types.is_null(column.type):
@@ -72,8 +97,18 @@ def encode_lists(column: pa.ChunkedArray | pa.Array, *, name: str, buckets: int,
     offsets = column.offsets.to_numpy()  # a null list has equal offsets: an empty list
     values = _as_strings(column.values).to_pylist()
     slots: dict[str, int] = {}
+    if vocabulary is not None:
+        slot_of = vocabulary.get
+
+        def lookup(v: str) -> int:
+            return slot_of(v, PAD)
+    else:
+
+        def lookup(v: str) -> int:
+            return hash_key(v, buckets)
+
     flat = np.fromiter(
-        (PAD if v is None else slots.setdefault(v, hash_key(v, buckets)) for v in values),
+        (PAD if v is None else slots.setdefault(v, lookup(v)) for v in values),
         dtype=np.int64,
         count=len(values),
     )
@@ -87,7 +122,9 @@ def encode_lists(column: pa.ChunkedArray | pa.Array, *, name: str, buckets: int,
     return out
 
 
-def encode_list_value(value: Any, *, buckets: int, max_len: int, key: Any) -> list[int]:
+def encode_list_value(
+    value: Any, *, buckets: int, max_len: int, key: Any, vocabulary: Mapping[str, int] | None = None
+) -> list[int]:
     """One request value (a JSON list of ids, or null) as slots, as `encode_lists` does; `key`
     turns an id into its string form (serving.encoding.value_key). ValueError if not a list."""
     if value is None:
@@ -99,8 +136,18 @@ def encode_list_value(value: Any, *, buckets: int, max_len: int, key: Any) -> li
         if isinstance(v, (list, tuple, dict)):
             raise ValueError("expected a list of item ids (strings or integers), got a nested value")
         k = key(v)
-        out.append(PAD if k is None else hash_key(k, buckets))
+        if k is None:
+            out.append(PAD)
+        elif vocabulary is not None:
+            out.append(vocabulary.get(k, PAD))
+        else:
+            out.append(hash_key(k, buckets))
     return out
+
+
+def item_vocabulary(vocabulary: Sequence[str]) -> dict[str, int]:
+    """The item column's fitted vocabulary as id string -> categorical id (1..; 0 is unknown)."""
+    return {v: i + 1 for i, v in enumerate(vocabulary)}
 
 
 def pad_rows(rows: Sequence[Sequence[int]], max_len: int) -> np.ndarray:
@@ -124,3 +171,38 @@ class ListPooling(nn.Module):
         mask = (slots != PAD).unsqueeze(-1).to(self.embedding.weight.dtype)
         summed = (self.embedding(slots) * mask).sum(dim=1)
         return summed / mask.sum(dim=1).clamp(min=1.0)
+
+
+class TargetAttention(nn.Module):
+    """DIN-style attention of a history over a candidate, both embedded in one table.
+
+    `forward(history [n, L, k], mask [n, L] bool, candidate [n, k])` -> (field [n, k], affinity
+    [n]): the field is a projection of the history's attention-weighted sum (weights: softmax over
+    the real positions of an MLP over [h, c, h*c, h-c]); affinity is the cosine of the history's
+    mean with the candidate (0 for an empty history). In training, each history item is dropped
+    with probability `dropout` (at least one kept), so the list does not overfit the users it saw.
+    """
+
+    def __init__(self, dim: int, units: int = 32, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = dropout
+        self.score = nn.Sequential(nn.Linear(4 * dim, units), nn.ReLU(), nn.Linear(units, 1))
+        self.proj = nn.Linear(dim, dim, bias=False)
+        nn.init.eye_(self.proj.weight)
+
+    def forward(
+        self, history: torch.Tensor, mask: torch.Tensor, candidate: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.training and self.dropout > 0:
+            keep = torch.rand(mask.shape, device=mask.device) >= self.dropout
+            mask = mask & (keep | ~(mask & keep).any(dim=1, keepdim=True))
+        c = candidate.unsqueeze(1).expand_as(history)
+        logits = self.score(torch.cat([history, c, history * c, history - c], dim=-1)).squeeze(-1)
+        logits = logits.float().masked_fill(~mask, -1e9)
+        any_real = mask.any(dim=1, keepdim=True)
+        weights = torch.softmax(logits, dim=1) * any_real  # an empty history pools to zero
+        pooled = (weights.unsqueeze(-1).to(history.dtype) * history).sum(dim=1)
+        m = mask.unsqueeze(-1).to(history.dtype)
+        mean = (history * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+        affinity = F.cosine_similarity(mean, candidate, dim=-1, eps=1e-6) * any_real.squeeze(1)
+        return self.proj(pooled), affinity

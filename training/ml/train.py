@@ -153,6 +153,7 @@ def train(
         interaction=interaction,
         item_fields=item_fields,
         list_buckets=[fitted.list_buckets] * len(fitted.list_columns),
+        **_list_head(fitted, params),
         wide_buckets=wide.buckets if wide is not None else 0,
     )
     model = CTRModel(encoder, head).to(dev)
@@ -216,6 +217,17 @@ def train(
             "samples": float(loop.samples),
         },
     )
+
+
+def _list_head(spec: FeatureSpec, params: TrainParams) -> dict[str, Any]:
+    """The head's list-column settings (sequence.py): attention pools through the item column's table."""
+    if not spec.list_columns or spec.list_pooling != "attention":
+        return {}
+    return {
+        "list_pooling": "attention",
+        "list_item_field": spec.categorical_features.index(spec.item_column),
+        "list_dropout": params.list_dropout,
+    }
 
 
 def _interaction(spec: FeatureSpec, train_table: pa.Table, params: TrainParams) -> tuple[str, list[int]]:

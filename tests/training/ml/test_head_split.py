@@ -100,3 +100,51 @@ def test_positions_outside_the_model_are_refused() -> None:
         HeadSplit(model, item_categorical=[4], item_text=[], item_numeric=[])
     with pytest.raises(ValueError, match="numeric positions"):
         HeadSplit(model, item_categorical=[], item_text=[], item_numeric=[1, 1])
+
+
+def _attention_model(*, interaction: str, hidden_units: list[int], n_lists: int) -> CTRModel:
+    head = HeadConfig(
+        vocab_sizes=VOCABS,
+        n_text=0,
+        n_numeric=1,
+        embedding_dim=4,
+        hidden_units=hidden_units,
+        dropout=0.0,
+        interaction=interaction,
+        item_fields=ITEM_CATEGORICAL,
+        list_buckets=[VOCABS[2]] * n_lists,
+        list_pooling="attention",
+        list_item_field=2,
+    )
+    torch.manual_seed(0)
+    model = CTRModel(None, head).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("interaction", ["fm", "two_tower"])
+@pytest.mark.parametrize("hidden_units", [[], [8, 3]])
+@pytest.mark.parametrize("n_lists", [1, 2])
+@torch.inference_mode()
+def test_target_attention_over_a_history_is_scored_per_pair_as_the_whole_head_does(
+    interaction: str, hidden_units: list[int], n_lists: int
+) -> None:
+    model = _attention_model(interaction=interaction, hidden_units=hidden_units, n_lists=n_lists)
+    cat, _, num = _rows(12, 0, 1)
+    gen = torch.Generator().manual_seed(2)
+    lists = torch.randint(0, VOCABS[2], (12, n_lists, 5), generator=gen)  # item ids, 0 = padding
+    lists[0] = 0  # an empty history
+    expected = model.score_from_parts(None, cat, num, lists=lists)
+    split = HeadSplit(model, item_categorical=ITEM_CATEGORICAL, item_text=[], item_numeric=[])
+    items = split.item_parts(cat[:, ITEM_CATEGORICAL], torch.zeros(12, 0, 0), num[:, []])
+    users = split.user_parts(cat[:, [0, 1]], torch.zeros(12, 0, 0), num, lists=lists)
+    torch.testing.assert_close(split.logits(items, users), expected, atol=1e-5, rtol=1e-5)
+    # One user (row 3's features and history) against every item: the attention is per candidate.
+    one = split.user_parts(cat[3:4, [0, 1]], torch.zeros(1, 0, 0), num[3:4], lists=lists[3:4])
+    as_row3 = cat.clone()
+    as_row3[:, [0, 1]] = cat[3, [0, 1]]
+    expected_one = model.score_from_parts(None, as_row3, num[3:4].expand(12, -1), lists=lists[3:4].expand(12, -1, -1))
+    picked = torch.tensor([5, 1, 1, 9])
+    torch.testing.assert_close(split.logits(items.take(picked), one), expected_one[picked], atol=1e-5, rtol=1e-5)
