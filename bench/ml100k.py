@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+# Beside the checkout (shared/data/ml-100k); STEWARD_ML100K_DIR for a checkout elsewhere (a git worktree).
+DEFAULT_DIR = Path(
+    os.environ.get("STEWARD_ML100K_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+)
 
 
 def read_atomic(path: Path) -> pa.Table:
