@@ -9,8 +9,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-# ML100K_DIR overrides where the data lies (a git worktree sits one level deeper than the checkout).
-DEFAULT_DIR = Path(os.environ.get("ML100K_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k")
+# Beside the checkout (shared/data/ml-100k); STEWARD_ML100K_DIR (or ML100K_DIR) for a checkout elsewhere
+# (a git worktree sits one level deeper).
+DEFAULT_DIR = Path(
+    os.environ.get("STEWARD_ML100K_DIR")
+    or os.environ.get("ML100K_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+)
 
 
 def read_atomic(path: Path) -> pa.Table:

@@ -1,13 +1,20 @@
-"""Who is asking: the client address behind trusted proxies, and the answer to a locked-out login (django-axes)."""
+"""Who is asking: the client address behind trusted proxies, the answer to a locked-out login (django-axes), and
+token authentication cached per process for the hot paths (scoring, labeling's next and submit)."""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import time
+from typing import Any, ClassVar
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from knox.auth import TokenAuthentication
+
+from core.roles import user_roles
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -46,3 +53,34 @@ class LockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class CachedTokenAuthentication(TokenAuthentication):
+    """Token authentication (django-rest-knox) that remembers a token's user (and roles) for a few seconds per
+    process: knox hashes the token and reads the user's tokens on every request, too slow for /rank (and for
+    labeling's next and submit, which annotators call back to back).
+
+    A revoked token or a changed role therefore takes effect within STEWARD_SERVING_AUTH_CACHE_S; an expired one
+    is refused at its expiry. The cache is keyed by the token's SHA-512 digest, never by the token itself.
+    """
+
+    _known: ClassVar[dict[str, tuple[Any, Any, float]]] = {}
+    _max_entries = 10_000
+
+    def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
+        ttl = settings.STEWARD_SERVING_AUTH_CACHE_S
+        now = time.monotonic()
+        key = hashlib.sha512(token).hexdigest()
+        hit = self._known.get(key)
+        if hit is not None and now < hit[2]:
+            return hit[0], hit[1]
+        user, auth_token = super().authenticate_credentials(token)
+        if ttl:
+            until = now + ttl
+            if auth_token.expiry is not None:
+                until = min(until, now + (auth_token.expiry - timezone.now()).total_seconds())
+            user_roles(user)  # loads the roles onto the cached user object
+            if len(self._known) >= self._max_entries:
+                self._known.clear()
+            self._known[key] = (user, auth_token, until)
+        return user, auth_token

@@ -6,16 +6,11 @@ bodies are checked by hand (serving.handlers), and the only database access is t
 
 from __future__ import annotations
 
-import hashlib
-import time
 from typing import Any
 
-from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
@@ -23,43 +18,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.auth import CachedTokenAuthentication
 from core.errors import NotFound, ServiceError
 from core.parsers import JSONParser
 from core.permissions import capability
-from core.roles import has_capability, user_roles
+from core.roles import has_capability
 from core.serializers import JobSerializer
 from serving import handlers, registry, selectors
 from serving.services import batch_score_start
-
-
-class CachedTokenAuthentication(TokenAuthentication):
-    """Token authentication (django-rest-knox) that remembers a token's user (and roles) for a few seconds per
-    process: knox hashes the token and reads the user's tokens on every request, too slow for /rank.
-
-    A revoked token or a changed role therefore takes effect within STEWARD_SERVING_AUTH_CACHE_S; an expired one
-    is refused at its expiry. The cache is keyed by the token's SHA-512 digest, never by the token itself.
-    """
-
-    _known: dict[str, tuple[Any, Any, float]] = {}
-    _max_entries = 10_000
-
-    def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
-        ttl = settings.STEWARD_SERVING_AUTH_CACHE_S
-        now = time.monotonic()
-        key = hashlib.sha512(token).hexdigest()
-        hit = self._known.get(key)
-        if hit is not None and now < hit[2]:
-            return hit[0], hit[1]
-        user, auth_token = super().authenticate_credentials(token)
-        if ttl:
-            until = now + ttl
-            if auth_token.expiry is not None:
-                until = min(until, now + (auth_token.expiry - timezone.now()).total_seconds())
-            user_roles(user)  # loads the roles onto the cached user object
-            if len(self._known) >= self._max_entries:
-                self._known.clear()
-            self._known[key] = (user, auth_token, until)
-        return user, auth_token
 
 
 class CachedTokenScheme(KnoxTokenScheme):

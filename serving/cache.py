@@ -297,12 +297,11 @@ class ModelCache:
             return False
         self._warm_seen = newest
         if refs:
-            with _yield_to_requests():
-                for ref in refs:
-                    try:
-                        self._ensure_loaded(ref)
-                    except Exception:  # handled all the same: the mover must not wait for a broken artifact
-                        log.exception("serving: warming %s v%s ahead of its alias failed", ref.model, ref.version)
+            # In a thread of its own: a thread's lowered priority cannot be raised again, and threads the watcher
+            # starts later (a first load a request may be waiting for) inherit the watcher's.
+            loader = threading.Thread(target=self._warm, args=(refs,), name="serving-warm", daemon=True)
+            loader.start()
+            loader.join()
         self._warm_done = max(self._warm_done, newest)
         now = time.monotonic()  # real time, whatever clock the alias TTLs use
         last = self._reported
@@ -315,6 +314,17 @@ class ModelCache:
             except Exception:
                 log.exception("serving: could not report this process's warm versions")
         return bool(refs)
+
+    def _warm(self, refs: list[VersionRef]) -> None:
+        try:
+            with _yield_to_requests():
+                for ref in refs:
+                    try:
+                        self._ensure_loaded(ref)
+                    except Exception:  # handled all the same: the mover must not wait for a broken artifact
+                        log.exception("serving: warming %s v%s ahead of its alias failed", ref.model, ref.version)
+        finally:
+            _close_db_connection()
 
     def start_watcher(self, interval: float) -> None:
         """Poll the alias generation every `interval` seconds in a daemon thread (one per process)."""

@@ -8,10 +8,12 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.auth import CachedTokenAuthentication
 from core.errors import ServiceError
 from core.permissions import capability, capability_by_method
 from core.serializers import JobSerializer
@@ -109,7 +111,25 @@ class ProjectTasksView(generics.ListAPIView):
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _project_for_annotator(pk: int, annotator: Any) -> Project:
+    """The project, with what the annotator-list check needs read in the same query."""
+    projects = services.with_annotator_check(Project.objects.select_related("dataset_version__dataset"), annotator)
+    return get_object_or_404(projects, pk=pk)
+
+
+def _task_for_annotator(pk: int, annotator: Any) -> Task:
+    """The task with its project and version, and what the annotator-list check needs, in one query."""
+    tasks = Task.objects.select_related("project__dataset_version")
+    return get_object_or_404(services.with_annotator_check(tasks, annotator, "project_id"), pk=pk)
+
+
+# next and submit are what annotators call back to back: their token lookup is cached per process, as scoring's
+# is (a revoked token or a changed role takes effect within STEWARD_SERVING_AUTH_CACHE_S).
+HOT_AUTHENTICATION = [CachedTokenAuthentication, SessionAuthentication]
+
+
 class NextTaskView(APIView):
+    authentication_classes = HOT_AUTHENTICATION
     permission_classes = [capability(ANNOTATE)]
 
     @extend_schema(
@@ -120,13 +140,14 @@ class NextTaskView(APIView):
         }
     )
     def get(self, request: Request, pk: int) -> Response:
-        payload = services.task_next(project=_project(pk), annotator=request.user)
+        payload = services.task_next(project=_project_for_annotator(pk, request.user), annotator=request.user)
         if payload is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(payload)
 
 
 class AnnotationCreateView(APIView):
+    authentication_classes = HOT_AUTHENTICATION
     permission_classes = [capability(ANNOTATE)]
 
     @extend_schema(
@@ -137,7 +158,7 @@ class AnnotationCreateView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        task = _task(pk)
+        task = _task_for_annotator(pk, request.user)
         data = AnnotationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         annotation = services.annotation_submit(task=task, annotator=request.user, label=data.validated_data["label"])

@@ -25,8 +25,8 @@ import numpy as np
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -231,10 +231,27 @@ def _annotator_users(usernames: Any) -> list[Any]:
     return [found[u] for u in wanted]
 
 
-def annotator_check(project: Project, annotator: Any) -> None:
-    """403 unless the project's annotator list is empty or names this user (one query)."""
-    allowed = set(Project.annotators.through.objects.filter(project_id=project.pk).values_list("user_id", flat=True))
-    if allowed and annotator.pk not in allowed:
+def with_annotator_check(queryset: QuerySet[Any], annotator: Any, project_field: str = "pk") -> QuerySet[Any]:
+    """`queryset` (of projects, or of rows whose `project_field` names one) with what annotator_check needs, so
+    the check costs no query of its own: whether the project has an annotator list, and whether it names
+    `annotator`."""
+    listed = Project.annotators.through.objects.filter(project_id=OuterRef(project_field))
+    return queryset.annotate(
+        annotators_listed=Exists(listed), annotator_on_list=Exists(listed.filter(user_id=annotator.pk))
+    )
+
+
+def annotator_check(project: Project, annotator: Any, *, checked: Any = None) -> None:
+    """403 unless the project's annotator list is empty or names this user: one query, or none when `checked`
+    (the project, or a row of it) was read through with_annotator_check for this annotator."""
+    source = checked if checked is not None else project
+    if hasattr(source, "annotator_on_list"):
+        refused = source.annotators_listed and not source.annotator_on_list
+    else:
+        listed = Project.annotators.through.objects.filter(project_id=project.pk)
+        allowed = set(listed.values_list("user_id", flat=True))
+        refused = bool(allowed) and annotator.pk not in allowed
+    if refused:
         raise ServiceError(
             f"You are not on the annotator list of project {project.name!r}.",
             status_code=403,
@@ -551,20 +568,24 @@ def _gold_due(project: Project, annotator: Any) -> Task | None:
     )
 
 
-def _lease(task: Task, annotator: Any, now: dt.datetime, *, again: bool | None = None) -> Assignment:
-    """Lease `task` to the annotator: a new assignment, or their own expired one taken again (`again`: known to
-    exist; None: look)."""
-    expires = _lease_expiry(now)
-    if again is None:
-        again = Assignment.objects.filter(task_id=task.pk, annotator=annotator).exists()
-    if again:
-        Assignment.objects.filter(task_id=task.pk, annotator=annotator).update(
-            status=Assignment.Status.LEASED, leased_at=now, expires_at=expires
-        )
-        return Assignment.objects.get(task_id=task.pk, annotator=annotator)
-    return Assignment.objects.create(
-        task_id=task.pk, project_id=task.project_id, annotator=annotator, leased_at=now, expires_at=expires
+def _lease(task: Task, annotator: Any, now: dt.datetime) -> Assignment:
+    """Lease `task` to the annotator in one statement: a new assignment, or their own expired one taken again
+    (INSERT ... ON CONFLICT (task, annotator) DO UPDATE)."""
+    lease = Assignment(
+        task_id=task.pk,
+        project_id=task.project_id,
+        annotator=annotator,
+        status=Assignment.Status.LEASED,
+        leased_at=now,
+        expires_at=_lease_expiry(now),
     )
+    Assignment.objects.bulk_create(
+        [lease],
+        update_conflicts=True,
+        unique_fields=["task", "annotator"],
+        update_fields=["status", "leased_at", "expires_at"],
+    )
+    return lease
 
 
 # When each process last gave expired slots back, per project: a claim that finds nothing does it at once, and
@@ -583,38 +604,59 @@ def _sweep(project: Project, now: dt.datetime, *, force: bool = False) -> int:
     return leases_expire(project=project, now=now)
 
 
-def _claim(project: Project, annotator: Any, now: dt.datetime) -> tuple[Task, Assignment] | None:
-    """Take a slot of the first open task (highest priority first) that this annotator has not had.
+def _take_slot(project: Project, annotator: Any) -> Task | None:
+    """One statement: take a slot of the first open task (highest priority first) that this annotator has not
+    had, and return it (UPDATE ... WHERE id = (SELECT ... LIMIT 1) ... RETURNING). On PostgreSQL the inner
+    SELECT locks its row with SKIP LOCKED, so annotators asking at once take different tasks instead of queueing
+    behind one another's commits; on SQLite the write transaction (BEGIN IMMEDIATE) serializes them. The outer
+    conditions keep the overlap whatever the database does."""
+    mine = Assignment.objects.filter(project=project, annotator=annotator).exclude(status=Assignment.Status.EXPIRED)
+    candidate = (
+        Task.objects.filter(
+            project=project, kind=Task.Kind.NORMAL, status=Task.Status.OPEN, slots_taken__lt=project.overlap
+        )
+        .exclude(pk__in=mine.values("task_id"))
+        .order_by("-priority", "id")
+        .values("pk")[:1]
+    )
+    inner, inner_params = candidate.query.sql_with_params()
+    if connection.features.has_select_for_update_skip_locked:
+        inner += " FOR UPDATE SKIP LOCKED"
+    q = connection.ops.quote_name
+    table = q(Task._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {q('slots_taken')} = {q('slots_taken')} + 1 "
+        f"WHERE {q('id')} = ({inner}) AND {q('status')} = %s AND {q('slots_taken')} < %s "
+        f"RETURNING {q('id')}, {q('row')}, {q('suggestion')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*inner_params, Task.Status.OPEN, project.overlap])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    suggestion = Task._meta.get_field("suggestion").from_db_value(found[2], None, connection)
+    return Task(pk=found[0], project_id=project.pk, row=found[1], suggestion=suggestion, kind=Task.Kind.NORMAL)
 
-    The candidate row is locked with SKIP LOCKED (PostgreSQL), so annotators asking at once take different tasks
-    instead of queueing behind one another's commits on the same row; on SQLite the write transaction (BEGIN
-    IMMEDIATE) serializes them. The conditional UPDATE keeps the overlap whatever the database does."""
+
+def _claim(project: Project, annotator: Any, now: dt.datetime) -> tuple[Task, Assignment] | None:
+    """Take a slot of the first open task this annotator has not had (_take_slot) and lease it to them: two
+    statements in one transaction."""
     import time
 
-    from django.db.models import Exists, OuterRef
-
-    mine = Assignment.objects.filter(project=project, annotator=annotator)
     open_tasks = Task.objects.filter(
         project=project, kind=Task.Kind.NORMAL, status=Task.Status.OPEN, slots_taken__lt=project.overlap
-    ).exclude(pk__in=mine.exclude(status=Assignment.Status.EXPIRED).values("task_id"))
+    ).exclude(
+        pk__in=Assignment.objects.filter(project=project, annotator=annotator)
+        .exclude(status=Assignment.Status.EXPIRED)
+        .values("task_id")
+    )
     swept = False
     for attempt in range(8):
         try:
             with transaction.atomic():
-                task = (
-                    open_tasks.select_for_update(skip_locked=True)
-                    .annotate(again=Exists(mine.filter(task_id=OuterRef("pk"))))
-                    .order_by("-priority", "id")
-                    .only("pk", "row", "suggestion", "project_id")
-                    .first()
-                )
+                task = _take_slot(project, annotator)
                 if task is not None:
-                    taken = Task.objects.filter(
-                        pk=task.pk, status=Task.Status.OPEN, slots_taken__lt=project.overlap
-                    ).update(slots_taken=F("slots_taken") + 1)
-                    if taken:
-                        return task, _lease(task, annotator, now, again=task.again)
-                    continue
+                    return task, _lease(task, annotator, now)
         except IntegrityError:  # the same annotator's parallel request leased it first: try again
             continue
         if open_tasks.exists():  # every free task was being claimed or submitted by someone else just now
@@ -686,49 +728,91 @@ def task_skip(*, task: Task, annotator: Any) -> None:
         audit_log(actor=annotator, action="labeling.task.skip", obj=task)
 
 
+def _update_returning(model: Any, assignments: str, where: str, params: list[Any], returning: list[str]) -> Any:
+    """UPDATE <model's table> SET <assignments> WHERE <where> RETURNING <columns>: the first row, or None (SQLite
+    3.35+ and PostgreSQL both have RETURNING; the ORM's update() returns only a count)."""
+    q = connection.ops.quote_name
+    sql = f"UPDATE {q(model._meta.db_table)} SET {assignments} WHERE {where} RETURNING {', '.join(map(q, returning))}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _refuse_submission(task: Task, annotator: Any, now: dt.datetime) -> ServiceError:
+    """Why the annotator's lease on `task` could not be turned into a submission."""
+    assignment = Assignment.objects.filter(task=task, annotator=annotator).first()
+    if assignment is None or assignment.status == Assignment.Status.SKIPPED:
+        return ServiceError(
+            f"Task {task.pk} is not assigned to you: ask for your next task.", status_code=403, code="not_assigned"
+        )
+    if assignment.status == Assignment.Status.SUBMITTED:
+        return ServiceError(
+            f"You already submitted task {task.pk}; undo it first to change the label.",
+            status_code=409,
+            code="duplicate",
+        )
+    return ServiceError(
+        f"Your lease on task {task.pk} expired; ask for your next task.", status_code=409, code="expired"
+    )
+
+
 def annotation_submit(*, task: Task, annotator: Any, label: Any) -> Annotation:
+    """Store the annotator's label for a task they hold: three statements in one transaction (the lease turned
+    into a submission, conditionally; the annotation; the task's count, whose new value says whether the task is
+    complete). `task` read through with_annotator_check saves the list's query."""
     project = task.project
-    annotator_check(project, annotator)  # a lease taken before the list changed does not let them submit
+    # a lease taken before the list changed does not let them submit
+    annotator_check(project, annotator, checked=task)
     clean = label_clean(project, label)
     now = timezone.now()
+    q = connection.ops.quote_name
     try:
         with transaction.atomic():
-            locked = Task.objects.select_for_update().get(pk=task.pk)
-            assignment = Assignment.objects.filter(task=locked, annotator=annotator).first()
-            if assignment is None or assignment.status == Assignment.Status.SKIPPED:
-                raise ServiceError(
-                    f"Task {task.pk} is not assigned to you: ask for your next task.",
-                    status_code=403,
-                    code="not_assigned",
-                )
-            if assignment.status == Assignment.Status.SUBMITTED:
-                raise ServiceError(
-                    f"You already submitted task {task.pk}; undo it first to change the label.",
-                    status_code=409,
-                    code="duplicate",
-                )
-            if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
-                raise ServiceError(
-                    f"Your lease on task {task.pk} expired; ask for your next task.", status_code=409, code="expired"
-                )
-            suggested = (locked.suggestion or {}).get("label")
+            if connection.features.has_select_for_update:
+                # The task's row first, as undo and review take it: the same order everywhere, no deadlock.
+                Task.objects.select_for_update().filter(pk=task.pk).values_list("pk").first()
+            held = _update_returning(
+                Assignment,
+                f"{q('status')} = %s",
+                f"{q('task_id')} = %s AND {q('annotator_id')} = %s AND {q('status')} = %s AND {q('expires_at')} > %s",
+                [
+                    Assignment.Status.SUBMITTED,
+                    task.pk,
+                    annotator.pk,
+                    Assignment.Status.LEASED,
+                    connection.ops.adapt_datetimefield_value(now),
+                ],
+                ["leased_at"],
+            )
+            if held is None:
+                raise _refuse_submission(task, annotator, now)
+            leased_at = Assignment._meta.get_field("leased_at").to_python(held[0])
+            if timezone.is_naive(leased_at):
+                leased_at = timezone.make_aware(leased_at, dt.UTC)
+            suggested = (task.suggestion or {}).get("label")
+            gold = task.kind == Task.Kind.GOLD
             annotation = Annotation.objects.create(
-                task=locked,
+                task=task,
                 project=project,
                 annotator=annotator,
                 label=clean,
                 suggested=suggested,
                 accepted_suggestion=suggested is not None and suggested == clean,
-                is_gold=locked.kind == Task.Kind.GOLD,
-                gold_correct=(clean == locked.gold_label) if locked.kind == Task.Kind.GOLD else None,
-                seconds=(now - assignment.leased_at).total_seconds(),
+                is_gold=gold,
+                gold_correct=(clean == task.gold_label) if gold else None,
+                seconds=(now - leased_at).total_seconds(),
             )
-            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED)
-            if locked.kind == Task.Kind.NORMAL:
-                locked.annotation_count += 1
-                Task.objects.filter(pk=locked.pk).update(annotation_count=F("annotation_count") + 1)
-                if locked.annotation_count >= project.overlap:
-                    _complete(project, locked)
+            if not gold:
+                count = _update_returning(
+                    Task,
+                    f"{q('annotation_count')} = {q('annotation_count')} + 1",
+                    f"{q('id')} = %s",
+                    [task.pk],
+                    ["annotation_count"],
+                )
+                task.annotation_count = count[0]
+                if task.annotation_count >= project.overlap:
+                    _complete(project, task)
     except IntegrityError:
         # The unique constraint caught a concurrent second submission that the checks above could not see.
         raise ServiceError(f"You already submitted task {task.pk}.", status_code=409, code="duplicate") from None
