@@ -191,3 +191,17 @@ def test_over_the_row_limit_a_csv_read_whole_has_no_profile(tmp_path: Path) -> N
     src = _csv(tmp_path / "in.csv", 100)
     result = ingest.ingest(src, "csv", tmp_path / "o.parquet", profile_max_rows=99, whole_file_max_bytes=1 << 20)
     assert result.row_count == 100 and result.profile is None
+
+
+@pytest.mark.parametrize("whole_file_max_bytes", [0, 1 << 20])
+def test_near_unique_columns_are_written_without_a_dictionary(tmp_path: Path, whole_file_max_bytes: int) -> None:
+    import pyarrow.parquet as pq
+
+    src = _csv(tmp_path / "in.csv", 3_000)
+    out = tmp_path / "out.parquet"
+    ingest.ingest(src, "csv", out, whole_file_max_bytes=whole_file_max_bytes)
+    meta = pq.ParquetFile(out).metadata
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
+    assert not any("DICTIONARY" in e for e in encodings["id"])  # every id is new: plain from the start
+    assert any("DICTIONARY" in e for e in encodings["city"])  # nine cities: a dictionary
+    assert pq.read_table(out).column("id").to_pylist() == list(range(3_000))
