@@ -306,11 +306,16 @@ def _ingest_csv_whole(
 
     Unlike the block-by-block reader, it infers each column's type over the whole file (a column of integers
     with one decimal value further down is a double, not a string)."""
+    # The table comes from the C library's allocator, not pyarrow's default (mimalloc): in a web or worker process
+    # that already holds hundreds of MB, mimalloc's reuse of the freed parse buffers cost 0.1 to 0.6 s of kernel
+    # time (page faults) per 63 MB file from one run to the next; glibc maps big buffers directly and returns them
+    # on free, a steady 0.15-0.25 s (bench/register.py).
     table = pacsv.read_csv(
         src,
         read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
         convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        memory_pool=pa.system_memory_pool(),
     )
     names = [_clean_header(n) for n in table.schema.names]
     _check_column_names(names)
