@@ -210,7 +210,12 @@ def _write_batches(
         for batch in _read_ahead(batches):
             if writer is None:
                 schema = batch.schema
-                writer = pq.ParquetWriter(out, schema, compression="snappy")
+                writer = pq.ParquetWriter(
+                    out,
+                    schema,
+                    compression="snappy",
+                    use_dictionary=_dictionary_columns(pa.Table.from_batches([batch])),
+                )
             nbytes += batch.nbytes
             limits.check(rows + batch.num_rows, nbytes)
             if batch.num_rows:
@@ -251,12 +256,39 @@ def _csv_batches(src: Path, delimiter: str, encoding: str, column_types: dict[st
         yield batch.rename_columns(names) if rename else batch
 
 
+# Dictionary encoding pays where values repeat; on a near-unique column (ids, free text, prices) the Parquet writer
+# hashes values until the dictionary page overflows, then writes them plain anyway. A column whose first
+# DICTIONARY_SAMPLE_ROWS values are nearly all distinct is written plain from the start.
+DICTIONARY_SAMPLE_ROWS = 64 * 1024
+
+
+def _dictionary_columns(table: pa.Table) -> list[str]:
+    keep = []
+    for name in table.column_names:
+        sample = table.column(name).slice(0, DICTIONARY_SAMPLE_ROWS)
+        valid = len(sample) - sample.null_count
+        try:
+            repeats = valid == 0 or len(pc.unique(sample)) <= 0.9 * valid
+        except pa.ArrowNotImplementedError:  # nested values: leave them to the writer
+            repeats = True
+        if repeats:
+            keep.append(name)
+    return keep
+
+
 def _write_and_profile(table: pa.Table, out: Path, profile: bool) -> list[dict[str, Any]] | None:
-    """Write `table` to Parquet while its columns are profiled beside it: the writer is single-threaded and
-    pyarrow's kernels release the GIL, so the profile costs little more than the write on two cores."""
-    workers = max(2, pa.cpu_count()) + 1
-    with ThreadPoolExecutor(max_workers=workers if profile else 1) as pool:
-        written = pool.submit(pq.write_table, table, out, row_group_size=ROW_GROUP_ROWS, compression="snappy")
+    """Write `table` to Parquet while its columns are profiled beside it, in one more thread: the writer is
+    single-threaded, pyarrow's kernels release the GIL, and the profile takes about half as long as the write, so
+    it finishes first without crowding the cores (each thread more is one more to schedule on a busy machine)."""
+    with ThreadPoolExecutor(max_workers=2 if profile else 1) as pool:
+        written = pool.submit(
+            pq.write_table,
+            table,
+            out,
+            row_group_size=ROW_GROUP_ROWS,
+            compression="snappy",
+            use_dictionary=_dictionary_columns(table),
+        )
         columns = (
             [pool.submit(profile_column, name, table.column(name)) for name in table.column_names] if profile else []
         )
@@ -276,11 +308,16 @@ def _ingest_csv_whole(
 
     Unlike the block-by-block reader, it infers each column's type over the whole file (a column of integers
     with one decimal value further down is a double, not a string)."""
+    # The table comes from the C library's allocator, not pyarrow's default (mimalloc): in a web or worker process
+    # that already holds hundreds of MB, mimalloc's reuse of the freed parse buffers cost 0.1 to 0.6 s of kernel
+    # time (page faults) per 63 MB file from one run to the next; glibc maps big buffers directly and returns them
+    # on free, a steady 0.15-0.25 s (bench/register.py).
     table = pacsv.read_csv(
         src,
         read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
         convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        memory_pool=pa.system_memory_pool(),
     )
     names = [_clean_header(n) for n in table.schema.names]
     _check_column_names(names)

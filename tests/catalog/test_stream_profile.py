@@ -191,3 +191,32 @@ def test_over_the_row_limit_a_csv_read_whole_has_no_profile(tmp_path: Path) -> N
     src = _csv(tmp_path / "in.csv", 100)
     result = ingest.ingest(src, "csv", tmp_path / "o.parquet", profile_max_rows=99, whole_file_max_bytes=1 << 20)
     assert result.row_count == 100 and result.profile is None
+
+
+@pytest.mark.parametrize("whole_file_max_bytes", [0, 1 << 20])
+def test_near_unique_columns_are_written_without_a_dictionary(tmp_path: Path, whole_file_max_bytes: int) -> None:
+    import pyarrow.parquet as pq
+
+    src = _csv(tmp_path / "in.csv", 3_000)
+    out = tmp_path / "out.parquet"
+    ingest.ingest(src, "csv", out, whole_file_max_bytes=whole_file_max_bytes)
+    meta = pq.ParquetFile(out).metadata
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
+    assert not any("DICTIONARY" in e for e in encodings["id"])  # every id is new: plain from the start
+    assert any("DICTIONARY" in e for e in encodings["city"])  # nine cities: a dictionary
+    assert pq.read_table(out).column("id").to_pylist() == list(range(3_000))
+
+
+def test_a_csv_read_whole_infers_types_over_the_whole_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Several blocks: integers first, then a decimal in `a` and text in `b` on the last line. Read whole, pyarrow
+    # widens `a` to double; streamed block by block, a column that changes type after the first block is text.
+    monkeypatch.setattr(ingest, "BLOCK_SIZE", 1 << 12)
+    src = tmp_path / "late.csv"
+    src.write_text("a,b,c\n" + "".join(f"{i},{i},{i}\n" for i in range(3_000)) + "1.5,x9,\n")
+    whole = ingest.ingest(src, "csv", tmp_path / "w.parquet", profile_max_rows=10_000, whole_file_max_bytes=1 << 20)
+    streamed = ingest.ingest(src, "csv", tmp_path / "s.parquet", profile_max_rows=10_000)
+    assert [c["dtype"] for c in whole.columns] == ["double", "string", "int64"]
+    assert [c["dtype"] for c in streamed.columns] == ["string", "string", "int64"]
+    assert whole.profile is not None
+    by_name = {c["name"]: c for c in whole.profile}
+    assert by_name["a"]["max"] == 2_999 and by_name["b"]["distinct_count"] == 3_001 and by_name["c"]["null_count"] == 1
