@@ -11,6 +11,13 @@ without `history` as a list column (mean of hashed item embeddings, training/ml/
 trained on the oldest 80% of ratings and scored on the newest 10% (label: rating >= 4). Prints
 test AUC of both, the lift, and the wall time of each, beside the machine's load.
 
+Measured on 2 shared cores (test AUC without -> with the history, time split):
+- attention (default), 10 epochs: 0.6777 -> 0.6979 (+0.0202); 5 epochs: 0.6811 -> 0.6953 (+0.0142), the same
+  through the jobs; 5 epochs seed 1: 0.6838 -> 0.6969 (+0.0131).
+- mean of hashed ids, 10 epochs: 0.6777 -> 0.6847 (+0.0070); 5 epochs: 0.6811 -> 0.6840.
+- tried and not kept (5 epochs, with history): list_dropout 0.3: 0.6937; a learned recency bias per position
+  in the attention scores: 0.6901.
+
 `--through-jobs` runs the product's path instead, in-process on a throw-away data dir (SQLite, eager
 tasks): the rating table (ids, timestamp, demographics, genres, label; no title, zip code or rating)
 uploaded as a dataset version (profiled and PII-scanned; findings on these columns rejected as a
