@@ -247,8 +247,11 @@ def shop_sequences(n: int = 600, seed: int = 0) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def train_sequence_model(*, with_history: bool, seed: int = 0, hidden_units: tuple[int, ...] = (8,)) -> Any:
-    """A small model (no text) on `shop_sequences`, with or without the "history" list column."""
+def train_sequence_model(
+    *, with_history: bool, seed: int = 0, hidden_units: tuple[int, ...] = (8,), list_pooling: str | None = None
+) -> Any:
+    """A small model (no text) on `shop_sequences`, with or without the "history" list column (pooled by
+    `list_pooling`; None: the default, target attention)."""
     from training.ml import FeatureSpec, train
 
     table = shop_sequences(seed=seed)
@@ -261,6 +264,7 @@ def train_sequence_model(*, with_history: bool, seed: int = 0, hidden_units: tup
         list_columns=["history"] if with_history else [],
         list_buckets=211,
         list_max_len=8,
+        list_pooling=list_pooling,
     )
     return train(
         train_table=table.slice(0, 400),

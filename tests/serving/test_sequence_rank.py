@@ -1,5 +1,6 @@
 """A model with a list column (a behaviour sequence) served: the rank request carries the list, and
-serving scores exactly as the artifact's own predictor does offline."""
+serving scores exactly as the artifact's own predictor does offline, under target attention (computed per
+user and candidate on the fast path) and under the mean pooling of earlier artifacts."""
 
 from __future__ import annotations
 
@@ -30,17 +31,35 @@ def _offline(predictor: Any, user: dict[str, Any], items: list[str]) -> np.ndarr
     return predictor.predict([predictor._merge(user, i) for i in items])
 
 
-def test_the_scorer_takes_the_list_and_agrees_with_the_predictor(sequence_artifact: tuple[Path, Any]) -> None:
+@pytest.fixture(scope="session")
+def mean_sequence_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.ml import save_artifact
+
+    path = tmp_path_factory.mktemp("sequence-artifact-mean") / "seq"
+    save_artifact(train_sequence_model(with_history=True, list_pooling="mean"), path)
+    return path
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+def test_the_scorer_takes_the_list_and_agrees_with_the_predictor(
+    sequence_artifact: tuple[Path, Any], mean_sequence_artifact: Path, pooling: str
+) -> None:
     from serving.scorer import Scorer
     from training.ml import load_artifact
 
-    predictor = load_artifact(sequence_artifact[0], device="cpu")
+    path = sequence_artifact[0] if pooling == "attention" else mean_sequence_artifact
+    predictor = load_artifact(path, device="cpu")
+    assert predictor.model.head_config.list_pooling == pooling
     scorer = Scorer(predictor)
     assert scorer.mode == "fast"  # the load-time check (with a sample history) passed
     for history in (["i7", "i2"], [], None, ["never-seen", "i7"], [7, 3]):
         user = {**USER, "history": history}
         _, served = scorer.rank(user, SHOP_ITEM_IDS)
         np.testing.assert_allclose(served, _offline(predictor, user, SHOP_ITEM_IDS), atol=1e-5)
+        # Many users in one call (each candidate its own user's attention) score as one at a time.
+        n = len(SHOP_ITEM_IDS)
+        both = scorer.score([user, {**USER, "history": ["i1"]}], SHOP_ITEM_IDS * 2, np.repeat([0, 1], n))
+        np.testing.assert_allclose(both[:n], served, atol=1e-6)
     # A candidate with its own features takes the full path: the list counts there too.
     given = [{"item_id": "i1", "genre": "drama"}]
     served = scorer.score([{**USER, "history": ["i7"]}], given, None)

@@ -1,7 +1,9 @@
-"""List columns (behaviour sequences) as a feature: hashed ids pooled into one field of the model."""
+"""List columns (behaviour sequences) as a feature: target attention of the candidate over the history's
+item embeddings (the default with an item column), or hashed ids mean-pooled (artifacts from before)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,53 @@ def test_a_model_learns_from_a_list_column_and_its_artifact_scores_the_same(tmp_
     row = test_rows.slice(0, 1).to_pylist()[0]
     seen, unseen = predictor.predict([{**row, "history": ["i7"]}, {**row, "history": ["i3"]}])
     assert seen > unseen
+
+
+def test_under_attention_history_ids_are_the_item_vocabulary_and_unseen_items_are_padding() -> None:
+    table = pa.table(
+        {
+            "item_id": ["a", "b", "c", "a"],
+            "history": pa.array([[], ["a"], ["a", "b", "zz"], ["c", "b"]], pa.list_(pa.string())),
+            "label": [0, 1, 0, 1],
+        }
+    )
+    fitted = FeatureSpec(label_column="label", item_column="item_id", list_columns=["history"], list_max_len=3).fit(
+        table.slice(0, 3)  # "train": item "zz" never appears as an item, so it cannot have been learned
+    )
+    assert fitted.list_pooling == "attention"
+    ids = {v: i + 1 for i, v in enumerate(fitted.vocabularies["item_id"])}
+    slots = fitted.list_slots(table)[:, 0]
+    assert slots[1].tolist() == [ids["a"], PAD, PAD]
+    assert slots[2].tolist() == [ids["a"], ids["b"], PAD]  # "zz": padding, as in serving
+    assert slots[3].tolist() == [ids["c"], ids["b"], PAD]
+    with pytest.raises(SpecError, match="name item_column"):
+        FeatureSpec(label_column="label", list_columns=["history"], list_pooling="attention").check_definition()
+
+
+def test_the_attention_model_trains_and_its_artifact_scores_as_at_training(tmp_path: Path) -> None:
+    result = train_sequence_model(with_history=True)
+    assert result.head_config.list_pooling == "attention"
+    assert result.metrics["auc"] > 0.65
+    save_artifact(result, tmp_path / "seq")
+    predictor = load_artifact(tmp_path / "seq", device="cpu")
+    assert predictor.spec.list_pooling == "attention"
+    assert len(predictor.model.list_pooling) == 0 and len(predictor.model.list_attention) == 1
+    test_rows = shop_sequences(seed=0).slice(500)
+    np.testing.assert_allclose(predictor.predict(test_rows), result.test_predictions, atol=1e-5)
+
+
+def test_a_mean_pooled_artifact_saved_before_attention_existed_loads_and_scores_the_same(tmp_path: Path) -> None:
+    result = train_sequence_model(with_history=True, list_pooling="mean")
+    path = save_artifact(result, tmp_path / "old")
+    # What an artifact of the first list-column release holds: no pooling keys at all.
+    for name, keys in (
+        ("head_config.json", ("list_pooling", "list_item_field", "list_attention_units", "list_dropout")),
+        ("feature_spec.json", ("list_pooling",)),
+    ):
+        data = json.loads((path / name).read_text())
+        assert all(k in data for k in keys)
+        (path / name).write_text(json.dumps({k: v for k, v in data.items() if k not in keys}))
+    predictor = load_artifact(path, device="cpu")
+    assert predictor.spec.list_pooling == "mean" and predictor.model.head_config.list_pooling == "mean"
+    test_rows = shop_sequences(seed=0).slice(500)
+    np.testing.assert_allclose(predictor.predict(test_rows), result.test_predictions, atol=1e-5)
