@@ -8,7 +8,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+
+def _shared_data_dir() -> Path:
+    """`../shared/data/ml-100k` beside the checkout; from a worktree (/work/wt/<name>), the nearest
+    ancestor that has one."""
+    here = Path(__file__).resolve()
+    for parent in here.parents[1:]:
+        candidate = parent / "shared" / "data" / "ml-100k"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "shared" / "data" / "ml-100k"
+
+
+DEFAULT_DIR = _shared_data_dir()
 
 
 def read_atomic(path: Path) -> pa.Table:

@@ -30,3 +30,23 @@ def configure(device: torch.device) -> None:
         # TF32 for the few fp32 matmuls left outside autocast.
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+
+
+class Threads:
+    """Torch's intra-op threads for a training loop on CPU: one while it runs only small ops (a
+    head on cached embeddings, where threads spend their time waiting on each other and, on a
+    shared machine, on other processes), the process's own number for the encoder. No-op on CUDA."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.active = device.type == "cpu"
+        self.initial = torch.get_num_threads()
+        self.current = self.initial
+
+    def small_ops(self, small: bool) -> None:
+        want = 1 if small else self.initial
+        if self.active and want != self.current:
+            torch.set_num_threads(want)
+            self.current = want
+
+    def restore(self) -> None:
+        self.small_ops(False)
