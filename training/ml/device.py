@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -33,9 +34,11 @@ def configure(device: torch.device) -> None:
 
 
 class Threads:
-    """Torch's intra-op threads for a training loop on CPU: one while it runs only small ops (a
-    head on cached embeddings, where threads spend their time waiting on each other and, on a
-    shared machine, on other processes), the process's own number for the encoder. No-op on CUDA."""
+    """Torch's intra-op threads for a training run on CPU. One while it runs only small ops (a
+    head on cached embeddings: threads spend their time waiting on each other at every op), and
+    for the encoder too when the machine is oversubscribed (load average at or above its cores):
+    there, threads that wait on each other also wait on other processes, and on a loaded 2-core
+    machine one thread ran an encoder step 4x faster than two. No-op on CUDA."""
 
     def __init__(self, device: torch.device) -> None:
         self.active = device.type == "cpu"
@@ -43,10 +46,22 @@ class Threads:
         self.current = self.initial
 
     def small_ops(self, small: bool) -> None:
-        want = 1 if small else self.initial
-        if self.active and want != self.current:
+        if not self.active:
+            return
+        want = 1 if small or _oversubscribed() else self.initial
+        if want != self.current:
             torch.set_num_threads(want)
             self.current = want
 
     def restore(self) -> None:
-        self.small_ops(False)
+        if self.active and self.current != self.initial:
+            torch.set_num_threads(self.initial)
+            self.current = self.initial
+
+
+def _oversubscribed() -> bool:
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return False
+    return load >= (os.cpu_count() or 1)

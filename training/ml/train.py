@@ -157,6 +157,7 @@ def train(
     )
     model = CTRModel(encoder, head).to(dev)
     splits = {name: DeviceSplit(e, dev) for name, e in encoded.items()}
+    threads = devices.Threads(dev)
 
     loop = _Loop(
         model=model,
@@ -168,15 +169,19 @@ def train(
         fingerprint=_fingerprint(fitted, params, pool, encoded, resolved),
         on_progress=on_progress,
         should_stop=should_stop,
+        threads=threads,
     )
-    loop.run()
-
-    # Final scoring with the best state, exactly as a loaded artifact scores.
-    model.load_state_dict(loop.best_state or model.state_dict())
-    model.eval()
-    pool_emb = loop.pool_embeddings(fresh=True)
-    valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
-    test_pred = predict_split(model, splits["test"], pool_emb, dev)
+    try:
+        loop.run()
+        # Final scoring with the best state, exactly as a loaded artifact scores.
+        model.load_state_dict(loop.best_state or model.state_dict())
+        model.eval()
+        threads.small_ops(False)
+        pool_emb = loop.pool_embeddings(fresh=True)
+        valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
+        test_pred = predict_split(model, splits["test"], pool_emb, dev)
+    finally:
+        threads.restore()
     valid_metrics = _metrics(encoded["valid"], valid_pred, params)
     test_metrics = _metrics(encoded["test"], test_pred, params)
     segments = None
@@ -520,6 +525,7 @@ class _Loop:
         fingerprint: str,
         on_progress: ProgressFn | None,
         should_stop: StopFn | None,
+        threads: devices.Threads | None = None,
     ) -> None:
         self.model = model
         self.splits = splits
@@ -536,7 +542,8 @@ class _Loop:
         # The encoder's fine-tuning phase: planned from freeze_encoder_steps to the last step. When
         # validation AUC stops improving while the encoder is still frozen (and it has text to
         # fine-tune), the phase starts there instead and lasts as long as planned: early stopping
-        # never ends a run before its fine-tuning steps ("freeze until plateau, then fine-tune").
+        # never ends a run before its fine-tuning steps ("freeze until plateau, then fine-tune"),
+        # and the phase a plateau started runs in full; the best validation state is kept.
         self.finetune_start = min(params.freeze_encoder_steps, self.total_steps)
         self.finetune_steps = self.total_steps - self.finetune_start if store is not None else 0
         self.end_step = self.total_steps
@@ -558,7 +565,7 @@ class _Loop:
         self._clock: float | None = None
         self._pool_emb: torch.Tensor | None = None
         self._encoder_changed = True
-        self._threads = devices.Threads(device)
+        self._threads = threads or devices.Threads(device)
 
     # -- text embeddings of the whole pool, valid until the encoder changes ---------------------
 
@@ -580,10 +587,7 @@ class _Loop:
     # -- main loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            self._threads.restore()
+        self._run()
 
     def _plan(self, epoch: int) -> EpochPlan:
         frozen_whole_epoch = (epoch + 1) * self.steps_per_epoch <= self.finetune_start
@@ -614,6 +618,7 @@ class _Loop:
         window_steps = 0
         window_t = time.perf_counter()
         self.model.train()
+        self._threads.small_ops(False)  # the first pool embedding: one thread on a loaded machine
         self._resume_clock()
         for epoch in range(start_epoch, p.epochs):
             if self.step >= self.end_step:
@@ -690,7 +695,8 @@ class _Loop:
                     stop = self._evaluate(epoch)
                     if stop and self.step < self.finetune_start and self.finetune_steps:
                         self._start_finetuning()
-                    elif stop:
+                    # Patience ends the run, except in a phase a plateau started: it runs in full.
+                    elif stop and self.end_step == self.total_steps:
                         self.stopped_early = True
                         self._checkpoint(epoch)
                         return
