@@ -44,9 +44,6 @@ CPU_PARAMS: dict[str, Any] = {
     "patience": 3,
     "max_seq_len": 32,
     "encoder_texts_per_step": 64,
-    # The wide weights learn slower than TrainParams' default: at 1e-2 the hashed title words and
-    # crosses memorize ml-100k's train split (test AUC 0.7878 vs 0.7906 at 1e-3, bench/quality.py).
-    "wide_lr": 1e-3,
 }
 
 # CUDA: TrainParams' defaults, which fine-tune the whole encoder on every step.
