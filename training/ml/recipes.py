@@ -3,8 +3,11 @@
 - CPU (`cpu_frozen_then_finetune`): the encoder stays frozen and the head trains on text
   embeddings computed once, for all but the last `CPU_FINETUNE_STEPS` steps; those fine-tune the
   encoder with `encoder_texts_per_step` sampled texts per step (the rest of the batch uses cached
-  embeddings), 20 epochs of 512 rows. Full fine-tuning runs at a few samples/s on two cores; this
-  reaches the same AUC on ml-100k in minutes (`bench/train.py`, `bench/quality.py`).
+  embeddings), 20 epochs of 512 rows. When validation AUC stops improving earlier (patience),
+  the fine-tuning steps start there (train.py: "freeze until plateau, then fine-tune"), and the
+  best validation state is kept, so a fine-tune that does not help costs time, not AUC. Full
+  fine-tuning runs at a few samples/s on two cores; this reaches the same AUC on ml-100k in
+  minutes (`bench/train.py`, `bench/quality.py`).
 - CUDA (`cuda_full_finetune`): every step fine-tunes the encoder on all of the batch's texts
   (`TrainParams`' own defaults), which a GPU does at thousands of samples/s.
 
@@ -27,7 +30,7 @@ from training.ml.params import TrainParams
 CPU_RECIPE = "cpu_frozen_then_finetune"
 CUDA_RECIPE = "cuda_full_finetune"
 
-# The encoder is fine-tuned in the last N steps only on CPU.
+# The encoder is fine-tuned for N steps only on CPU: the last ones, or from a validation plateau.
 CPU_FINETUNE_STEPS = 30
 
 # What the CPU recipe sets (freeze_encoder_steps is derived from the step count below).
@@ -84,7 +87,8 @@ def choose_recipe(
         name, recipe_params = CPU_RECIPE, dict(CPU_PARAMS)
         reason = (
             "no CUDA device: full fine-tuning runs at a few samples/s on CPU, so the head trains on "
-            f"cached text embeddings and the encoder is fine-tuned in the last {CPU_FINETUNE_STEPS} steps only"
+            f"cached text embeddings and the encoder is fine-tuned for {CPU_FINETUNE_STEPS} steps only, from "
+            "when validation AUC stops improving (or the last steps)"
         )
         if not has_text:
             reason = "no CUDA device and no text columns: no encoder to fine-tune, the head trains for 20 epochs"
