@@ -48,8 +48,8 @@ CPU_PARAMS: dict[str, Any] = {
     "max_seq_len": 32,
     "encoder_texts_per_step": 64,
     # Slower than TrainParams' 1e-2: hashed title words and crosses memorized ml-100k's train split
-    # (time split, head only: test AUC 0.6987 at 1e-2, 0.7097 at 3e-3, 0.7127 at 1e-3), while the
-    # demo reviews, where words carry the signal, lost 0.001-0.004 below 1e-2.
+    # (time split test AUC: 0.6987 at 1e-2, 0.7127 at 1e-3 in bench/quality.py; 0.7097 at 3e-3 with
+    # the head alone), while the demo reviews, where words carry the signal, lost 0.001-0.004 below 1e-2.
     "wide_lr": 3e-3,
 }
 
