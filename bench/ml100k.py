@@ -9,13 +9,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-# Beside the checkout (shared/data/ml-100k); STEWARD_ML100K_DIR (or ML100K_DIR) for a checkout elsewhere
-# (a git worktree sits one level deeper).
-DEFAULT_DIR = Path(
-    os.environ.get("STEWARD_ML100K_DIR")
-    or os.environ.get("ML100K_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
-)
+
+def _shared_data_dir() -> Path:
+    """`../shared/data/ml-100k` beside the checkout; from a worktree (/work/wt/<name>), the nearest
+    ancestor that has one. STEWARD_ML100K_DIR (or ML100K_DIR) names another place."""
+    named = os.environ.get("STEWARD_ML100K_DIR") or os.environ.get("ML100K_DIR")
+    if named:
+        return Path(named)
+    here = Path(__file__).resolve()
+    for parent in here.parents[1:]:
+        candidate = parent / "shared" / "data" / "ml-100k"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "shared" / "data" / "ml-100k"
+
+
+DEFAULT_DIR = _shared_data_dir()
 
 
 def read_atomic(path: Path) -> pa.Table:

@@ -158,6 +158,7 @@ def train(
     )
     model = CTRModel(encoder, head).to(dev)
     splits = {name: DeviceSplit(e, dev) for name, e in encoded.items()}
+    threads = devices.Threads(dev)
 
     loop = _Loop(
         model=model,
@@ -169,15 +170,19 @@ def train(
         fingerprint=_fingerprint(fitted, params, pool, encoded, resolved),
         on_progress=on_progress,
         should_stop=should_stop,
+        threads=threads,
     )
-    loop.run()
-
-    # Final scoring with the best state, exactly as a loaded artifact scores.
-    model.load_state_dict(loop.best_state or model.state_dict())
-    model.eval()
-    pool_emb = loop.pool_embeddings(fresh=True)
-    valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
-    test_pred = predict_split(model, splits["test"], pool_emb, dev)
+    try:
+        loop.run()
+        # Final scoring with the best state, exactly as a loaded artifact scores.
+        model.load_state_dict(loop.best_state or model.state_dict())
+        model.eval()
+        threads.small_ops(False)
+        pool_emb = loop.pool_embeddings(fresh=True)
+        valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
+        test_pred = predict_split(model, splits["test"], pool_emb, dev)
+    finally:
+        threads.restore()
     valid_metrics = _metrics(encoded["valid"], valid_pred, params)
     test_metrics = _metrics(encoded["test"], test_pred, params)
     segments = None
@@ -302,28 +307,46 @@ def make_optimizer(model: CTRModel, params: TrainParams, device: torch.device) -
     return torch.optim.AdamW(param_groups, fused=device.type == "cuda")
 
 
+def lr_schedule(start: int, end: int, warmup_ratio: float) -> Callable[[int], float]:
+    """Factor of a group's lr at a step: 0 before `start`, linear warmup, then linear decay to 0
+    at `end`."""
+    span = max(end - start, 1)
+    warm = max(math.ceil(warmup_ratio * span), 1) if warmup_ratio else 0
+
+    def factor(step: int) -> float:
+        local = step - start
+        if local < 0:
+            return 0.0
+        if warm and local < warm:
+            return (local + 1) / warm
+        return max(0.0, (span - local) / max(span - warm, 1))
+
+    return factor
+
+
 def make_scheduler(
-    optimizer: torch.optim.Optimizer, params: TrainParams, total_steps: int
+    optimizer: torch.optim.Optimizer,
+    params: TrainParams,
+    total_steps: int,
+    *,
+    encoder_window: tuple[int, int] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup then linear decay; the encoder's warmup starts when it is unfrozen."""
+    """Linear warmup then linear decay; the encoder's warmup starts when it is unfrozen.
 
-    def schedule(start: int) -> Callable[[int], float]:
-        span = max(total_steps - start, 1)
-        warm = max(math.ceil(params.warmup_ratio * span), 1) if params.warmup_ratio else 0
-
-        def factor(step: int) -> float:
-            local = step - start
-            if local < 0:
-                return 0.0
-            if warm and local < warm:
-                return (local + 1) / warm
-            return max(0.0, (span - local) / max(span - warm, 1))
-
-        return factor
-
-    freeze = min(params.freeze_encoder_steps, total_steps)
-    lambdas = [schedule(freeze if g["is_encoder"] else 0) for g in optimizer.param_groups]
+    `encoder_window` (start, end) is the encoder's fine-tuning phase; by default from
+    `freeze_encoder_steps` to the last step.
+    """
+    start, end = encoder_window or (min(params.freeze_encoder_steps, total_steps), total_steps)
+    windows = [(start, end) if g["is_encoder"] else (0, total_steps) for g in optimizer.param_groups]
+    lambdas = [lr_schedule(a, b, params.warmup_ratio) for a, b in windows]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
+
+
+def set_encoder_window(scheduler: torch.optim.lr_scheduler.LambdaLR, params: TrainParams, start: int, end: int) -> None:
+    """Move the encoder groups' warmup and decay to a fine-tuning phase that starts at `start`."""
+    for i, group in enumerate(scheduler.optimizer.param_groups):
+        if group["is_encoder"]:
+            scheduler.lr_lambdas[i] = lr_schedule(start, end, params.warmup_ratio)
 
 
 def batch_loss(
@@ -514,6 +537,7 @@ class _Loop:
         fingerprint: str,
         on_progress: ProgressFn | None,
         should_stop: StopFn | None,
+        threads: devices.Threads | None = None,
     ) -> None:
         self.model = model
         self.splits = splits
@@ -527,6 +551,14 @@ class _Loop:
 
         self.steps_per_epoch = math.ceil(len(splits["train"]) / params.batch_size)
         self.total_steps = self.steps_per_epoch * params.epochs
+        # The encoder's fine-tuning phase: planned from freeze_encoder_steps to the last step. When
+        # validation AUC stops improving while the encoder is still frozen (and it has text to
+        # fine-tune), the phase starts there instead and lasts as long as planned: early stopping
+        # never ends a run before its fine-tuning steps ("freeze until plateau, then fine-tune"),
+        # and the phase a plateau started runs in full; the best validation state is kept.
+        self.finetune_start = min(params.freeze_encoder_steps, self.total_steps)
+        self.finetune_steps = self.total_steps - self.finetune_start if store is not None else 0
+        self.end_step = self.total_steps
         self.optimizer = make_optimizer(model, params, device)
         self.scheduler = make_scheduler(self.optimizer, params, self.total_steps)
         self.step_fn = torch.compile(model) if params.compile and device.type == "cuda" else model
@@ -545,6 +577,7 @@ class _Loop:
         self._clock: float | None = None
         self._pool_emb: torch.Tensor | None = None
         self._encoder_changed = True
+        self._threads = threads or devices.Threads(device)
 
     # -- text embeddings of the whole pool, valid until the encoder changes ---------------------
 
@@ -566,6 +599,27 @@ class _Loop:
     # -- main loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
+        self._run()
+
+    def _plan(self, epoch: int) -> EpochPlan:
+        frozen_whole_epoch = (epoch + 1) * self.steps_per_epoch <= self.finetune_start
+        return EpochPlan(
+            self.splits["train"],
+            batch_size=self.params.batch_size,
+            seed=self.params.seed,
+            epoch=epoch,
+            dedupe_texts=self.store is not None and not frozen_whole_epoch,
+        )
+
+    def _start_finetuning(self) -> None:
+        """Validation AUC stopped improving with the encoder frozen: fine-tune it from here."""
+        self.finetune_start = self.step
+        self.end_step = self.step + self.finetune_steps
+        self.bad_evals = 0
+        set_encoder_window(self.scheduler, self.params, self.finetune_start, self.end_step)
+        log.info("validation AUC plateaued at step %d: fine-tuning the encoder until step %d", self.step, self.end_step)
+
+    def _run(self) -> None:
         p = self.params
         self._resume()
         train = self.splits["train"]
@@ -576,21 +630,19 @@ class _Loop:
         window_steps = 0
         window_t = time.perf_counter()
         self.model.train()
+        self._threads.small_ops(False)  # the first pool embedding: one thread on a loaded machine
         self._resume_clock()
         for epoch in range(start_epoch, p.epochs):
-            frozen_whole_epoch = (epoch + 1) * self.steps_per_epoch <= p.freeze_encoder_steps
-            plan = EpochPlan(
-                train,
-                batch_size=p.batch_size,
-                seed=p.seed,
-                epoch=epoch,
-                dedupe_texts=self.store is not None and not frozen_whole_epoch,
-            )
+            if self.step >= self.end_step:
+                break
+            plan = self._plan(epoch)
             first = self.step - epoch * self.steps_per_epoch
             for i in range(first, len(plan)):
                 if self.should_stop():
                     raise TrainingCancelled(f"cancelled at step {self.step}")
-                frozen = self.step < p.freeze_encoder_steps
+                frozen = self.step < self.finetune_start
+                if not frozen and not plan.dedupe and self.store is not None:
+                    plan = self._plan(epoch)  # the fine-tuning phase began mid-epoch: batches need their texts
                 frozen_emb = None
                 fresh = None
                 batch = plan.batch(i)
@@ -605,6 +657,9 @@ class _Loop:
                         frozen_emb = self.cached_pool_embeddings()
                         rng = np.random.default_rng([p.seed, self.step])
                         fresh = np.sort(rng.choice(n_unique, p.encoder_texts_per_step, replace=False))
+                # The head alone is a few small ops per step: on CPU one thread does them faster
+                # than two that wait on each other (and on other processes) at every op.
+                self._threads.small_ops(frozen or self.store is None)
                 loss, bce = batch_loss(
                     self.step_fn,
                     train,
@@ -623,8 +678,9 @@ class _Loop:
                 self.samples += len(batch.rows)
                 window_loss += bce
                 window_steps += 1
+                last = self.step >= self.end_step
 
-                if self.step % p.progress_every_steps == 0 or i == len(plan) - 1:
+                if self.step % p.progress_every_steps == 0 or i == len(plan) - 1 or last:
                     self._pause_clock()
                     mean_loss = float(window_loss.item()) / window_steps
                     elapsed = time.perf_counter() - window_t
@@ -634,8 +690,8 @@ class _Loop:
                         {
                             "event": "step",
                             **point,
-                            "total_steps": self.total_steps,
-                            "progress": self.step / self.total_steps,
+                            "total_steps": self.end_step,
+                            "progress": self.step / self.end_step,
                             **self._learning_rates(),
                             "encoder_frozen": frozen,
                             "samples_per_second": window_steps * p.batch_size / max(elapsed, 1e-9),
@@ -646,14 +702,22 @@ class _Loop:
                     window_t = time.perf_counter()
                     self._resume_clock()
 
-                if has_valid and (self.step % eval_every == 0 or i == len(plan) - 1):
+                if has_valid and (self.step % eval_every == 0 or i == len(plan) - 1 or last):
                     self._pause_clock()
                     stop = self._evaluate(epoch)
-                    if stop:
+                    if stop and self.step < self.finetune_start and self.finetune_steps:
+                        self._start_finetuning()
+                    # Patience ends the run, except in a phase a plateau started: it runs in full.
+                    elif stop and self.end_step == self.total_steps:
                         self.stopped_early = True
                         self._checkpoint(epoch)
                         return
                     self._resume_clock()
+                if last:
+                    self._pause_clock()
+                    self.stopped_early = self.step < self.total_steps
+                    self._checkpoint(epoch)
+                    return
                 if p.checkpoint_every_steps and self.step % p.checkpoint_every_steps == 0:
                     self._pause_clock()
                     self._checkpoint(epoch)
@@ -690,7 +754,7 @@ class _Loop:
         m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
         point = {"step": self.step, "epoch": epoch, "auc": m["auc"], "logloss": m["logloss"]}
         self.history["val"].append(point)
-        self.on_progress({"event": "eval", **point, "total_steps": self.total_steps, "metrics": m})
+        self.on_progress({"event": "eval", **point, "total_steps": self.end_step, "metrics": m})
         score = m["auc"] if m["auc"] is not None else -float(m["logloss"] or 0.0)
         if score > self.best_auc + 1e-6:
             self.best_auc = score
@@ -723,6 +787,8 @@ class _Loop:
             "best_auc": self.best_auc,
             "best_step": self.best_step,
             "bad_evals": self.bad_evals,
+            "finetune_start": self.finetune_start,
+            "end_step": self.end_step,
             "samples": self.samples,
             "train_seconds": self.train_seconds,
             "rng_cpu": torch.get_rng_state(),
@@ -749,6 +815,9 @@ class _Loop:
         self.best_auc = float(state["best_auc"])
         self.best_step = int(state["best_step"])
         self.bad_evals = int(state["bad_evals"])
+        if state.get("end_step", self.total_steps) != self.end_step:
+            self.finetune_start, self.end_step = int(state["finetune_start"]), int(state["end_step"])
+            set_encoder_window(self.scheduler, self.params, self.finetune_start, self.end_step)
         self.samples = int(state["samples"])
         self.train_seconds = float(state["train_seconds"])
         torch.set_rng_state(state["rng_cpu"])
@@ -761,7 +830,7 @@ class _Loop:
                 self.best_state = saved["model"]
         self._encoder_changed = True
         self.resumed_from = self.step
-        self.on_progress({"event": "resumed", "step": self.step, "total_steps": self.total_steps})
+        self.on_progress({"event": "resumed", "step": self.step, "total_steps": self.end_step})
 
 
 def _atomic_save(obj: Any, path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from training.ml import SpecError
-from training.ml.recipes import CPU_FINETUNE_STEPS, CPU_RECIPE, CUDA_RECIPE, choose_recipe
+from training.ml.recipes import CPU_FINETUNE_STEPS, CPU_PARAMS, CPU_RECIPE, CUDA_RECIPE, choose_recipe
 
 
 def test_cpu_defaults_freeze_the_encoder_for_all_but_the_last_steps():
@@ -36,7 +36,7 @@ def test_explicit_parameters_win_and_the_reason_names_them():
     assert p["freeze_encoder_steps"] == 0
     assert recipe.overridden == ["batch_size", "encoder_texts_per_step", "epochs"]
     assert "explicit parameters win: batch_size, encoder_texts_per_step, epochs" in recipe.reason
-    assert "epochs" not in recipe.applied and recipe.applied["lr"] == 2e-3
+    assert "epochs" not in recipe.applied and recipe.applied["lr"] == CPU_PARAMS["lr"]
 
     frozen = choose_recipe({"freeze_encoder_steps": 5}, train_rows=1_000, device="cpu")
     assert frozen.params["freeze_encoder_steps"] == 5 and frozen.overridden == ["freeze_encoder_steps"]

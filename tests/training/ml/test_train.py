@@ -160,3 +160,35 @@ def test_fine_tuning_can_bound_the_texts_encoded_per_step(tiny_base_model, table
     )
     assert sizes and max(sizes) <= 3
     assert result.metrics["auc"] > 0.7
+
+
+def test_early_stopping_cannot_end_the_cpu_recipe_before_its_fine_tune_steps(tiny_base_model, table, spec, fast_params):
+    from training.ml.base_model import load_encoder
+    from training.ml.recipes import CPU_FINETUNE_STEPS, choose_recipe
+
+    parts = splits(table)
+    # A high lr and patience 1 plateau within a few epochs, long before the planned fine-tuning.
+    explicit = {**fast_params, "epochs": 40, "lr": 0.05, "patience": 1, "progress_every_steps": 1}
+    recipe = choose_recipe(explicit, train_rows=parts["train_table"].num_rows, device="cpu")
+    events = []
+    result = train(**parts, spec=spec, base_model=tiny_base_model, params=recipe.params, on_progress=events.append)
+
+    steps = [e for e in events if e["event"] == "step"]
+    frozen = [e["step"] for e in steps if e["encoder_frozen"]]
+    tuned = [e["step"] for e in steps if not e["encoder_frozen"]]
+    planned_total = steps[0]["total_steps"]
+    assert recipe.params["freeze_encoder_steps"] == planned_total - CPU_FINETUNE_STEPS
+    # The plateau came while the encoder was frozen: the fine-tuning phase started there and ran
+    # its planned steps in full, then the run ended (early, with the best state restored).
+    assert max(frozen) < recipe.params["freeze_encoder_steps"]
+    assert len(tuned) == CPU_FINETUNE_STEPS and tuned == list(range(max(frozen) + 1, result.steps + 1))
+    assert result.stopped_early and result.steps < planned_total
+    assert steps[-1]["total_steps"] == result.steps  # progress counts to the new end
+    assert result.history["val"][-1]["step"] == result.steps  # the fine-tuned state was evaluated
+    best = max(result.history["val"], key=lambda p: p["auc"])
+    assert result.best_step == best["step"]
+    original = load_encoder(tiny_base_model).state_dict()
+    tuned_encoder = result.model.encoder.state_dict()
+    changed = any(not torch.equal(original[k], tuned_encoder[k].cpu()) for k in original)
+    # The encoder kept is the best state's: fine-tuned when a fine-tuned step was best, else the original.
+    assert changed == (best["step"] > max(frozen))
