@@ -214,6 +214,12 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=TRAIN_PARAMS["epochs"], help="epochs of the first version")
     ap.add_argument("--cheap-epochs", type=int, default=1, help="epochs of the second, cheaper version")
     ap.add_argument("--screenshots", type=Path, default=None, help="folder for page screenshots (Playwright)")
+    ap.add_argument(
+        "--api-defaults",
+        action="store_true",
+        help="train v1 as a new user would: no training parameters but the seed, the server's device recipe fills in"
+        " the rest (the figure to compare with bench/train.py)",
+    )
     args = ap.parse_args()
     base = args.base_url.rstrip("/")
     api = Api(base, args.username, args.password)
@@ -327,8 +333,13 @@ def main() -> int:
         spec["dataset_version"] = train_version["id"]
 
     total_steps = args.epochs * math.ceil(train_version["row_count"] * 0.8 / TRAIN_PARAMS["batch_size"])
-    p1 = {**TRAIN_PARAMS, "epochs": args.epochs, "freeze_encoder_steps": max(0, total_steps - FINETUNE_STEPS)}
-    v1 = train(api, spec, p1, f"v1 ({args.epochs} epochs, bench/train.py params)")
+    if args.api_defaults:
+        p1 = {"seed": TRAIN_PARAMS["seed"], "segment_column": TRAIN_PARAMS["segment_column"]}
+        v1 = train(api, spec, p1, "v1 (the API's defaults: the server's device recipe)")
+        log(f"   recipe: {json.dumps(v1['version'].get('recipe') or v1['job'].get('result', {}).get('recipe'))[:400]}")
+    else:
+        p1 = {**TRAIN_PARAMS, "epochs": args.epochs, "freeze_encoder_steps": max(0, total_steps - FINETUNE_STEPS)}
+        v1 = train(api, spec, p1, f"v1 ({args.epochs} epochs, bench/train.py params)")
     auc1 = v1["version"]["metrics"].get("auc")
     check(auc1 is not None and auc1 >= 0.79, f"v1 test auc {auc1} >= 0.79 (random split)")
     api.call("PUT", f"models/{MODEL}/aliases/production/", json={"version": v1["version"]["version"]})
