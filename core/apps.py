@@ -22,3 +22,17 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="core.create_cache_table")
+        # The per-process token cache (core.auth) forgets a revoked token, a saved user and a changed role at once.
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+        from knox.models import AuthToken
+
+        from core.auth import forget_group_members, forget_token, forget_user
+
+        user_model = get_user_model()
+        post_delete.connect(forget_token, sender=AuthToken, dispatch_uid="core.auth.forget_token")
+        post_save.connect(forget_user, sender=user_model, dispatch_uid="core.auth.forget_user")
+        post_delete.connect(forget_user, sender=user_model, dispatch_uid="core.auth.forget_deleted_user")
+        m2m_changed.connect(
+            forget_group_members, sender=user_model.groups.through, dispatch_uid="core.auth.forget_group_members"
+        )

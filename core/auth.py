@@ -60,8 +60,10 @@ class CachedTokenAuthentication(TokenAuthentication):
     process: knox hashes the token and reads the user's tokens on every request, too slow for /rank (and for
     labeling's next and submit, which annotators call back to back).
 
-    A revoked token or a changed role therefore takes effect within STEWARD_SERVING_AUTH_CACHE_S; an expired one
-    is refused at its expiry. The cache is keyed by the token's SHA-512 digest, never by the token itself.
+    A token revoked (logout, logout-all), a user saved (deactivated, say) or a role changed empties the entries
+    concerned at once in the process that made the change (`forget`, connected in CoreConfig.ready); other
+    processes see it within STEWARD_SERVING_AUTH_CACHE_S. An expired token is refused at its expiry. The cache is
+    keyed by the token's SHA-512 digest, never by the token itself.
     """
 
     _known: ClassVar[dict[str, tuple[Any, Any, float]]] = {}
@@ -84,3 +86,32 @@ class CachedTokenAuthentication(TokenAuthentication):
                 self._known.clear()
             self._known[key] = (user, auth_token, until)
         return user, auth_token
+
+    @classmethod
+    def forget(cls, *, token_pk: Any = None, user_pk: Any = None) -> None:
+        """Drop the cached entries of a token (its row's pk) or of every token of a user."""
+        for key, (user, auth_token, _) in list(cls._known.items()):
+            if (token_pk is not None and auth_token.pk == token_pk) or (user_pk is not None and user.pk == user_pk):
+                cls._known.pop(key, None)
+
+
+def forget_token(sender: Any, instance: Any, **kwargs: Any) -> None:
+    CachedTokenAuthentication.forget(token_pk=instance.pk)
+
+
+def forget_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    CachedTokenAuthentication.forget(user_pk=instance.pk)
+
+
+def forget_group_members(sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any) -> None:
+    """m2m_changed of User.groups: from the user's side `instance` is the user; from the group's, `pk_set` (None
+    on a clear: every member may have changed)."""
+    if not action.startswith("post_") and action != "pre_clear":
+        return
+    if not reverse:
+        CachedTokenAuthentication.forget(user_pk=instance.pk)
+    elif pk_set is None:
+        CachedTokenAuthentication._known.clear()
+    else:
+        for pk in pk_set:
+            CachedTokenAuthentication.forget(user_pk=pk)

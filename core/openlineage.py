@@ -29,7 +29,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.models import Job
-from core.selectors import job_params_for, job_params_for_receiver
+from core.selectors import job_error_for, job_params_for, job_params_for_receiver
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +192,9 @@ def build_event(job: Job, event_type: str) -> Any:
     inputs = _input_refs(job)
     run_facets: dict[str, Any] = {"executionParameters": _parameters(job, inputs)}
     if event_type == "FAIL" and job.error:
-        # The first line only: the reason a user sees, not the traceback.
-        message = job.error.strip().splitlines()[0][:1000]
+        # The first line of what a reader without jobs.debug sees: a reason Steward wrote for people, or only an
+        # unexpected exception's type (its message can quote a cell, as `could not convert string to float: ...`).
+        message = job_error_for(job=job, user=None).strip().splitlines()[0][:1000]
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=message, programmingLanguage="python"
         )

@@ -569,23 +569,38 @@ def _gold_due(project: Project, annotator: Any) -> Task | None:
 
 
 def _lease(task: Task, annotator: Any, now: dt.datetime) -> Assignment:
-    """Lease `task` to the annotator in one statement: a new assignment, or their own expired one taken again
-    (INSERT ... ON CONFLICT (task, annotator) DO UPDATE)."""
-    lease = Assignment(
+    """Lease `task` to the annotator in one statement: a new assignment, or their own EXPIRED one taken again
+    (INSERT ... ON CONFLICT (task, annotator) DO UPDATE ... WHERE the existing one expired).
+
+    Any other assignment of theirs on the task (leased, submitted, skipped) is never overwritten: IntegrityError,
+    as a plain insert would raise, so the caller's transaction and the slot it took roll back. (A claim whose
+    snapshot predates the annotator's own parallel claim of the same task gets here on PostgreSQL.)"""
+    expires = _lease_expiry(now)
+    q = connection.ops.quote_name
+    table = q(Assignment._meta.db_table)
+    columns = ", ".join(map(q, ["task_id", "project_id", "annotator_id", "status", "leased_at", "expires_at"]))
+    moved = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in ("status", "leased_at", "expires_at"))
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({q('task_id')}, {q('annotator_id')}) DO UPDATE SET {moved} "
+        f"WHERE {table}.{q('status')} = %s RETURNING {q('id')}"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [task.pk, task.project_id, annotator.pk, Assignment.Status.LEASED, adapt(now), adapt(expires)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, Assignment.Status.EXPIRED])
+        found = cursor.fetchone()
+    if found is None:
+        raise IntegrityError(f"annotator {annotator.pk} already holds an assignment on task {task.pk}")
+    return Assignment(
+        pk=found[0],
         task_id=task.pk,
         project_id=task.project_id,
         annotator=annotator,
         status=Assignment.Status.LEASED,
         leased_at=now,
-        expires_at=_lease_expiry(now),
+        expires_at=expires,
     )
-    Assignment.objects.bulk_create(
-        [lease],
-        update_conflicts=True,
-        unique_fields=["task", "annotator"],
-        update_fields=["status", "leased_at", "expires_at"],
-    )
-    return lease
 
 
 # When each process last gave expired slots back, per project: a claim that finds nothing does it at once, and
@@ -685,8 +700,18 @@ def task_next(*, project: Project, annotator: Any) -> dict[str, Any] | None:
         _sweep(project, now)
         gold = _gold_due(project, annotator)
         if gold is not None:
-            with transaction.atomic():
-                task, assignment = gold, _lease(gold, annotator, now)
+            try:
+                with transaction.atomic():
+                    task, assignment = gold, _lease(gold, annotator, now)
+            except IntegrityError:  # their own parallel `next` leased it first: answer with that lease
+                held = Assignment.objects.filter(
+                    task=gold, annotator=annotator, status=Assignment.Status.LEASED, expires_at__gt=now
+                ).first()
+                if held is None:
+                    raise ServiceError(
+                        "Your next task changed meanwhile: ask again.", status_code=409, code="conflict"
+                    ) from None
+                task, assignment = gold, held
         else:
             claimed = _claim(project, annotator, now)
             if claimed is None:

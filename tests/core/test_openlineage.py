@@ -261,3 +261,31 @@ def test_a_job_whose_inputs_are_unknown_sends_what_an_outsider_reads(
     sent = _sent_params(receiver.of(job)[0])
     assert sent["operation"] == "filter" and "params" not in sent
     assert "x@example.com" not in json.dumps(receiver.events)
+
+
+def test_an_unexpected_failure_sends_its_kind_never_the_exception_message(
+    receiver: OpenLineageReceiver,
+    scan_upload: Any,
+    steward: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    """An exception's message can quote a cell (`could not convert string to float: '<email>'`): the receiver
+    reads what a reader without jobs.debug reads, the exception's type."""
+    from governance.catalog import transforms
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("could not convert string to float: 'u3@example.com'")
+
+    settings.STEWARD_JOB_MAX_ATTEMPTS = 1
+    source = scan_upload(CSV, name="ratings.csv", dataset="ratings")
+    monkeypatch.setattr(transforms, "run", broken)
+    job = _run_transform(source, steward, django_capture_on_commit_callbacks)
+    assert job.status == Job.Status.FAILED
+    assert "u3@example.com" in job.error  # a steward still reads it in Steward
+    events = receiver.of(job)
+    assert [e["eventType"] for e in events][-1] == "FAIL"
+    message = events[-1]["run"]["facets"]["errorMessage"]["message"]
+    assert message.startswith("ValueError")
+    assert "u3@example.com" not in json.dumps(receiver.events)

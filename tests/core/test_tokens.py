@@ -91,3 +91,56 @@ def test_the_serving_token_cache_honours_expiry(personas: dict[str, Any], settin
 
     remaining = CachedTokenAuthentication._known[key][2] - time.monotonic()
     assert 0 < remaining <= 60
+
+
+def test_logout_takes_effect_at_once_on_the_cached_hot_paths(personas: dict[str, Any], settings: Any) -> None:
+    """A token revoked by logout is refused by the per-process token cache (scoring, labeling's next and submit) at
+    once in the process that revoked it, not after STEWARD_SERVING_AUTH_CACHE_S."""
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from core.auth import CachedTokenAuthentication
+
+    settings.STEWARD_SERVING_AUTH_CACHE_S = 3600
+    token = _login("annotator-user", "pw-annotator-123").json()["token"]
+    auth = CachedTokenAuthentication()
+    assert auth.authenticate_credentials(token.encode())[0] == personas["annotator"]
+    assert _client(token).post("/api/v1/auth/logout/").status_code == 204
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate_credentials(token.encode())
+
+
+def test_logout_all_and_deactivation_empty_the_token_cache(personas: dict[str, Any], settings: Any) -> None:
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from core.auth import CachedTokenAuthentication
+
+    settings.STEWARD_SERVING_AUTH_CACHE_S = 3600
+    auth = CachedTokenAuthentication()
+    first, second = (_login("annotator-user", "pw-annotator-123").json()["token"] for _ in range(2))
+    for token in (first, second):
+        auth.authenticate_credentials(token.encode())
+    assert _client(first).post("/api/v1/auth/logout-all/").status_code == 204
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate_credentials(second.encode())
+
+    third = _login("annotator-user", "pw-annotator-123").json()["token"]
+    auth.authenticate_credentials(third.encode())
+    user = personas["annotator"]
+    user.is_active = False
+    user.save()
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate_credentials(third.encode())
+
+
+def test_a_role_change_reaches_the_token_cache_at_once(personas: dict[str, Any], settings: Any) -> None:
+    from django.contrib.auth.models import Group
+
+    from core.auth import CachedTokenAuthentication
+    from core.roles import user_roles
+
+    settings.STEWARD_SERVING_AUTH_CACHE_S = 3600
+    token = _login("annotator-user", "pw-annotator-123").json()["token"]
+    auth = CachedTokenAuthentication()
+    assert "annotator" in user_roles(auth.authenticate_credentials(token.encode())[0])
+    personas["annotator"].groups.remove(Group.objects.get(name="annotator"))
+    assert "annotator" not in user_roles(auth.authenticate_credentials(token.encode())[0])

@@ -88,3 +88,29 @@ def test_an_expired_lease_is_taken_again_by_the_one_upsert(
     task = Task.objects.get(pk=again["id"])
     assert (task.status, task.annotation_count, task.final_label) == ("done", 1, "Electronics")
     assert 0 <= Annotation.objects.get().seconds < 60
+
+
+@pytest.mark.parametrize("held", [Assignment.Status.LEASED, Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
+def test_the_lease_upsert_never_overwrites_an_assignment_that_has_not_expired(
+    scan_upload: Any, make_project: Any, annotators: list[Any], held: str
+) -> None:
+    """The claim's snapshot can predate the annotator's own parallel claim of the same task (PostgreSQL, read
+    committed): its lease must then fail, rolling back the slot it took, not turn their submitted (or skipped,
+    or live) assignment back into a fresh lease and count the slot twice."""
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from governance.labeling.services import _lease
+
+    version = scan_upload(items_csv(12), name="items.csv", dataset="items")
+    project = make_project(version, overlap=2)
+    add_tasks(project, [0])
+    task = Task.objects.get(project=project)
+    earlier = timezone.now() - timezone.timedelta(minutes=5)
+    Assignment.objects.create(
+        task=task, project=project, annotator=annotators[0], status=held, leased_at=earlier, expires_at=earlier
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _lease(task, annotators[0], timezone.now())
+    kept = Assignment.objects.get(task=task, annotator=annotators[0])
+    assert (kept.status, kept.leased_at) == (held, earlier)
