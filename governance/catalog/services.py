@@ -236,7 +236,7 @@ def dataset_version_derive(
     stored: list[str] = []
     try:
         if table is not None:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=ingest.ROW_GROUP_ROWS)
+            pq.write_table(table, tmp, row_group_size=ingest.ROW_GROUP_ROWS, **ingest.parquet_options(table.schema))
         elif parquet_path is not None:
             os.replace(parquet_path, tmp)
         else:
