@@ -530,13 +530,16 @@ def _sql_profiles(path: Path, fields: list[pa.Field], rows: int, limits: SqlLimi
             if valid == 0:
                 stats["distinct_count"] = 0
             elif kind in ("integer", "string", "boolean"):
-                found = con.sql(
-                    f"SELECT count(*) OVER (), v, n FROM (SELECT {c} AS v, count(*) AS n, min(file_row_number) AS r "
-                    f"FROM {source} WHERE {c} IS NOT NULL GROUP BY {c}) ORDER BY n DESC, r LIMIT {TOP_VALUES}"
-                ).fetchall()
-                stats["distinct_count"] = int(found[0][0])
+                # One hash aggregate (it spills) folded into a count and the top values: max_by keeps the 5
+                # largest keys of count, then first row seen (the window of all groups it replaces held them all).
+                key = "count(*) * 4294967296 + (4294967295 - min(file_row_number))"
+                distinct, tops, counts = con.sql(
+                    f"SELECT count(*), max_by(v, k, {TOP_VALUES}), max_by(n, k, {TOP_VALUES}) FROM (SELECT {c} AS v, "
+                    f"count(*) AS n, {key} AS k FROM {source} WHERE {c} IS NOT NULL GROUP BY {c})"
+                ).fetchall()[0]
+                stats["distinct_count"] = int(distinct)
                 if stats["distinct_count"] < valid:  # top values only say something for columns that repeat
-                    top = [{"value": _py(v), "count": int(n)} for _, v, n in found]
+                    top = [{"value": _py(v), "count": int(n)} for v, n in zip(tops, counts, strict=True)]
             else:
                 stats["distinct_count"] = int(con.sql(f"SELECT count(DISTINCT {c}) FROM {source}").fetchall()[0][0])
             if valid:
