@@ -12,7 +12,10 @@ import contextlib
 import ctypes
 import queue
 import re
+import shutil
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -488,8 +491,9 @@ def _sql_profiles(path: Path, fields: list[pa.Field], rows: int, limits: SqlLimi
         config["memory_limit"] = limits.memory_limit
     if limits.threads:
         config["threads"] = limits.threads
-    if limits.temp_dir is not None:
-        config["temp_directory"] = str(limits.temp_dir)
+    # A spill folder of its own: DuckDB's temp file names are not unique across processes sharing a directory.
+    spill = Path(limits.temp_dir or tempfile.gettempdir()) / f"duckdb-profile-{uuid.uuid4().hex[:12]}"
+    config["temp_directory"] = str(spill)
     con = duckdb.connect(":memory:", config=config)
     try:
         source = "read_parquet('" + str(path).replace("'", "''") + "', file_row_number = true)"
@@ -550,6 +554,7 @@ def _sql_profiles(path: Path, fields: list[pa.Field], rows: int, limits: SqlLimi
         return out
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _py(value: Any) -> Any:
