@@ -51,16 +51,29 @@ def version_rows(*, version: DatasetVersion, offset: int, limit: int, user: Any)
     return {"count": total, "results": rows, "masked_columns": sorted(hidden & set(table.column_names))}
 
 
-def version_columns(*, version: DatasetVersion, user: Any) -> list[dict[str, Any]]:
+def version_columns(*, version: DatasetVersion, user: Any, hidden: set[str] | None = None) -> list[dict[str, Any]]:
     """Schema and profile; a hidden column keeps only its name, type and counts (no top values, min, max, mean
-    or lengths: each says something about its values)."""
-    hidden = hooks.columns_hidden_from(version, user)
+    or lengths: each says something about its values). `hidden`: the columns hidden from `user`, when known."""
+    if hidden is None:
+        hidden = hooks.columns_hidden_from(version, user)
     out = []
     for col in version.columns:
         if col["name"] in hidden:
             col = {k: v for k, v in col.items() if k in HIDDEN_COLUMN_PROFILE} | {"masked": True}
         out.append(col)
     return out
+
+
+def version_list_facts(*, versions: list[DatasetVersion], user: Any) -> dict[str, dict[int, Any]]:
+    """What a list of versions shows besides their rows, read for all of them at once: the columns hidden from
+    `user` and the parent versions, by version id."""
+    parents: dict[int, list[int]] = {v.pk: [] for v in versions}
+    for target, source in LineageEdge.objects.filter(
+        target_type="dataset_version", target_id__in=list(parents)
+    ).values_list("target_id", "source_id"):
+        if source not in parents[target]:
+            parents[target].append(source)
+    return {"hidden": hooks.columns_hidden_from_many(versions, user), "parents": parents}
 
 
 def _node(key_type: str, ident: int, label: str) -> dict[str, Any]:

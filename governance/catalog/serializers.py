@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from governance.catalog import transforms
 from governance.catalog.models import Dataset, DatasetVersion
-from governance.catalog.selectors import version_columns
+from governance.catalog.selectors import version_columns, version_list_facts
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -37,6 +37,16 @@ class ColumnSerializer(serializers.Serializer):
     distinct_count = serializers.IntegerField(required=False, allow_null=True)
 
 
+class DatasetVersionListSerializer(serializers.ListSerializer):
+    """A page of versions: hidden columns and parents are read for the whole page at once (not per version)."""
+
+    def to_representation(self, data: Any) -> list[dict[str, Any]]:
+        versions = list(data.all() if hasattr(data, "all") else data)
+        request = self.context.get("request")
+        self.child.context["version_facts"] = version_list_facts(versions=versions, user=getattr(request, "user", None))
+        return super().to_representation(versions)
+
+
 class DatasetVersionSerializer(serializers.ModelSerializer):
     columns = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
@@ -63,13 +73,20 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+        list_serializer_class = DatasetVersionListSerializer
 
     def get_columns(self, obj: DatasetVersion) -> list[dict[str, Any]]:
         request = self.context.get("request")
-        return version_columns(version=obj, user=getattr(request, "user", None))
+        facts = self.context.get("version_facts")
+        hidden = facts["hidden"].get(obj.pk) if facts else None
+        return version_columns(version=obj, user=getattr(request, "user", None), hidden=hidden)
 
     def get_parents(self, obj: DatasetVersion) -> list[int]:
         from governance.catalog.models import LineageEdge
+
+        facts = self.context.get("version_facts")
+        if facts and obj.pk in facts["parents"]:
+            return facts["parents"][obj.pk]
 
         return list(
             LineageEdge.objects.filter(target_type="dataset_version", target_id=obj.pk)

@@ -248,7 +248,7 @@ def dataset_version_derive(
     stored: list[str] = []
     try:
         if table is not None:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=ingest.ROW_GROUP_ROWS)
+            pq.write_table(table, tmp, row_group_size=ingest.ROW_GROUP_ROWS, **ingest.parquet_options(table.schema))
         elif parquet_path is not None:
             os.replace(parquet_path, tmp)
         else:
@@ -308,8 +308,17 @@ def dataset_version_derive(
 def _profile(path: Path, known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     names = pq.read_schema(path).names
     rest = [n for n in names if n not in known]
-    computed = {c["name"]: c for c in ingest.profile_parquet_streamed(path, rest)} if rest else {}
+    computed = {c["name"]: c for c in ingest.profile_parquet_sql(path, rest, _profile_limits())} if rest else {}
     return [known[n] if n in known else computed[n] for n in names]
+
+
+def _profile_limits() -> ingest.SqlLimits:
+    """Profiles of big versions run under the transforms' DuckDB limits (memory, threads), spilling to scratch."""
+    return ingest.SqlLimits(
+        memory_limit=settings.STEWARD_TRANSFORM_MEMORY_LIMIT or None,
+        threads=settings.STEWARD_TRANSFORM_THREADS,
+        temp_dir=scratch_dir(),
+    )
 
 
 def lineage_edge_create(
@@ -347,7 +356,7 @@ def dataset_version_profile(*, version: DatasetVersion) -> DatasetVersion:
     from core.storage import local_path
 
     with local_path(version.parquet) as path:
-        columns = ingest.profile_parquet_streamed(path)
+        columns = ingest.profile_parquet_sql(path, limits=_profile_limits())
     DatasetVersion.objects.filter(pk=version.pk).update(
         columns=columns, profile_status=DatasetVersion.ProfileStatus.DONE
     )

@@ -31,6 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from governance.catalog.expressions import ExpressionError, compile_expression
+from governance.catalog.ingest import parquet_options
 
 ROW = "__steward_row"
 BATCH_ROWS = 128 * 1024
@@ -134,7 +135,7 @@ class ParquetSink(Sink):
 
     def open(self, schema: pa.Schema) -> None:
         super().open(schema)
-        self.writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+        self.writer = pq.ParquetWriter(self.path, schema, **parquet_options(schema))
 
     def write(self, table: pa.Table | pa.RecordBatch) -> None:
         table = self._conform(table)

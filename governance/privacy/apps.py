@@ -11,9 +11,9 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from governance.catalog import hooks
-        from governance.privacy.selectors import hidden_pii_columns
+        from governance.privacy.selectors import hidden_pii_columns, hidden_pii_columns_many
 
-        hooks.register_hidden_columns(hidden_pii_columns)
+        hooks.register_hidden_columns(hidden_pii_columns, many=hidden_pii_columns_many)
         hooks.register_version_created(scan_new_version)
 
 

@@ -168,10 +168,105 @@ def pii_hidden_columns(version: DatasetVersion) -> set[str]:
     column is hidden, with every column flagged in the latest succeeded scan, and, while the version has no
     succeeded scan of its own, every column its lineage parents hide (followed through renames).
     """
-    return _hidden(version, depth=0, memo={})
+    return _hidden(version, depth=0, memo={}, facts=_Queried())
 
 
-def _hidden(version: DatasetVersion, *, depth: int, memo: dict[int, set[str] | None]) -> set[str]:
+def pii_hidden_columns_many(versions: list[DatasetVersion]) -> dict[int, set[str]]:
+    """`pii_hidden_columns` of each version (by id), with the scans, findings and lineage of all of them and of
+    their unscanned ancestors read a few queries per lineage level, not per version: for lists."""
+    facts = _Batched(versions)
+    # A walk of its own per version, as pii_hidden_columns does (where a cycle is cut depends on where it starts).
+    return {v.pk: _hidden(v, depth=0, memo={}, facts=facts) for v in versions}
+
+
+class _Queried:
+    """What `_hidden` needs of a version, asked of the database one version at a time: its latest succeeded scan
+    and whether one is in flight in one query (every labeling `next` asks), its flagged columns in another."""
+
+    def __init__(self) -> None:
+        self._scans: dict[int, tuple[PiiScan | None, bool]] = {}
+
+    def _scan(self, version: DatasetVersion) -> tuple[PiiScan | None, bool]:
+        if version.pk not in self._scans:
+            self._scans[version.pk] = _latest_scan_and_in_flight(version)
+        return self._scans[version.pk]
+
+    def scanned(self, version: DatasetVersion) -> bool:
+        return self._scan(version)[0] is not None
+
+    def in_flight(self, version: DatasetVersion) -> bool:
+        return self._scan(version)[1]
+
+    def flagged(self, version: DatasetVersion) -> set[str]:
+        return _flagged(self._scan(version)[0])
+
+    def edges(self, version: DatasetVersion) -> list[LineageEdge]:
+        return list(
+            LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk).select_related("source")
+        )
+
+
+class _Batched(_Queried):
+    """The same answers, read for a set of versions at once, then level by level for the parents of the unscanned
+    ones (the only ones whose lineage counts), up to MAX_LINEAGE_DEPTH levels."""
+
+    def __init__(self, versions: list[DatasetVersion]) -> None:
+        super().__init__()
+        self._scanned: set[int] = set()
+        self._in_flight: set[int] = set()
+        self._flagged: dict[int, set[str]] = {}
+        self._edges: dict[int, list[LineageEdge]] = {}
+        self._loaded: set[int] = set()
+        level = {v.pk for v in versions}
+        for _ in range(MAX_LINEAGE_DEPTH + 2):
+            level -= self._loaded
+            if not level:
+                break
+            self._load(level)
+            level = {e.source_id for pk in level if pk not in self._scanned for e in self._edges.get(pk, [])}
+
+    def _load(self, ids: set[int]) -> None:
+        self._loaded |= ids
+        latest: dict[int, int] = {}
+        for version_id, scan_id in (
+            PiiScan.objects.succeeded()
+            .filter(version_id__in=ids)
+            .order_by("version_id", "-created_at", "-id")
+            .values_list("version_id", "id")
+        ):
+            latest.setdefault(version_id, scan_id)
+        self._scanned |= set(latest)
+        self._in_flight |= set(
+            PiiScan.objects.in_flight().filter(version_id__in=ids).values_list("version_id", flat=True)
+        )
+        by_scan = {scan_id: version_id for version_id, scan_id in latest.items()}
+        for scan_id, column in (
+            PiiFinding.objects.filter(scan_id__in=list(by_scan))
+            .exclude(decision__in=[PiiFinding.Decision.REJECTED, PiiFinding.Decision.MASKED])
+            .values_list("scan_id", "column")
+        ):
+            self._flagged.setdefault(by_scan[scan_id], set()).add(column)
+        unscanned = ids - self._scanned
+        if unscanned:
+            for edge in LineageEdge.objects.filter(
+                target_type="dataset_version", target_id__in=unscanned
+            ).select_related("source"):
+                self._edges.setdefault(edge.target_id, []).append(edge)
+
+    def scanned(self, version: DatasetVersion) -> bool:
+        return version.pk in self._scanned if version.pk in self._loaded else super().scanned(version)
+
+    def in_flight(self, version: DatasetVersion) -> bool:
+        return version.pk in self._in_flight if version.pk in self._loaded else super().in_flight(version)
+
+    def flagged(self, version: DatasetVersion) -> set[str]:
+        return set(self._flagged.get(version.pk, ())) if version.pk in self._loaded else super().flagged(version)
+
+    def edges(self, version: DatasetVersion) -> list[LineageEdge]:
+        return self._edges.get(version.pk, []) if version.pk in self._loaded else super().edges(version)
+
+
+def _hidden(version: DatasetVersion, *, depth: int, memo: dict[int, set[str] | None], facts: _Queried) -> set[str]:
     names = set(version.column_names)
     if depth > MAX_LINEAGE_DEPTH:
         return names
@@ -180,19 +275,15 @@ def _hidden(version: DatasetVersion, *, depth: int, memo: dict[int, set[str] | N
         # byte-identical to an ancestor adds an edge back to it) adds nothing the walk has not seen.
         return (memo[version.pk] or set()) & names
     memo[version.pk] = None
-    scan, busy = _latest_scan_and_in_flight(version)  # one query, not three: every labeling `next` asks
-    scanned = scan is not None
-    if scanned and not busy:
-        hidden = _flagged(scan) & names
+    scanned = facts.scanned(version)
+    if scanned and not facts.in_flight(version):
+        hidden = facts.flagged(version) & names
     else:
         hidden = {c["name"] for c in version.columns if is_string_typed(str(c.get("dtype", "")))}
-        hidden |= _flagged(scan)
+        hidden |= facts.flagged(version)
         if not scanned:
-            edges = LineageEdge.objects.filter(target_type="dataset_version", target_id=version.pk).select_related(
-                "source"
-            )
-            for edge in edges:
-                hidden |= _renamed(edge, _hidden(edge.source, depth=depth + 1, memo=memo))
+            for edge in facts.edges(version):
+                hidden |= _renamed(edge, _hidden(edge.source, depth=depth + 1, memo=memo, facts=facts))
         hidden &= names
     memo[version.pk] = hidden
     return hidden
@@ -204,6 +295,13 @@ def hidden_pii_columns(version: Any, user: Any) -> set[str]:
     if has_capability(user, "pii.manage"):
         return set()
     return pii_hidden_columns(version)
+
+
+def hidden_pii_columns_many(versions: list[Any], user: Any) -> dict[int, set[str]]:
+    """`hidden_pii_columns` of each version (by id), batched for lists."""
+    if has_capability(user, "pii.manage"):
+        return {v.pk: set() for v in versions}
+    return pii_hidden_columns_many(versions)
 
 
 def review_queue() -> QuerySet[PiiFinding]:

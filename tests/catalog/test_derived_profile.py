@@ -62,13 +62,13 @@ def _read_back(version: DatasetVersion) -> list[dict[str, Any]]:
 
 def _profiled_columns(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
     asked: list[list[str] | None] = []
-    real = ingest.profile_parquet_streamed
+    real = ingest.profile_parquet_sql
 
-    def spy(path: Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    def spy(path: Path, columns: list[str] | None = None, limits: Any = None) -> list[dict[str, Any]]:
         asked.append(columns)
-        return real(path, columns)
+        return real(path, columns, limits)
 
-    monkeypatch.setattr(ingest, "profile_parquet_streamed", spy)
+    monkeypatch.setattr(ingest, "profile_parquet_sql", spy)
     return asked
 
 
@@ -128,3 +128,16 @@ def test_a_left_join_keeps_the_left_profiles_only_when_every_left_row_matched_at
     doubled = run_transform(events, "join", {"right": twice.pk, "on": ["item_id"], "how": "left"})
     assert doubled.row_count == 8 and asked == [doubled.column_names]
     _assert_same(doubled.columns, _read_back(doubled))
+
+
+@pytest.mark.parametrize("rows", [0, 1, 50, 2_000])
+def test_the_duckdb_profile_of_a_parquet_file_equals_the_whole_column_one(tmp_path: Path, rows: int) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(_table(rows), path, row_group_size=128)
+    _assert_same(
+        ingest.profile_parquet_sql(path, limits=ingest.SqlLimits(memory_limit="64MB")), ingest.profile_parquet(path)
+    )
+    whole = {c["name"]: c for c in ingest.profile_parquet(path)}
+    _assert_same(
+        ingest.profile_parquet_sql(path, ["tags", "tie", "price"]), [whole[n] for n in ("tags", "tie", "price")]
+    )
