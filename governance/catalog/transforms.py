@@ -82,7 +82,12 @@ class Source:
 
     def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
         if self.path is not None:
-            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows, columns=columns):
+            # pre_buffer=False: with pyarrow's default (True) the batch reader pre-buffers every row group's column
+            # chunks and keeps them until the reader is done, so memory grew with the file's size (about 900 MiB for
+            # a 10M-row table with sequence lists, several GiB at 50M rows); without it one row group is read at a time.
+            for batch in pq.ParquetFile(self.path, pre_buffer=False).iter_batches(
+                batch_size=batch_rows, columns=columns
+            ):
                 yield pa.Table.from_batches([batch])
             return
         assert self.table is not None
