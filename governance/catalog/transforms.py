@@ -38,8 +38,14 @@ BATCH_ROWS = 128 * 1024
 PARQUET_ROW_GROUP = 256 * 1024
 # A join whose right side has at most this many rows holds that side in memory and streams the left one.
 RIGHT_IN_MEMORY_ROWS = 2_000_000
-# Rows put back in row order by one sort (sequence and aggregates compute in (key, time) order).
+# Rows put back in row order by one sort (sequence and aggregates compute in (key, time) order), at most; fewer
+# where the rows are wide: DuckDB holds a bucket's rows, lists and all, in memory while it sorts it (several times
+# their Arrow size), so one bucket's rows take at most this share of DuckDB's memory limit
+# (STEWARD_TRANSFORM_MEMORY_LIMIT).
 SORT_BACK_ROWS = 1_000_000
+SORT_BACK_SHARE = 1 / 8
+_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+_UNITS.update({"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4})
 
 
 class TransformError(ValueError):
@@ -186,6 +192,25 @@ class Context:
             return self.con.sql(sql).fetchall()
         except duckdb.Error as exc:
             raise TransformError(_duck_message(exc)) from None
+
+    def memory_limit(self) -> int:
+        """DuckDB's memory limit in bytes (as DuckDB shows it, e.g. '953.6 MiB')."""
+        number, _, unit = str(self.query("SELECT current_setting('memory_limit')")[0][0]).strip().partition(" ")
+        try:
+            return int(float(number) * _UNITS[unit.strip().upper()])
+        except (KeyError, ValueError):
+            return 1024**3
+
+    def bucket_rows(self, row_bytes: float) -> int:
+        """Rows per sort-back bucket for rows of about `row_bytes` bytes in memory."""
+        return max(1, min(SORT_BACK_ROWS, int(self.memory_limit() * SORT_BACK_SHARE / max(row_bytes, 1.0))))
+
+    def row_bytes(self, columns: list[str] | None = None) -> float:
+        """The source's bytes a row in memory (of `columns`), from its first rows."""
+        batches = self.source.batches(4096, columns)
+        sample = next(batches, None)
+        batches.close()  # type: ignore[attr-defined]
+        return sample.nbytes / sample.num_rows if sample is not None and sample.num_rows else 8.0
 
     def stream(self, sql: str, *, own_cursor: bool = False) -> Iterator[pa.RecordBatch]:
         """The query's rows as batches, produced as they are consumed (DuckDB spills what does not fit). With
@@ -895,16 +920,18 @@ def op_split(ctx: Context, params: dict[str, Any]) -> None:
     schema = ctx.schema
     if strategy == "time":
         time_column = _columns(schema, params.get("time_column"), "time_column")[0]
-        # Each row's rank in (time, row) order from a sort of the two columns alone, kept as the rank's bucket of
-        # SORT_BACK_ROWS (two bytes a row); the rows go to their bucket's scratch file, and each bucket, sorted on
-        # its own, is cut into the parts in rank order.
-        buckets = max(1, -(-n // SORT_BACK_ROWS))
+        # Each row's rank in (time, row) order from a sort of the two columns alone, kept as the rank's bucket (two
+        # bytes a row) of `per_bucket` rows, sized by the rows' width; the rows go to their bucket's scratch file,
+        # and each bucket, sorted on its own, is cut into the parts in rank order.
+        per_bucket = ctx.bucket_rows(ctx.row_bytes() + 8)
+        buckets = max(1, -(-n // per_bucket))
         bucket_of = np.zeros(n, dtype=np.int32 if buckets > 32_000 else np.int16)
         rank = 0
         for batch in ctx.stream(f"SELECT {ROW} FROM t0 ORDER BY {q(time_column)} ASC NULLS LAST, {ROW}"):
             rows = np.asarray(batch.column(0))
-            bucket_of[rows] = (rank + np.arange(len(rows))) // SORT_BACK_ROWS
+            bucket_of[rows] = (rank + np.arange(len(rows))) // per_bucket
             rank += len(rows)
+            del rows
         scratch = _Buckets(
             ctx, pa.schema([*schema, pa.field(ROW, pa.int64())]), buckets, f"{q(time_column)} ASC NULLS LAST", ROW
         )
@@ -1034,7 +1061,7 @@ def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
             f"SELECT {q(column)} AS u, {time_key} AS t, {ROW} AS r, {listed} FROM t0 "
             f"ORDER BY u NULLS LAST, t NULLS LAST, r"
         )
-        scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *fields]))
+        scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *fields]), 8.0 * (1 + len(fields)))
         for rows, before in _history(by_key, len(metrics)):
             scratch.write(_features(rows, before, fields, len(kinds), rating is not None))
         scratch.close()
@@ -1087,13 +1114,14 @@ class _Buckets:
 
 
 class _ByRow(_Buckets):
-    """Rows keyed by row position `r`, read back in row order, SORT_BACK_ROWS positions per bucket."""
+    """Rows keyed by row position `r`, read back in row order, `ctx.bucket_rows(row_bytes)` positions per bucket."""
 
-    def __init__(self, ctx: Context, schema: pa.Schema) -> None:
-        super().__init__(ctx, schema, -(-ctx.source.num_rows // SORT_BACK_ROWS))
+    def __init__(self, ctx: Context, schema: pa.Schema, row_bytes: float) -> None:
+        self.per_bucket = ctx.bucket_rows(row_bytes)
+        super().__init__(ctx, schema, -(-ctx.source.num_rows // self.per_bucket))
 
     def write(self, table: pa.Table) -> None:  # type: ignore[override]
-        super().write(table, np.asarray(table.column("r")) // SORT_BACK_ROWS)
+        super().write(table, np.asarray(table.column("r")) // self.per_bucket)
 
 
 def _features(rows: pa.Array, before: np.ndarray, fields: list[pa.Field], kinds: int, rated: bool) -> pa.Table:
@@ -1187,7 +1215,10 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
         f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {values} FROM t0 "
         f"ORDER BY u NULLS LAST, t NULLS LAST, r"
     )
-    scratch = _ByRow(ctx, pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]]))
+    # A scratch row: its position and, per list, an offset and at most `length` values.
+    row_bytes = 8 + sum(4 + length * ctx.row_bytes([source]) for source, _ in outputs)
+    scratch_schema = pa.schema([pa.field("r", pa.int64()), *[f.with_name(f"s{i}") for i, f in enumerate(fields)]])
+    scratch = _ByRow(ctx, scratch_schema, row_bytes)
     for part in _sequences(by_user, len(outputs), length):
         scratch.write(part)
     scratch.close()
