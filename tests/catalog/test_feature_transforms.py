@@ -452,3 +452,46 @@ def test_jobs_take_the_engines_limits_from_settings(settings: Any) -> None:
     limits = transform_limits()
     assert (limits.memory_limit, limits.threads) == ("256MB", 1)
     assert limits.temp_dir is not None and Path(settings.FILE_UPLOAD_TEMP_DIR) == limits.temp_dir
+
+
+def test_sort_back_buckets_hold_a_share_of_the_memory_limit_sized_by_the_rows_width(tmp_path: Path) -> None:
+    wide = pa.table({"a": list(range(100)), "seq": [list(range(20))] * 100})
+    source = transforms.Source.arrow(wide)
+    with transforms._connect([source], Limits(memory_limit="64MB", temp_dir=tmp_path)) as (con, spill):
+        ctx = transforms.Context(con=con, sources=[source], sinks=lambda n: [], scratch=spill)
+        limit = ctx.memory_limit()  # DuckDB shows 64MB as "61.0 MiB"
+        assert 60 * 2**20 <= limit <= 64 * 10**6
+        assert ctx.row_bytes(["a"]) == 8.0
+        assert ctx.row_bytes() >= 8 + 20 * 8  # the list's values are counted
+        assert ctx.bucket_rows(1000) == int(limit * transforms.SORT_BACK_SHARE / 1000)
+        assert ctx.bucket_rows(1) == transforms.SORT_BACK_ROWS  # narrow rows: at most the cap
+        assert ctx.bucket_rows(10**12) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("split", {"strategy": "time", "time_column": "ts", "fractions": [0.4, 0.6]}),
+        ("sequence", {"user_column": "user", "item_column": "item", "time_column": "ts", "length": 3}),
+        ("aggregates", AGG),
+    ],
+)
+def test_rows_put_back_in_order_in_buckets_sized_by_bytes_give_what_one_bucket_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operation: str, params: dict[str, Any]
+) -> None:
+    path = tmp_path / "in.parquet"
+    pq.write_table(LOG, path)
+    expected = apply(operation, [LOG], params)
+    # A share of the 64MB limit that holds a row or two of the log: the bytes, not SORT_BACK_ROWS, set the buckets.
+    monkeypatch.setattr(transforms, "SORT_BACK_SHARE", 100 / 64e6)
+    buckets: list[int] = []
+    init = transforms._Buckets.__init__
+
+    def counting(self: Any, ctx: Any, schema: pa.Schema, count: int, *args: Any) -> None:
+        buckets.append(count)
+        init(self, ctx, schema, count, *args)
+
+    monkeypatch.setattr(transforms._Buckets, "__init__", counting)
+    written = run(operation, [path], params, tmp_path, Limits(memory_limit="64MB", temp_dir=tmp_path, batch_rows=3))
+    assert [pq.read_table(p) for p in written] == expected
+    assert buckets and min(buckets) >= 3
