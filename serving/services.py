@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import NotFound, ServiceError
 from core.jobs import Reporter, job_output, job_output_get, job_start
 from core.models import Job
+from core.parquet import parquet_for_batches
 from core.roles import has_capability
 from core.storage import local_path, scratch_dir
 from governance.catalog.models import DatasetVersion
@@ -93,7 +94,7 @@ def batch_score_run(*, job: Job, reporter: Reporter) -> dict[str, Any]:
     out_path = scratch_dir() / f"scored-{uuid.uuid4().hex}.parquet"
     try:
         with local_path(source.parquet) as path:
-            parquet = pq.ParquetFile(path)
+            parquet = parquet_for_batches(path)
             total = max(parquet.metadata.num_rows, 1)
             done = 0
             writer: pq.ParquetWriter | None = None

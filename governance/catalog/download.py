@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from core.parquet import parquet_for_batches
 from core.storage import open_stored
 from governance.catalog.hooks import MASKED
 
@@ -83,7 +84,7 @@ def stream_rows(parquet_name: str, fmt: str, hidden: set[str], batch_rows: int =
     """Yield the encoded file in pieces; the stored Parquet copy is opened through the storage backend (local
     disk or S3 alike) and read one batch at a time."""
     with open_stored(parquet_name) as fh:  # on S3, ranged GETs of the row groups as they are read
-        pfile = pq.ParquetFile(fh)
+        pfile = parquet_for_batches(fh)
         hidden = hidden & set(pfile.schema_arrow.names)
         schema = masked_schema(pfile.schema_arrow, hidden)
         sink = _Chunks()

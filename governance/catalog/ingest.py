@@ -29,6 +29,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from core.parquet import parquet_for_batches
+
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
 EXTENSIONS = {
     ".csv": "csv",
@@ -440,7 +442,7 @@ def ingest(
             _check_column_names(reader.schema.names)
             rows, schema = _write_batches(reader, out, check_utf8=True, limits=limits, on_table=on_table)
         elif fmt == "parquet":
-            pfile = pq.ParquetFile(src)
+            pfile = parquet_for_batches(src)
             _check_column_names(pfile.schema_arrow.names)
             _check_parquet_metadata(pfile, limits)
             batches = pfile.iter_batches(batch_size=PARQUET_BATCH_ROWS)
@@ -571,7 +573,7 @@ def profile_column(name: str, column: pa.ChunkedArray) -> dict[str, Any]:
 def _profile_nested(path: Path, name: str) -> dict[str, Any]:
     """What profile_column says of a list or struct column (type, nulls; no distinct count), read in batches: a
     list column such as a 20-item behaviour sequence is many times the size of a plain one."""
-    pfile = pq.ParquetFile(path)
+    pfile = parquet_for_batches(path)
     nulls = sum(batch.column(0).null_count for batch in pfile.iter_batches(batch_size=ROW_GROUP_ROWS, columns=[name]))
     return {
         "name": name,
@@ -737,7 +739,7 @@ def profile_parquet_sql(
 def profile_parquet_streamed(path: Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
     """What `profile_parquet` gives (of `columns`, default all), read in batches of a row group (memory holds a
     batch and the per-column tallies, never a whole column): how derived versions and large uploads are profiled."""
-    pfile = pq.ParquetFile(path)
+    pfile = parquet_for_batches(path)
     schema = pfile.schema_arrow
     if columns is not None:
         schema = pa.schema([schema.field(name) for name in columns])

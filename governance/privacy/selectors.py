@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from django.db.models import Exists, QuerySet
 
 from core.errors import ServiceError
+from core.parquet import parquet_for_batches
 from core.roles import has_capability
 from core.storage import local_path
 from governance.catalog.ingest import read_rows
@@ -414,7 +415,7 @@ def column_values(version: DatasetVersion, column: str, *, limit: int, batch_row
     """Up to `limit` non-empty values of one column from the start of the version, read batch by batch."""
     values: list[Any] = []
     with local_path(version.parquet) as path:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=[column]):
+        for batch in parquet_for_batches(path).iter_batches(batch_size=batch_rows, columns=[column]):
             values.extend(v for v in batch.column(0).to_pylist() if v is not None and str(v).strip())
             if len(values) >= limit:
                 break

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.parquet import parquet_for_batches
+
 MAX_FAILING_ROWS = 20
 MAX_ALLOWED_VALUES = 1000
 MAX_PATTERN_CHARS = 1000
@@ -491,7 +493,7 @@ def _is_number_type(dtype: pa.DataType) -> bool:
 
 
 def _batches(path: Path, column: str, batch_rows: int) -> Iterable[pa.Array]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=[column]):
+    for batch in parquet_for_batches(path).iter_batches(batch_size=batch_rows, columns=[column]):
         yield batch.column(0).drop_null()
 
 
@@ -572,7 +574,7 @@ def evaluate(
     progress: Callable[[float, str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Check the Parquet file at `path` against `rules`; one result dict per rule, in order."""
-    pfile = pq.ParquetFile(path)
+    pfile = parquet_for_batches(path)
     names = set(pfile.schema_arrow.names)
     rows = pfile.metadata.num_rows
     results = [_Result(spec) for spec in rules]
