@@ -31,6 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from core.parquet import parquet_for_batches
 from governance.catalog.expressions import ExpressionError, compile_expression
 from governance.catalog.ingest import parquet_options
 
@@ -89,12 +90,9 @@ class Source:
 
     def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
         if self.path is not None:
-            # pre_buffer=False: with pyarrow's default (True) the batch reader pre-buffers every row group's column
-            # chunks and keeps them until the reader is done, so memory grew with the file's size (about 900 MiB for
-            # a 10M-row table with sequence lists, several GiB at 50M rows); without it one row group is read at a time.
-            for batch in pq.ParquetFile(self.path, pre_buffer=False).iter_batches(
-                batch_size=batch_rows, columns=columns
-            ):
+            # Not pre-buffered: pyarrow's default kept every row group until the reader was done (about 900 MiB
+            # for a 10M-row table with sequence lists, several GiB at 50M rows).
+            for batch in parquet_for_batches(self.path).iter_batches(batch_size=batch_rows, columns=columns):
                 yield pa.Table.from_batches([batch])
             return
         assert self.table is not None
