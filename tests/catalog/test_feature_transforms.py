@@ -321,23 +321,6 @@ def test_windows_and_sorts_of_600k_rows_run_under_a_64_mb_memory_limit(tmp_path:
     assert lengths.to_pylist().count(0) == users and lengths.to_pylist().count(3) == n - 3 * users
 
 
-def test_reading_a_parquet_input_in_batches_holds_about_one_row_group_not_the_whole_file(tmp_path: Path) -> None:
-    # pyarrow's batch reader pre-buffers by default and keeps every row group it read until it is done: Arrow's
-    # allocation grew with the file (900 MiB at 10M rows), and a 50M-row time split peaked at 7 GiB.
-    groups, rows = 40, 10_000
-    table = pa.table({f"c{i}": pa.array(range(groups * rows), pa.int64()) for i in range(4)})
-    path = tmp_path / "wide.parquet"
-    pq.write_table(table, path, row_group_size=rows, compression="none")
-    file_bytes = path.stat().st_size
-    base, peak, seen = pa.total_allocated_bytes(), 0, 0
-    for batch in transforms.Source.parquet(path).batches(rows):
-        seen += batch.num_rows
-        del batch
-        peak = max(peak, pa.total_allocated_bytes() - base)
-    assert seen == groups * rows
-    assert peak < file_bytes / 8, f"{peak} bytes held while reading a {file_bytes}-byte file"
-
-
 # --- through the API ------------------------------------------------------------------------------------------------
 
 
