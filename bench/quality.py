@@ -114,7 +114,19 @@ def run_model(parts, spec: FeatureSpec, params: dict) -> dict:
         params=params,
         on_progress=progress,
     )
-    return {"auc": result.metrics["auc"], "wall_s": time.perf_counter() - t0, "steps": result.steps}
+    blend = result.linear_blend or {}
+    if blend:
+        print(
+            f"    blend: alpha {blend['alpha']}, valid AUC model {blend['model_valid_auc']:.4f}, regression "
+            f"{blend['regression_valid_auc']:.4f}, blended {blend['blended_valid_auc']:.4f} ({blend['fit_s']:.1f}s)",
+            flush=True,
+        )
+    return {
+        "auc": result.metrics["auc"],
+        "wall_s": time.perf_counter() - t0,
+        "steps": result.steps,
+        "linear_blend": result.linear_blend,
+    }
 
 
 def main() -> None:

@@ -82,6 +82,9 @@ class TrainParams:
     wide_buckets: int = 1 << 18
     wide_l2: float = 1e-3  # L2 penalty on the wide weights a row uses (mean over the batch)
     wide_lr: float = 1e-2  # the wide weights' learning rate (sparse: each is updated seldom)
+    # After training, blend a logistic regression on the same features into the linear terms, as much
+    # of it as validation AUC asks for (linear_blend.py).
+    linear_blend: bool = True
     # Attention-pooled list columns (sequence.py): share of a row's history items dropped per step.
     list_dropout: float = 0.0
 

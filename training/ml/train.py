@@ -38,6 +38,7 @@ from training.ml.batches import (
 )
 from training.ml.features import FeatureSpec, SpecError
 from training.ml.items import item_feature_table, item_level_columns
+from training.ml.linear_blend import fit_blend
 from training.ml.metrics import binary_metrics, segment_auc
 from training.ml.model import CTRModel, HeadConfig
 from training.ml.params import TrainParams
@@ -85,6 +86,7 @@ class TrainResult:
     resumed_from_step: int | None
     timings: dict[str, float] = field(default_factory=dict)
     wide_spec: WideSpec | None = None
+    linear_blend: dict[str, Any] | None = None  # the regression blended into the linear terms (linear_blend.py)
 
 
 def train(
@@ -180,6 +182,11 @@ def train(
         threads.small_ops(False)
         pool_emb = loop.pool_embeddings(fresh=True)
         valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
+        blend = None
+        if params.linear_blend:
+            blend = fit_blend(model, encoded["train"], encoded["valid"], valid_pred, seed=params.seed)
+            if blend is not None and blend.alpha:
+                valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
         test_pred = predict_split(model, splits["test"], pool_emb, dev)
     finally:
         threads.restore()
@@ -214,6 +221,7 @@ def train(
         stopped_early=loop.stopped_early,
         resumed_from_step=loop.resumed_from,
         wide_spec=wide,
+        linear_blend=blend.to_dict() if blend is not None else None,
         timings={
             "wall_s": wall,
             "prepare_s": prep_s,
