@@ -1198,7 +1198,9 @@ def _zip_many(ctx: Context, sink: Sink, streams: list[tuple[Iterator[pa.RecordBa
 def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
     """Each row's user's last `length` items (and categories) from events STRICTLY before the row's time, oldest
     first, as a list column (empty for a user's first event, and for rows without a user or time): the behaviour
-    sequence of DIN-style models."""
+    sequence of DIN-style models. With `event_column` and `event_values`, only the events whose value is one of
+    `event_values` enter the sequences (clicks, purchases, or ratings labelled 1: the items a user liked), while
+    every row still gets its sequence."""
     schema = ctx.schema
     user = _column(schema, params, "user_column")
     item = _column(schema, params, "item_column")
@@ -1219,9 +1221,17 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
     # with DuckDB's external sort and read as a stream, each row's list is sliced from the rows before its (user,
     # time) group with numpy (at most `length` rows of the user and its current group carried between batches),
     # written with the row positions to a scratch file, sorted back into row order and zipped with the table.
+    event = _column(schema, params, "event_column", required=False)
+    enters = "TRUE"
+    if event is not None:
+        wanted = _values(params, "event_values", [])
+        _arrow(f"The event values do not fit column {event}'s type.", pa.array, wanted, type=schema.field(event).type)
+        enters = f"coalesce({q(event)} IN ({', '.join(_literal(v) for v in wanted)}), FALSE)"
+    elif "event_values" in params:
+        raise TransformError("`event_values` needs `event_column`.")
     values = ", ".join(f"{q(source)} AS v{i}" for i, (source, _) in enumerate(outputs))
     by_user = ctx.stream(
-        f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {values} FROM t0 "
+        f"SELECT {q(user)} AS u, {_time_key(schema, time_column)} AS t, {ROW} AS r, {enters} AS e, {values} FROM t0 "
         f"ORDER BY u NULLS LAST, t NULLS LAST, r"
     )
     # A scratch row: its position and, per list, an offset and at most `length` values.
@@ -1264,7 +1274,8 @@ def _starts(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def _sequences(batches: Iterator[pa.RecordBatch], width: int, length: int) -> Iterator[pa.Table]:
-    """(r, s0, s1, ...) per row of a (u, t, r, v0, v1, ...) stream sorted by user, time and row."""
+    """(r, s0, s1, ...) per row of a (u, t, r, e, v0, v1, ...) stream sorted by user, time and row: each row's
+    list holds the values of the last `length` rows of its user at earlier times whose flag `e` is true."""
     carry: pa.Table | None = None
     for batch in batches:
         table = pa.Table.from_batches([batch])
@@ -1277,20 +1288,28 @@ def _sequences(batches: Iterator[pa.RecordBatch], width: int, length: int) -> It
         new_group = new_user | _starts(table.column("t"))
         user_start = np.maximum.accumulate(np.where(new_user, positions, 0))
         group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
-        start = np.maximum(user_start, group_start - length)
-        lengths = group_start - start
+        # The rows that enter sequences, and how many of them lie before each position: a row's list is the
+        # entering rows between its user's first row and its time group's first row, the last `length` of them.
+        entering = np.flatnonzero(np.asarray(pc.fill_null(table.column("e"), False)))
+        before = np.searchsorted(entering, np.arange(n + 1))
+        start = np.maximum(before[user_start], before[group_start] - length)
+        lengths = before[group_start] - start
         lengths[np.asarray(pc.or_(pc.is_null(table.column("u")), pc.is_null(table.column("t"))))] = 0
         lengths, start = lengths[kept:], start[kept:]
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        # The indices of every list's values, side by side: start[i], start[i]+1, ... for each row i.
-        index = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - start, lengths)
+        # The positions of every list's values, side by side: entering[start[i]], entering[start[i] + 1], ...
+        index = entering[np.arange(offsets[-1]) - np.repeat(offsets[:-1] - start, lengths)]
         columns = {"r": table.column("r").slice(kept)}
         for i in range(width):
             values = table.column(f"v{i}").take(pa.array(index, type=pa.int64())).combine_chunks()
             columns[f"s{i}"] = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
         yield pa.table(columns)
-        tail = int(max(user_start[-1], group_start[-1] - length)) if n else 0
+        # The next batch needs the last user's rows from its `length`-th last entering row before its last group.
+        tail = 0
+        if n:
+            k = before[group_start[-1]] - length
+            tail = int(max(user_start[-1], entering[k] if k >= 0 else 0))
         carry = table.slice(tail)
 
 
@@ -1509,6 +1528,8 @@ PARAMS: dict[str, tuple[str, list[Param]]] = {
             Param("length", "integer", "N, the most items kept.", default=20),
             Param("category_column", "column", "Also a list of these categories."),
             Param("column", "text", "Name of the item list column.", default="item_sequence"),
+            Param("event_column", "column", "Only events with one of `event_values` here enter the sequences."),
+            Param("event_values", "values", "Event values that enter the sequences (click; or a label of 1)."),
         ],
     ),
     "split": (

@@ -131,6 +131,48 @@ def test_sequence_matches_brute_force_on_a_shuffled_log_with_ties() -> None:
     assert col(out, "item_sequence") == expected
 
 
+@pytest.mark.parametrize("batch_rows", [3, 7, 1000])
+def test_a_sequence_of_the_events_that_enter_it_matches_brute_force(batch_rows: int) -> None:
+    """Only liked events (label 1) enter the lists, every row still gets its list; across batch boundaries."""
+    rng = random.Random(5)
+    rows = [
+        {
+            "user": rng.randint(1, 4),
+            "item": rng.randint(1, 30),
+            "ts": rng.randint(1, 30),
+            "label": rng.choice([0, 1, 1, None]),
+        }
+        for _ in range(200)
+    ]
+    params = {"user_column": "user", "item_column": "item", "time_column": "ts", "length": 4}
+    (out,) = apply(
+        "sequence",
+        [pa.Table.from_pylist(rows)],
+        {**params, "event_column": "label", "event_values": [1], "column": "liked"},
+        Limits(batch_rows=batch_rows),
+    )
+    expected = []
+    for row in rows:
+        earlier = sorted(
+            (r["ts"], i, r["item"])
+            for i, r in enumerate(rows)
+            if r["user"] == row["user"] and r["ts"] < row["ts"] and r["label"] == 1
+        )
+        expected.append([item for _, _, item in earlier[-4:]])
+    assert col(out, "liked") == expected
+    assert out.num_rows == len(rows) and any(expected) and not all(expected)
+
+
+def test_sequence_event_values_need_a_column_and_fit_its_type() -> None:
+    params = {"user_column": "user", "item_column": "item", "time_column": "ts"}
+    with pytest.raises(TransformError, match="needs `event_column`"):
+        one("sequence", {**params, "event_values": ["click"]})
+    with pytest.raises(TransformError, match="non-empty"):
+        one("sequence", {**params, "event_column": "event"})
+    out = one("sequence", {**params, "event_column": "event", "event_values": ["click", "purchase"]})
+    assert col(out, "item_sequence") == [[], [10], [10], [10, 12], [], [], [10, 12]]
+
+
 def test_time_features_from_integer_seconds_and_timestamps() -> None:
     stamps = [dt.datetime(2024, 1, 1, 7, 30), dt.datetime(2024, 3, 1, 23, 0), dt.datetime(2024, 3, 2, 23, 0)]
     table = pa.table(

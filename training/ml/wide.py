@@ -37,7 +37,7 @@ class WideSpec:
     crosses: list[list[str]] = field(default_factory=list)  # pairs of categorical columns
     item_text_columns: list[str] = field(default_factory=list)  # the item-side subset
     item_crosses: list[list[str]] = field(default_factory=list)
-    max_tokens: int = 48  # word n-grams kept per text value
+    max_tokens: int = 256  # word n-grams kept per text value (a long review: its words, then bigrams)
 
     @property
     def columns(self) -> list[str]:
