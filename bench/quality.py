@@ -8,6 +8,12 @@ Datasets (80/10/10 splits, as a training job makes them):
 - ml100k-random, ml100k-time: MovieLens 100K, label rating >= 4; text = title and genres
   ("Toy Story (1995) | Animation Children's Comedy"); categorical age, gender, occupation,
   genres; user and item columns.
+- ml100k-random-behaviour, ml100k-time-behaviour: the same ratings with the behaviour features a
+  recommender computes from its own log, through Steward's transforms: `aggregates` (per user and
+  per item: events and mean rating strictly before the row) and `sequence` with
+  `event_column=label, event_values=[1]` (the user's last 50 liked items strictly before the row,
+  attention-pooled against the candidate item). The baseline gets the same columns (the list as
+  one-hot items is not in it: it has no list columns).
 - demo-random, demo-time: Steward's own demo data (home/demo_data.py, seed 7, 150,000 events),
   the rated purchases: label rating >= 4; text = review text and item title; categorical
   category and brand; numeric price; user and item columns.
@@ -64,6 +70,22 @@ def ml100k() -> pa.Table:
     return table.append_column("text", text)
 
 
+BEHAVIOUR = ["user_events_before", "user_mean_rating", "item_events_before", "item_mean_rating"]
+ML100K_BEHAVIOUR_SPEC = FeatureSpec(
+    **{**ML100K_SPEC.__dict__, "numeric_columns": BEHAVIOUR, "list_columns": ["liked"]},
+)
+
+
+def ml100k_behaviour() -> pa.Table:
+    from governance.catalog.transforms import apply
+
+    keys = {"user_column": "user_id", "item_column": "item_id", "time_column": "timestamp"}
+    (table,) = apply("aggregates", [ml100k()], {**keys, "rating_column": "rating"})
+    liked = {**keys, "length": 50, "column": "liked", "event_column": "label", "event_values": [1]}
+    (table,) = apply("sequence", [table], liked)
+    return table
+
+
 def demo() -> pa.Table:
     from home.demo_data import write_demo_data
 
@@ -83,6 +105,8 @@ def demo() -> pa.Table:
 DATASETS = {
     "ml100k-random": (ml100k, ML100K_SPEC, "random"),
     "ml100k-time": (ml100k, ML100K_SPEC, "time"),
+    "ml100k-random-behaviour": (ml100k_behaviour, ML100K_BEHAVIOUR_SPEC, "random"),
+    "ml100k-time-behaviour": (ml100k_behaviour, ML100K_BEHAVIOUR_SPEC, "time"),
     "demo-random": (demo, DEMO_SPEC, "random"),
     "demo-time": (demo, DEMO_SPEC, "time"),
 }
