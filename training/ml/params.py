@@ -37,6 +37,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "wide_l2": (0.0, 100.0),
     "wide_lr": (0.0, 10.0),
     "list_dropout": (0.0, 0.95),
+    "ema_decay": (0.0, 0.9999),
 }
 
 
@@ -82,6 +83,8 @@ class TrainParams:
     wide_buckets: int = 1 << 18
     wide_l2: float = 1e-3  # L2 penalty on the wide weights a row uses (mean over the batch)
     wide_lr: float = 1e-2  # the wide weights' learning rate (sparse: each is updated seldom)
+    # Evaluation and the kept state use a moving average of the head's weights (ema.py); 0 = off.
+    ema_decay: float = 0.99
     # After training, blend a logistic regression on the same features into the linear terms, as much
     # of it as validation AUC asks for (linear_blend.py).
     linear_blend: bool = True

@@ -9,6 +9,7 @@ the test split with the best state. While the encoder is frozen (the first
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -36,6 +37,7 @@ from training.ml.batches import (
     EpochPlan,
     encode_split,
 )
+from training.ml.ema import HeadAverage
 from training.ml.features import FeatureSpec, SpecError
 from training.ml.items import item_feature_table, item_level_columns
 from training.ml.linear_blend import fit_blend
@@ -586,6 +588,7 @@ class _Loop:
         self._pool_emb: torch.Tensor | None = None
         self._encoder_changed = True
         self._threads = threads or devices.Threads(device)
+        self.average = HeadAverage(model, params.ema_decay) if params.ema_decay else None
 
     # -- text embeddings of the whole pool, valid until the encoder changes ---------------------
 
@@ -680,6 +683,8 @@ class _Loop:
                     wide_l2=p.wide_l2,
                 )
                 optimize(loss, self.model, self.optimizer, self.scheduler, p.max_grad_norm)
+                if self.average is not None:
+                    self.average.update()
                 if not frozen and self.store is not None:
                     self._encoder_changed = True
                 self.step += 1
@@ -758,7 +763,9 @@ class _Loop:
     def _evaluate(self, epoch: int) -> bool:
         """Validation metrics into the history; True when early stopping says stop."""
         valid = self.splits["valid"]
-        pred = predict_split(self.model, valid, self.pool_embeddings(), self.device)
+        with self.average.swapped_in() if self.average is not None else contextlib.nullcontext():
+            pred = predict_split(self.model, valid, self.pool_embeddings(), self.device)
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
         m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
         point = {"step": self.step, "epoch": epoch, "auc": m["auc"], "logloss": m["logloss"]}
         self.history["val"].append(point)
@@ -767,7 +774,7 @@ class _Loop:
         if score > self.best_auc + 1e-6:
             self.best_auc = score
             self.best_step = self.step
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
+            self.best_state = state
             self.bad_evals = 0
             if self.checkpoint_dir is not None:
                 _atomic_save(
@@ -799,6 +806,7 @@ class _Loop:
             "end_step": self.end_step,
             "samples": self.samples,
             "train_seconds": self.train_seconds,
+            "average": self.average.state_dict() if self.average is not None else None,
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         }
@@ -828,6 +836,8 @@ class _Loop:
             set_encoder_window(self.scheduler, self.params, self.finetune_start, self.end_step)
         self.samples = int(state["samples"])
         self.train_seconds = float(state["train_seconds"])
+        if self.average is not None and state.get("average") is not None:
+            self.average.load_state_dict(state["average"])
         torch.set_rng_state(state["rng_cpu"])
         if state.get("rng_cuda") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(state["rng_cuda"])
