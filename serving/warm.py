@@ -8,7 +8,7 @@ process has loaded it waits for the load. So `model_alias_set` tells serving fir
 1. a WarmRequest row names the version (committed at once: other processes must see it);
 2. this process, if it serves, loads and warms the version on the mover's thread;
 3. every other live serving process (a ServingProcess row seen within LIVE_S) finds the request with its alias
-   watcher, loads and warms the version, and records the request as handled in its row;
+   watcher, loads and warms the version, and records the request's id as handled in its row;
 4. the mover waits until every live process has, or STEWARD_SERVING_WARM_WAIT_MS passes (then the move goes
    ahead, logged: a stuck process must not block the registry), and only then writes the alias.
 
@@ -21,12 +21,12 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
 from django.utils import timezone
 
 from serving.cache import VersionRef
@@ -49,45 +49,48 @@ def identity() -> tuple[str, int]:
     return _identity
 
 
-def warm_requests(after: int | None) -> tuple[int, list[VersionRef]]:
-    """The newest WarmRequest id, and the versions of the requests after `after` (None: a process that just
-    started; then those of the last REQUEST_MAX_AGE_S), oldest first."""
+def warm_requests(handled: Collection[int]) -> list[tuple[int, VersionRef]]:
+    """The requests of the last REQUEST_MAX_AGE_S that are not in `handled` (this process's), oldest first, with
+    their versions: one small indexed query per watcher tick.
+
+    Not "the ids after the newest one read": on PostgreSQL two movers' requests can commit out of id order (id 8
+    after a watcher has read 9), and 8 would be skipped for good. A request stays pending for as long as it is
+    recent, whatever its id."""
     from serving.models import WarmRequest
     from serving.registry import version_ref
 
     recent = timezone.now() - timedelta(seconds=REQUEST_MAX_AGE_S)
-    if after is None:
-        newest = WarmRequest.objects.aggregate(n=Max("pk"))["n"] or 0
-        rows = WarmRequest.objects.filter(created_at__gte=recent)
-    else:
-        rows = WarmRequest.objects.filter(pk__gt=after)
-    rows = list(rows.select_related("model_version__model").order_by("pk")[:50])
-    if after is not None:
-        newest = rows[-1].pk if rows else after
-    refs = {r.model_version_id: version_ref(r.model_version) for r in rows if r.created_at >= recent}
-    return newest, list(refs.values())
+    rows = WarmRequest.objects.filter(created_at__gte=recent)
+    if handled:
+        rows = rows.exclude(pk__in=list(handled))
+    rows = rows.select_related("model_version__model").order_by("pk")[:50]
+    return [(r.pk, version_ref(r.model_version)) for r in rows]
 
 
-def report(done: int) -> None:
-    """This process is alive and has handled every WarmRequest up to `done`."""
+def report(handled: list[int]) -> None:
+    """This process is alive and has handled the WarmRequests `handled` (its most recent ones, oldest first)."""
     from serving.models import ServingProcess
 
     host, pid = identity()
     now = timezone.now()
-    updated = ServingProcess.objects.filter(host=host, pid=pid).update(seen_at=now, warm_done=done)
+    fields = {"seen_at": now, "warm_done": max(handled, default=0), "warm_handled": list(handled)}
+    updated = ServingProcess.objects.filter(host=host, pid=pid).update(**fields)
     if not updated:
         ServingProcess.objects.filter(seen_at__lt=now - timedelta(seconds=STALE_ROWS_S)).delete()
-        ServingProcess.objects.update_or_create(host=host, pid=pid, defaults={"seen_at": now, "warm_done": done})
+        ServingProcess.objects.update_or_create(host=host, pid=pid, defaults=fields)
 
 
 def pending_processes(request_id: int) -> list[str]:
-    """Live serving processes (other than this one) that have not handled request `request_id` yet."""
+    """Live serving processes (other than this one) that have not handled request `request_id` yet.
+
+    By the id itself, not by the newest id a process handled (ids commit out of order: see warm_requests). The
+    live rows are few (one per serving process), so they are read whole and checked here, on any database."""
     from serving.models import ServingProcess
 
     host, pid = identity()
     live = ServingProcess.objects.filter(seen_at__gte=timezone.now() - timedelta(seconds=LIVE_S))
-    waiting = live.filter(warm_done__lt=request_id).exclude(host=host, pid=pid)
-    return [f"{h}:{p}" for h, p in waiting.values_list("host", "pid")]
+    rows = live.exclude(host=host, pid=pid).values_list("host", "pid", "warm_handled")
+    return [f"{h}:{p}" for h, p, handled in rows if request_id not in (handled or ())]
 
 
 def warm_before_first_set(*, version: Any, alias: str, first: bool, **kwargs: Any) -> None:
