@@ -224,6 +224,9 @@ def test_a_first_set_through_the_api_is_warm_in_this_process_before_the_put_answ
     moved = engineer.put("/api/v1/models/other/aliases/production/", {"version": 1}, format="json")
     assert moved.status_code == 200, moved.content
     assert loads == [(1, False)]
+    warm = moved.json()["warm"]  # in the test's transaction: no other process could see the request
+    assert warm == {"processes": 1, "warmed": 1, "waited_ms": warm["waited_ms"], "timed_out": False}
+    assert engineer.put("/api/v1/models/shop/aliases/production/", {"version": 2}, format="json").json()["warm"] is None
     assert any(ref.model == "other" for ref in get_cache().loaded_versions())
     main = threading.get_ident()
     request_loads = _record_loads(monkeypatch)
@@ -387,6 +390,44 @@ def test_a_process_that_never_reports_holds_the_move_only_until_the_timeout_and_
     _other_process(seen_ago_s=warm.LIVE_S + 1)
     monkeypatch.setattr(warm.time, "sleep", lambda s: pytest.fail("waited for a process that is gone"))
     registry.set_alias("gone", "production", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_put_says_how_many_processes_warmed_a_first_set_version_and_how_long_it_waited(
+    registry: Any, engineer: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.warm as warm
+    from serving.models import ServingProcess, WarmRequest
+
+    get_cache()  # this process serves: it loads the version itself, on the PUT's thread
+    registry.add_version("other", "plain")
+    registry.add_version("late", "plain")
+    settings.STEWARD_SERVING_WARM_WAIT_MS = 300
+    other = _other_process()  # live, never reports
+    ServingProcess.objects.create(  # gone (not seen for LIVE_S): neither counted nor waited for
+        host="gone-host", pid=1, seen_at=other.seen_at - timedelta(seconds=warm.LIVE_S + 1), warm_done=0
+    )
+    moved = engineer.put("/api/v1/models/other/aliases/production/", {"version": 1}, format="json")
+    assert moved.status_code == 200, moved.content
+    body = moved.json()
+    assert body["version"] == 1
+    assert body["warm"]["processes"] == 2 and body["warm"]["warmed"] == 1 and body["warm"]["timed_out"] is True
+    assert 300 <= body["warm"]["waited_ms"] < 5000
+
+    def other_process_reports(seconds: float) -> None:  # its watcher handles the request while the mover waits
+        other.seen_at = warm.timezone.now()
+        other.warm_handled = [WarmRequest.objects.latest("pk").pk]
+        other.save()
+
+    settings.STEWARD_SERVING_WARM_WAIT_MS = 60_000
+    monkeypatch.setattr(warm.time, "sleep", other_process_reports)
+    moved = engineer.put("/api/v1/models/late/aliases/production/", {"version": 1}, format="json")
+    assert moved.status_code == 200, moved.content
+    assert {k: v for k, v in moved.json()["warm"].items() if k != "waited_ms"} == {
+        "processes": 2,
+        "warmed": 2,
+        "timed_out": False,
+    }
 
 
 @pytest.mark.django_db
