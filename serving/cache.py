@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +41,10 @@ from typing import Any
 from core.errors import NotFound
 
 log = logging.getLogger(__name__)
+
+# Warm requests a process remembers as handled (and reports): far more than are made in the few minutes a request
+# stays pending (serving.warm.REQUEST_MAX_AGE_S). One forgotten early is only loaded again (a cache hit).
+WARM_HANDLED_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,8 @@ class ModelCache:
         generation: Callable[[], Any] | None = None,
         list_aliases: Callable[[], list[tuple[str, str, VersionRef]]] | None = None,
         warm_aliases: tuple[str, ...] = ("production",),
-        warm_requests: Callable[[int | None], tuple[int, list[VersionRef]]] | None = None,
-        report_warm: Callable[[int], None] | None = None,
+        warm_requests: Callable[[Collection[int]], list[tuple[int, VersionRef]]] | None = None,
+        report_warm: Callable[[list[int]], None] | None = None,
         heartbeat_s: float = 5.0,
     ) -> None:
         self._resolve_alias = resolve_alias
@@ -106,9 +110,9 @@ class ModelCache:
         self._warm_requests = warm_requests
         self._report_warm = report_warm
         self.heartbeat_s = heartbeat_s
-        self._warm_seen: int | None = None  # the newest warm request read (None: not read yet)
-        self._warm_done = 0
-        self._reported: tuple[float, int] | None = None  # (when, what) this process last reported
+        # The warm requests handled (loaded, or failed to load), oldest first: at most WARM_HANDLED_MAX of them.
+        self._warm_handled: OrderedDict[int, None] = OrderedDict()
+        self._reported: tuple[float, tuple[int, ...]] | None = None  # (when, what) this process last reported
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -287,30 +291,37 @@ class ModelCache:
 
     def poll_warm(self) -> bool:
         """The watcher's other duty: load the versions movers asked to have warm (in this thread, at low
-        priority), then report them handled; report at least every `heartbeat_s` anyway. True when it loaded."""
+        priority), then report them handled; report at least every `heartbeat_s` anyway. True when it loaded.
+
+        Requests are told apart by id, not by a newest id read so far: ids are not committed in order (a mover's
+        request can become visible after a later one), so `warm_requests` returns every recent request this
+        process has not handled yet, whatever its id."""
         if self._warm_requests is None:
             return False
         try:
-            newest, refs = self._warm_requests(self._warm_seen)
+            requests = self._warm_requests(tuple(self._warm_handled))
         except Exception:  # a database hiccup: the next poll retries; a mover waits at most its timeout
             log.exception("serving: could not read the warm requests")
             return False
-        self._warm_seen = newest
+        refs = list({ref.pk: ref for _, ref in requests}.values())
         if refs:
             # In a thread of its own: a thread's lowered priority cannot be raised again, and threads the watcher
             # starts later (a first load a request may be waiting for) inherit the watcher's.
             loader = threading.Thread(target=self._warm, args=(refs,), name="serving-warm", daemon=True)
             loader.start()
             loader.join()
-        self._warm_done = max(self._warm_done, newest)
+        for request_id, _ in sorted(requests, key=lambda r: r[0]):
+            self._warm_handled[request_id] = None
+            self._warm_handled.move_to_end(request_id)
+        while len(self._warm_handled) > WARM_HANDLED_MAX:
+            self._warm_handled.popitem(last=False)
+        handled = tuple(self._warm_handled)
         now = time.monotonic()  # real time, whatever clock the alias TTLs use
         last = self._reported
-        if self._report_warm is not None and (
-            last is None or last[1] != self._warm_done or now - last[0] >= self.heartbeat_s
-        ):
+        if self._report_warm is not None and (last is None or last[1] != handled or now - last[0] >= self.heartbeat_s):
             try:
-                self._report_warm(self._warm_done)
-                self._reported = (now, self._warm_done)
+                self._report_warm(list(handled))
+                self._reported = (now, handled)
             except Exception:
                 log.exception("serving: could not report this process's warm versions")
         return bool(refs)

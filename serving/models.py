@@ -73,13 +73,15 @@ class WarmRequest(models.Model):
 
 
 class ServingProcess(models.Model):
-    """A serving process with an alias watcher: when it was last seen, and the newest WarmRequest it has handled
-    (loaded, or failed to load). Each process writes only its own row."""
+    """A serving process with an alias watcher: when it was last seen, and the WarmRequests it has handled (loaded,
+    or failed to load): the ids of its most recent ones in `warm_handled` (ids commit out of order, so the newest
+    one handled says nothing about an older one), the newest in `warm_done`. Each process writes only its own row."""
 
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
     seen_at = models.DateTimeField(db_index=True)
     warm_done = models.BigIntegerField(default=0)
+    warm_handled = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "pid"], name="serving_process_host_pid")]

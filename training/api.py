@@ -17,6 +17,7 @@ from core.serializers import JobSerializer
 from training import selectors
 from training.models import ModelAliasEvent, ModelVersion
 from training.serializers import (
+    AliasSetResultSerializer,
     AliasSetSerializer,
     ModelAliasEventSerializer,
     ModelAliasSerializer,
@@ -95,7 +96,7 @@ class ModelAliasView(APIView):
         row = selectors.alias_get(selectors.model_get(name), alias)
         return Response(ModelAliasSerializer(row).data)
 
-    @extend_schema(request=AliasSetSerializer, responses=ModelAliasSerializer)
+    @extend_schema(request=AliasSetSerializer, responses=AliasSetResultSerializer)
     def put(self, request: Request, name: str, alias: str) -> Response:
         model = selectors.model_get(name)
         data = AliasSetSerializer(data=request.data)
@@ -107,7 +108,7 @@ class ModelAliasView(APIView):
             version=data.validated_data["version"],
             force=data.validated_data["force"],
         )
-        return Response(ModelAliasSerializer(row).data)
+        return Response(AliasSetResultSerializer(row).data)
 
 
 class ModelAliasHistoryView(_ListOfModel):

@@ -160,6 +160,32 @@ class ModelAliasSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AliasWarmSerializer(serializers.Serializer):
+    processes = serializers.IntegerField(
+        help_text="serving processes asked to load and warm the version (the one that took the request included)"
+    )
+    warmed = serializers.IntegerField(help_text="those that reported it loaded and warm before the alias was written")
+    waited_ms = serializers.IntegerField(help_text="how long the move waited for them")
+    timed_out = serializers.BooleanField(
+        help_text="the wait reached STEWARD_SERVING_WARM_WAIT_MS with processes still loading: the alias was written "
+        "anyway, and their first requests for it may wait for the load"
+    )
+
+
+class AliasSetResultSerializer(ModelAliasSerializer):
+    warm = AliasWarmSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="a first set of an alias serving loads ahead (STEWARD_SERVING_WARM_ALIASES) waits, at most "
+        "STEWARD_SERVING_WARM_WAIT_MS (or one model load, if longer), until every serving process has loaded and "
+        "warmed the version, so no request waits for that load; this says how that went. null: no such wait.",
+    )
+
+    class Meta(ModelAliasSerializer.Meta):
+        fields = [*ModelAliasSerializer.Meta.fields, "warm"]
+        read_only_fields = fields
+
+
 class ModelAliasEventSerializer(serializers.ModelSerializer):
     from_version = serializers.SerializerMethodField()
     to_version = serializers.IntegerField(source="to_version.version", read_only=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString
@@ -123,13 +124,14 @@ class ModelPage(CapabilityRequiredMixin, View):
         form = AliasForm(request.POST)
         if form.is_valid():
             try:
-                model_alias_set(
+                row = model_alias_set(
                     actor=request.user,
                     model=model,
                     alias=form.cleaned_data["alias"],
                     version=form.cleaned_data["version"],
                     force=form.cleaned_data["force"],
                 )
+                _say_warm(request, row)
                 return redirect("model", name=model.name)
             except BelowBaseline as exc:
                 # Ask before serving a model that a bag of words beats; confirming posts force.
@@ -139,6 +141,30 @@ class ModelPage(CapabilityRequiredMixin, View):
             except ServiceError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return render(request, "training/model.html", self.context(model, form), status=400)
+
+
+def _say_warm(request: HttpRequest, row: Any) -> None:
+    """What serving did before a first-set alias was written (serving.warm), which the move waited for."""
+    warm = getattr(row, "warm", None)
+    if warm is None:
+        return
+    target = f"{row.name} points to version {row.version.version}"
+    seconds = warm["waited_ms"] / 1000
+    if not warm["processes"]:
+        messages.info(request, f"{target}. No serving process was running to load it ahead.")
+    elif warm["timed_out"]:
+        messages.warning(
+            request,
+            f"{target}: {warm['warmed']} of {warm['processes']} serving processes had it loaded when the wait ran "
+            f"out after {seconds:.1f} s (STEWARD_SERVING_WARM_WAIT_MS); the others are still loading it, and their "
+            "first requests for it wait for that load.",
+        )
+    else:
+        messages.success(
+            request,
+            f"{target}, loaded and warm in {warm['warmed']} of {warm['processes']} serving processes before the "
+            f"move (waited {seconds:.1f} s).",
+        )
 
 
 class ModelVersionPage(CapabilityRequiredMixin, View):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
+import logging
 import queue
 import re
 import shutil
 import tempfile
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +91,38 @@ class Limits:
 
 
 NO_LIMITS = Limits()
+
+log = logging.getLogger(__name__)
+
+PROFILE_ERROR = (
+    "The file was read, but its column profile could not be computed ({kind}), so it was not registered: "
+    "nothing was stored. Try again; if it fails again, report it with the file's format and column types."
+)
+
+
+def _profiling(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` (a profile step, often run in a helper thread) with any failure turned into an IngestError: a bug or
+    an unexpected column in the profiler is the server's to fix, but the upload must still end in a 400 that says
+    so, with nothing half-written, not in a 500 (ingest removes its output on an IngestError). Only the exception's
+    type is logged and shown: its message may quote the file's values."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except IngestError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (any profiler failure: raised again as a 400 saying so)
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error(
+                "ingest: the column profile failed (%s at %s:%s in %s)",
+                type(exc).__name__,
+                Path(where.filename).name,
+                where.lineno,
+                where.name,
+            )
+            raise IngestError(PROFILE_ERROR.format(kind=type(exc).__name__)) from None
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -302,9 +336,8 @@ def _write_and_profile(table: pa.Table, out: Path, profile: bool) -> list[dict[s
             compression="snappy",
             use_dictionary=_dictionary_columns(table),
         )
-        columns = (
-            [pool.submit(profile_column, name, table.column(name)) for name in table.column_names] if profile else []
-        )
+        profile_one = _profiling(profile_column)
+        columns = [pool.submit(profile_one, name, table.column(name)) for name in table.column_names] if profile else []
         written.result()
         return [c.result() for c in columns] if profile else None
 
@@ -365,7 +398,7 @@ def _ingest_csv(
         if profiler is not None:
             profiler.reset()
         try:
-            on_table = profiler.add if profiler is not None else None
+            on_table = _profiling(profiler.add) if profiler is not None else None
             return _write_batches(
                 _csv_batches(src, delimiter, encoding, column_types), out, limits=limits, on_table=on_table
             )
@@ -419,7 +452,7 @@ def ingest(
     A CSV/TSV file of at most `whole_file_max_bytes` is read whole by pyarrow's multi-threaded reader and
     profiled from the table in memory (several times the file's size); larger ones stream block by block."""
     profiler = StreamProfiler(max_rows=profile_max_rows) if profile_max_rows is not None else None
-    on_table = profiler.add if profiler is not None else None
+    on_table = _profiling(profiler.add) if profiler is not None else None
     if src.stat().st_size == 0:
         raise IngestError("The file is empty.")
     encoding = encoding or "utf8"
@@ -449,13 +482,15 @@ def ingest(
             rows, schema = _write_batches(batches, out, check_utf8=True, limits=limits, on_table=on_table)
         else:
             raise IngestError(f"Unsupported format {fmt!r}.")
+        profile = (
+            _profiling(profiler.finish)(schema, out) if profiler is not None and rows <= profiler.max_rows else None
+        )
     except IngestError:
         out.unlink(missing_ok=True)
         raise
     except (pa.ArrowException, OSError, UnicodeError) as exc:
         out.unlink(missing_ok=True)
         raise IngestError(_arrow_error_message(exc, fmt)) from None
-    profile = profiler.finish(schema, out) if profiler is not None and rows <= profiler.max_rows else None
     return IngestResult(
         row_count=rows, columns=[{"name": f.name, "dtype": str(f.type)} for f in schema], profile=profile
     )

@@ -582,3 +582,34 @@ def test_a_failure_while_recording_the_version_leaves_no_files_behind(steward: A
         services.dataset_version_upload(
             actor=steward, dataset=dataset, source=named(CLICKS, "clicks.csv"), filename="clicks.csv"
         )
+
+
+@pytest.mark.parametrize(
+    ("whole_file_mb", "broken"),
+    [(128, "profile_column"), (0, "StreamProfiler.add"), (0, "StreamProfiler.finish")],
+    ids=["csv-read-whole", "csv-streamed", "streamed-finish"],
+)
+def test_a_profiler_failure_is_a_400_saying_so_and_stores_nothing(
+    post_file: Callable[..., Any],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    whole_file_mb: int,
+    broken: str,
+) -> None:
+    # Not an Arrow error (those say what is wrong with the file): a bug in the profile, in its helper thread.
+    from governance.catalog import ingest
+
+    settings.STEWARD_INGEST_WHOLE_FILE_MB = whole_file_mb
+
+    def profiler_bug(*args: Any, **kwargs: Any) -> None:
+        raise KeyError("great")  # a message that quotes a value of the file
+
+    owner, _, name = broken.rpartition(".")
+    monkeypatch.setattr(getattr(ingest, owner) if owner else ingest, name, profiler_bug)
+    with nothing_stored():
+        response = post_file(CLICKS, "clicks.csv")
+    assert response.status_code == 400, response.content
+    detail = response.json()["detail"]
+    assert "column profile could not be computed (KeyError)" in detail and "great" not in detail
+    assert "KeyError" in caplog.text and "great" not in caplog.text

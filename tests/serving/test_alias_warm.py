@@ -4,6 +4,7 @@ in the background before any request uses it; requests never pay the load."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -223,6 +224,9 @@ def test_a_first_set_through_the_api_is_warm_in_this_process_before_the_put_answ
     moved = engineer.put("/api/v1/models/other/aliases/production/", {"version": 1}, format="json")
     assert moved.status_code == 200, moved.content
     assert loads == [(1, False)]
+    warm = moved.json()["warm"]  # in the test's transaction: no other process could see the request
+    assert warm == {"processes": 1, "warmed": 1, "waited_ms": warm["waited_ms"], "timed_out": False}
+    assert engineer.put("/api/v1/models/shop/aliases/production/", {"version": 2}, format="json").json()["warm"] is None
     assert any(ref.model == "other" for ref in get_cache().loaded_versions())
     main = threading.get_ident()
     request_loads = _record_loads(monkeypatch)
@@ -247,11 +251,10 @@ def test_the_watcher_loads_a_requested_version_then_reports_it_and_the_alias_bin
 ) -> None:
     registry, loader = pushed[1], pushed[2]
     requests: list[tuple[int, VersionRef]] = []
-    reported: list[int] = []
+    reported: list[list[int]] = []
 
-    def warm_requests(after: int | None) -> tuple[int, list[VersionRef]]:
-        newest = requests[-1][0] if requests else 0
-        return newest, [ref for pk, ref in requests if after is not None and pk > after]
+    def warm_requests(handled: Any) -> list[tuple[int, VersionRef]]:
+        return [(pk, ref) for pk, ref in requests if pk not in handled]
 
     cache = ModelCache(
         resolve_alias=registry.resolve_alias,
@@ -263,11 +266,11 @@ def test_the_watcher_loads_a_requested_version_then_reports_it_and_the_alias_bin
         report_warm=reported.append,
         heartbeat_s=3600,
     )
-    assert cache.poll_warm() is False and reported == [0]  # alive, nothing asked
+    assert cache.poll_warm() is False and reported == [[]]  # alive, nothing asked
     requests.append((7, registry.ref(1)))
     assert cache.poll_warm() is True
-    assert loader.calls == [1] and reported == [0, 7]
-    assert cache.poll_warm() is False and reported == [0, 7]  # nothing new, heartbeat not due
+    assert loader.calls == [1] and reported == [[], [7]]
+    assert cache.poll_warm() is False and reported == [[], [7]]  # nothing new, heartbeat not due
     registry.move("production", 1)  # the mover writes the alias once every process reported
     cache.poll(wait=True)
     cache.wait_idle()
@@ -278,17 +281,52 @@ def test_the_watcher_loads_a_requested_version_then_reports_it_and_the_alias_bin
 def test_a_requested_version_that_fails_to_load_is_still_reported_handled(pushed: Any) -> None:
     registry, loader = pushed[1], pushed[2]
     loader.fail.add(2)
-    reported: list[int] = []
+    reported: list[list[int]] = []
     cache = ModelCache(
         resolve_alias=registry.resolve_alias,
         resolve_version=registry.resolve_version,
         load=loader,
-        warm_requests=lambda after: (3, [registry.ref(2)] if after is not None else []),
+        warm_requests=lambda handled: [] if 3 in handled else [(3, registry.ref(2))],
         report_warm=reported.append,
     )
     cache.poll_warm()
     cache.poll_warm()
-    assert loader.calls == [2] and reported == [3]
+    assert loader.calls == [2] and reported == [[3]]
+
+
+def test_a_request_committed_after_a_newer_one_was_handled_is_still_loaded_and_reported(pushed: Any) -> None:
+    registry, loader = pushed[1], pushed[2]
+    visible: list[tuple[int, VersionRef]] = [(9, registry.ref(1))]
+    reported: list[list[int]] = []
+    cache = ModelCache(
+        resolve_alias=registry.resolve_alias,
+        resolve_version=registry.resolve_version,
+        load=loader,
+        warm_requests=lambda handled: [(pk, ref) for pk, ref in visible if pk not in handled],
+        report_warm=reported.append,
+        heartbeat_s=3600,
+    )
+    assert cache.poll_warm() is True and reported == [[9]]
+    visible.insert(0, (8, registry.ref(2)))  # a mover's request 8 commits after 9 was read
+    assert cache.poll_warm() is True
+    assert loader.calls == [1, 2] and reported == [[9], [9, 8]]
+
+
+def test_the_handled_requests_a_process_remembers_are_bounded(pushed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import serving.cache as cache_module
+
+    registry, loader = pushed[1], pushed[2]
+    monkeypatch.setattr(cache_module, "WARM_HANDLED_MAX", 3)
+    reported: list[list[int]] = []
+    cache = ModelCache(
+        resolve_alias=registry.resolve_alias,
+        resolve_version=registry.resolve_version,
+        load=loader,
+        warm_requests=lambda handled: [(pk, registry.ref(1)) for pk in range(1, 6) if pk not in handled],
+        report_warm=reported.append,
+    )
+    cache.poll_warm()
+    assert reported == [[3, 4, 5]] and loader.calls == [1]  # one version: loaded once
 
 
 # -- the mover's side: waiting for other processes (a committed request: a transactional test) -----
@@ -321,7 +359,7 @@ def test_the_move_waits_until_every_live_serving_process_reported_the_version_wa
     def other_process_reports(seconds: float) -> None:  # what its watcher does while the mover waits
         seen.append(ModelAlias.objects.filter(model__name="other").exists())
         if len(seen) == 3:
-            other.warm_done = WarmRequest.objects.latest("pk").pk
+            other.warm_handled = [WarmRequest.objects.latest("pk").pk]
             other.save()
 
     monkeypatch.setattr(warm.time, "sleep", other_process_reports)
@@ -354,18 +392,84 @@ def test_a_process_that_never_reports_holds_the_move_only_until_the_timeout_and_
     registry.set_alias("gone", "production", 1)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_put_says_how_many_processes_warmed_a_first_set_version_and_how_long_it_waited(
+    registry: Any, engineer: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.warm as warm
+    from serving.models import ServingProcess, WarmRequest
+
+    get_cache()  # this process serves: it loads the version itself, on the PUT's thread
+    registry.add_version("other", "plain")
+    registry.add_version("late", "plain")
+    settings.STEWARD_SERVING_WARM_WAIT_MS = 300
+    other = _other_process()  # live, never reports
+    ServingProcess.objects.create(  # gone (not seen for LIVE_S): neither counted nor waited for
+        host="gone-host", pid=1, seen_at=other.seen_at - timedelta(seconds=warm.LIVE_S + 1), warm_done=0
+    )
+    moved = engineer.put("/api/v1/models/other/aliases/production/", {"version": 1}, format="json")
+    assert moved.status_code == 200, moved.content
+    body = moved.json()
+    assert body["version"] == 1
+    assert body["warm"]["processes"] == 2 and body["warm"]["warmed"] == 1 and body["warm"]["timed_out"] is True
+    assert 300 <= body["warm"]["waited_ms"] < 5000
+
+    def other_process_reports(seconds: float) -> None:  # its watcher handles the request while the mover waits
+        other.seen_at = warm.timezone.now()
+        other.warm_handled = [WarmRequest.objects.latest("pk").pk]
+        other.save()
+
+    settings.STEWARD_SERVING_WARM_WAIT_MS = 60_000
+    monkeypatch.setattr(warm.time, "sleep", other_process_reports)
+    moved = engineer.put("/api/v1/models/late/aliases/production/", {"version": 1}, format="json")
+    assert moved.status_code == 200, moved.content
+    assert {k: v for k, v in moved.json()["warm"].items() if k != "waited_ms"} == {
+        "processes": 2,
+        "warmed": 2,
+        "timed_out": False,
+    }
+
+
 @pytest.mark.django_db
 def test_a_process_reports_itself_and_reads_recent_requests_when_it_starts(shop: Any) -> None:
     from serving import warm
     from serving.models import ServingProcess, WarmRequest
 
     v1, v2 = shop.versions[("shop", 1)], shop.versions[("shop", 2)]
+    first = WarmRequest.objects.get()  # the fixture's first production (v1) is recent too
     request = WarmRequest.objects.create(model_version=v2, alias="production")
-    newest, refs = warm.warm_requests(None)  # the fixture's first production (v1) is recent too
-    assert newest == request.pk and [r.pk for r in refs] == [v1.pk, v2.pk]
-    assert warm.warm_requests(request.pk) == (request.pk, [])
-    warm.report(request.pk)
-    warm.report(request.pk)
+    assert [(pk, ref.pk) for pk, ref in warm.warm_requests(())] == [(first.pk, v1.pk), (request.pk, v2.pk)]
+    assert warm.warm_requests((first.pk, request.pk)) == []
+    warm.report([first.pk, request.pk])
+    warm.report([first.pk, request.pk])
     row = ServingProcess.objects.get()
-    assert (row.host, row.pid, row.warm_done) == (*warm.identity(), request.pk)
+    assert (row.host, row.pid, row.warm_done, row.warm_handled) == (
+        *warm.identity(),
+        request.pk,
+        [first.pk, request.pk],
+    )
     assert warm.pending_processes(request.pk + 1) == []  # this process is never waited for by itself
+
+
+@pytest.mark.django_db
+def test_a_request_with_a_lower_id_than_one_handled_is_still_read_and_waited_for(shop: Any) -> None:
+    """On PostgreSQL ids commit out of order: request 8 can become visible after a watcher handled 9."""
+    from serving import warm
+    from serving.models import WarmRequest
+
+    v1, v2 = shop.versions[("shop", 1)], shop.versions[("shop", 2)]
+    WarmRequest.objects.all().delete()
+    WarmRequest.objects.create(pk=9, model_version=v1, alias="production")
+    assert [pk for pk, _ in warm.warm_requests(())] == [9]
+    other = _other_process()
+    other.warm_handled, other.warm_done = [9], 9
+    other.save()
+    WarmRequest.objects.create(pk=8, model_version=v2, alias="production")  # committed late
+    assert [(pk, ref.pk) for pk, ref in warm.warm_requests((9,))] == [(8, v2.pk)]
+    assert warm.pending_processes(8) == ["other-host:4242"]  # its newest handled (9) does not cover 8
+    assert warm.pending_processes(9) == []
+    old = WarmRequest.objects.create(pk=7, model_version=v2, alias="production")
+    WarmRequest.objects.filter(pk=old.pk).update(
+        created_at=old.created_at - timedelta(seconds=warm.REQUEST_MAX_AGE_S + 1)
+    )
+    assert [pk for pk, _ in warm.warm_requests((9,))] == [8]  # too old to warm: no longer read

@@ -48,9 +48,15 @@ def test_compare_page_puts_versions_side_by_side(two_versions, browser):
 
 def test_alias_form_moves_production_for_engineers_only(two_versions, browser):
     # force: tiny models may not beat their baseline; the guard has its own tests (test_production_guard.py)
-    response = browser("ml_engineer").post("/models/ctr/", {"alias": "production", "version": 2, "force": "on"})
+    engineer = browser("ml_engineer")
+    response = engineer.post("/models/ctr/", {"alias": "production", "version": 2, "force": "on"})
     assert response.status_code == 302
     assert ModelVersion.objects.get(version=2).aliases.get().name == "production"
+    # A first production: the page says what serving did before the move (here no serving process was running).
+    assert (
+        "production points to version 2. No serving process was running"
+        in engineer.get("/models/ctr/").content.decode()
+    )
     assert browser("viewer").post("/models/ctr/", {"alias": "production", "version": 1}).status_code == 403
 
 

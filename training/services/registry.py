@@ -94,6 +94,8 @@ def model_version_create(
 # (RegisteredModel), `alias`, `version` (the target ModelVersion) and `first` (the alias did not exist). The
 # training app knows no serving: serving listens, and for a first-set alias that it loads ahead (no old version
 # could answer meanwhile) it has every serving process load and warm the version before the move is visible.
+# A receiver may return a dict saying what it did (how many processes warmed the version, how long the move
+# waited): model_alias_set hands it back on the alias it returns, as `warm` (None when no receiver did anything).
 alias_will_move = Signal()
 
 # Aliases that serve users: moving one to a version that does not beat its baseline needs `force`.
@@ -106,6 +108,9 @@ class BelowBaseline(ServiceError):
 
 def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: int, force: bool = False) -> ModelAlias:
     """Point `alias` (production, staging, any name) at a version; the move is kept in history.
+
+    The returned alias carries `warm`: what `alias_will_move`'s receivers reported before the move was written
+    (serving's warm-up of a first-set alias, which this call waits for: see serving.warm), or None.
 
     `production` only moves to a version that beats its baseline (test AUC above the baseline's on
     the same rows), unless `force`: then the move is made and the audit entry says it was forced.
@@ -129,8 +134,10 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
             code="below_baseline",
         )
     current = ModelAlias.objects.filter(model=model, name=alias).values_list("version_id", flat=True).first()
+    warm: dict[str, Any] | None = None
     if current != target.pk:
-        alias_will_move.send(sender=ModelAlias, model=model, alias=alias, version=target, first=current is None)
+        told = alias_will_move.send(sender=ModelAlias, model=model, alias=alias, version=target, first=current is None)
+        warm = next((said for _, said in told if isinstance(said, dict)), None)
     user = user_or_none(actor)
     for _ in range(2):  # a concurrent first creation of the same alias retries as an update
         try:
@@ -160,6 +167,7 @@ def model_alias_set(*, actor: Any, model: RegisteredModel, alias: str, version: 
                             **({"forced_below_baseline": True} if below else {}),
                         },
                     )
+                row.warm = warm  # type: ignore[attr-defined]
                 return row
         except IntegrityError:
             continue
