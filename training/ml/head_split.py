@@ -190,7 +190,7 @@ class HeadSplit:
             logits = logits + extra
         if self._rest is not None:
             logits = logits + self._rest(h).squeeze(-1)
-        return logits
+        return logits * self.model.logit_scale.to(logits.dtype)
 
     def _attention_terms(
         self, items: SideParts, users: SideParts, h: torch.Tensor | None

@@ -5,10 +5,13 @@ split's encoded features as the model's first-order terms see them: one column p
 value (each field's unknown bucket included), one per wide bucket (hashed word n-grams and
 crosses, wide.py) and the standardized numerics; its inverse regularization C is picked on the
 validation split. The final model scores `model logit + alpha * regression logit`, with `alpha`
-picked on the validation split from `ALPHAS` (0 = the model alone). Since the regression's logit
+picked on the validation split from `ALPHAS` (0 = the model alone), times a temperature fitted on
+the validation split's log loss (a large alpha would otherwise make the scores overconfident:
+AUC does not see the scale, a served probability does). Since the regression's logit
 is linear in exactly the features the model's first-order terms weigh, the blend is folded into
-those weights (`cat_bias`, the wide weights, `numeric_linear`, the global bias): the artifact,
-serving and the item-side precomputation are the model's own, unchanged.
+those weights (`cat_bias`, the wide weights, `numeric_linear`, the global bias) and the
+temperature is the model's `logit_scale`: the artifact, serving and the item-side precomputation
+are the model's own.
 
 Why: where words carry the signal, a bag of words with logistic regression is hard to beat, and
 a text tower fine-tuned for minutes on CPU can end just below it (the issue's held-out review
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -32,7 +36,7 @@ from training.ml.batches import EncodedSplit
 from training.ml.model import CTRModel
 
 C_GRID = (0.03, 0.1, 0.3, 1.0)
-ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 # The regression is fitted on at most this many train rows (sampled with the run's seed):
 # liblinear's time grows with rows x features, and the blend needs a good regression, not the best.
 MAX_ROWS = 400_000
@@ -41,6 +45,7 @@ MAX_ROWS = 400_000
 @dataclass
 class LinearBlend:
     alpha: float  # the regression's weight in the final logit (0: the model alone)
+    temperature: float  # the final logit's scale, fitted on validation log loss
     C: float
     regression_valid_auc: float | None
     model_valid_auc: float | None
@@ -119,10 +124,14 @@ def fit_blend(
     regression_logit = regression.decision_function(x_valid)
     scores = {a: float(roc_auc_score(valid.labels, model_logit + a * regression_logit)) for a in ALPHAS}
     alpha = max(ALPHAS, key=lambda a: (scores[a] - 1e-4 * a, -a))  # ties (within 1e-4 per unit) go to less
+    temperature = _temperature(model_logit + alpha * regression_logit, valid.labels)
     if alpha:
         _fold(model, alpha * regression.coef_.ravel(), alpha * float(regression.intercept_[0]))
+    with torch.no_grad():
+        model.logit_scale.fill_(temperature)
     return LinearBlend(
         alpha=alpha,
+        temperature=temperature,
         C=c,
         regression_valid_auc=regression_auc,
         model_valid_auc=scores[0.0],
@@ -131,6 +140,18 @@ def fit_blend(
         features=int(x.shape[1]),
         fit_s=time.perf_counter() - t0,
     )
+
+
+def _temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The scale s in (0.01, 10] that minimizes the log loss of sigmoid(s * logits)."""
+    y = np.asarray(labels, dtype=np.float64)
+
+    def loss(s: float) -> float:
+        z = s * logits
+        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+    found = minimize_scalar(loss, bounds=(0.01, 10.0), method="bounded")
+    return float(found.x) if found.success and loss(found.x) < loss(1.0) else 1.0
 
 
 @torch.no_grad()

@@ -113,6 +113,9 @@ class CTRModel(nn.Module):
             layers.append(nn.Linear(width, 1))
             self.deep = nn.Sequential(*layers)
         self.bias = nn.Parameter(torch.zeros(1))
+        # A temperature on the final logit, fitted after training (linear_blend.py); 1 = none. Artifacts
+        # from before it load without it (strict=False) and keep 1.
+        self.register_buffer("logit_scale", torch.ones(()))
         # Wide part: one weight per hashed bucket, summed over a row's buckets (0 = padding).
         self.wide: nn.EmbeddingBag | None = None
         if head.wide_buckets:
@@ -192,6 +195,7 @@ class CTRModel(nn.Module):
             if self.head_config.n_numeric:
                 deep_in = torch.cat([deep_in, numerics], dim=1)
             logits = logits + self.deep(deep_in).squeeze(-1)
+        logits = logits * self.logit_scale
         if return_fields:
             return logits.float(), stacked
         return logits.float()

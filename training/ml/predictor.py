@@ -82,7 +82,8 @@ class Predictor:
         model = CTRModel(encoder, head)
         state = torch.load(path / "head.pt", map_location="cpu", weights_only=True)
         missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or any(not k.startswith("encoder.") for k in missing):
+        # Artifacts from before the blend's temperature have no logit_scale: it stays 1.
+        if unexpected or any(not k.startswith("encoder.") and k != "logit_scale" for k in missing):
             raise ValueError(f"{path}: head.pt does not match head_config.json")
         items = None
         if (path / "items.parquet").is_file():

@@ -500,7 +500,7 @@ def predict_split(
         with devices.autocast(device):
             lists = None if split.lists is None else split.lists[rows]
             logits = model.score_from_parts(text_emb, split.categorical[rows], split.numeric[rows], wide, lists=lists)
-        outs.append(torch.sigmoid(logits.float()).cpu())
+        outs.append(torch.sigmoid(logits.double()).cpu())  # float32 rounds large logits to 1.0: ties
     model.train(was_training)
     if not outs:
         return np.zeros(0, dtype=np.float64)

@@ -73,6 +73,8 @@ def test_item_parts_and_user_parts_add_up_to_the_heads_logits(
     cat, text, num = _rows(32, n_text, n_numeric)
     expected = model.score_from_parts(text if n_text else None, cat, num)
     torch.testing.assert_close(_split_logits(model, cat, text, num), expected, atol=1e-5, rtol=1e-5)
+    model.logit_scale.fill_(0.25)  # the temperature the linear blend fits scales both forms alike
+    torch.testing.assert_close(_split_logits(model, cat, text, num), expected * 0.25, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("interaction", ["fm", "two_tower"])

@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pytest
 import torch
 
 from training.ml import FeatureSpec, load_artifact, save_artifact, train
 from training.ml.batches import EncodedSplit
-from training.ml.linear_blend import _fold, design_matrix, fit_blend
+from training.ml.linear_blend import _fold, _temperature, design_matrix, fit_blend
 from training.ml.model import CTRModel, HeadConfig
 
 from .test_wide import _reviews
@@ -105,7 +106,8 @@ def test_the_blend_lifts_a_weak_model_to_the_regression_and_serving_scores_the_b
     assert alone.linear_blend is None
     blended = _train(table, tiny_base_model)
     blend = blended.linear_blend
-    assert blend is not None and blend["alpha"] > 0
+    assert blend is not None and blend["alpha"] > 0 and blend["temperature"] > 0
+    assert blended.model.logit_scale.item() == pytest.approx(blend["temperature"])
     assert blend["blended_valid_auc"] >= blend["model_valid_auc"]
     assert blend["blended_valid_auc"] > 0.95 and blend["features"] > 1 << 12
     assert (
@@ -118,3 +120,16 @@ def test_the_blend_lifts_a_weak_model_to_the_regression_and_serving_scores_the_b
     assert json.loads((path / "config.json").read_text())["linear_blend"]["alpha"] == blend["alpha"]
     predictor = load_artifact(path, device="cpu")
     np.testing.assert_allclose(predictor.predict(table.slice(425)), blended.test_predictions, atol=1e-6)
+    # An artifact from before the temperature (no logit_scale in head.pt) loads with a scale of 1.
+    state = torch.load(path / "head.pt", weights_only=True)
+    state.pop("logit_scale")
+    torch.save(state, path / "head.pt")
+    assert load_artifact(path, device="cpu").model.logit_scale.item() == 1.0
+
+
+def test_the_temperature_undoes_an_overconfident_scale():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=20_000)
+    labels = (rng.random(20_000) < 1 / (1 + np.exp(-logits))).astype(np.float32)
+    assert _temperature(8.0 * logits, labels) == pytest.approx(1 / 8, rel=0.1)
+    assert _temperature(logits, labels) == pytest.approx(1.0, rel=0.1)
