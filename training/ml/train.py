@@ -182,7 +182,7 @@ def train(
         model.load_state_dict(loop.best_state or model.state_dict())
         model.eval()
         threads.small_ops(False)
-        pool_emb = loop.pool_embeddings(fresh=True)
+        pool_emb = loop.split_embeddings(("valid", "test"), fresh=True)
         valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
         blend = None
         if params.linear_blend:
@@ -601,6 +601,19 @@ class _Loop:
             self._encoder_changed = False
         return self._pool_emb
 
+    def split_embeddings(self, names: tuple[str, ...], *, fresh: bool = False) -> torch.Tensor | None:
+        """Pool embeddings whose rows for the texts of the named splits are current (`fresh`: recomputed
+        even if the encoder did not change, e.g. after loading the best state); the other rows are the
+        cache. While the encoder is fine-tuned, evaluation embeds the validation texts only instead of the
+        whole pool (on CPU the pool pass is most of a text-heavy run's time); the pool stays marked as
+        changed, so the next full pass still recomputes every text."""
+        if self.store is None:
+            return None
+        if self._pool_emb is None or not (fresh or self._encoder_changed):
+            return self.pool_embeddings()
+        ids = np.unique(np.concatenate([self.splits[n].host.text_ids.ravel() for n in names]))
+        return embed_texts(self.model, self.store, ids, self.device, out=self._pool_emb)
+
     def cached_pool_embeddings(self) -> torch.Tensor | None:
         """The last computed pool embeddings, even if the encoder moved on since (a cache)."""
         if self._pool_emb is None:
@@ -764,7 +777,7 @@ class _Loop:
         """Validation metrics into the history; True when early stopping says stop."""
         valid = self.splits["valid"]
         with self.average.swapped_in() if self.average is not None else contextlib.nullcontext():
-            pred = predict_split(self.model, valid, self.pool_embeddings(), self.device)
+            pred = predict_split(self.model, valid, self.split_embeddings(("valid",)), self.device)
             state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
         m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
         point = {"step": self.step, "epoch": epoch, "auc": m["auc"], "logloss": m["logloss"]}
