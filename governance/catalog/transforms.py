@@ -1305,12 +1305,15 @@ def _sequences(batches: Iterator[pa.RecordBatch], width: int, length: int) -> It
             values = table.column(f"v{i}").take(pa.array(index, type=pa.int64())).combine_chunks()
             columns[f"s{i}"] = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
         yield pa.table(columns)
-        # The next batch needs the last user's rows from its `length`-th last entering row before its last group.
-        tail = 0
+        # The next batch needs the last user's last `length` entering rows before its last time group, and that
+        # group (it may go on in the next batch); the rows that enter no list are not carried.
+        carry = table.slice(0, 0)
         if n:
-            k = before[group_start[-1]] - length
+            last_group = int(group_start[-1])
+            k = before[last_group] - length
             tail = int(max(user_start[-1], entering[k] if k >= 0 else 0))
-        carry = table.slice(tail)
+            earlier = entering[(entering >= tail) & (entering < last_group)]
+            carry = table.take(pa.array(np.concatenate([earlier, np.arange(last_group, n)]), type=pa.int64()))
 
 
 # --- operations that need the table in memory ----------------------------------------------------------------------

@@ -163,6 +163,23 @@ def test_a_sequence_of_the_events_that_enter_it_matches_brute_force(batch_rows: 
     assert out.num_rows == len(rows) and any(expected) and not all(expected)
 
 
+def test_a_user_with_many_events_that_enter_no_list_keeps_the_carry_small_and_the_lists_right() -> None:
+    """A bot-like user: hundreds of views and two clicks; batches of 7 rows."""
+    rows = [{"user": 1, "item": i, "ts": i, "event": "view"} for i in range(300)]
+    rows[10]["event"] = rows[200]["event"] = "click"
+    rows.append({"user": 2, "item": 999, "ts": 5, "event": "click"})
+    (out,) = apply(
+        "sequence",
+        [pa.Table.from_pylist(rows)],
+        {"user_column": "user", "item_column": "item", "time_column": "ts", "length": 3, "event_column": "event"}
+        | {"event_values": ["click"]},
+        Limits(batch_rows=7),
+    )
+    lists = col(out, "item_sequence")
+    assert lists[:11] == [[]] * 11 and lists[11:201] == [[10]] * 190 and lists[201:300] == [[10, 200]] * 99
+    assert lists[300] == []
+
+
 def test_sequence_event_values_need_a_column_and_fit_its_type() -> None:
     params = {"user_column": "user", "item_column": "item", "time_column": "ts"}
     with pytest.raises(TransformError, match="needs `event_column`"):

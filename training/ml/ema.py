@@ -28,8 +28,8 @@ class HeadAverage:
     @torch.no_grad()
     def update(self) -> None:
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for name, param in self.params:
-            self.average[name].lerp_(param.detach(), 1.0 - d)
+        averages = [self.average[name] for name, _ in self.params]
+        torch._foreach_lerp_(averages, [param.detach() for _, param in self.params], 1.0 - d)
         self.updates += 1
 
     @contextmanager

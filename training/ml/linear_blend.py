@@ -85,8 +85,30 @@ def design_matrix(model: CTRModel, split: EncodedSplit) -> sp.csr_matrix:
     return sp.hstack(blocks, format="csr", dtype=np.float32)
 
 
+def _sample(split: EncodedSplit, seed: int, extra: np.ndarray | None = None) -> Any:
+    """At most MAX_ROWS rows of a split (seeded), sliced before any design matrix is built; with
+    `extra`, (split, extra rows) for a per-row array that goes with it."""
+    n = len(split)
+    if n <= MAX_ROWS:
+        return split if extra is None else (split, extra)
+    rows = np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
+
+    def take(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[rows]
+
+    sampled = EncodedSplit(
+        categorical=split.categorical[rows],
+        numeric=split.numeric[rows],
+        text_ids=split.text_ids[rows],
+        labels=split.labels[rows],
+        lists=take(split.lists),
+        wide=take(split.wide),
+    )
+    return sampled if extra is None else (sampled, extra[rows])
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
 
 
@@ -105,11 +127,10 @@ def fit_blend(
     t0 = time.perf_counter()
     if len(valid) == 0 or len(np.unique(valid.labels)) < 2 or len(np.unique(train.labels)) < 2:
         return None
-    rows = np.arange(len(train))
-    if len(rows) > MAX_ROWS:
-        rows = np.sort(np.random.default_rng(seed).choice(len(rows), MAX_ROWS, replace=False))
-    x, y = design_matrix(model, train)[rows], train.labels[rows]
-    if x.shape[1] == 0 or len(np.unique(y)) < 2:
+    train = _sample(train, seed)
+    valid, valid_probabilities = _sample(valid, seed, valid_probabilities)
+    x, y = design_matrix(model, train), train.labels
+    if x.shape[1] == 0 or len(np.unique(y)) < 2 or len(np.unique(valid.labels)) < 2:
         return None
     x_valid = design_matrix(model, valid)
     best: tuple[float, float, LogisticRegression] | None = None
@@ -136,7 +157,7 @@ def fit_blend(
         regression_valid_auc=regression_auc,
         model_valid_auc=scores[0.0],
         blended_valid_auc=scores[alpha],
-        rows=len(rows),
+        rows=len(train),
         features=int(x.shape[1]),
         fit_s=time.perf_counter() - t0,
     )

@@ -179,7 +179,12 @@ def train(
     try:
         loop.run()
         # Final scoring with the best state, exactly as a loaded artifact scores.
-        model.load_state_dict(loop.best_state or model.state_dict())
+        if loop.best_state is not None:
+            model.load_state_dict(loop.best_state)
+        elif loop.average is not None:  # no validation split, no evaluation: keep the average all the same
+            with torch.no_grad():
+                for name, param in loop.average.params:
+                    param.copy_(loop.average.average[name])
         model.eval()
         threads.small_ops(False)
         pool_emb = loop.split_embeddings(("valid", "test"), fresh=True)
@@ -187,7 +192,7 @@ def train(
         blend = None
         if params.linear_blend:
             blend = fit_blend(model, encoded["train"], encoded["valid"], valid_pred, seed=params.seed)
-            if blend is not None and blend.alpha:
+            if blend is not None:  # alpha and the temperature change the scores
                 valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
         test_pred = predict_split(model, splits["test"], pool_emb, dev)
     finally:
@@ -376,8 +381,9 @@ def batch_loss(
 
     Text embeddings come from `frozen_embeddings` (pool-sized, no gradient) while the encoder is
     frozen; otherwise the batch's distinct texts go through the encoder. With `fresh_positions`,
-    only those of the batch's distinct texts do, and the rest take `frozen_embeddings` (the cache
-    of the last evaluation), which bounds the encoder's cost per step.
+    only those of the batch's distinct texts do, and the rest take `frozen_embeddings` (the cache:
+    validation texts as of the last evaluation, the others as of the last whole-pool pass, i.e.
+    from before the fine-tuning phase), which bounds the encoder's cost per step.
     """
     rows = batch.rows
     cat = split.categorical.index_select(0, rows)
@@ -778,16 +784,17 @@ class _Loop:
         valid = self.splits["valid"]
         with self.average.swapped_in() if self.average is not None else contextlib.nullcontext():
             pred = predict_split(self.model, valid, self.split_embeddings(("valid",)), self.device)
-            state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
-        m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
+            m = binary_metrics(valid.host.labels, pred, threshold=self.params.threshold)
+            score = m["auc"] if m["auc"] is not None else -float(m["logloss"] or 0.0)
+            improved = score > self.best_auc + 1e-6
+            if improved:  # the evaluated (averaged) weights, copied only when they are the best so far
+                self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self._state().items()}
         point = {"step": self.step, "epoch": epoch, "auc": m["auc"], "logloss": m["logloss"]}
         self.history["val"].append(point)
         self.on_progress({"event": "eval", **point, "total_steps": self.end_step, "metrics": m})
-        score = m["auc"] if m["auc"] is not None else -float(m["logloss"] or 0.0)
-        if score > self.best_auc + 1e-6:
+        if improved:
             self.best_auc = score
             self.best_step = self.step
-            self.best_state = state
             self.bad_evals = 0
             if self.checkpoint_dir is not None:
                 _atomic_save(

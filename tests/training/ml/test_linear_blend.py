@@ -133,3 +133,13 @@ def test_the_temperature_undoes_an_overconfident_scale():
     labels = (rng.random(20_000) < 1 / (1 + np.exp(-logits))).astype(np.float32)
     assert _temperature(8.0 * logits, labels) == pytest.approx(1 / 8, rel=0.1)
     assert _temperature(logits, labels) == pytest.approx(1.0, rel=0.1)
+
+
+def test_the_regression_is_fitted_on_a_sample_of_rows_when_train_is_large(monkeypatch):
+    import training.ml.linear_blend as lb
+
+    monkeypatch.setattr(lb, "MAX_ROWS", 60)
+    model = CTRModel(None, HeadConfig(vocab_sizes=[3, 2], n_text=0, n_numeric=1, embedding_dim=4, wide_buckets=16))
+    valid = _split(100, 6)
+    blend = fit_blend(model, _split(200, 5), valid, np.full(100, 0.5))
+    assert blend is not None and blend.rows == 60
