@@ -9,9 +9,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from rest_framework.test import APIClient
 
-from core.models import Job
 from core.storage import local_path
 from governance.catalog import ingest
 from governance.catalog.models import DatasetVersion
@@ -34,25 +32,6 @@ def test_the_batched_profile_of_a_parquet_file_equals_the_whole_column_one(
     some = ["tags", "price", "user"]
     whole = {c["name"]: c for c in ingest.profile_parquet(path)}
     _assert_same(ingest.profile_parquet_streamed(path, some), [whole[n] for n in some])
-
-
-@pytest.fixture
-def run_transform(
-    steward_api: APIClient, run_tasks_eagerly: Any, django_capture_on_commit_callbacks: Any
-) -> Callable[..., DatasetVersion]:
-    def do(version: DatasetVersion, operation: str, params: dict[str, Any]) -> DatasetVersion:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = steward_api.post(
-                f"/api/v1/dataset-versions/{version.pk}/transforms/",
-                {"operation": operation, "params": params},
-                format="json",
-            )
-        assert response.status_code == 202, response.content
-        job = Job.objects.get(pk=response.json()["id"])
-        assert job.status == Job.Status.SUCCEEDED, job.error
-        return DatasetVersion.objects.get(pk=job.result["dataset_version"])
-
-    return do
 
 
 def _read_back(version: DatasetVersion) -> list[dict[str, Any]]:

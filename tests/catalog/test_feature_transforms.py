@@ -450,23 +450,13 @@ def test_bad_feature_params_are_a_400_naming_the_problem_and_write_nothing(
 def test_a_feature_transform_job_registers_a_profiled_version_with_lineage(
     steward_api: APIClient,
     events: DatasetVersion,
-    run_tasks_eagerly: Any,
-    django_capture_on_commit_callbacks: Any,
+    run_transform: Callable[..., DatasetVersion],
     operation: str,
     params: dict[str, Any],
     column: str,
     values: list[Any] | None,
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
-        response = steward_api.post(
-            f"/api/v1/dataset-versions/{events.pk}/transforms/",
-            {"operation": operation, "params": params},
-            format="json",
-        )
-    assert response.status_code == 202, response.content
-    job = Job.objects.get(pk=response.json()["id"])
-    assert job.status == Job.Status.SUCCEEDED, job.error
-    derived = DatasetVersion.objects.get(pk=job.result["dataset_version"])
+    derived = run_transform(events, operation, params)
     assert derived.row_count == 4 and column in derived.column_names
     assert LineageEdge.objects.filter(source=events, target_id=derived.pk, operation=operation).exists()
     rows = steward_api.get(f"/api/v1/dataset-versions/{derived.pk}/rows/").json()["results"]

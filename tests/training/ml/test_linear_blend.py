@@ -9,12 +9,12 @@ import pyarrow as pa
 import pytest
 import torch
 
-from training.ml import FeatureSpec, load_artifact, save_artifact, train
+from training.ml import load_artifact, save_artifact
 from training.ml.batches import EncodedSplit
 from training.ml.linear_blend import _fold, _temperature, design_matrix, fit_blend
 from training.ml.model import CTRModel, HeadConfig
 
-from .test_wide import _reviews
+from .test_wide import _reviews, train_reviews
 
 
 def _split(n: int, seed: int) -> EncodedSplit:
@@ -74,9 +74,6 @@ def test_a_validation_split_of_one_class_leaves_the_model_alone():
 
 
 def _train(table: pa.Table, tiny_base_model, **overrides):
-    spec = FeatureSpec(
-        label_column="label", text_columns=["review"], categorical_columns=["shop"], item_column="item_id"
-    )
     params = {
         "epochs": 1,
         "batch_size": 64,
@@ -89,15 +86,7 @@ def _train(table: pa.Table, tiny_base_model, **overrides):
         "wide_buckets": 1 << 12,
         **overrides,
     }
-    return train(
-        train_table=table.slice(0, 350),
-        valid_table=table.slice(350, 75),
-        test_table=table.slice(425),
-        spec=spec,
-        base_model=tiny_base_model,
-        params=params,
-        device="cpu",
-    )
+    return train_reviews(table, tiny_base_model, params)
 
 
 def test_the_blend_lifts_a_weak_model_to_the_regression_and_serving_scores_the_blend(tmp_path, tiny_base_model):

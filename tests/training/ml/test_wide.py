@@ -108,10 +108,25 @@ def _reviews(n: int, seed: int) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def test_wide_weights_train_save_and_load_with_the_artifact(tmp_path, tiny_base_model):
-    spec = FeatureSpec(
-        label_column="label", text_columns=["review"], categorical_columns=["shop"], item_column="item_id"
+REVIEW_SPEC = FeatureSpec(
+    label_column="label", text_columns=["review"], categorical_columns=["shop"], item_column="item_id"
+)
+
+
+def train_reviews(table: pa.Table, tiny_base_model: str, params: dict):
+    """Train on rows 0-349 of `_reviews`, validate on 350-424, test on the rest, on the CPU."""
+    return train(
+        train_table=table.slice(0, 350),
+        valid_table=table.slice(350, 75),
+        test_table=table.slice(425),
+        spec=REVIEW_SPEC,
+        base_model=tiny_base_model,
+        params=params,
+        device="cpu",
     )
+
+
+def test_wide_weights_train_save_and_load_with_the_artifact(tmp_path, tiny_base_model):
     table = _reviews(500, 1)
     params = {
         "epochs": 6,
@@ -123,15 +138,7 @@ def test_wide_weights_train_save_and_load_with_the_artifact(tmp_path, tiny_base_
         "freeze_encoder_steps": 1_000_000,
         "wide_buckets": 1 << 12,
     }
-    result = train(
-        train_table=table.slice(0, 350),
-        valid_table=table.slice(350, 75),
-        test_table=table.slice(425),
-        spec=spec,
-        base_model=tiny_base_model,
-        params=params,
-        device="cpu",
-    )
+    result = train_reviews(table, tiny_base_model, params)
     assert result.wide_spec is not None and result.wide_spec.text_columns == ["review"]
     assert result.model.wide is not None and result.model.wide.weight.abs().max() > 0.1
     assert result.metrics["auc"] > 0.9  # the words carry the label; the tiny random encoder does not
@@ -141,15 +148,7 @@ def test_wide_weights_train_save_and_load_with_the_artifact(tmp_path, tiny_base_
     assert predictor.model.wide is not None
     np.testing.assert_allclose(predictor.predict(table.slice(425)), result.test_predictions, atol=1e-6)
 
-    off = train(
-        train_table=table.slice(0, 350),
-        valid_table=table.slice(350, 75),
-        test_table=table.slice(425),
-        spec=spec,
-        base_model=tiny_base_model,
-        params={**params, "wide_buckets": 0},
-        device="cpu",
-    )
+    off = train_reviews(table, tiny_base_model, {**params, "wide_buckets": 0})
     assert off.model.wide is None and off.wide_spec is None and off.head_config.wide_buckets == 0
     assert not (save_artifact(off, tmp_path / "b") / "wide.json").exists()
 
