@@ -32,13 +32,18 @@ class HeadAverage:
         torch._foreach_lerp_(averages, [param.detach() for _, param in self.params], 1.0 - d)
         self.updates += 1
 
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        """The model's head takes the averaged weights."""
+        for name, param in self.params:
+            param.copy_(self.average[name])
+
     @contextmanager
     def swapped_in(self) -> Iterator[None]:
         """The model holds the averaged weights inside the block, its own after."""
         with torch.no_grad():
             own = {n: p.detach().clone() for n, p in self.params}
-            for name, param in self.params:
-                param.copy_(self.average[name])
+        self.copy_to_model()
         try:
             yield
         finally:

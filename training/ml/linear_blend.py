@@ -85,26 +85,25 @@ def design_matrix(model: CTRModel, split: EncodedSplit) -> sp.csr_matrix:
     return sp.hstack(blocks, format="csr", dtype=np.float32)
 
 
-def _sample(split: EncodedSplit, seed: int, extra: np.ndarray | None = None) -> Any:
-    """At most MAX_ROWS rows of a split (seeded), sliced before any design matrix is built; with
-    `extra`, (split, extra rows) for a per-row array that goes with it."""
-    n = len(split)
+def _sample(n: int, seed: int) -> np.ndarray:
+    """Positions of at most MAX_ROWS of n rows (seeded, in order): a split is sliced before any
+    design matrix is built, so memory does not grow with the split."""
     if n <= MAX_ROWS:
-        return split if extra is None else (split, extra)
-    rows = np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
-    def take(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else a[rows]
 
-    sampled = EncodedSplit(
+def _take(split: EncodedSplit, rows: np.ndarray) -> EncodedSplit:
+    if len(rows) == len(split):
+        return split
+    return EncodedSplit(
         categorical=split.categorical[rows],
         numeric=split.numeric[rows],
         text_ids=split.text_ids[rows],
         labels=split.labels[rows],
-        lists=take(split.lists),
-        wide=take(split.wide),
+        lists=None if split.lists is None else split.lists[rows],
+        wide=None if split.wide is None else split.wide[rows],
     )
-    return sampled if extra is None else (sampled, extra[rows])
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -127,8 +126,9 @@ def fit_blend(
     t0 = time.perf_counter()
     if len(valid) == 0 or len(np.unique(valid.labels)) < 2 or len(np.unique(train.labels)) < 2:
         return None
-    train = _sample(train, seed)
-    valid, valid_probabilities = _sample(valid, seed, valid_probabilities)
+    train = _take(train, _sample(len(train), seed))
+    picked = _sample(len(valid), seed)
+    valid, valid_probabilities = _take(valid, picked), np.asarray(valid_probabilities)[picked]
     x, y = design_matrix(model, train), train.labels
     if x.shape[1] == 0 or len(np.unique(y)) < 2 or len(np.unique(valid.labels)) < 2:
         return None

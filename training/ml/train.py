@@ -182,9 +182,7 @@ def train(
         if loop.best_state is not None:
             model.load_state_dict(loop.best_state)
         elif loop.average is not None:  # no validation split, no evaluation: keep the average all the same
-            with torch.no_grad():
-                for name, param in loop.average.params:
-                    param.copy_(loop.average.average[name])
+            loop.average.copy_to_model()
         model.eval()
         threads.small_ops(False)
         pool_emb = loop.split_embeddings(("valid", "test"), fresh=True)
