@@ -145,8 +145,16 @@ def run_model(parts, spec: FeatureSpec, params: dict) -> dict:
             f"{blend['regression_valid_auc']:.4f}, blended {blend['blended_valid_auc']:.4f} ({blend['fit_s']:.1f}s)",
             flush=True,
         )
+    if result.refit:
+        r = result.refit
+        print(
+            f"    refit on train + valid: {r['rows']} rows, {r['steps']} steps in {r['wall_s']:.0f}s; "
+            f"first pass test AUC {r['first_pass_test_auc']:.4f}",
+            flush=True,
+        )
     return {
         "auc": result.metrics["auc"],
+        "refit": result.refit,
         "wall_s": time.perf_counter() - t0,
         "steps": result.steps,
         "linear_blend": result.linear_blend,

@@ -144,6 +144,7 @@ FAST_TRAIN_PARAMS = {
     "dropout": 0.0,
     "patience": 0,
     "checkpoint_every_steps": 0,
+    "refit": False,  # the first pass alone; test_refit.py trains the second
 }
 
 # Parameters for a training job (the API's `params`) on `interactions(240)`.

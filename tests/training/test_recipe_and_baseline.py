@@ -38,6 +38,12 @@ def test_api_defaults_run_the_cpu_recipe_and_the_version_and_job_page_say_so(pay
         "cpu_frozen_then_finetune" in version_page
         and "explicit parameters win: batch_size, embedding_dim, epochs, patience" in version_page
     )
+    # The version is the refit on train + validation (refit.py); the page says so, with the first pass's AUC.
+    refit = mv.config["refit"]
+    assert refit["rows"] == 168 + mv.config["split_rows"]["valid"]
+    assert refit["steps"] == refit["epochs"] * -(-refit["rows"] // 32)
+    assert f"Refit on train + validation: {refit['rows']} rows, {refit['steps']} steps" in version_page
+    assert f"Test AUC of the first pass {refit['first_pass_test_auc']:.4f}" in version_page
 
 
 def test_the_cuda_recipe_is_chosen_when_the_worker_has_a_cuda_device(payload, start_training, monkeypatch):

@@ -129,6 +129,7 @@ def run_config(result: TrainResult, *, code_version: str | None = None) -> dict[
         "stopped_early": result.stopped_early,
         "resumed_from_step": result.resumed_from_step,
         "linear_blend": result.linear_blend,
+        "refit": result.refit,
         "timings": result.timings,
         "versions": library_versions(),
         "code_version": code_version or training_code_version(),

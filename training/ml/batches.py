@@ -31,6 +31,37 @@ class EncodedSplit:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def take(self, rows: np.ndarray) -> EncodedSplit:
+        """The split's rows at positions `rows` (itself when that is every row, in order)."""
+        if len(rows) == len(self) and np.array_equal(rows, np.arange(len(self))):
+            return self
+        return EncodedSplit(
+            categorical=self.categorical[rows],
+            numeric=self.numeric[rows],
+            text_ids=self.text_ids[rows],
+            labels=self.labels[rows],
+            lists=None if self.lists is None else self.lists[rows],
+            wide=None if self.wide is None else self.wide[rows],
+        )
+
+
+def concat_splits(first: EncodedSplit, second: EncodedSplit) -> EncodedSplit:
+    """The rows of `first` then `second` (encoded with the same spec, text pool and wide spec). Wide
+    ids are padded with 0 to the wider of the two."""
+    wide = None
+    if first.wide is not None and second.wide is not None:
+        width = max(first.wide.shape[1], second.wide.shape[1])
+        padded = [np.pad(w, ((0, 0), (0, width - w.shape[1]))) for w in (first.wide, second.wide)]
+        wide = np.concatenate(padded)
+    return EncodedSplit(
+        categorical=np.concatenate([first.categorical, second.categorical]),
+        numeric=np.concatenate([first.numeric, second.numeric]),
+        text_ids=np.concatenate([first.text_ids, second.text_ids]),
+        labels=np.concatenate([first.labels, second.labels]),
+        lists=None if first.lists is None else np.concatenate([first.lists, second.lists]),
+        wide=wide,
+    )
+
 
 def encode_split(
     spec: FeatureSpec,

@@ -93,19 +93,6 @@ def _sample(n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
 
-def _take(split: EncodedSplit, rows: np.ndarray) -> EncodedSplit:
-    if len(rows) == len(split):
-        return split
-    return EncodedSplit(
-        categorical=split.categorical[rows],
-        numeric=split.numeric[rows],
-        text_ids=split.text_ids[rows],
-        labels=split.labels[rows],
-        lists=None if split.lists is None else split.lists[rows],
-        wide=None if split.wide is None else split.wide[rows],
-    )
-
-
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
@@ -126,16 +113,16 @@ def fit_blend(
     t0 = time.perf_counter()
     if len(valid) == 0 or len(np.unique(valid.labels)) < 2 or len(np.unique(train.labels)) < 2:
         return None
-    train = _take(train, _sample(len(train), seed))
+    train = train.take(_sample(len(train), seed))
     picked = _sample(len(valid), seed)
-    valid, valid_probabilities = _take(valid, picked), np.asarray(valid_probabilities)[picked]
+    valid, valid_probabilities = valid.take(picked), np.asarray(valid_probabilities)[picked]
     x, y = design_matrix(model, train), train.labels
     if x.shape[1] == 0 or len(np.unique(y)) < 2 or len(np.unique(valid.labels)) < 2:
         return None
     x_valid = design_matrix(model, valid)
     best: tuple[float, float, LogisticRegression] | None = None
     for c in C_GRID:
-        regression = LogisticRegression(C=c, solver="liblinear", max_iter=1_000, random_state=seed).fit(x, y)
+        regression = _regression(x, y, c, seed)
         auc = float(roc_auc_score(valid.labels, regression.decision_function(x_valid)))
         if best is None or auc > best[0] + 1e-9:
             best = (auc, c, regression)
@@ -146,10 +133,7 @@ def fit_blend(
     scores = {a: float(roc_auc_score(valid.labels, model_logit + a * regression_logit)) for a in ALPHAS}
     alpha = max(ALPHAS, key=lambda a: (scores[a] - 1e-4 * a, -a))  # ties (within 1e-4 per unit) go to less
     temperature = _temperature(model_logit + alpha * regression_logit, valid.labels)
-    if alpha:
-        _fold(model, alpha * regression.coef_.ravel(), alpha * float(regression.intercept_[0]))
-    with torch.no_grad():
-        model.logit_scale.fill_(temperature)
+    _apply(model, alpha, regression, temperature)
     return LinearBlend(
         alpha=alpha,
         temperature=temperature,
@@ -161,6 +145,30 @@ def fit_blend(
         features=int(x.shape[1]),
         fit_s=time.perf_counter() - t0,
     )
+
+
+def apply_blend(model: CTRModel, train: EncodedSplit, blend: LinearBlend, *, seed: int = 0) -> float:
+    """Blend another model (a refit, train.py) as `blend` says: the regression fitted again on `train`
+    with the C validation picked, folded in with the same alpha, and the same temperature. Returns
+    the seconds it took."""
+    t0 = time.perf_counter()
+    regression = None
+    if blend.alpha:
+        train = train.take(_sample(len(train), seed))
+        regression = _regression(design_matrix(model, train), train.labels, blend.C, seed)
+    _apply(model, blend.alpha, regression, blend.temperature)
+    return time.perf_counter() - t0
+
+
+def _regression(x: sp.csr_matrix, y: np.ndarray, c: float, seed: int) -> LogisticRegression:
+    return LogisticRegression(C=c, solver="liblinear", max_iter=1_000, random_state=seed).fit(x, y)
+
+
+def _apply(model: CTRModel, alpha: float, regression: LogisticRegression | None, temperature: float) -> None:
+    if alpha and regression is not None:
+        _fold(model, alpha * regression.coef_.ravel(), alpha * float(regression.intercept_[0]))
+    with torch.no_grad():
+        model.logit_scale.fill_(temperature)
 
 
 def _temperature(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -88,6 +88,9 @@ class TrainParams:
     # After training, blend a logistic regression on the same features into the linear terms, as much
     # of it as validation AUC asks for (linear_blend.py).
     linear_blend: bool = True
+    # Once validation has picked the step count, train a fresh model on train + validation for as
+    # many epochs and keep that one (refit.py); the test split stays held out. False: the first pass.
+    refit: bool = True
     # Attention-pooled list columns (sequence.py): share of a row's history items dropped per step.
     list_dropout: float = 0.0
 

@@ -35,15 +35,17 @@ from training.ml.batches import (
     DeviceSplit,
     EncodedSplit,
     EpochPlan,
+    concat_splits,
     encode_split,
 )
 from training.ml.ema import HeadAverage
 from training.ml.features import FeatureSpec, SpecError
 from training.ml.items import item_feature_table, item_level_columns
-from training.ml.linear_blend import fit_blend
+from training.ml.linear_blend import LinearBlend, apply_blend, fit_blend
 from training.ml.metrics import binary_metrics, segment_auc
 from training.ml.model import CTRModel, HeadConfig
 from training.ml.params import TrainParams
+from training.ml.refit import plan_refit
 from training.ml.tables import TableLike, as_table
 from training.ml.text import (
     TextPool,
@@ -89,6 +91,7 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     wide_spec: WideSpec | None = None
     linear_blend: dict[str, Any] | None = None  # the regression blended into the linear terms (linear_blend.py)
+    refit: dict[str, Any] | None = None  # the second pass on train + validation (refit.py); None: none ran
 
 
 def train(
@@ -164,18 +167,23 @@ def train(
     splits = {name: DeviceSplit(e, dev) for name, e in encoded.items()}
     threads = devices.Threads(dev)
 
+    checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
+    fingerprint = _fingerprint(fitted, params, pool, encoded, resolved)
     loop = _Loop(
         model=model,
         splits=splits,
         store=store,
         params=params,
         device=dev,
-        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
-        fingerprint=_fingerprint(fitted, params, pool, encoded, resolved),
+        checkpoint_dir=checkpoints,
+        fingerprint=fingerprint,
         on_progress=on_progress,
         should_stop=should_stop,
         threads=threads,
+        keep_pretrained_embeddings=params.refit,
     )
+    refit: dict[str, Any] | None = None
+    refit_loop: _Loop | None = None
     try:
         loop.run()
         # Final scoring with the best state, exactly as a loaded artifact scores.
@@ -193,6 +201,28 @@ def train(
             if blend is not None:  # alpha and the temperature change the scores
                 valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
         test_pred = predict_split(model, splits["test"], pool_emb, dev)
+        if params.refit:
+            refitted = _refit(
+                loop,
+                encoded=encoded,
+                splits=splits,
+                head=head,
+                resolved=resolved,
+                blend=blend,
+                checkpoint_dir=checkpoints / "refit" if checkpoints else None,
+                fingerprint=fingerprint,
+                on_progress=on_progress,
+                should_stop=should_stop,
+                threads=threads,
+            )
+            if refitted is not None:
+                first_pass_auc = _metrics(encoded["test"], test_pred, params).get("auc")
+                model, refit_loop, refit = refitted
+                threads.small_ops(False)
+                test_pred = predict_split(
+                    model, splits["test"], refit_loop.split_embeddings(("test",), fresh=True), dev
+                )
+                refit["first_pass_test_auc"] = first_pass_auc
     finally:
         threads.restore()
     valid_metrics = _metrics(encoded["valid"], valid_pred, params)
@@ -206,6 +236,9 @@ def train(
         items, item_cols = item_feature_table(fitted, list(tables.values()))
 
     wall = time.perf_counter() - t_start
+    loops = [loop] if refit_loop is None else [loop, refit_loop]
+    train_s = sum(lp.train_seconds for lp in loops)
+    samples = sum(lp.samples for lp in loops)
     return TrainResult(
         model=model,
         spec=fitted,
@@ -223,6 +256,7 @@ def train(
         device=devices.describe(dev),
         steps=loop.step,
         best_step=loop.best_step,
+        refit=refit,
         stopped_early=loop.stopped_early,
         resumed_from_step=loop.resumed_from,
         wide_spec=wide,
@@ -230,11 +264,82 @@ def train(
         timings={
             "wall_s": wall,
             "prepare_s": prep_s,
-            "train_s": loop.train_seconds,
-            "train_samples_per_second": loop.samples / max(loop.train_seconds, 1e-9),
-            "samples": float(loop.samples),
+            "train_s": train_s,
+            "train_samples_per_second": samples / max(train_s, 1e-9),
+            "samples": float(samples),
         },
     )
+
+
+def _refit(
+    first: _Loop,
+    *,
+    encoded: dict[str, EncodedSplit],
+    splits: dict[str, DeviceSplit],
+    head: HeadConfig,
+    resolved: str | None,
+    blend: LinearBlend | None,
+    checkpoint_dir: Path | None,
+    fingerprint: str,
+    on_progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    threads: devices.Threads,
+) -> tuple[CTRModel, _Loop, dict[str, Any]] | None:
+    """A fresh model trained on train + validation for the epochs the first pass needed (refit.py),
+    blended as the first pass was; None when there is nothing to refit (no validation rows, no
+    evaluation)."""
+    t0 = time.perf_counter()
+    valid = encoded["valid"]
+    if len(valid) == 0:
+        return None
+    merged = concat_splits(encoded["train"], valid)
+    plan = plan_refit(
+        first.params,
+        rows=len(merged),
+        best_step=first.best_step,
+        finetune_start=first.finetune_start,
+        has_encoder=first.store is not None,
+    )
+    if plan is None:
+        return None
+    dev = first.device
+    model = CTRModel(load_encoder(resolved) if head.n_text else None, head).to(dev)
+    offset = first.step
+
+    def progress(event: dict[str, Any]) -> None:  # the job's curves go on after the first pass
+        if on_progress is not None:
+            moved = {k: event[k] + offset for k in ("step", "total_steps") if k in event}
+            on_progress({**event, **moved, "phase": "refit"})
+
+    log.info(
+        "refit on train + validation: %d rows, %d steps (first pass best at %d)", plan.rows, plan.steps, first.best_step
+    )
+    loop = _Loop(
+        model=model,
+        splits={
+            "train": DeviceSplit(merged, dev),
+            "valid": DeviceSplit(valid.take(np.arange(0)), dev),
+            "test": splits["test"],
+        },
+        store=first.store,
+        params=plan.params,
+        device=dev,
+        checkpoint_dir=checkpoint_dir,
+        fingerprint=f"{fingerprint}:refit:{plan.steps}",
+        on_progress=progress,
+        should_stop=should_stop,
+        threads=threads,
+    )
+    loop.use_pool_embeddings(first.pretrained_embeddings)  # the same encoder as loaded: no second pool pass
+    first.pretrained_embeddings = None
+    loop.run()
+    if loop.average is not None:
+        loop.average.copy_to_model()
+    model.eval()
+    if blend is not None:
+        apply_blend(model, merged, blend, seed=first.params.seed)
+    info = {**plan.to_dict(), "train_s": round(loop.train_seconds, 3), "wall_s": round(time.perf_counter() - t0, 3)}
+    return model, loop, info
 
 
 def _list_head(spec: FeatureSpec, params: TrainParams) -> dict[str, Any]:
@@ -552,6 +657,7 @@ class _Loop:
         on_progress: ProgressFn | None,
         should_stop: StopFn | None,
         threads: devices.Threads | None = None,
+        keep_pretrained_embeddings: bool = False,
     ) -> None:
         self.model = model
         self.splits = splits
@@ -591,6 +697,12 @@ class _Loop:
         self._clock: float | None = None
         self._pool_emb: torch.Tensor | None = None
         self._encoder_changed = True
+        # The pool's embeddings by the encoder as loaded, kept for a refit (refit.py) that starts
+        # from the same encoder; only while the encoder is still untouched.
+        self.keep_pretrained = keep_pretrained_embeddings
+        self.pretrained_embeddings: torch.Tensor | None = None
+        self._encoder_tuned = False
+        self.finished = False  # the run reached its end (or early stop); a resume has nothing to do
         self._threads = threads or devices.Threads(device)
         self.average = HeadAverage(model, params.ema_decay) if params.ema_decay else None
 
@@ -603,7 +715,15 @@ class _Loop:
             ids = np.arange(len(self.store))
             self._pool_emb = embed_texts(self.model, self.store, ids, self.device)
             self._encoder_changed = False
+            if self.keep_pretrained and not self._encoder_tuned and self.pretrained_embeddings is None:
+                self.pretrained_embeddings = self._pool_emb.clone()
         return self._pool_emb
+
+    def use_pool_embeddings(self, embeddings: torch.Tensor | None) -> None:
+        """Start from these pool embeddings (those of this loop's encoder as it is now)."""
+        if embeddings is not None and self.store is not None:
+            self._pool_emb = embeddings
+            self._encoder_changed = False
 
     def split_embeddings(self, names: tuple[str, ...], *, fresh: bool = False) -> torch.Tensor | None:
         """Pool embeddings whose rows for the texts of the named splits are current (`fresh`: recomputed
@@ -650,6 +770,8 @@ class _Loop:
     def _run(self) -> None:
         p = self.params
         self._resume()
+        if self.finished:
+            return
         train = self.splits["train"]
         start_epoch = self.step // self.steps_per_epoch
         has_valid = len(self.splits["valid"]) > 0
@@ -703,7 +825,7 @@ class _Loop:
                 if self.average is not None:
                     self.average.update()
                 if not frozen and self.store is not None:
-                    self._encoder_changed = True
+                    self._encoder_changed = self._encoder_tuned = True
                 self.step += 1
                 self.samples += len(batch.rows)
                 window_loss += bce
@@ -739,13 +861,14 @@ class _Loop:
                         self._start_finetuning()
                     # Patience ends the run, except in a phase a plateau started: it runs in full.
                     elif stop and self.end_step == self.total_steps:
-                        self.stopped_early = True
+                        self.stopped_early = self.finished = True
                         self._checkpoint(epoch)
                         return
                     self._resume_clock()
                 if last:
                     self._pause_clock()
                     self.stopped_early = self.step < self.total_steps
+                    self.finished = True
                     self._checkpoint(epoch)
                     return
                 if p.checkpoint_every_steps and self.step % p.checkpoint_every_steps == 0:
@@ -822,6 +945,8 @@ class _Loop:
             "bad_evals": self.bad_evals,
             "finetune_start": self.finetune_start,
             "end_step": self.end_step,
+            "finished": self.finished,
+            "stopped_early": self.stopped_early,
             "samples": self.samples,
             "train_seconds": self.train_seconds,
             "average": self.average.state_dict() if self.average is not None else None,
@@ -852,6 +977,8 @@ class _Loop:
         if state.get("end_step", self.total_steps) != self.end_step:
             self.finetune_start, self.end_step = int(state["finetune_start"]), int(state["end_step"])
             set_encoder_window(self.scheduler, self.params, self.finetune_start, self.end_step)
+        self.finished = bool(state.get("finished", False))
+        self.stopped_early = bool(state.get("stopped_early", False))
         self.samples = int(state["samples"])
         self.train_seconds = float(state["train_seconds"])
         if self.average is not None and state.get("average") is not None:
@@ -864,7 +991,7 @@ class _Loop:
             saved = torch.load(best, map_location="cpu", weights_only=False)
             if saved.get("fingerprint") == self.fingerprint:
                 self.best_state = saved["model"]
-        self._encoder_changed = True
+        self._encoder_changed = self._encoder_tuned = True
         self.resumed_from = self.step
         self.on_progress({"event": "resumed", "step": self.step, "total_steps": self.end_step})
 

@@ -496,6 +496,8 @@ class _ProgressWriter:
             message = f"resumed from the checkpoint at step {step}"
         else:
             message = f"step {step}/{total}, loss {event.get('loss', 0):.4f}"
+        if event.get("phase") == "refit":
+            message = f"refit on train + validation: {message}"
         self.reporter.progress(fraction, message, **self.details())
 
     def details(self) -> dict[str, Any]:

@@ -1,0 +1,154 @@
+"""The second pass on train + validation (training/ml/refit.py and train.py's _refit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from tests.factories import splits
+from training.ml import TrainingCancelled, train
+from training.ml.batches import EncodedSplit, concat_splits
+from training.ml.params import TrainParams
+from training.ml.refit import plan_refit
+
+
+def test_the_plan_trains_as_many_epochs_as_the_first_pass_needed_and_fine_tunes_as_it_did():
+    params = TrainParams(batch_size=100, epochs=20, freeze_encoder_steps=500, patience=3)
+    # 900 train rows (9 steps an epoch), best at step 40 with the encoder tuned from step 30.
+    plan = plan_refit(params, rows=1_000, best_step=40, finetune_start=30, has_encoder=True)
+    assert plan is not None
+    assert (plan.params.epochs, plan.steps, plan.encoder_steps) == (4, 40, 10)
+    assert plan.params.freeze_encoder_steps == 30 and plan.params.patience == 0
+    assert plan.to_dict() == {"rows": 1_000, "steps": 40, "epochs": 4, "encoder_steps": 10}
+    # The best state came before the fine-tuning: the refit never fine-tunes.
+    before = plan_refit(params, rows=1_000, best_step=25, finetune_start=30, has_encoder=True)
+    assert before is not None and before.encoder_steps == 0 and before.params.freeze_encoder_steps == before.steps
+    # The CUDA recipe fine-tunes from the first step, and so does its refit.
+    cuda = plan_refit(TrainParams(batch_size=100), rows=1_000, best_step=25, finetune_start=0, has_encoder=True)
+    assert cuda is not None and cuda.params.freeze_encoder_steps == 0 and cuda.encoder_steps == cuda.steps == 30
+    no_text = plan_refit(params, rows=1_000, best_step=40, finetune_start=30, has_encoder=False)
+    assert no_text is not None and no_text.encoder_steps == 0
+    assert plan_refit(params, rows=1_000, best_step=0, finetune_start=30, has_encoder=True) is None
+
+
+def test_concatenated_splits_pad_the_narrower_wide_ids():
+    def split(n: int, width: int, fill: int) -> EncodedSplit:
+        return EncodedSplit(
+            categorical=np.full((n, 2), fill),
+            numeric=np.full((n, 1), fill, dtype=np.float32),
+            text_ids=np.full((n, 1), fill),
+            labels=np.full(n, fill % 2, dtype=np.float32),
+            lists=np.full((n, 1, 3), fill),
+            wide=np.full((n, width), fill),
+        )
+
+    merged = concat_splits(split(3, 2, 1), split(2, 4, 2))
+    assert len(merged) == 5 and merged.wide.shape == (5, 4)
+    assert merged.wide[:3].tolist() == [[1, 1, 0, 0]] * 3 and merged.wide[3:].tolist() == [[2] * 4] * 2
+    assert merged.categorical[:, 0].tolist() == [1, 1, 1, 2, 2] and merged.lists.shape == (5, 1, 3)
+    assert merged.take(np.arange(5)) is merged and len(merged.take(np.arange(0))) == 0
+
+
+@pytest.fixture
+def refit_params(fast_params):
+    return {**fast_params, "refit": True, "epochs": 6, "patience": 2, "freeze_encoder_steps": 40}
+
+
+def test_the_refit_model_is_trained_on_train_and_validation_and_scores_the_test_split(
+    tiny_base_model, table, spec, refit_params
+):
+    events = []
+    parts = splits(table)
+    result = train(**parts, spec=spec, base_model=tiny_base_model, params=refit_params, on_progress=events.append)
+    first = train(**parts, spec=spec, base_model=tiny_base_model, params={**refit_params, "refit": False})
+
+    refit = result.refit
+    assert refit is not None
+    assert refit["rows"] == parts["train_table"].num_rows + parts["valid_table"].num_rows
+    per_epoch = -(-refit["rows"] // refit_params["batch_size"])
+    assert refit["steps"] == refit["epochs"] * per_epoch and refit["epochs"] >= -(-first.best_step // per_epoch)
+    # The first pass is the same run as one without a refit: its test AUC, validation metrics, step counts.
+    assert refit["first_pass_test_auc"] == pytest.approx(first.metrics["auc"], abs=1e-9)
+    assert result.valid_metrics == first.valid_metrics
+    assert (result.steps, result.best_step) == (first.steps, first.best_step)
+    # The kept model is another one, and the result's test figures are its own.
+    labels = parts["test_table"].column("label").to_numpy()
+    assert result.metrics["auc"] == pytest.approx(roc_auc_score(labels, result.test_predictions))
+    assert not np.allclose(result.test_predictions, first.test_predictions)
+    assert result.metrics["auc"] > 0.8
+    # The job's curve goes on after the first pass, marked as the refit.
+    refit_steps = [e for e in events if e.get("phase") == "refit" and e["event"] == "step"]
+    assert refit_steps and refit_steps[0]["step"] > first.steps
+    assert refit_steps[-1]["step"] == first.steps + refit["steps"] == refit_steps[-1]["total_steps"]
+    assert not [e for e in events if e.get("phase") == "refit" and e["event"] == "eval"]
+
+
+def test_the_refit_fine_tunes_the_encoder_only_as_long_as_the_first_pass_did(
+    tiny_base_model, table, spec, refit_params
+):
+    from training.ml.base_model import load_encoder
+
+    original = load_encoder(tiny_base_model).state_dict()
+    # Frozen all along: the refit keeps the encoder as loaded.
+    frozen = train(
+        **splits(table), spec=spec, base_model=tiny_base_model, params={**refit_params, "freeze_encoder_steps": 10**6}
+    )
+    assert frozen.refit is not None and frozen.refit["encoder_steps"] == 0
+    assert all(torch.equal(original[k], v.cpu()) for k, v in frozen.model.encoder.state_dict().items())
+    # Fine-tuned from the first step: the refit's encoder is fine-tuned too.
+    tuned = train(
+        **splits(table), spec=spec, base_model=tiny_base_model, params={**refit_params, "freeze_encoder_steps": 0}
+    )
+    assert tuned.refit is not None and tuned.refit["encoder_steps"] == tuned.refit["steps"]
+    assert any(not torch.equal(original[k], v.cpu()) for k, v in tuned.model.encoder.state_dict().items())
+
+
+def test_no_refit_without_validation_rows(tiny_base_model, table, spec, refit_params):
+    parts = splits(table)
+    result = train(
+        train_table=parts["train_table"],
+        valid_table=parts["valid_table"].slice(0, 0),
+        test_table=parts["test_table"],
+        spec=spec,
+        base_model=tiny_base_model,
+        params=refit_params,
+    )
+    assert result.refit is None
+
+
+def test_a_job_killed_during_the_refit_resumes_the_refit_and_ends_as_an_uninterrupted_one(
+    tiny_base_model, table, spec, refit_params, tmp_path
+):
+    params = {**refit_params, "checkpoint_every_steps": 3, "progress_every_steps": 1}
+    seen: list[dict] = []
+    with pytest.raises(TrainingCancelled):
+        train(
+            **splits(table),
+            spec=spec,
+            base_model=tiny_base_model,
+            params=params,
+            checkpoint_dir=tmp_path,
+            device="cpu",
+            on_progress=seen.append,
+            should_stop=lambda: sum(e.get("phase") == "refit" and e["event"] == "step" for e in seen) >= 7,
+        )
+    assert (tmp_path / "refit" / "last.pt").is_file()
+    events: list[dict] = []
+    resumed = train(
+        **splits(table),
+        spec=spec,
+        base_model=tiny_base_model,
+        params=params,
+        checkpoint_dir=tmp_path,
+        device="cpu",
+        on_progress=events.append,
+    )
+    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu")
+    # The finished first pass is not trained again; the refit goes on from its checkpoint.
+    assert not [e for e in events if e["event"] == "step" and e.get("phase") != "refit"]
+    resumed_at = [e for e in events if e["event"] == "resumed"]
+    assert [e.get("phase") for e in resumed_at] == [None, "refit"]
+    assert resumed.refit == {**straight.refit, "train_s": resumed.refit["train_s"], "wall_s": resumed.refit["wall_s"]}
+    np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)
