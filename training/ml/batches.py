@@ -26,7 +26,7 @@ class EncodedSplit:
     text_ids: np.ndarray  # int64 [n, T], positions in the text pool
     labels: np.ndarray  # float32 [n]
     lists: np.ndarray | None = None  # int64 [n, L, max_len] hashed list slots; None without list columns
-    wide: np.ndarray | None = None  # int64 [n, L] wide bucket ids (0 = padding); None: no wide part
+    wide: np.ndarray | None = None  # int32 [n, L] wide bucket ids (0 = padding); None: no wide part
 
     def __len__(self) -> int:
         return len(self.labels)

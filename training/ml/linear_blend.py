@@ -34,6 +34,7 @@ from sklearn.metrics import roc_auc_score
 
 from training.ml.batches import EncodedSplit
 from training.ml.model import CTRModel
+from training.ml.wide import ID_DTYPE
 
 C_GRID = (0.03, 0.1, 0.3, 1.0)
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
@@ -72,7 +73,7 @@ def design_matrix(model: CTRModel, split: EncodedSplit) -> sp.csr_matrix:
         ones = np.ones(flat.size, dtype=np.float32)
         blocks.append(sp.csr_matrix((ones, (rows, flat.ravel())), shape=(n, int(sum(head.vocab_sizes)))))
     if head.wide_buckets:
-        wide = split.wide if split.wide is not None else np.zeros((n, 0), dtype=np.int64)
+        wide = split.wide if split.wide is not None else np.zeros((n, 0), dtype=ID_DTYPE)
         used = wide > 0  # 0 is padding
         rows = np.broadcast_to(np.arange(n)[:, None], wide.shape)[used]
         ones = np.ones(int(used.sum()), dtype=np.float32)

@@ -213,7 +213,8 @@ class CTRModel(nn.Module):
         return out
 
     def wide_term(self, wide_ids: torch.Tensor) -> torch.Tensor:
-        """The wide part's logit [n] of bucket ids [n, L]; zeros when L is 0."""
+        """The wide part's logit [n] of bucket ids [n, L] (int32 as WideSpec.ids makes them, or int64:
+        nn.EmbeddingBag takes either, on the CPU and CUDA, and sums the same); zeros when L is 0."""
         assert self.wide is not None
         if wide_ids.shape[1] == 0:
             return torch.zeros(wide_ids.shape[0], device=wide_ids.device)

@@ -527,7 +527,9 @@ def batch_loss(
         per_field = fields.float().pow(2).sum(dim=2)  # [b, fields]
         loss = bce + (per_field * penalty_weights).sum(dim=1).mean()
     if wide_l2 and wide is not None and core.wide is not None:
-        used = core.wide.weight.squeeze(-1)[wide]  # [b, L]; padding's weight is 0
+        # The int32 ids widened per batch ([b, L]): int64 is the index type advanced indexing and its
+        # backward (index_put) take on every device.
+        used = core.wide.weight.squeeze(-1)[wide.long()]  # [b, L]; padding's weight is 0
         loss = loss + wide_l2 * used.float().pow(2).sum(dim=1).mean()
     return loss, bce.detach()
 

@@ -28,6 +28,9 @@ import pyarrow as pa
 from sklearn.utils import murmurhash3_32
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+# Bucket ids are < buckets <= 2**24 (params.py), so int32 holds them at half int64's bytes: the ids
+# are a text-heavy job's biggest array (rows x hundreds of n-grams). nn.EmbeddingBag takes int32.
+ID_DTYPE = np.int32
 
 
 @dataclass
@@ -38,6 +41,10 @@ class WideSpec:
     item_text_columns: list[str] = field(default_factory=list)  # the item-side subset
     item_crosses: list[list[str]] = field(default_factory=list)
     max_tokens: int = 256  # word n-grams kept per text value (a long review: its words, then bigrams)
+
+    def __post_init__(self) -> None:
+        if self.buckets > np.iinfo(ID_DTYPE).max + 1:
+            raise ValueError(f"{self.buckets} wide buckets do not fit int32 ids")
 
     @property
     def columns(self) -> list[str]:
@@ -72,16 +79,18 @@ class WideSpec:
         raise ValueError(f"side must be None, 'item' or 'user', not {side!r}")
 
     def ids(self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, side: str | None = None) -> np.ndarray:
-        """Bucket ids int64 [rows, L] (0 = padding) of the rows' wide features: all of them, or one
+        """Bucket ids int32 [rows, L] (0 = padding) of the rows' wide features: all of them, or one
         side's ("item" or "user"). Missing columns or values add nothing."""
         texts, crosses = self._parts(side)
         if isinstance(rows, pa.Table):
             wanted = [c for c in dict.fromkeys([*texts, *(c for p in crosses for c in p)]) if c in rows.column_names]
             rows = rows.select(wanted).to_pylist()
-        cache: dict[tuple[str, str], list[int]] = {}
-        per_row: list[list[int]] = []
+        # A text's ids are kept as an int32 array (4 bytes an id, not a Python int's 30-odd), each row
+        # as its parts, until one copy into the padded array.
+        cache: dict[tuple[str, str], np.ndarray] = {}
+        per_row: list[list[np.ndarray]] = []
         for row in rows:
-            ids: list[int] = []
+            parts: list[np.ndarray] = []
             for col in texts:
                 value = row.get(col)
                 if value is None or value == "":
@@ -89,18 +98,24 @@ class WideSpec:
                 key = (col, str(value))
                 hit = cache.get(key)
                 if hit is None:
-                    hit = cache[key] = [self._bucket(f"{col}:{g}") for g in ngrams(str(value), self.max_tokens)]
-                ids += hit
-            for a, b in crosses:
-                va, vb = row.get(a), row.get(b)
-                if va is None or vb is None:
-                    continue
-                ids.append(self._bucket(f"{a}={_norm(va)}&{b}={_norm(vb)}"))
-            per_row.append(ids)
-        width = max((len(r) for r in per_row), default=0)
-        out = np.zeros((len(per_row), width), dtype=np.int64)
-        for i, r in enumerate(per_row):
-            out[i, : len(r)] = r
+                    grams = ngrams(str(value), self.max_tokens)
+                    hit = cache[key] = np.array([self._bucket(f"{col}:{g}") for g in grams], dtype=ID_DTYPE)
+                parts.append(hit)
+            crossed = [
+                self._bucket(f"{a}={_norm(row.get(a))}&{b}={_norm(row.get(b))}")
+                for a, b in crosses
+                if row.get(a) is not None and row.get(b) is not None
+            ]
+            if crossed:
+                parts.append(np.array(crossed, dtype=ID_DTYPE))
+            per_row.append(parts)
+        width = max((sum(len(p) for p in parts) for parts in per_row), default=0)
+        out = np.zeros((len(per_row), width), dtype=ID_DTYPE)
+        for i, parts in enumerate(per_row):
+            at = 0
+            for p in parts:
+                out[i, at : at + len(p)] = p
+                at += len(p)
         return out
 
     def _bucket(self, key: str) -> int:

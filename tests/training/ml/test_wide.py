@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from training.ml import FeatureSpec, load_artifact, save_artifact, train
+from training.ml.batches import DeviceSplit, concat_splits, encode_split
 from training.ml.head_split import HeadSplit
 from training.ml.model import CTRModel, HeadConfig
+from training.ml.text import TextPool
 from training.ml.wide import WideSpec, build_wide_spec, ngrams
 
 SPEC = WideSpec(
@@ -151,6 +153,38 @@ def test_wide_weights_train_save_and_load_with_the_artifact(tmp_path, tiny_base_
     off = train_reviews(table, tiny_base_model, {**params, "wide_buckets": 0})
     assert off.model.wide is None and off.wide_spec is None and off.head_config.wide_buckets == 0
     assert not (save_artifact(off, tmp_path / "b") / "wide.json").exists()
+
+
+@torch.inference_mode()
+def test_wide_ids_are_int32_end_to_end_and_score_as_int64_ids_do():
+    table = _reviews(120, 2)
+    spec = REVIEW_SPEC.fit(table)
+    wide = WideSpec(buckets=1 << 16, text_columns=["review"], crosses=[["shop", "item_id"]])
+    pool = TextPool()
+    first, second = (
+        encode_split(spec, table.slice(0, 80), pool, wide=wide),
+        encode_split(spec, table.slice(80), pool, wide=wide),
+    )
+    both = concat_splits(first, second)
+    assert first.wide is not None and both.wide is not None
+    assert first.wide.dtype == both.wide.dtype == np.int32 and both.wide.shape[0] == 120
+    assert DeviceSplit(both, torch.device("cpu")).wide.dtype == torch.int32
+    assert wide.ids([ROW]).dtype == np.int32 and wide.ids([]).dtype == np.int32
+    with pytest.raises(ValueError, match="int32"):
+        WideSpec(buckets=(1 << 31) + 1, text_columns=["review"])
+
+    head = HeadConfig(vocab_sizes=[5, 4], n_text=0, n_numeric=0, embedding_dim=3, wide_buckets=wide.buckets)
+    torch.manual_seed(0)
+    model = CTRModel(None, head).eval()
+    for p in model.parameters():
+        p.normal_(0.0, 0.5)
+    ids32 = torch.from_numpy(both.wide)
+    assert (ids32 > 0).sum(dim=1).min() >= 3  # every row has words, so every score has a wide term
+    cat = torch.randint(0, 4, (120, 2))
+    from_int32 = model.score_from_parts(None, cat, torch.zeros(120, 0), ids32)
+    from_int64 = model.score_from_parts(None, cat, torch.zeros(120, 0), ids32.long())
+    assert torch.equal(model.wide_term(ids32), model.wide_term(ids32.long()))
+    assert torch.equal(from_int32, from_int64)
 
 
 def test_an_artifact_without_a_wide_part_still_loads():
