@@ -998,11 +998,21 @@ def _time_key(schema: pa.Schema, name: str) -> str:
 
 def _values(params: dict[str, Any], key: str, default: list[str]) -> list[Any]:
     values = params.get(key, default)
-    if isinstance(values, (str, int)) and not isinstance(values, bool):
+    if isinstance(values, (str, int)):
         values = [values]
     if not isinstance(values, list) or not values or not all(isinstance(v, (str, int)) for v in values):
         raise TransformError(f"`{key}` must be a non-empty list of event values.")
     return values
+
+
+def _boolean(value: Any) -> Any:
+    """An event value for a boolean column: true / false as JSON booleans, 1 / 0 or the words a form sends."""
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return value  # anything else does not fit, and the type check says so
 
 
 def op_aggregates(ctx: Context, params: dict[str, Any]) -> None:
@@ -1225,6 +1235,8 @@ def op_sequence(ctx: Context, params: dict[str, Any]) -> None:
     enters = "TRUE"
     if event is not None:
         wanted = _values(params, "event_values", [])
+        if pa.types.is_boolean(schema.field(event).type):
+            wanted = [_boolean(v) for v in wanted]
         _arrow(f"The event values do not fit column {event}'s type.", pa.array, wanted, type=schema.field(event).type)
         enters = f"coalesce({q(event)} IN ({', '.join(_literal(v) for v in wanted)}), FALSE)"
     elif "event_values" in params:

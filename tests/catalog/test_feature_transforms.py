@@ -190,6 +190,18 @@ def test_sequence_event_values_need_a_column_and_fit_its_type() -> None:
     assert col(out, "item_sequence") == [[], [10], [10], [10, 12], [], [], [10, 12]]
 
 
+def test_a_boolean_event_column_takes_true_as_a_boolean_a_number_or_the_word_a_form_sends() -> None:
+    table = pa.table({"u": [1, 1, 1, 2], "i": [1, 2, 3, 1], "ts": [1, 2, 3, 1], "clicked": [True, False, True, None]})
+    params = {"user_column": "u", "item_column": "i", "time_column": "ts", "length": 5, "event_column": "clicked"}
+    for value in ([True], True, "true", ["TRUE"], 1, ["yes"]):
+        (out,) = apply("sequence", [table], {**params, "event_values": value})
+        assert col(out, "item_sequence") == [[], [1], [1], []], value
+    (out,) = apply("sequence", [table], {**params, "event_values": "false"})
+    assert col(out, "item_sequence") == [[], [], [2], []]
+    with pytest.raises(TransformError, match="do not fit column clicked"):
+        apply("sequence", [table], {**params, "event_values": ["click"]})
+
+
 def test_time_features_from_integer_seconds_and_timestamps() -> None:
     stamps = [dt.datetime(2024, 1, 1, 7, 30), dt.datetime(2024, 3, 1, 23, 0), dt.datetime(2024, 3, 2, 23, 0)]
     table = pa.table(
