@@ -76,6 +76,10 @@ def test_training_job_curves_are_a_server_drawn_fragment_the_job_page_fetches(tw
     html = fragment.content.decode()
     assert html.count("<svg") == 2 and "<polyline" in html and "<html" not in html
     assert f"of {job.details['training']['total_steps']}" in html
+    # The job ended with its refit on train + validation (refit.py); the fragment says which pass the steps are.
+    training = job.details["training"]
+    assert training["phase"] == "refit"
+    assert f"refit on train + validation: step {training['step']} of {training['total_steps']}" in html
     assert browser("outsider").get(f"/training-jobs/{job.pk}/curves/").status_code == 403
     assert browser("viewer").get("/training-jobs/999999/curves/").status_code == 404
 

@@ -65,3 +65,41 @@ def test_fast_steps_write_no_more_than_before() -> None:
     writes = _run(2000, seconds_per_step=0.01, every=20, total=2000).writes
     assert all(w[2].endswith("loss 0.5000") for w in writes)
     assert len(writes) <= 2000 * 0.01 + 1
+
+
+def test_a_refit_takes_the_second_half_of_the_bar_and_says_so(tiny_base_model) -> None:
+    # The events of a real run with a refit (training/ml/refit.py), a second apart, into the writer.
+    from tests.factories import FAST_TRAIN_PARAMS, interaction_columns, interactions, splits
+    from training.ml import FeatureSpec, train
+
+    events: list[dict[str, Any]] = []
+    params = {**FAST_TRAIN_PARAMS, "refit": True, "epochs": 4, "patience": 2, "freeze_encoder_steps": 20}
+    result = train(
+        **splits(interactions()),
+        spec=FeatureSpec(**interaction_columns()),
+        base_model=tiny_base_model,
+        params=params,
+        on_progress=events.append,
+    )
+    assert result.refit is not None
+    clock, reporter = Clock(), Recorder()
+    reporter.clock = clock
+    writer = _ProgressWriter(reporter, clock=clock, interval_s=5)  # type: ignore[arg-type]
+    for event in events:
+        clock.now += 1.5
+        writer(event)
+    fractions = [w[1] for w in reporter.writes]
+    refit = [w for w in reporter.writes if w[2].startswith("refit on train + validation: step")]
+    first = reporter.writes[: reporter.writes.index(refit[0])]
+    # Never backwards: the first pass fills the first half, the refit the second, to the end.
+    assert fractions == sorted(fractions)
+    assert max(w[1] for w in first) <= 0.02 + 0.95 / 2 + 1e-9 < refit[0][1]
+    assert refit[-1][1] == 0.97
+    assert refit[-1][2].startswith(f"refit on train + validation: step {result.steps + result.refit['steps']}/")
+    assert refit[-1][3]["training"]["phase"] == "refit" and "phase" not in first[-1][3]["training"]
+    # By time, during the refit, the message says so too.
+    clock.now += 10
+    writer.cancel_requested()
+    writer.cancel_requested()
+    assert reporter.writes[-1][2].startswith("refit on train + validation: step ")
+    assert reporter.writes[-1][1] == 0.97

@@ -17,6 +17,8 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
+
 from training.ml.params import TrainParams
 
 
@@ -36,22 +38,30 @@ class RefitPlan:
         }
 
 
+def refit_possible(valid_labels: np.ndarray) -> bool:
+    """Whether validation can pick the refit's step count: it holds both classes. Without validation
+    rows nothing was picked, and with one class the pick is by log loss on that class alone (no AUC),
+    which rewards predicting it rather than ranking: the first pass is kept."""
+    return len(valid_labels) > 0 and len(np.unique(valid_labels)) > 1
+
+
 def plan_refit(
     params: TrainParams,
     *,
+    train_rows: int,
     rows: int,
     best_step: int,
     finetune_start: int,
     has_encoder: bool,
 ) -> RefitPlan | None:
-    """The refit's parameters for `rows` (train + validation) after a first pass whose best
-    validation state came at `best_step`, with the encoder fine-tuned from `finetune_start`.
-    None when there is nothing to refit (no evaluation picked a step)."""
-    if best_step <= 0 or rows <= 0:
+    """The refit's parameters for `rows` (train + validation) after a first pass on `train_rows` whose
+    best validation state came at `best_step`, with the encoder fine-tuned from `finetune_start`: as
+    many epochs as the first pass needed (its epochs were `train_rows` long; a part of one counts as
+    one). None when there is nothing to refit (no evaluation picked a step)."""
+    if best_step <= 0 or rows <= 0 or train_rows <= 0:
         return None
-    per_epoch = math.ceil(rows / params.batch_size)
-    epochs = max(1, math.ceil(best_step / per_epoch))
-    steps = epochs * per_epoch
+    epochs = max(1, math.ceil(best_step / math.ceil(train_rows / params.batch_size)))
+    steps = epochs * math.ceil(rows / params.batch_size)
     if not has_encoder:
         encoder_steps = 0
     elif finetune_start <= 0:  # the encoder was fine-tuned from the first step (the CUDA recipe)

@@ -45,7 +45,7 @@ from training.ml.linear_blend import LinearBlend, apply_blend, fit_blend
 from training.ml.metrics import binary_metrics, segment_auc
 from training.ml.model import CTRModel, HeadConfig
 from training.ml.params import TrainParams
-from training.ml.refit import plan_refit
+from training.ml.refit import RefitPlan, plan_refit, refit_possible
 from training.ml.tables import TableLike, as_table
 from training.ml.text import (
     TextPool,
@@ -169,6 +169,7 @@ def train(
 
     checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
     fingerprint = _fingerprint(fitted, params, pool, encoded, resolved)
+    will_refit = params.refit and refit_possible(encoded["valid"].labels)
     loop = _Loop(
         model=model,
         splits=splits,
@@ -177,10 +178,10 @@ def train(
         device=dev,
         checkpoint_dir=checkpoints,
         fingerprint=fingerprint,
-        on_progress=on_progress,
+        on_progress=_pass_events(on_progress, index=0, passes=2 if will_refit else 1),
         should_stop=should_stop,
         threads=threads,
-        keep_pretrained_embeddings=params.refit,
+        keep_pretrained_embeddings=will_refit,
     )
     refit: dict[str, Any] | None = None
     refit_loop: _Loop | None = None
@@ -201,28 +202,45 @@ def train(
             if blend is not None:  # alpha and the temperature change the scores
                 valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
         test_pred = predict_split(model, splits["test"], pool_emb, dev)
-        if params.refit:
-            refitted = _refit(
-                loop,
-                encoded=encoded,
-                splits=splits,
+        plan = None
+        if will_refit:
+            plan = plan_refit(
+                params,
+                train_rows=len(encoded["train"]),
+                rows=len(encoded["train"]) + len(encoded["valid"]),
+                best_step=loop.best_step,
+                finetune_start=loop.finetune_start,
+                has_encoder=store is not None,
+            )
+        if plan is not None:
+            first_pass_auc = _metrics(encoded["test"], test_pred, params).get("auc")
+            merged = concat_splits(encoded.pop("train"), encoded["valid"])
+            # The first pass's model, optimizer moments, weight average, pool embeddings and train and
+            # validation splits are let go of before the refit allocates its own: one of each at a time.
+            pretrained = loop.release()
+            del model, encoder, pool_emb
+            splits = {"test": splits["test"]}
+            model, refit_loop, refit = _refit(
+                plan,
+                merged=merged,
+                test=splits["test"],
+                first_steps=loop.step,
+                pretrained_embeddings=pretrained,
+                store=store,
                 head=head,
                 resolved=resolved,
                 blend=blend,
+                device=dev,
                 checkpoint_dir=checkpoints / "refit" if checkpoints else None,
                 fingerprint=fingerprint,
                 on_progress=on_progress,
                 should_stop=should_stop,
                 threads=threads,
+                seed=params.seed,
             )
-            if refitted is not None:
-                first_pass_auc = _metrics(encoded["test"], test_pred, params).get("auc")
-                model, refit_loop, refit = refitted
-                threads.small_ops(False)
-                test_pred = predict_split(
-                    model, splits["test"], refit_loop.split_embeddings(("test",), fresh=True), dev
-                )
-                refit["first_pass_test_auc"] = first_pass_auc
+            threads.small_ops(False)
+            test_pred = predict_split(model, splits["test"], refit_loop.split_embeddings(("test",), fresh=True), dev)
+            refit["first_pass_test_auc"] = first_pass_auc
     finally:
         threads.restore()
     valid_metrics = _metrics(encoded["valid"], valid_pred, params)
@@ -272,74 +290,73 @@ def train(
 
 
 def _refit(
-    first: _Loop,
+    plan: RefitPlan,
     *,
-    encoded: dict[str, EncodedSplit],
-    splits: dict[str, DeviceSplit],
+    merged: EncodedSplit,
+    test: DeviceSplit,
+    first_steps: int,
+    pretrained_embeddings: torch.Tensor | None,
+    store: TokenStore | None,
     head: HeadConfig,
     resolved: str | None,
     blend: LinearBlend | None,
+    device: torch.device,
     checkpoint_dir: Path | None,
     fingerprint: str,
     on_progress: ProgressFn | None,
     should_stop: StopFn | None,
     threads: devices.Threads,
-) -> tuple[CTRModel, _Loop, dict[str, Any]] | None:
-    """A fresh model trained on train + validation for the epochs the first pass needed (refit.py),
-    blended as the first pass was; None when there is nothing to refit (no validation rows, no
-    evaluation)."""
+    seed: int,
+) -> tuple[CTRModel, _Loop, dict[str, Any]]:
+    """A fresh model trained on `merged` (train + validation) as `plan` says (refit.py), blended as the
+    first pass was; its steps continue the first pass's `first_steps` in the progress events."""
     t0 = time.perf_counter()
-    valid = encoded["valid"]
-    if len(valid) == 0:
-        return None
-    merged = concat_splits(encoded["train"], valid)
-    plan = plan_refit(
-        first.params,
-        rows=len(merged),
-        best_step=first.best_step,
-        finetune_start=first.finetune_start,
-        has_encoder=first.store is not None,
-    )
-    if plan is None:
-        return None
-    dev = first.device
-    model = CTRModel(load_encoder(resolved) if head.n_text else None, head).to(dev)
-    offset = first.step
-
-    def progress(event: dict[str, Any]) -> None:  # the job's curves go on after the first pass
-        if on_progress is not None:
-            moved = {k: event[k] + offset for k in ("step", "total_steps") if k in event}
-            on_progress({**event, **moved, "phase": "refit"})
-
-    log.info(
-        "refit on train + validation: %d rows, %d steps (first pass best at %d)", plan.rows, plan.steps, first.best_step
-    )
+    model = CTRModel(load_encoder(resolved) if head.n_text else None, head).to(device)
+    log.info("refit on train + validation: %d rows, %d steps", plan.rows, plan.steps)
     loop = _Loop(
         model=model,
         splits={
-            "train": DeviceSplit(merged, dev),
-            "valid": DeviceSplit(valid.take(np.arange(0)), dev),
-            "test": splits["test"],
+            "train": DeviceSplit(merged, device),
+            "valid": DeviceSplit(merged.take(np.arange(0)), device),
+            "test": test,
         },
-        store=first.store,
+        store=store,
         params=plan.params,
-        device=dev,
+        device=device,
         checkpoint_dir=checkpoint_dir,
-        fingerprint=f"{fingerprint}:refit:{plan.steps}",
-        on_progress=progress,
+        fingerprint=f"{fingerprint}:refit:{json.dumps(plan.to_dict(), sort_keys=True)}",
+        on_progress=_pass_events(on_progress, index=1, passes=2, offset=first_steps),
         should_stop=should_stop,
         threads=threads,
     )
-    loop.use_pool_embeddings(first.pretrained_embeddings)  # the same encoder as loaded: no second pool pass
-    first.pretrained_embeddings = None
+    loop.use_pool_embeddings(pretrained_embeddings)  # the same encoder as loaded: no second pool pass
     loop.run()
     if loop.average is not None:
         loop.average.copy_to_model()
     model.eval()
     if blend is not None:
-        apply_blend(model, merged, blend, seed=first.params.seed)
+        apply_blend(model, merged, blend, seed=seed)
     info = {**plan.to_dict(), "train_s": round(loop.train_seconds, 3), "wall_s": round(time.perf_counter() - t0, 3)}
     return model, loop, info
+
+
+def _pass_events(on_progress: ProgressFn | None, *, index: int, passes: int, offset: int = 0) -> ProgressFn | None:
+    """Progress events of pass `index` of `passes` (the first pass, then the refit): marked with both, so
+    the job's progress bar gives each pass its share, and the refit's steps and totals moved on by the
+    first pass's `offset` steps, so its curve goes on where the first pass's ended."""
+    if on_progress is None:
+        return None
+    if passes == 1:
+        return on_progress
+    marks: dict[str, Any] = {"pass": index, "passes": passes, "pass_offset": offset}
+    if index:
+        marks["phase"] = "refit"
+
+    def report(event: dict[str, Any]) -> None:
+        moved = {k: event[k] + offset for k in ("step", "total_steps") if k in event}
+        on_progress({**event, **moved, **marks})
+
+    return report
 
 
 def _list_head(spec: FeatureSpec, params: TrainParams) -> dict[str, Any]:
@@ -718,7 +735,8 @@ class _Loop:
             self._pool_emb = embed_texts(self.model, self.store, ids, self.device)
             self._encoder_changed = False
             if self.keep_pretrained and not self._encoder_tuned and self.pretrained_embeddings is None:
-                self.pretrained_embeddings = self._pool_emb.clone()
+                # The same tensor until split_embeddings writes into the cache: no copy while frozen.
+                self.pretrained_embeddings = self._pool_emb
         return self._pool_emb
 
     def use_pool_embeddings(self, embeddings: torch.Tensor | None) -> None:
@@ -738,6 +756,8 @@ class _Loop:
         if self._pool_emb is None or not (fresh or self._encoder_changed):
             return self.pool_embeddings()
         ids = np.unique(np.concatenate([self.splits[n].host.text_ids.ravel() for n in names]))
+        if self._pool_emb is self.pretrained_embeddings:  # the kept embeddings stay as the encoder loaded made them
+            self._pool_emb = self._pool_emb.clone()
         return embed_texts(self.model, self.store, ids, self.device, out=self._pool_emb)
 
     def cached_pool_embeddings(self) -> torch.Tensor | None:
@@ -745,6 +765,17 @@ class _Loop:
         if self._pool_emb is None:
             return self.pool_embeddings()
         return self._pool_emb
+
+    def release(self) -> torch.Tensor | None:
+        """Let go of what only this pass's training and scoring needed, the device's share above all: the
+        model (its encoder too), the optimizer's moments, the weight average, the best state, the pool
+        embeddings and the train and validation splits, so that a refit does not hold a second copy of
+        each. The step counts, history and timings stay. Returns the embeddings kept for the refit."""
+        kept, self.pretrained_embeddings = self.pretrained_embeddings, None
+        self._pool_emb = self.best_state = self.average = None
+        del self.model, self.step_fn, self.optimizer, self.scheduler, self.penalty
+        self.splits = {name: split for name, split in self.splits.items() if name == "test"}
+        return kept
 
     # -- main loop ------------------------------------------------------------------------------
 

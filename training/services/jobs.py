@@ -464,22 +464,27 @@ class _ProgressWriter:
         self._fraction = 0.02
         # should_stop calls since the last step event: the loop asks once before each step it starts.
         self._started = 0
+        # With a refit (training/ml/refit.py) the first pass is pass 0 of 2 and the refit pass 1, whose
+        # steps go on from the first pass's (pass_offset): each pass has its half of the bar.
+        self._pass = (0, 1, 0)
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
+        if "passes" in event:
+            self._pass = (int(event.get("pass") or 0), int(event["passes"]), int(event.get("pass_offset") or 0))
         if kind in ("step", "resumed"):
             self._started = 0
         if kind == "step":
             self.loss.append([event["step"], round(float(event["loss"]), 5)])
             self.last = {
                 k: event[k]
-                for k in ("step", "total_steps", "epoch", "encoder_frozen", "samples_per_second")
+                for k in ("step", "total_steps", "epoch", "encoder_frozen", "samples_per_second", "phase")
                 if k in event
             }
         elif kind == "eval" and event.get("auc") is not None:
             self.val_auc.append([event["step"], round(float(event["auc"]), 5)])
         elif kind == "resumed":
-            self.last = {"step": event["step"], "total_steps": event["total_steps"]}
+            self.last = {k: event[k] for k in ("step", "total_steps", "phase") if k in event}
             self.loss.clear()
             self.val_auc.clear()
         self._thin()
@@ -489,7 +494,7 @@ class _ProgressWriter:
         self._written = self._quiet_since = now
         total = max(int(self.last.get("total_steps") or event.get("total_steps") or 1), 1)
         step = int(event.get("step") or 0)
-        fraction = self._fraction = 0.02 + 0.95 * step / total
+        fraction = self._fraction = self._fraction_at(step, total)
         if kind == "eval" and event.get("auc") is not None:
             message = f"step {step}/{total}: validation AUC {event['auc']:.4f}"
         elif kind == "resumed":
@@ -509,16 +514,24 @@ class _ProgressWriter:
             if len(curve) > self.MAX_POINTS:
                 del curve[1:-1:2]
 
+    def _fraction_at(self, step: int, total: int) -> float:
+        """The job's progress at `step` of `total` in the current pass: 0.02 to 0.97 over all passes."""
+        index, passes, offset = self._pass
+        within = min(max(step - offset, 0) / max(total - offset, 1), 1.0)
+        return 0.02 + 0.95 * (index + within) / max(passes, 1)
+
     def _report_by_time(self, now: float) -> None:
         """A step is running and no step event came for interval_s: say which step the loop reached."""
         step = int(self.last.get("step") or 0) + self._started - 1
         total = self.last.get("total_steps")
         self._written = self._quiet_since = now
         if total:
-            self._fraction = 0.02 + 0.95 * step / max(int(total), 1)
+            self._fraction = self._fraction_at(step, max(int(total), 1))
         message = f"step {step}/{total}" if total else f"step {step}"
         if self.loss:
             message += f", last loss {self.loss[-1][1]:.4f} at step {int(self.loss[-1][0])}"
+        if self.last.get("phase") == "refit":
+            message = f"refit on train + validation: {message}"
         self.reporter.progress(self._fraction, message, training={**self.last, "step": step})
 
     def cancel_requested(self) -> bool:

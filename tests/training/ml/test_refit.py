@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
@@ -11,26 +14,38 @@ from tests.factories import splits
 from training.ml import TrainingCancelled, train
 from training.ml.batches import EncodedSplit, concat_splits
 from training.ml.params import TrainParams
-from training.ml.refit import plan_refit
+from training.ml.refit import plan_refit, refit_possible
 
 
 def test_the_plan_trains_as_many_epochs_as_the_first_pass_needed_and_fine_tunes_as_it_did():
     params = TrainParams(batch_size=100, epochs=20, freeze_encoder_steps=500, patience=3)
-    # 900 train rows (9 steps an epoch), best at step 40 with the encoder tuned from step 30.
-    plan = plan_refit(params, rows=1_000, best_step=40, finetune_start=30, has_encoder=True)
+    # 900 train rows (9 steps an epoch), best at step 40 (in the 5th epoch) with the encoder tuned from step 30;
+    # 1000 rows to refit on (10 steps an epoch).
+    plan = plan_refit(params, train_rows=900, rows=1_000, best_step=40, finetune_start=30, has_encoder=True)
     assert plan is not None
-    assert (plan.params.epochs, plan.steps, plan.encoder_steps) == (4, 40, 10)
-    assert plan.params.freeze_encoder_steps == 30 and plan.params.patience == 0
-    assert plan.to_dict() == {"rows": 1_000, "steps": 40, "epochs": 4, "encoder_steps": 10}
+    assert (plan.params.epochs, plan.steps, plan.encoder_steps) == (5, 50, 10)
+    assert plan.params.freeze_encoder_steps == 40 and plan.params.patience == 0
+    assert plan.to_dict() == {"rows": 1_000, "steps": 50, "epochs": 5, "encoder_steps": 10}
+    # Best after exactly 10 of the first pass's epochs: 10 epochs again, not the 9 that hold as many steps.
+    ten = plan_refit(params, train_rows=900, rows=1_000, best_step=90, finetune_start=30, has_encoder=True)
+    assert ten is not None and (ten.params.epochs, ten.steps) == (10, 100)
     # The best state came before the fine-tuning: the refit never fine-tunes.
-    before = plan_refit(params, rows=1_000, best_step=25, finetune_start=30, has_encoder=True)
+    before = plan_refit(params, train_rows=900, rows=1_000, best_step=25, finetune_start=30, has_encoder=True)
     assert before is not None and before.encoder_steps == 0 and before.params.freeze_encoder_steps == before.steps
     # The CUDA recipe fine-tunes from the first step, and so does its refit.
-    cuda = plan_refit(TrainParams(batch_size=100), rows=1_000, best_step=25, finetune_start=0, has_encoder=True)
+    cuda = plan_refit(
+        TrainParams(batch_size=100), train_rows=900, rows=1_000, best_step=25, finetune_start=0, has_encoder=True
+    )
     assert cuda is not None and cuda.params.freeze_encoder_steps == 0 and cuda.encoder_steps == cuda.steps == 30
-    no_text = plan_refit(params, rows=1_000, best_step=40, finetune_start=30, has_encoder=False)
+    no_text = plan_refit(params, train_rows=900, rows=1_000, best_step=40, finetune_start=30, has_encoder=False)
     assert no_text is not None and no_text.encoder_steps == 0
-    assert plan_refit(params, rows=1_000, best_step=0, finetune_start=30, has_encoder=True) is None
+    assert plan_refit(params, train_rows=900, rows=1_000, best_step=0, finetune_start=30, has_encoder=True) is None
+
+
+def test_a_refit_needs_validation_rows_of_both_classes():
+    assert refit_possible(np.array([0.0, 1.0, 1.0], dtype=np.float32))
+    assert not refit_possible(np.array([1.0, 1.0], dtype=np.float32))
+    assert not refit_possible(np.zeros(0, dtype=np.float32))
 
 
 def test_concatenated_splits_pad_the_narrower_wide_ids():
@@ -63,12 +78,14 @@ def test_the_refit_model_is_trained_on_train_and_validation_and_scores_the_test_
     parts = splits(table)
     result = train(**parts, spec=spec, base_model=tiny_base_model, params=refit_params, on_progress=events.append)
     first = train(**parts, spec=spec, base_model=tiny_base_model, params={**refit_params, "refit": False})
+    assert first.refit is None  # explicit `refit: false`: the first pass alone
 
     refit = result.refit
     assert refit is not None
     assert refit["rows"] == parts["train_table"].num_rows + parts["valid_table"].num_rows
     per_epoch = -(-refit["rows"] // refit_params["batch_size"])
-    assert refit["steps"] == refit["epochs"] * per_epoch and refit["epochs"] >= -(-first.best_step // per_epoch)
+    first_per_epoch = -(-parts["train_table"].num_rows // refit_params["batch_size"])
+    assert refit["steps"] == refit["epochs"] * per_epoch and refit["epochs"] == -(-first.best_step // first_per_epoch)
     # The first pass is the same run as one without a refit: its test AUC, validation metrics, step counts.
     assert refit["first_pass_test_auc"] == pytest.approx(first.metrics["auc"], abs=1e-9)
     assert result.valid_metrics == first.valid_metrics
@@ -105,6 +122,20 @@ def test_the_refit_fine_tunes_the_encoder_only_as_long_as_the_first_pass_did(
     assert any(not torch.equal(original[k], v.cpu()) for k, v in tuned.model.encoder.state_dict().items())
 
 
+def test_the_saved_refit_scores_as_training_scored_it(tiny_base_model, table, spec, refit_params, tmp_path):
+    from training.ml import load_artifact, save_artifact
+
+    parts = splits(table)
+    # The encoder fine-tuned in both passes, the blend refitted: what the artifact holds is the refit, as scored.
+    result = train(
+        **parts, spec=spec, base_model=tiny_base_model, device="cpu", params={**refit_params, "freeze_encoder_steps": 0}
+    )
+    assert result.refit is not None and result.refit["encoder_steps"] == result.refit["steps"]
+    assert result.wide_spec is not None and result.linear_blend is not None
+    predictor = load_artifact(save_artifact(result, tmp_path / "v1"), device="cpu")
+    np.testing.assert_allclose(predictor.predict(parts["test_table"]), result.test_predictions, atol=1e-6)
+
+
 def test_no_refit_without_validation_rows(tiny_base_model, table, spec, refit_params):
     parts = splits(table)
     result = train(
@@ -116,6 +147,93 @@ def test_no_refit_without_validation_rows(tiny_base_model, table, spec, refit_pa
         params=refit_params,
     )
     assert result.refit is None
+
+
+def test_no_refit_when_validation_holds_one_class(tiny_base_model, table, spec, refit_params):
+    parts = splits(table)
+    valid = parts["valid_table"]
+    positives = valid.filter(pc.equal(valid.column("label"), 1))
+    assert 0 < positives.num_rows < valid.num_rows
+    events: list[dict] = []
+    result = train(
+        **{**parts, "valid_table": positives},
+        spec=spec,
+        base_model=tiny_base_model,
+        params=refit_params,
+        on_progress=events.append,
+    )
+    assert result.refit is None and result.valid_metrics["auc"] is None
+    # One pass: its events say nothing of a second.
+    assert events and not [e for e in events if "passes" in e or "phase" in e]
+
+
+def test_the_refit_holds_one_model_and_one_copy_of_the_rows(tiny_base_model, table, spec, refit_params):
+    from transformers import PreTrainedModel
+
+    from training.ml.batches import DeviceSplit
+    from training.ml.model import CTRModel
+
+    def census() -> tuple[int, int, list[int]]:
+        """Models alive, text encoders alive, and the row counts of device splits alive."""
+        gc.collect()
+        alive = gc.get_objects()
+        models = sum(type(o) is CTRModel for o in alive)
+        encoders = sum(PreTrainedModel in type(o).__mro__ for o in alive)
+        return models, encoders, sorted(len(o) for o in alive if type(o) is DeviceSplit)
+
+    seen: list[tuple[int, int, list[int]]] = []
+
+    def on_progress(event: dict) -> None:
+        if event.get("phase") == "refit" and not seen:
+            seen.append(census())
+
+    before = census()
+    parts = splits(table)
+    result = train(**parts, spec=spec, base_model=tiny_base_model, params=refit_params, on_progress=on_progress)
+    assert result.refit is not None
+    rows = [parts[f"{name}_table"].num_rows for name in ("train", "valid", "test")]
+    # The first pass's model (with its encoder) and its train and validation splits are gone: the refit's
+    # model, its train + validation rows, its empty validation split and the test split remain.
+    assert seen == [(before[0] + 1, before[1] + 1, sorted([*before[2], 0, rows[0] + rows[1], rows[2]]))]
+
+
+def test_a_job_killed_between_the_passes_starts_the_refit_and_ends_as_an_uninterrupted_one(
+    tiny_base_model, table, spec, refit_params, tmp_path
+):
+    params = {**refit_params, "checkpoint_every_steps": 3}
+    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu")
+    asked = 0
+
+    def should_stop() -> bool:  # asked once before each step: the first refit step is the one after the first pass
+        nonlocal asked
+        asked += 1
+        return asked > straight.steps
+
+    with pytest.raises(TrainingCancelled):
+        train(
+            **splits(table),
+            spec=spec,
+            base_model=tiny_base_model,
+            params=params,
+            checkpoint_dir=tmp_path,
+            device="cpu",
+            should_stop=should_stop,
+        )
+    assert (tmp_path / "last.pt").is_file() and not (tmp_path / "refit").exists()
+    events: list[dict] = []
+    resumed = train(
+        **splits(table),
+        spec=spec,
+        base_model=tiny_base_model,
+        params=params,
+        checkpoint_dir=tmp_path,
+        device="cpu",
+        on_progress=events.append,
+    )
+    assert not [e for e in events if e["event"] == "step" and e.get("phase") != "refit"]
+    assert [e.get("phase") for e in events if e["event"] == "resumed"] == [None]
+    assert resumed.refit == {**straight.refit, "train_s": resumed.refit["train_s"], "wall_s": resumed.refit["wall_s"]}
+    np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)
 
 
 def test_a_job_killed_during_the_refit_resumes_the_refit_and_ends_as_an_uninterrupted_one(
