@@ -5,6 +5,8 @@ with BCEWithLogitsLoss and AdamW (linear warmup and decay, decoupled weight deca
 the valid split for early stopping, checkpoints so a killed job resumes where it was, and scores
 the test split with the best state. While the encoder is frozen (the first
 `freeze_encoder_steps`), text embeddings are computed once and the head trains on them alone.
+After that first pass (and its linear blend, linear_blend.py), a fresh model is trained on train +
+validation for as many epochs as the first pass needed and is the one kept (refit.py, `params.refit`).
 """
 
 from __future__ import annotations
