@@ -338,7 +338,12 @@ def _refit(
     model.eval()
     if blend is not None:
         apply_blend(model, merged, blend, seed=seed)
-    info = {**plan.to_dict(), "train_s": round(loop.train_seconds, 3), "wall_s": round(time.perf_counter() - t0, 3)}
+    info = {
+        **plan.to_dict(),
+        "train_s": round(loop.train_seconds, 3),
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "resumed_from_step": loop.resumed_from,  # the refit's own step a lost worker's job resumed it from
+    }
     return model, loop, info
 
 

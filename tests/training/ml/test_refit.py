@@ -233,6 +233,7 @@ def test_a_job_killed_between_the_passes_starts_the_refit_and_ends_as_an_uninter
     assert not [e for e in events if e["event"] == "step" and e.get("phase") != "refit"]
     assert [e.get("phase") for e in events if e["event"] == "resumed"] == [None]
     assert resumed.refit == {**straight.refit, "train_s": resumed.refit["train_s"], "wall_s": resumed.refit["wall_s"]}
+    assert resumed.refit["resumed_from_step"] is None  # the refit itself started from scratch
     np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)
 
 
@@ -268,5 +269,12 @@ def test_a_job_killed_during_the_refit_resumes_the_refit_and_ends_as_an_uninterr
     assert not [e for e in events if e["event"] == "step" and e.get("phase") != "refit"]
     resumed_at = [e for e in events if e["event"] == "resumed"]
     assert [e.get("phase") for e in resumed_at] == [None, "refit"]
-    assert resumed.refit == {**straight.refit, "train_s": resumed.refit["train_s"], "wall_s": resumed.refit["wall_s"]}
+    # The refit records the step of its own it resumed from (its checkpoints come every 3 of its steps).
+    assert resumed.refit["resumed_from_step"] == 6 and straight.refit["resumed_from_step"] is None
+    assert resumed.refit == {
+        **straight.refit,
+        "train_s": resumed.refit["train_s"],
+        "wall_s": resumed.refit["wall_s"],
+        "resumed_from_step": 6,
+    }
     np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)
