@@ -197,11 +197,30 @@ def test_the_refit_holds_one_model_and_one_copy_of_the_rows(tiny_base_model, tab
     assert seen == [(before[0] + 1, before[1] + 1, sorted([*before[2], 0, rows[0] + rows[1], rows[2]]))]
 
 
-def test_a_job_killed_between_the_passes_starts_the_refit_and_ends_as_an_uninterrupted_one(
-    tiny_base_model, table, spec, refit_params, tmp_path
-):
+@pytest.fixture
+def fit(tiny_base_model, table, spec):
+    """`train()` on the fixture table's splits with the tiny base model on the CPU; keywords add to it."""
+
+    def run(**kwargs):
+        return train(**splits(table), spec=spec, base_model=tiny_base_model, device="cpu", **kwargs)
+
+    return run
+
+
+def _cancel_then_resume(fit, params: dict, checkpoint_dir, should_stop, *, left: str, seen: list | None = None):
+    """Train until `should_stop` cancels (checkpoints in `checkpoint_dir`; `left`, the checkpoint the
+    cancelled run leaves), then train again from there: (the resumed result, the events of the resumed run)."""
+    on_progress = seen.append if seen is not None else None
+    with pytest.raises(TrainingCancelled):
+        fit(params=params, checkpoint_dir=checkpoint_dir, on_progress=on_progress, should_stop=should_stop)
+    assert (checkpoint_dir / left).is_file()
+    events: list[dict] = []
+    return fit(params=params, checkpoint_dir=checkpoint_dir, on_progress=events.append), events
+
+
+def test_a_job_killed_between_the_passes_starts_the_refit_and_ends_as_an_uninterrupted_one(fit, refit_params, tmp_path):
     params = {**refit_params, "checkpoint_every_steps": 3}
-    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu")
+    straight = fit(params=params)
     asked = 0
 
     def should_stop() -> bool:  # asked once before each step: the first refit step is the one after the first pass
@@ -209,27 +228,13 @@ def test_a_job_killed_between_the_passes_starts_the_refit_and_ends_as_an_uninter
         asked += 1
         return asked > straight.steps
 
-    with pytest.raises(TrainingCancelled):
-        train(
-            **splits(table),
-            spec=spec,
-            base_model=tiny_base_model,
-            params=params,
-            checkpoint_dir=tmp_path,
-            device="cpu",
-            should_stop=should_stop,
-        )
-    assert (tmp_path / "last.pt").is_file() and not (tmp_path / "refit").exists()
-    events: list[dict] = []
-    resumed = train(
-        **splits(table),
-        spec=spec,
-        base_model=tiny_base_model,
-        params=params,
-        checkpoint_dir=tmp_path,
-        device="cpu",
-        on_progress=events.append,
-    )
+    def cancelled_between_the_passes() -> bool:
+        stop = should_stop()
+        if stop:  # the first pass's checkpoint is there, the refit has none yet
+            assert (tmp_path / "last.pt").is_file() and not (tmp_path / "refit").exists()
+        return stop
+
+    resumed, events = _cancel_then_resume(fit, params, tmp_path, cancelled_between_the_passes, left="last.pt")
     assert not [e for e in events if e["event"] == "step" and e.get("phase") != "refit"]
     assert [e.get("phase") for e in events if e["event"] == "resumed"] == [None]
     assert resumed.refit == {**straight.refit, "train_s": resumed.refit["train_s"], "wall_s": resumed.refit["wall_s"]}
@@ -237,34 +242,15 @@ def test_a_job_killed_between_the_passes_starts_the_refit_and_ends_as_an_uninter
     np.testing.assert_allclose(resumed.test_predictions, straight.test_predictions, atol=1e-6)
 
 
-def test_a_job_killed_during_the_refit_resumes_the_refit_and_ends_as_an_uninterrupted_one(
-    tiny_base_model, table, spec, refit_params, tmp_path
-):
+def test_a_job_killed_during_the_refit_resumes_the_refit_and_ends_as_an_uninterrupted_one(fit, refit_params, tmp_path):
     params = {**refit_params, "checkpoint_every_steps": 3, "progress_every_steps": 1}
     seen: list[dict] = []
-    with pytest.raises(TrainingCancelled):
-        train(
-            **splits(table),
-            spec=spec,
-            base_model=tiny_base_model,
-            params=params,
-            checkpoint_dir=tmp_path,
-            device="cpu",
-            on_progress=seen.append,
-            should_stop=lambda: sum(e.get("phase") == "refit" and e["event"] == "step" for e in seen) >= 7,
-        )
-    assert (tmp_path / "refit" / "last.pt").is_file()
-    events: list[dict] = []
-    resumed = train(
-        **splits(table),
-        spec=spec,
-        base_model=tiny_base_model,
-        params=params,
-        checkpoint_dir=tmp_path,
-        device="cpu",
-        on_progress=events.append,
-    )
-    straight = train(**splits(table), spec=spec, base_model=tiny_base_model, params=params, device="cpu")
+
+    def should_stop() -> bool:
+        return sum(e.get("phase") == "refit" and e["event"] == "step" for e in seen) >= 7
+
+    resumed, events = _cancel_then_resume(fit, params, tmp_path, should_stop, left="refit/last.pt", seen=seen)
+    straight = fit(params=params)
     # The finished first pass is not trained again; the refit goes on from its checkpoint.
     assert not [e for e in events if e["event"] == "step" and e.get("phase") != "refit"]
     resumed_at = [e for e in events if e["event"] == "resumed"]
