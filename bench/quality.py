@@ -147,6 +147,13 @@ def run_model(parts, spec: FeatureSpec, params: dict) -> dict:
             f"{blend['regression_valid_auc']:.4f}, blended {blend['blended_valid_auc']:.4f} ({blend['fit_s']:.1f}s)",
             flush=True,
         )
+    nb = result.neighbours_info
+    if nb:
+        print(
+            f"    neighbours: weight {nb['weight']:.3f}, valid AUC model {nb['model_valid_auc']:.4f}, "
+            f"blended {nb['blended_valid_auc']:.4f} ({nb['fit_s']:.1f}s)",
+            flush=True,
+        )
     if result.refit:
         r = result.refit
         print(
@@ -160,6 +167,7 @@ def run_model(parts, spec: FeatureSpec, params: dict) -> dict:
         "wall_s": time.perf_counter() - t0,
         "steps": result.steps,
         "linear_blend": result.linear_blend,
+        "neighbours": result.neighbours_info,
     }
 
 

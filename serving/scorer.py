@@ -87,6 +87,10 @@ class Scorer:
             self._item_cat = torch.zeros(0, len(self._cat_item), dtype=torch.long, device=self.device)
             self._item_num = torch.zeros(0, len(self._num_item), device=self.device)
 
+        # The item column's vocabulary id of every stored item, for the neighbourhood term.
+        self._item_vocab_ids = np.zeros(0, dtype=np.int64)
+        if items is not None and len(ids):
+            self._item_vocab_ids = spec.categorical_ids(items)[:, spec.categorical_features.index(spec.item_column)]
         self.mode = "full"
         self._split: HeadSplit | None = None
         self._items: SideParts | None = None
@@ -269,7 +273,22 @@ class Scorer:
             user = self._cached_user_parts(users[0])
         else:
             user = self._user_parts(users).take(torch.from_numpy(user_of).to(self.device))
-        return torch.sigmoid(self._split.logits(items, user).double()).cpu().numpy()
+        logits = self._split.logits(items, user).double().cpu().numpy()
+        if self.predictor.neighbours is not None:
+            logits = logits + self._neighbour_logits(users, positions, user_of)
+        return _sigmoid(logits)
+
+    def _neighbour_logits(
+        self, users: Sequence[Mapping[str, Any]], positions: np.ndarray, user_of: np.ndarray
+    ) -> np.ndarray:
+        """The neighbourhood term (training/ml/neighbours.py) for known items, by vocabulary ids."""
+        neighbours = self.predictor.neighbours
+        assert neighbours is not None and self.spec.user_column
+        user_col = self.spec.user_column
+        user_ids = np.array(
+            [self.encoder.category_id(user_col, u.get(user_col), "user") for u in users], dtype=np.int64
+        )
+        return neighbours.logits(user_ids[user_of], self._item_vocab_ids[positions])
 
     # -- full path: any feature given per candidate --------------------------------------------
 
@@ -314,7 +333,7 @@ class Scorer:
             self.predictor.wide_ids(rows),
             lists=lists,
         )
-        return torch.sigmoid(logits.double()).cpu().numpy()
+        return _sigmoid(logits.double().cpu().numpy() + self.predictor.neighbour_logits(cat))
 
     def _predictor_scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
         import pyarrow as pa
@@ -372,3 +391,7 @@ class Scorer:
                         log.warning("serving: precomputed item parts disagree with the model; fast path off")
                         self.mode = "full"
         return self.mode
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))

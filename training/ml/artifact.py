@@ -84,6 +84,9 @@ def _write(result: TrainResult, out: Path, extra_config: dict[str, Any], code_ve
     if result.wide_spec is not None:
         _dump(out / "wide.json", result.wide_spec.to_dict())
         files.append("wide.json")
+    if result.neighbours is not None:
+        result.neighbours.save(out / "neighbours.npz")
+        files.append("neighbours.npz")
     config = {
         **run_config(result, code_version=code_version),
         "created_at": datetime.now(UTC).isoformat(),
@@ -130,6 +133,7 @@ def run_config(result: TrainResult, *, code_version: str | None = None) -> dict[
         "resumed_from_step": result.resumed_from_step,
         "linear_blend": result.linear_blend,
         "refit": result.refit,
+        "neighbours": result.neighbours_info,
         "timings": result.timings,
         "versions": library_versions(),
         "code_version": code_version or training_code_version(),

@@ -94,7 +94,7 @@ def _sample(n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
 
@@ -129,11 +129,11 @@ def fit_blend(
             best = (auc, c, regression)
     assert best is not None
     regression_auc, c, regression = best
-    model_logit = _logit(valid_probabilities)
+    model_logit = logit(valid_probabilities)
     regression_logit = regression.decision_function(x_valid)
     scores = {a: float(roc_auc_score(valid.labels, model_logit + a * regression_logit)) for a in ALPHAS}
     alpha = max(ALPHAS, key=lambda a: (scores[a] - 1e-4 * a, -a))  # ties (within 1e-4 per unit) go to less
-    temperature = _temperature(model_logit + alpha * regression_logit, valid.labels)
+    temperature = fit_temperature(model_logit + alpha * regression_logit, valid.labels)
     _apply(model, alpha, regression, temperature)
     return LinearBlend(
         alpha=alpha,
@@ -172,7 +172,7 @@ def _apply(model: CTRModel, alpha: float, regression: LogisticRegression | None,
         model.logit_scale.fill_(temperature)
 
 
-def _temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The scale s in (0.01, 10] that minimizes the log loss of sigmoid(s * logits)."""
     y = np.asarray(labels, dtype=np.float64)
 

@@ -38,6 +38,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "wide_lr": (0.0, 10.0),
     "list_dropout": (0.0, 0.95),
     "ema_decay": (0.0, 0.9999),
+    "neighbours_k": (0, 10_000),
 }
 
 
@@ -91,6 +92,10 @@ class TrainParams:
     # Once validation has picked the step count, train a fresh model on train + validation for as
     # many epochs and keep that one (refit.py); the test split stays held out. False: the first pass.
     refit: bool = True
+    # With user and item columns: blend item- and user-based neighbourhood terms (collaborative filtering
+    # on the label's residuals, the k most similar items and users) into the final logit, as much as
+    # validation AUC asks for (neighbours.py). 0 = none.
+    neighbours_k: int = 50
     # Attention-pooled list columns (sequence.py): share of a row's history items dropped per step.
     list_dropout: float = 0.0
 

@@ -21,6 +21,7 @@ import torch
 from training.ml import device as devices
 from training.ml.features import FeatureSpec
 from training.ml.model import CTRModel, HeadConfig
+from training.ml.neighbours import Neighbours, id_fields
 from training.ml.tables import TableLike, as_table
 from training.ml.text import TokenStore, tokenize_texts
 from training.ml.wide import WideSpec
@@ -43,6 +44,7 @@ class Predictor:
         device: torch.device,
         max_cached_texts: int = 100_000,
         wide: WideSpec | None = None,
+        neighbours: Neighbours | None = None,
     ) -> None:
         self.model = model.to(device).eval()
         self.spec = spec
@@ -53,6 +55,8 @@ class Predictor:
         if (wide is None) != (model.wide is None):
             raise ValueError("the model's wide part and its wide spec must come together")
         self.wide = wide
+        # The neighbourhood term (neighbours.py), added to the head's logit by user and item vocabulary ids.
+        self.neighbours = neighbours if neighbours is not None and id_fields(spec) is not None else None
         self.item_columns = list(item_columns)
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._max_cached_texts = max_cached_texts
@@ -94,6 +98,9 @@ class Predictor:
         wide = None
         if (path / "wide.json").is_file():
             wide = WideSpec.from_dict(json.loads((path / "wide.json").read_text()))
+        neighbours = None
+        if (path / "neighbours.npz").is_file():
+            neighbours = Neighbours.load(path / "neighbours.npz", config.get("neighbours"))
         return cls(
             model=model,
             spec=spec,
@@ -105,6 +112,7 @@ class Predictor:
             item_text_embeddings=emb,
             device=dev,
             wide=wide,
+            neighbours=neighbours,
         )
 
     @classmethod
@@ -119,6 +127,7 @@ class Predictor:
             item_columns=result.item_columns,
             device=next(result.model.parameters()).device,
             wide=result.wide_spec,
+            neighbours=result.neighbours,
         )
 
     # -- text embeddings ------------------------------------------------------------------------
@@ -154,7 +163,16 @@ class Predictor:
         cat = torch.from_numpy(self.spec.categorical_ids(table)).to(self.device)
         num = torch.from_numpy(self.spec.numeric_values(table)).to(self.device)
         text = self._row_text_embeddings(table)
-        return self._score(text, cat, num, self.wide_ids(table), self._lists(table))
+        logits = self._score(text, cat, num, self.wide_ids(table), self._lists(table))
+        return logits + self.neighbour_logits(cat)
+
+    def neighbour_logits(self, cat: torch.Tensor | np.ndarray) -> np.ndarray | float:
+        """The neighbourhood term of rows given their categorical ids (0.0 without a term)."""
+        if self.neighbours is None:
+            return 0.0
+        u, i = id_fields(self.spec)  # type: ignore[misc]
+        ids = cat.cpu().numpy() if isinstance(cat, torch.Tensor) else np.asarray(cat)
+        return self.neighbours.logits(ids[:, u], ids[:, i])
 
     def wide_ids(self, rows: pa.Table | Sequence[Mapping[str, Any]], side: str | None = None) -> torch.Tensor | None:
         """The wide part's bucket ids of rows (all features, or one side's), None without one."""
@@ -293,7 +311,8 @@ class Predictor:
             user_wide = self.wide_ids([dict(user_features)], side="user")
             wide = torch.cat([self._item_wide[pos], user_wide.expand(n, -1)], dim=1)
         lists = self._lists(user)
-        return self._score(text, cat, num, wide, None if lists is None else lists.expand(n, -1, -1))
+        logits = self._score(text, cat, num, wide, None if lists is None else lists.expand(n, -1, -1))
+        return logits + self.neighbour_logits(cat)
 
     def _merge(self, user_features: Mapping[str, Any], candidate: Any) -> dict[str, Any]:
         item_col = self.spec.item_column

@@ -46,6 +46,7 @@ from training.ml.items import item_feature_table, item_level_columns
 from training.ml.linear_blend import LinearBlend, apply_blend, fit_blend
 from training.ml.metrics import binary_metrics, segment_auc
 from training.ml.model import CTRModel, HeadConfig
+from training.ml.neighbours import Neighbours, blend_neighbours, refit_neighbours, with_term
 from training.ml.params import TrainParams
 from training.ml.refit import RefitPlan, plan_refit, refit_possible
 from training.ml.tables import TableLike, as_table
@@ -94,6 +95,8 @@ class TrainResult:
     wide_spec: WideSpec | None = None
     linear_blend: dict[str, Any] | None = None  # the regression blended into the linear terms (linear_blend.py)
     refit: dict[str, Any] | None = None  # the second pass on train + validation (refit.py); None: none ran
+    neighbours: Neighbours | None = None  # the neighbourhood term in the final logit (neighbours.py)
+    neighbours_info: dict[str, Any] | None = None  # how it was fitted and weighed; None: not tried
 
 
 def train(
@@ -203,7 +206,13 @@ def train(
             blend = fit_blend(model, encoded["train"], encoded["valid"], valid_pred, seed=params.seed)
             if blend is not None:  # alpha and the temperature change the scores
                 valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
-        test_pred = predict_split(model, splits["test"], pool_emb, dev)
+        neighbours, neighbours_info = blend_neighbours(
+            model, fitted, encoded["train"], encoded["valid"], valid_pred, k=params.neighbours_k, seed=params.seed
+        )
+        if neighbours is not None:  # its temperature changes the model's scores
+            valid_pred = predict_split(model, splits["valid"], pool_emb, dev)
+        valid_pred = with_term(valid_pred, neighbours, encoded["valid"], fitted)
+        test_pred = with_term(predict_split(model, splits["test"], pool_emb, dev), neighbours, encoded["test"], fitted)
         plan = None
         if will_refit:
             plan = plan_refit(
@@ -241,7 +250,11 @@ def train(
                 seed=params.seed,
             )
             threads.small_ops(False)
+            if neighbours is not None:
+                neighbours = refit_neighbours(neighbours, model, fitted, merged, seed=params.seed)
+                neighbours_info = neighbours.info
             test_pred = predict_split(model, splits["test"], refit_loop.split_embeddings(("test",), fresh=True), dev)
+            test_pred = with_term(test_pred, neighbours, encoded["test"], fitted)
             refit["first_pass_test_auc"] = first_pass_auc
     finally:
         threads.restore()
@@ -281,6 +294,8 @@ def train(
         resumed_from_step=loop.resumed_from,
         wide_spec=wide,
         linear_blend=blend.to_dict() if blend is not None else None,
+        neighbours=neighbours,
+        neighbours_info=neighbours_info,
         timings={
             "wall_s": wall,
             "prepare_s": prep_s,

@@ -11,7 +11,7 @@ import torch
 
 from training.ml import load_artifact, save_artifact
 from training.ml.batches import EncodedSplit
-from training.ml.linear_blend import _fold, _temperature, design_matrix, fit_blend
+from training.ml.linear_blend import _fold, design_matrix, fit_blend, fit_temperature
 from training.ml.model import CTRModel, HeadConfig
 
 from .test_wide import _reviews, train_reviews
@@ -120,8 +120,8 @@ def test_the_temperature_undoes_an_overconfident_scale():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=20_000)
     labels = (rng.random(20_000) < 1 / (1 + np.exp(-logits))).astype(np.float32)
-    assert _temperature(8.0 * logits, labels) == pytest.approx(1 / 8, rel=0.1)
-    assert _temperature(logits, labels) == pytest.approx(1.0, rel=0.1)
+    assert fit_temperature(8.0 * logits, labels) == pytest.approx(1 / 8, rel=0.1)
+    assert fit_temperature(logits, labels) == pytest.approx(1.0, rel=0.1)
 
 
 def test_the_regression_is_fitted_on_a_sample_of_rows_when_train_is_large(monkeypatch):

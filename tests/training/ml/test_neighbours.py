@@ -1,0 +1,166 @@
+"""The neighbourhood term blended into the final logit (training/ml/neighbours.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from serving.scorer import Scorer
+from tests.factories import splits
+from training.ml import load_artifact, save_artifact
+from training.ml import neighbours as nbm
+from training.ml.neighbours import Neighbours, fit_neighbours, pick_weight
+from training.ml.predictor import Predictor
+
+
+def _blocks(seed: int, n: int = 6000, users: int = 120, items: int = 60):
+    """Users and items in two taste groups: a user likes items of their own group (85 %)."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(1, users + 1, n)
+    i = rng.integers(1, items + 1, n)
+    same = (u % 2) == (i % 2)
+    y = (rng.random(n) < np.where(same, 0.85, 0.15)).astype(np.float64)
+    return u, i, y
+
+
+def _fit(u, i, y, k: int = 20) -> Neighbours:
+    nb = fit_neighbours(u, i, y, n_users=int(u.max()) + 1, n_items=int(i.max()) + 1, k=k)
+    assert nb is not None
+    return nb
+
+
+def test_a_taste_structure_is_found_from_the_neighbours_alone():
+    u, i, y = _blocks(0)
+    nb = _fit(u[:5000], i[:5000], y[:5000])
+    term = nb.term(u[5000:], i[5000:])
+    assert roc_auc_score(y[5000:], term) > 0.8
+    sim = nb.item_similarity.toarray()
+    assert np.all(np.diag(sim) == 0)  # an item is not its own neighbour
+    assert np.all(np.diag(nb.user_similarity.toarray()) == 0)
+    assert (np.count_nonzero(sim, axis=1) <= 20).all()  # k per item
+    # Items of one group are each other's positive neighbours, the other group's negative ones.
+    row = sim[2]
+    assert row[0::2].sum() > 0 and (row[0::2] >= 0).all() and (row[1::2] <= 0).all()
+    assert nb.info["rows"] == 5000 and nb.info["k"] == 20
+
+
+def test_unknown_users_and_items_get_no_term():
+    u, i, y = _blocks(1)
+    nb = _fit(u, i, y)
+    nb.weight = 2.0
+    term = nb.logits(np.array([0, 5, 10_000, 5]), np.array([3, 0, 3, 10_000]))
+    assert term.tolist() == [0.0, 0.0, 0.0, 0.0]
+    # Rows with an unknown (vocabulary id 0) user or item are left out of the fit too.
+    with_unknown = _fit(np.r_[u, [0] * 50], np.r_[i, [7] * 50], np.r_[y, [1.0] * 50])
+    assert with_unknown.info["rows"] == len(y)
+
+
+def test_one_users_candidates_score_as_rows_of_many_users_do():
+    u, i, y = _blocks(2)
+    nb = _fit(u, i, y)
+    items = np.arange(1, 61)
+    alone = nb.term(np.full(len(items), 7), items)  # the serving path: one user, dense rows
+    mixed = nb.term(np.r_[np.full(len(items), 7), [8]], np.r_[items, [3]])[:-1]  # the batch path
+    np.testing.assert_allclose(alone, mixed, atol=1e-12)
+    assert np.abs(alone).max() > 0.05
+
+
+def test_a_cell_seen_twice_counts_once_with_its_mean_residual():
+    u, i, y = _blocks(3, n=3000)
+    nb = _fit(np.r_[u, u[:10]], np.r_[i, i[:10]], np.r_[y, y[:10]])
+    assert nb.seen.max() == 1.0
+    assert nb.info["cells"] == len(set(zip(u.tolist(), i.tolist(), strict=True)))
+
+
+def test_the_term_saves_and_loads_unchanged(tmp_path):
+    u, i, y = _blocks(4)
+    nb = _fit(u, i, y)
+    nb.weight = 1.5
+    nb.save(tmp_path / "neighbours.npz")
+    loaded = Neighbours.load(tmp_path / "neighbours.npz", {"k": 20})
+    assert loaded.weight == 1.5 and loaded.info == {"k": 20}
+    np.testing.assert_allclose(loaded.logits(u[:500], i[:500]), nb.logits(u[:500], i[:500]), atol=1e-5)
+
+
+def test_a_side_past_the_pair_budget_is_left_out_and_said_so(monkeypatch):
+    u, i, y = _blocks(5)
+    full = _fit(u, i, y)
+    assert full.info["item_pairs"] < full.info["user_pairs"]  # 60 items, 120 users
+    monkeypatch.setattr(nbm, "MAX_PAIRS", full.info["user_pairs"] - 1)
+    nb = _fit(u, i, y)
+    assert nb.user_similarity is None and "co-occurring pairs" in nb.info["user_left_out"]
+    assert nb.item_similarity is not None and "item_left_out" not in nb.info
+    assert np.abs(nb.term(u[:100], i[:100])).max() > 0
+    monkeypatch.setattr(nbm, "MAX_PAIRS", 0)
+    assert fit_neighbours(u, i, y, n_users=121, n_items=61, k=20) is None
+
+
+def test_validation_weighs_the_term_only_where_it_helps():
+    u, i, y = _blocks(6)
+    nb = _fit(u[:5000], i[:5000], y[:5000])
+    vu, vi, vy = u[5000:], i[5000:], y[5000:]
+    # A model that knows nothing: the term is all there is.
+    picked = pick_weight(nb, vu, vi, np.zeros(len(vy)), vy)
+    assert picked["weight"] > 0 and nb.weight == picked["weight"]
+    assert picked["blended_valid_auc"] > 0.8 and picked["model_valid_auc"] == 0.5
+    # A model that ranks validation perfectly: nothing to add.
+    picked = pick_weight(nb, vu, vi, np.where(vy > 0, 5.0, -5.0), vy)
+    assert picked["weight"] == 0.0 and nb.weight == 0.0
+    assert pick_weight(nb, vu, vi, np.zeros(len(vy)), np.ones(len(vy))) is None  # one class cannot pick
+
+
+def test_a_trained_model_records_the_term_and_serving_adds_it_as_training_did(trained, table, spec, tmp_path):
+    assert trained.neighbours_info is not None and trained.neighbours_info["k"] == 50
+    # Give the version a term whatever validation picked for this tiny table, then score it every way.
+    parts = splits(table)
+    fields = nbm.id_fields(trained.spec)
+    ids = trained.spec.categorical_ids(parts["train_table"])
+    heads = trained.head_config.vocab_sizes
+    nb = fit_neighbours(
+        ids[:, fields[0]],
+        ids[:, fields[1]],
+        parts["train_table"].column("label").to_numpy(),
+        n_users=heads[fields[0]],
+        n_items=heads[fields[1]],
+        k=10,
+    )
+    nb.weight = 3.0
+    test_rows = parts["test_table"]
+    trained.neighbours = None
+    without = Predictor.from_training(trained).predict_logits(test_rows)
+    trained.neighbours = nb
+    trained.neighbours_info = {**trained.neighbours_info, "weight": 3.0, "k": 10}
+    fresh = Predictor.from_training(trained)
+    test_ids = trained.spec.categorical_ids(test_rows)
+    term = nb.logits(test_ids[:, fields[0]], test_ids[:, fields[1]])
+    assert np.abs(term).max() > 0.01
+    np.testing.assert_allclose(fresh.predict_logits(test_rows), without + term, atol=1e-6)
+
+    path = save_artifact(trained, tmp_path / "v1")
+    assert (path / "neighbours.npz").is_file()
+    loaded = load_artifact(path, device="cpu")
+    assert loaded.neighbours is not None and loaded.neighbours.info["k"] == 10
+    np.testing.assert_allclose(loaded.predict_logits(test_rows), without + term, atol=1e-5)
+
+    # The serving scorer: known items on the fast path, and a user's term taken from the user column.
+    scorer = Scorer(loaded)
+    assert scorer.mode == "fast"
+    row = test_rows.slice(0, 1).to_pylist()[0]
+    item_level = set(loaded.item_columns) | {spec.item_column, "label"}
+    user = {c: v for c, v in row.items() if c not in item_level}
+    items = loaded.item_ids()[:12]
+    expected = loaded.score(user, items)
+    np.testing.assert_allclose(scorer.score([user], items, None), expected, atol=1e-5)
+    no_user = scorer.score([{k: v for k, v in user.items() if k != spec.user_column}], items, None)
+    assert not np.allclose(no_user, expected, atol=1e-4)  # the term needs the user's id
+
+
+def test_no_term_without_both_id_columns_or_with_k_0(tiny_base_model, table, spec, fast_params):
+    from training.ml import FeatureSpec, train
+
+    assert nbm.id_fields(FeatureSpec(label_column="label", categorical_columns=["a"], item_column="i")) is None
+    assert nbm.id_fields(FeatureSpec(label_column="label", user_column="u", item_column="i")) == (0, 1)
+    result = train(
+        **splits(table), spec=spec, base_model=tiny_base_model, device="cpu", params={**fast_params, "neighbours_k": 0}
+    )
+    assert result.neighbours is None and result.neighbours_info is None
