@@ -85,14 +85,21 @@ class Neighbours:
     def _one_user(self, user: int, items: np.ndarray) -> np.ndarray:
         """term() for one user and many items, as sparse-times-dense products (no row copies)."""
         out = np.zeros(len(items), dtype=np.float64)
+        # Candidates that are a good part of the catalogue: one product over every item, then pick.
+        every = 4 * len(items) >= self.residuals.shape[1]
         if self.item_similarity is not None:
-            sim = self.item_similarity[items]
+            sim, size = (
+                (self.item_similarity, self._abs_item_similarity) if every else (self.item_similarity[items], None)
+            )
             r = self.residuals[user].toarray().ravel()
             seen = self.seen[user].toarray().ravel()
-            out += (sim @ r) / (abs(sim) @ seen + LAMBDA)
+            part = (sim @ r) / ((abs(sim) if size is None else size) @ seen + LAMBDA)
+            out += part[items] if every else part
         if self.user_similarity is not None:
             sim = self.user_similarity[user].toarray().ravel()
-            out += (self._residuals_t[items] @ sim) / (self._seen_t[items] @ np.abs(sim) + LAMBDA)
+            rt, st = (self._residuals_t, self._seen_t) if every else (self._residuals_t[items], self._seen_t[items])
+            part = (rt @ sim) / (st @ np.abs(sim) + LAMBDA)
+            out += part[items] if every else part
         return out
 
     def logits(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -100,6 +107,12 @@ class Neighbours:
         if not self.weight:
             return np.zeros(len(np.asarray(users).ravel()), dtype=np.float64)
         return self.weight * self.term(users, items)
+
+    @property
+    def _abs_item_similarity(self) -> sp.csr_matrix:
+        if "_abs" not in self.__dict__:
+            self.__dict__["_abs"] = abs(self.item_similarity)
+        return self.__dict__["_abs"]
 
     @property
     def _residuals_t(self) -> sp.csr_matrix:
