@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from serving.scorer import Scorer
@@ -164,3 +165,34 @@ def test_no_term_without_both_id_columns_or_with_k_0(tiny_base_model, table, spe
         **splits(table), spec=spec, base_model=tiny_base_model, device="cpu", params={**fast_params, "neighbours_k": 0}
     )
     assert result.neighbours is None and result.neighbours_info is None
+
+
+def test_the_refit_fits_the_term_again_on_train_and_validation_with_the_picked_weight_and_scale():
+    from training.ml.batches import EncodedSplit, concat_splits
+    from training.ml.features import FeatureSpec
+    from training.ml.model import CTRModel, HeadConfig
+
+    spec = FeatureSpec(label_column="label", user_column="u", item_column="i")
+
+    def split(seed: int) -> EncodedSplit:
+        u, i, y = _blocks(seed, n=2000)
+        return EncodedSplit(
+            categorical=np.stack([u, i], axis=1),
+            numeric=np.zeros((len(y), 0), dtype=np.float32),
+            text_ids=np.zeros((len(y), 0), dtype=np.int64),
+            labels=y.astype(np.float32),
+        )
+
+    model = CTRModel(None, HeadConfig(vocab_sizes=[121, 61], n_text=0, n_numeric=0, embedding_dim=4))
+    train, valid = split(7), split(8)
+    nb, info = nbm.blend_neighbours(model, spec, train, valid, np.full(len(valid), 0.5), k=20)
+    assert nb is not None and info["weight"] == nb.weight > 0 and info["rows"] == 2000
+    assert float(model.logit_scale) == pytest.approx(info["scale"])  # the temperature of the blend
+    fresh = CTRModel(None, model.head_config)
+    refitted = nbm.refit_neighbours(nb, fresh, spec, concat_splits(train, valid))
+    assert refitted.info["refit_rows"] == 4000 and refitted.weight == nb.weight
+    assert float(fresh.logit_scale) == pytest.approx(info["scale"])
+    assert not np.allclose(
+        refitted.term(valid.categorical[:, 0], valid.categorical[:, 1]),
+        nb.term(valid.categorical[:, 0], valid.categorical[:, 1]),
+    )
