@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -56,14 +58,26 @@ def test_unknown_users_and_items_get_no_term():
     assert with_unknown.info["rows"] == len(y)
 
 
-def test_one_users_candidates_score_as_rows_of_many_users_do():
+def test_the_term_is_the_weighted_mean_of_the_neighbours_residuals_for_any_mix_of_users():
     u, i, y = _blocks(2)
     nb = _fit(u, i, y)
+    r, seen = nb.residuals.toarray(), nb.seen.toarray()
+    s_item, s_user = nb.item_similarity.toarray(), nb.user_similarity.toarray()
+
+    def reference(user: int, item: int) -> float:
+        by_items = (s_item[item] * r[user]).sum() / ((np.abs(s_item[item]) * seen[user]).sum() + nbm.LAMBDA)
+        by_users = (s_user[user] * r[:, item]).sum() / ((np.abs(s_user[user]) * seen[:, item]).sum() + nbm.LAMBDA)
+        return by_items + by_users
+
     items = np.arange(1, 61)
-    alone = nb.term(np.full(len(items), 7), items)  # the serving path: one user, dense rows
-    mixed = nb.term(np.r_[np.full(len(items), 7), [8]], np.r_[items, [3]])[:-1]  # the batch path
-    np.testing.assert_allclose(alone, mixed, atol=1e-12)
-    assert np.abs(alone).max() > 0.05
+    one_user = nb.term(np.full(len(items), 7), items)  # a rank request: one user, many items
+    np.testing.assert_allclose(one_user, [reference(7, x) for x in items], atol=1e-12)
+    rng = np.random.default_rng(0)
+    users, some = rng.integers(1, 121, 300), rng.integers(1, 61, 300)  # users interleaved, as a split's rows
+    np.testing.assert_allclose(
+        nb.term(users, some), [reference(a, b) for a, b in zip(users, some, strict=True)], atol=1e-12
+    )
+    assert np.abs(one_user).max() > 0.05
 
 
 def test_a_cell_seen_twice_counts_once_with_its_mean_residual():
@@ -83,17 +97,34 @@ def test_the_term_saves_and_loads_unchanged(tmp_path):
     np.testing.assert_allclose(loaded.logits(u[:500], i[:500]), nb.logits(u[:500], i[:500]), atol=1e-5)
 
 
-def test_a_side_past_the_pair_budget_is_left_out_and_said_so(monkeypatch):
+def test_a_side_past_the_size_limit_is_left_out_and_said_so(monkeypatch):
     u, i, y = _blocks(5)
     full = _fit(u, i, y)
-    assert full.info["item_pairs"] < full.info["user_pairs"]  # 60 items, 120 users
-    monkeypatch.setattr(nbm, "MAX_PAIRS", full.info["user_pairs"] - 1)
+    # 60 items: at most 61^2 item similarities; 120 users: 121^2.
+    assert full.info["item_entries_bound"] == 61**2 and full.info["user_entries_bound"] == 121**2
+    monkeypatch.setattr(nbm, "MAX_ENTRIES", 121**2 - 1)
     nb = _fit(u, i, y)
-    assert nb.user_similarity is None and "co-occurring pairs" in nb.info["user_left_out"]
+    assert nb.user_similarity is None and "similarities > " in nb.info["user_left_out"]
     assert nb.item_similarity is not None and "item_left_out" not in nb.info
     assert np.abs(nb.term(u[:100], i[:100])).max() > 0
-    monkeypatch.setattr(nbm, "MAX_PAIRS", 0)
+    monkeypatch.setattr(nbm, "MAX_ENTRIES", 0)
     assert fit_neighbours(u, i, y, n_users=121, n_items=61, k=20) is None
+
+
+def test_the_busiest_rows_are_sampled_down_to_bound_the_work(monkeypatch):
+    u, i, y = _blocks(6)
+    full = _fit(u, i, y)
+    assert "item_row_cap" not in full.info
+    monkeypatch.setattr(nbm, "MAX_WORK", 60_000)  # sum of (cells per user)^2 is about 280,000 here
+    capped = _fit(u, i, y)
+    cap = capped.info["item_row_cap"]
+    cells = np.diff(full.seen.indptr)
+    assert (np.minimum(cells, cap) ** 2).sum() <= 60_000 < (np.minimum(cells, cap + 1) ** 2).sum()
+    again = _fit(u, i, y)  # seeded: the same sample
+    assert (again.item_similarity != capped.item_similarity).nnz == 0
+    # The sample is for the similarities only: every cell still counts in the term.
+    assert (capped.residuals != full.residuals).nnz == 0
+    assert roc_auc_score(y, capped.term(u, i)) > 0.7
 
 
 def test_validation_weighs_the_term_only_where_it_helps():
@@ -154,6 +185,23 @@ def test_a_trained_model_records_the_term_and_serving_adds_it_as_training_did(tr
     np.testing.assert_allclose(scorer.score([user], items, None), expected, atol=1e-5)
     no_user = scorer.score([{k: v for k, v in user.items() if k != spec.user_column}], items, None)
     assert not np.allclose(no_user, expected, atol=1e-4)  # the term needs the user's id
+    # Several users in one batch (candidate i for users[user_of[i]]), on the fast and the full path.
+    people = [{**user, spec.user_column: uid} for uid in test_rows.column(spec.user_column).unique().to_pylist()[:3]]
+    user_of = np.arange(len(items)) % len(people)
+    want = np.array([loaded.score(people[w], [item])[0] for w, item in zip(user_of, items, strict=True)])
+    np.testing.assert_allclose(scorer.score(people, items, user_of), want, atol=1e-5)
+    scorer.mode = "full"
+    np.testing.assert_allclose(scorer.score(people, items, user_of), want, atol=1e-5)
+
+    # An artifact from before the term (no neighbours.npz, no config entry) loads and scores without it.
+    (path / "neighbours.npz").unlink()
+    config = json.loads((path / "config.json").read_text())
+    del config["neighbours"]
+    (path / "config.json").write_text(json.dumps(config))
+    old = load_artifact(path, device="cpu")
+    assert old.neighbours is None
+    np.testing.assert_allclose(old.predict_logits(test_rows), without, atol=1e-5)
+    assert Scorer(old).mode == "fast"
 
 
 def test_no_term_without_both_id_columns_or_with_k_0(tiny_base_model, table, spec, fast_params):
@@ -196,3 +244,32 @@ def test_the_refit_fits_the_term_again_on_train_and_validation_with_the_picked_w
         refitted.term(valid.categorical[:, 0], valid.categorical[:, 1]),
         nb.term(valid.categorical[:, 0], valid.categorical[:, 1]),
     )
+
+
+def test_a_refit_that_would_lose_a_side_keeps_the_first_fit_and_still_takes_the_scale(monkeypatch):
+    from training.ml.batches import EncodedSplit, concat_splits
+    from training.ml.features import FeatureSpec
+    from training.ml.model import CTRModel, HeadConfig
+
+    spec = FeatureSpec(label_column="label", user_column="u", item_column="i")
+    head = HeadConfig(vocab_sizes=[121, 61], n_text=0, n_numeric=0, embedding_dim=4)
+
+    def split(seed: int) -> EncodedSplit:
+        u, i, y = _blocks(seed, n=400)  # few cells a row: the bound is the work, not columns^2
+        return EncodedSplit(
+            categorical=np.stack([u, i], axis=1),
+            numeric=np.zeros((len(y), 0), dtype=np.float32),
+            text_ids=np.zeros((len(y), 0), dtype=np.int64),
+            labels=y.astype(np.float32),
+        )
+
+    train, valid = split(9), split(10)
+    nb, info = nbm.blend_neighbours(CTRModel(None, head), spec, train, valid, np.full(len(valid), 0.5), k=20)
+    assert nb is not None and nb.user_similarity is not None
+    # On train + validation a side could hold more similarities than the limit allows.
+    monkeypatch.setattr(nbm, "MAX_ENTRIES", max(nb.info["user_entries_bound"], nb.info["item_entries_bound"]))
+    merged = concat_splits(train, valid)
+    fresh = CTRModel(None, head)
+    kept = nbm.refit_neighbours(nb, fresh, spec, merged)
+    assert kept is nb and kept.info["refit_kept_first_fit"].startswith("on train + validation ")
+    assert float(fresh.logit_scale) == pytest.approx(info["scale"])
