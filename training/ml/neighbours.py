@@ -15,8 +15,8 @@ asks for, as the linear blend is (linear_blend.py):
 
 An item is not its own neighbour nor a user their own, and unknown
 users or items (vocabulary id 0) get no term. The model's factorized interactions and this term
-see the same ratings differently (a low-rank fit vs. explicit neighbours); on MovieLens the
-blend adds about 0.005 test AUC to the model alone (bench/quality.py). Ids are the categorical
+see the same ratings differently (a low-rank fit vs. explicit neighbours); on ml-100k's random
+split the blend lifts test AUC from 0.7952 to 0.8017 (bench/quality.py). Ids are the categorical
 vocabulary ids the model uses, so training, the predictor and the serving paths share them.
 
 Memory and time: similarities are sparse products over the cells seen. Their work is bounded by
