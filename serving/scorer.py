@@ -25,6 +25,7 @@ import torch
 
 from serving.encoding import FeatureEncoder, InputError, check_features, value_key
 from training.ml.head_split import HeadSplit, SideParts
+from training.ml.linear_blend import sigmoid
 from training.ml.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ class Scorer:
         logits = self._split.logits(items, user).double().cpu().numpy()
         if self.predictor.neighbours is not None:
             logits = logits + self._neighbour_logits(users, positions, user_of)
-        return _sigmoid(logits)
+        return sigmoid(logits)
 
     def _neighbour_logits(
         self, users: Sequence[Mapping[str, Any]], positions: np.ndarray, user_of: np.ndarray
@@ -333,7 +334,7 @@ class Scorer:
             self.predictor.wide_ids(rows),
             lists=lists,
         )
-        return _sigmoid(logits.double().cpu().numpy() + self.predictor.neighbour_logits(cat))
+        return sigmoid(logits.double().cpu().numpy() + self.predictor.neighbour_logits(cat))
 
     def _predictor_scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
         import pyarrow as pa
@@ -391,7 +392,3 @@ class Scorer:
                         log.warning("serving: precomputed item parts disagree with the model; fast path off")
                         self.mode = "full"
         return self.mode
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits))

@@ -94,6 +94,11 @@ def _sample(n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities of logits (float64 in, float64 out): the inverse of `logit`."""
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)

@@ -45,7 +45,7 @@ from sklearn.metrics import roc_auc_score
 
 from training.ml.batches import EncodedSplit
 from training.ml.features import FeatureSpec
-from training.ml.linear_blend import fit_temperature, logit
+from training.ml.linear_blend import fit_temperature, logit, sigmoid
 from training.ml.model import CTRModel, HeadConfig
 
 BIAS_REG = 10.0
@@ -211,15 +211,14 @@ def fit_neighbours(
 
 
 def pick_weight(
-    neighbours: Neighbours, users: np.ndarray, items: np.ndarray, logits: np.ndarray, labels: np.ndarray
+    neighbours: Neighbours, term: np.ndarray, logits: np.ndarray, labels: np.ndarray
 ) -> dict[str, Any] | None:
-    """Pick the term's weight on validation rows (their users, items, the model's logits and labels)
+    """Pick the term's weight on validation rows (their unweighted term, the model's logits and labels)
     and set it: the largest AUC, ties within 1e-4 per unit of weight going to the smaller. None when
     the rows cannot pick (empty or one class)."""
     labels = np.asarray(labels)
     if len(labels) == 0 or len(np.unique(labels)) < 2:
         return None
-    term = neighbours.term(users, items)
     scores = {w: float(roc_auc_score(labels, logits + w * term)) for w in WEIGHTS}
     weight = max(WEIGHTS, key=lambda w: (scores[w] - 1e-4 * w, -w))
     neighbours.weight = weight
@@ -375,13 +374,13 @@ def blend_neighbours(
     if neighbours is None:
         return None, None
     model_logit = logit(valid_probabilities)
-    u, i = valid.categorical[:, fields_[0]], valid.categorical[:, fields_[1]]
-    picked = pick_weight(neighbours, u, i, model_logit, valid.labels)
+    term = neighbours.term(valid.categorical[:, fields_[0]], valid.categorical[:, fields_[1]])
+    picked = pick_weight(neighbours, term, model_logit, valid.labels)
     if picked is None:
         return None, None
     scale = 1.0
     if neighbours.weight:
-        scale = fit_temperature(model_logit + neighbours.term(u, i) * neighbours.weight, valid.labels)
+        scale = fit_temperature(model_logit + term * neighbours.weight, valid.labels)
         with torch.no_grad():
             model.logit_scale.mul_(scale)
         neighbours.weight *= scale
@@ -428,4 +427,4 @@ def with_term(
     """Probabilities with the term added to their logits."""
     if neighbours is None:
         return probabilities
-    return 1.0 / (1.0 + np.exp(-(logit(probabilities) + split_logits(neighbours, split, spec))))
+    return sigmoid(logit(probabilities) + split_logits(neighbours, split, spec))

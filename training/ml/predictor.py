@@ -20,6 +20,7 @@ import torch
 
 from training.ml import device as devices
 from training.ml.features import FeatureSpec
+from training.ml.linear_blend import sigmoid
 from training.ml.model import CTRModel, HeadConfig
 from training.ml.neighbours import Neighbours, id_fields
 from training.ml.tables import TableLike, as_table
@@ -155,7 +156,7 @@ class Predictor:
 
     def predict(self, rows: TableLike) -> np.ndarray:
         """Click probabilities (float64 [n]) for rows holding the spec's feature columns."""
-        return _sigmoid(self.predict_logits(rows))
+        return sigmoid(self.predict_logits(rows))
 
     @torch.inference_mode()
     def predict_logits(self, rows: TableLike) -> np.ndarray:
@@ -277,7 +278,7 @@ class Predictor:
             raise ValueError("this model was trained without an item column")
         keys = [None if isinstance(c, Mapping) else str(c) for c in candidate_items]
         if candidate_items and all(k is not None and k in self._item_index for k in keys):
-            return _sigmoid(self._score_known(user_features, [self._item_index[k] for k in keys]))
+            return sigmoid(self._score_known(user_features, [self._item_index[k] for k in keys]))
         return self.predict([self._merge(user_features, c) for c in candidate_items])
 
     def rank(
@@ -326,7 +327,3 @@ class Predictor:
         row.update(given)
         row[item_col] = None if given.get(item_col) is None else str(given[item_col])
         return row
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits))

@@ -132,13 +132,14 @@ def test_validation_weighs_the_term_only_where_it_helps():
     nb = _fit(u[:5000], i[:5000], y[:5000])
     vu, vi, vy = u[5000:], i[5000:], y[5000:]
     # A model that knows nothing: the term is all there is.
-    picked = pick_weight(nb, vu, vi, np.zeros(len(vy)), vy)
+    term = nb.term(vu, vi)
+    picked = pick_weight(nb, term, np.zeros(len(vy)), vy)
     assert picked["weight"] > 0 and nb.weight == picked["weight"]
     assert picked["blended_valid_auc"] > 0.8 and picked["model_valid_auc"] == 0.5
     # A model that ranks validation perfectly: nothing to add.
-    picked = pick_weight(nb, vu, vi, np.where(vy > 0, 5.0, -5.0), vy)
+    picked = pick_weight(nb, term, np.where(vy > 0, 5.0, -5.0), vy)
     assert picked["weight"] == 0.0 and nb.weight == 0.0
-    assert pick_weight(nb, vu, vi, np.zeros(len(vy)), np.ones(len(vy))) is None  # one class cannot pick
+    assert pick_weight(nb, term, np.zeros(len(vy)), np.ones(len(vy))) is None  # one class cannot pick
 
 
 def test_a_trained_model_records_the_term_and_serving_adds_it_as_training_did(trained, table, spec, tmp_path):
